@@ -1,0 +1,164 @@
+"""Warm sandboxed workers and a pool of them. Only pipes and deadlines here, no signals handlers,
+so judging works from any thread and from worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from .isolation import Launcher, best_launcher, popen_kwargs
+
+WORKER_SOURCE = (Path(__file__).parent / "worker.py").read_text()
+START_TIMEOUT_S = 20.0
+GRACE_S = 5.0  # the worker's own deadline handling gets this long before we kill the whole sandbox
+
+
+class WorkerDied(Exception):
+    """The sandboxed worker vanished or hung mid-request."""
+
+    def __init__(self, message: str, hung: bool = False):
+        super().__init__(message)
+        self.hung = hung
+
+
+class Worker:
+    """One sandbox (one bwrap / namespace set) holding a warm fork server."""
+
+    def __init__(self, launcher: Launcher):
+        self.launcher = launcher
+        self.proc = subprocess.Popen(
+            launcher.command("-c", WORKER_SOURCE),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # one process group: killing it takes the whole sandbox down
+            **popen_kwargs(launcher),
+        )
+        self._buf = b""
+        hello = self._read_line(time.monotonic() + START_TIMEOUT_S)
+        if not json.loads(hello).get("ready"):
+            raise WorkerDied(f"worker did not start: {hello[:200]!r}")
+
+    def _read_line(self, deadline: float) -> str:
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise WorkerDied("worker stopped answering", hung=True)
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    self.kill()
+                    raise WorkerDied("worker exited")
+                self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line.decode()
+
+    def run(self, request: dict) -> dict:
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as e:
+            self.kill()
+            raise WorkerDied(f"worker pipe closed: {e}")
+        return json.loads(self._read_line(time.monotonic() + float(request["timeout"]) + GRACE_S))
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class WorkerPool:
+    """Up to `size` warm workers, started lazily, handed out one per concurrent call."""
+
+    def __init__(self, size: int | None = None, isolation: str | None = None):
+        self.size = max(1, size or os.cpu_count() or 1)
+        self.launcher = best_launcher(isolation)
+        self._idle: queue.LifoQueue[Worker] = queue.LifoQueue()
+        self._started = 0
+        self._lock = threading.Lock()
+        self._all: list[Worker] = []
+
+    def acquire(self) -> Worker:
+        while True:
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty:
+                pass
+            with self._lock:
+                start_new = self._started < self.size
+                if start_new:
+                    self._started += 1
+            if start_new:
+                try:
+                    return self._spawn()
+                except Exception:
+                    with self._lock:
+                        self._started -= 1
+                    raise
+            try:
+                return self._idle.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    def _spawn(self) -> Worker:
+        worker = Worker(self.launcher)
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        if worker.alive:
+            self._idle.put(worker)
+            return
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+        try:
+            self._idle.put(self._spawn())
+        except Exception:
+            with self._lock:
+                self._started -= 1
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all = self._all, []
+            self._started = 0
+        for w in workers:
+            w.kill()
+        while not self._idle.empty():
+            self._idle.get_nowait()
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,260 @@
+"""The judge against honest programs and an adversarial corpus. Each case must end with the right status,
+quickly, with the host unharmed and nothing left running."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import pytest
+
+from selfmine.sandbox import BadTests, Job, Status, WorkerPool, judge, judge_many, split_tests
+from selfmine.sandbox.isolation import best_launcher
+
+ADD = "def add(a, b):\n    return a + b\n"
+ADD_TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]
+ISOLATED = best_launcher().mode in ("bwrap", "unshare")
+
+
+def leftovers(marker: str) -> list[int]:
+    """Host processes whose command line carries `marker`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid():
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+
+def test_pass_and_per_test_results():
+    v = judge(ADD, ADD_TESTS)
+    assert v.status == Status.PASSED and v.passed
+    assert [t.outcome for t in v.tests] == ["passed", "passed"]
+    assert v.isolation == best_launcher().mode
+
+
+def test_failed_assert_reports_which_and_message():
+    v = judge(ADD, ["assert add(1, 2) == 3", "assert add(2, 2) == 5, 'two and two'", "assert add(0, 0) == 0"])
+    assert v.status == Status.FAILED
+    assert [t.outcome for t in v.tests] == ["passed", "failed", "passed"]
+    assert v.tests[1].message == "two and two"
+    assert "add(2, 2) == 5" in v.message
+
+
+def test_source_block_is_split_with_ast_and_setup_runs_first():
+    setup, asserts = split_tests("import math\nx = 2\nassert add(x, 1) == 3\nassert math.isclose(add(0.1, 0.2), 0.3)\n")
+    assert asserts == ["assert add(x, 1) == 3", "assert math.isclose(add(0.1, 0.2), 0.3)"]
+    assert "import math" in setup
+    v = judge(ADD, "import math\nx = 2\nassert add(x, 1) == 3\nassert math.isclose(add(0.1, 0.2), 0.3)\n")
+    assert v.passed and len(v.tests) == 2
+
+
+def test_bad_tests_raise():
+    with pytest.raises(BadTests):
+        judge(ADD, "assert add(1,")
+
+
+def test_runtime_error_keeps_type_and_tail():
+    v = judge("def f(x):\n    return 1 / x\n", ["assert f(1) == 1", "assert f(0) == 0"])
+    assert v.status == Status.ERROR
+    assert v.error_type == "ZeroDivisionError"
+    assert "ZeroDivisionError" in v.traceback and "_child" not in v.traceback
+
+
+def test_syntax_error_is_error():
+    v = judge("def f(:\n  pass", ["assert f() is None"])
+    assert v.status == Status.ERROR and v.error_type == "SyntaxError"
+    assert v.tests[0].outcome == "not_run"
+
+
+def test_output_is_captured_and_capped():
+    v = judge("print('hello from the program')", [])
+    assert v.passed and "hello from the program" in v.output
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys\nsys.exit(0)",
+        "exit()",
+        "quit()",
+        "raise SystemExit(0)",
+        "import os\nos._exit(0)",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+        "import atexit, os\natexit.register(lambda: os._exit(0))\nimport sys\nsys.exit(0)",
+        # forge a report without the nonce, then leave
+        "import os\nos.write(3, b'{\"event\": \"done\", \"count\": 1}\\n')\nos._exit(0)",
+    ],
+    ids=["sys.exit", "exit", "quit", "SystemExit", "os._exit", "self-SIGKILL", "atexit", "forged-report"],
+)
+def test_fake_exits_never_pass(code):
+    v = judge(ADD + code, ["assert add(1, 2) == 4"])
+    assert not v.passed
+    assert v.status == Status.ERROR
+
+
+def test_exit_inside_a_test_fails_that_test():
+    v = judge("import sys\ndef f():\n    sys.exit(0)\n", ["assert f() is None"])
+    assert v.status == Status.ERROR and v.tests[0].outcome == "error" and v.tests[0].error_type == "SystemExit"
+
+
+def test_killing_the_harness_does_not_pass():
+    # Under `unshare` the worker is the namespace's init, which the kernel shields from the kill: then the
+    # tests really run (and fail here). Under bubblewrap the worker dies: no proof of a pass, so no pass.
+    code = "def add(a, b):\n    return a - b\nimport os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+    v = judge(code, ["assert add(1, 2) == 3"], timeout=5)
+    assert not v.passed and v.status in (Status.ERROR, Status.FAILED)
+    assert judge(ADD, ADD_TESTS).passed  # the pool recovers
+
+
+def test_infinite_loop_times_out_fast():
+    v = judge("while True:\n    pass\n", ["assert True"], timeout=1)
+    assert v.status == Status.TIMEOUT and v.duration_s < 4
+
+
+def test_ignoring_sigterm_is_no_escape():
+    code = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)\n"
+    v = judge(code, ["assert True"], timeout=1)
+    assert v.status == Status.TIMEOUT
+
+
+def test_sleep_timeout_reports_tests_done_so_far():
+    code = "import time\ndef f(x):\n    if x:\n        time.sleep(100)\n    return x\n"
+    v = judge(code, ["assert f(0) == 0", "assert f(1) == 1"], timeout=1)
+    assert v.status == Status.TIMEOUT
+    assert [t.outcome for t in v.tests] == ["passed", "not_run"]
+
+
+def test_memory_bomb():
+    v = judge("x = bytearray(8 * 1024 ** 3)", ["assert True"], memory_mb=256)
+    assert v.status == Status.MEMORY
+    v = judge("x = []\nwhile True:\n    x.append(' ' * 10 ** 6)", ["assert True"], memory_mb=256, timeout=10)
+    assert v.status == Status.MEMORY
+
+
+def test_huge_output():
+    v = judge("while True:\n    print('x' * 1000)", ["assert True"], timeout=10)
+    assert v.status == Status.OUTPUT_LIMIT
+    assert len(v.output) <= 64 * 1024 and v.output_truncated
+
+
+def test_deep_recursion():
+    v = judge("def f(n):\n    return f(n + 1)\nf(0)", ["assert True"])
+    assert v.status == Status.ERROR and v.error_type == "RecursionError"
+    code = "import sys\nsys.setrecursionlimit(10 ** 7)\ndef f(n):\n    return f(n + 1)\nf(0)"
+    v = judge(code, ["assert True"], timeout=3, memory_mb=256)
+    assert v.status in (Status.ERROR, Status.MEMORY, Status.TIMEOUT) and v.duration_s < 6
+
+
+def test_fork_bomb_is_contained_and_cleaned_up():
+    marker = uuid.uuid4().hex
+    code = f"import os\n# {marker}\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    v = judge(code, ["assert True"], timeout=2)
+    assert v.status == Status.TIMEOUT and v.duration_s < 8
+    assert judge(ADD, ADD_TESTS).passed
+
+
+def test_child_that_outlives_the_program_is_killed():
+    marker = uuid.uuid4().hex
+    code = (
+        "import subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)  # {marker}'], start_new_session=True)\n"
+        "def f():\n    return 1\n"
+    )
+    v = judge(code, ["assert f() == 1"])
+    assert v.passed
+    assert leftovers(marker) == []
+
+
+def test_environment_is_scrubbed(monkeypatch):
+    monkeypatch.setenv("SELFMINE_TEST_SECRET", "hunter2-" + uuid.uuid4().hex)
+    v = judge("import os\nprint(dict(os.environ))\nprint(open('/proc/1/environ','rb').read() if False else '')", [])
+    assert "hunter2" not in v.output
+    v = judge("import os\nfor p in os.listdir('/proc'):\n    try:\n        print(open(f'/proc/{p}/environ','rb').read())\n"
+              "    except Exception:\n        pass\n", [])
+    assert "hunter2" not in v.output
+
+
+@pytest.mark.skipif(not ISOLATED, reason="needs bubblewrap or user namespaces")
+def test_files_outside_the_workdir_are_safe(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    os.chmod(tmp_path, 0o777)
+    created = tmp_path / "created.txt"
+    code = (
+        f"import os\ntry:\n    os.remove({str(victim)!r})\nexcept OSError:\n    pass\n"
+        f"try:\n    open({str(created)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
+        "open('scratch.txt', 'w').write('fine')\nassert open('scratch.txt').read() == 'fine'\n"
+    )
+    v = judge(code, ["assert True"])
+    assert v.passed
+    assert victim.read_text() == "keep me" and not created.exists()
+
+
+@pytest.mark.skipif(not ISOLATED, reason="needs bubblewrap or user namespaces")
+def test_no_network():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    code = f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+    v = judge(code, ["assert True"], timeout=5)
+    assert v.status == Status.ERROR and not v.passed
+    with pytest.raises(socket.timeout):
+        server.accept()
+    server.close()
+
+
+def test_workdir_is_fresh_each_time():
+    code = "import os\nleft = os.listdir('.')\nopen('mark.txt', 'w').write('1')\n"
+    assert judge(code, ["assert left == ['output.txt']"]).passed
+    assert judge(code, ["assert left == ['output.txt']"]).passed
+
+
+def test_judge_many_keeps_order_and_parallelises():
+    jobs = [Job(f"def f():\n    return {i}\n", [f"assert f() == {i if i % 3 else -1}"]) for i in range(30)]
+    seen = []
+    results = judge_many(jobs, on_result=lambda i, v: seen.append(i))
+    assert [v.passed for v in results] == [i % 3 != 0 for i in range(30)]
+    assert sorted(seen) == list(range(30))
+
+
+def test_judge_from_threads_with_timeouts():
+    with ThreadPoolExecutor(4) as ex:
+        loops = list(ex.map(lambda _: judge("while True: pass", ["assert True"], timeout=1), range(4)))
+    assert all(v.status == Status.TIMEOUT for v in loops)
+
+
+def _judge_in_subprocess(timeout: float) -> str:
+    from selfmine.sandbox import judge as j
+
+    return j("while True: pass", ["assert True"], timeout=timeout).status.value
+
+
+def test_judge_from_a_worker_process():
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as ex:
+        assert ex.submit(_judge_in_subprocess, 1.0).result(timeout=60) == "timeout"
+
+
+def test_pool_isolation_modes_all_work():
+    for mode in ("rlimits",) + (("bwrap",) if best_launcher().mode == "bwrap" else ()):
+        with WorkerPool(1, isolation=mode) as pool:
+            v = judge(ADD, ADD_TESTS, pool=pool)
+            assert v.passed and v.isolation == mode
+            assert judge("import sys\nsys.exit(0)", ["assert True"], pool=pool).status == Status.ERROR
+
+
+def test_no_worker_threads_leak():
+    before = threading.active_count()
+    judge_many([Job(ADD, ADD_TESTS)] * 4, workers=2)
+    assert threading.active_count() <= before + 1
