@@ -63,6 +63,124 @@ def judge(
     raise typer.Exit(0 if verdict.passed else 1)
 
 
+def _unescape(s: str) -> str:
+    import codecs
+
+    return codecs.decode(s, "unicode_escape")
+
+
+@app.command()
+def generate(
+    prompt: str = typer.Option(..., "--prompt", "-p", help="Prompt text (\\n and \\t escapes are understood)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="HF model id or local directory; default: the embedded gemma-3-270m base."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="A PEFT LoRA adapter directory to apply."),
+    backend: str = typer.Option("hf", "--backend", help="hf | vllm | openai"),
+    n: int = typer.Option(1, "--n", min=1, help="Completions to sample."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy."),
+    top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0),
+    max_tokens: int = typer.Option(128, "--max-tokens", min=1),
+    stop: list[str] = typer.Option([], "--stop", help="Stop string (repeatable; escapes understood)."),
+    seed: int = typer.Option(0, "--seed"),
+    chat: bool = typer.Option(False, "--chat", help="Wrap the prompt in the tokenizer's chat template."),
+    as_json: bool = typer.Option(False, "--json", help="Print completions as JSON."),
+) -> None:
+    """Sample completions from a model (raw completion by default: right for base models)."""
+    from .engine import EngineError, ModelError, SamplingParams, get_engine
+
+    if adapter is not None and not (adapter / "adapter_config.json").exists():
+        fail(f"not a PEFT adapter directory (no adapter_config.json): {adapter}")
+    try:
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p or 1.0, max_tokens=max_tokens,
+                                stop=[_unescape(s) for s in stop], seed=seed)  # fmt: skip
+        engine = get_engine(backend, model)
+        text = _unescape(prompt)
+        if chat:
+            from .engine.chat import chat_prompt
+
+            text = chat_prompt(engine, text)
+        completions = engine.generate([text], params, adapter=str(adapter) if adapter else None)[0]
+    except (ModelError, EngineError, ValueError) as e:
+        fail(str(e))
+    if as_json:
+        typer.echo(json.dumps({"engine": engine.info(), "prompt": text, "completions": [c.to_dict() for c in completions]}, indent=2))
+        return
+    for i, c in enumerate(completions):
+        typer.echo(f"--- completion {i} ({c.finish_reason}, {c.completion_tokens} tokens)")
+        typer.echo(c.text)
+
+
+@app.command("mine")
+def mine_cmd(
+    run_dir: Path = typer.Option(..., "--run-dir", help="Run directory (ledger.sqlite lives here). Rerun to resume."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see configs/)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="HF model id or local directory; default: embedded gemma-3-270m."),
+    problems: Optional[int] = typer.Option(None, "--problems", min=1, help="Problem proposals to generate."),
+    attempts: Optional[int] = typer.Option(None, "--attempts", min=1, help="Solve attempts per valid problem (k)."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data for decontamination (default: SELFMINE_DATA_DIR)."),
+    overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE, e.g. mine.repair=false (repeatable)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+) -> None:
+    """Self-mine pairs: propose problems, solve each k times, judge, repair, pair. Resumable."""
+    from .config import ConfigError, load_config
+    from .datasets import DataError
+    from .engine import EngineError, ModelError
+    from .mine import mine
+
+    sets = list(overrides)
+    for key, value in (("engine.model", model), ("mine.problems", problems), ("mine.attempts", attempts),
+                       ("seed", seed), ("data_dir", data_dir)):  # fmt: skip
+        if value is not None:
+            sets.append(f"{key}={value}")
+    try:
+        cfg = load_config(config, sets)
+        mine(run_dir, cfg, progress=not no_progress, echo=typer.echo)
+    except (ConfigError, DataError, ModelError, EngineError) as e:
+        fail(str(e))
+    except RuntimeError as e:
+        fail(str(e), code=3)
+
+
+pairs_app = typer.Typer(help="Export mined pairs, or import the reference implementation's.", no_args_is_help=True)
+app.add_typer(pairs_app, name="pairs")
+
+
+@pairs_app.command("export")
+def pairs_export(
+    run_dir: Path = typer.Option(..., "--run-dir"),
+    fmt: str = typer.Option("sft", "--format", help="tinyforge (reference schema) | sft (TRL prompt/completion) | dpo (prompt/chosen/rejected)."),
+    out: Path = typer.Option(..., "--out", help="JSONL file to write."),
+    classes: list[str] = typer.Option([], "--class", help="Keep only these broken-attempt classes (repeatable)."),
+) -> None:
+    """Write the run's pairs as JSONL."""
+    from .mine.transfer import export_pairs
+
+    if not (run_dir / "ledger.sqlite").exists():
+        fail(f"no ledger in {run_dir}")
+    try:
+        n = export_pairs(run_dir, fmt, out, tuple(classes) or None)
+    except ValueError as e:
+        fail(str(e))
+    typer.echo(f"wrote {n} pairs to {out} ({fmt})")
+
+
+@pairs_app.command("import")
+def pairs_import(
+    path: Path = typer.Argument(..., help="JSONL in the reference schema (signature, tests, broken, error, fixed)."),
+    run_dir: Path = typer.Option(..., "--run-dir"),
+) -> None:
+    """Import reference-schema pairs into a run's ledger; both sides are judged on the way in."""
+    from .mine.transfer import import_pairs
+
+    if not path.exists():
+        fail(f"pairs file not found: {path}")
+    try:
+        info = import_pairs(path, run_dir)
+    except ValueError as e:
+        fail(str(e))
+    typer.echo(json.dumps(info))
+
+
 @app.command()
 def version() -> None:
     """Print selfmine's version and the isolation the judge will use here."""
@@ -80,7 +198,8 @@ def main() -> None:
 
         usage_error = click.ClickException
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # non-standalone click returns an Exit's code instead of raising
+        raise SystemExit(rc if isinstance(rc, int) else 0)
     except typer.Exit as e:
         raise SystemExit(e.exit_code)
     except typer.Abort:

@@ -1,0 +1,112 @@
+"""Run configuration: YAML files validated by pydantic, CLI overrides as `section.key=value`.
+Errors name the bad key and value in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(Exception):
+    """A config the user must fix. The message is one line."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EngineConfig(Section):
+    backend: Literal["hf", "vllm", "openai"] = "hf"
+    model: Optional[str] = None  # None: the embedded gemma-3-270m base
+    dtype: str = "auto"
+    batch_size: int = Field(32, ge=1)
+    base_url: Optional[str] = None  # openai backend
+
+
+class MineConfig(Section):
+    problems: int = Field(16, ge=1, description="problem proposals to generate")
+    propose_batch: int = Field(8, ge=1, description="proposals generated (and committed) together")
+    propose_temperature: float = Field(0.9, ge=0)
+    propose_top_p: float = Field(0.95, gt=0, le=1)
+    propose_max_tokens: int = Field(320, ge=16)
+    min_asserts: int = Field(3, ge=1)
+    attempts: int = Field(8, ge=1, description="solve attempts per valid problem (k)")
+    solve_temperature: float = Field(0.8, ge=0)
+    solve_top_p: float = Field(0.95, gt=0, le=1)
+    solve_max_tokens: int = Field(256, ge=16)
+    repair: bool = True
+    repair_attempts: int = Field(4, ge=1)
+    pairs_per_problem: int = Field(4, ge=1)
+    judge_timeout: float = Field(5.0, gt=0)
+    judge_memory_mb: int = Field(1024, ge=64)
+    contamination_ngram: int = Field(10, ge=3)
+    contamination_threshold: float = Field(0.5, gt=0, le=1)
+    near_duplicate_threshold: float = Field(0.85, gt=0, le=1)
+    chat: bool = False
+
+
+class RunConfig(Section):
+    seed: int = 0
+    data_dir: Optional[str] = None
+    engine: EngineConfig = EngineConfig()
+    mine: MineConfig = MineConfig()
+
+
+def _one_line(e: ValidationError) -> str:
+    err = e.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    value = err.get("input")
+    more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+    return f"config key {key!r} = {value!r}: {err['msg']}{more}"
+
+
+def _coerce(text: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. mine.attempts=8)")
+        key, value = item.split("=", 1)
+        node = data
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {p!r} is not a section")
+        node[parts[-1]] = _coerce(value)
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None) -> RunConfig:
+    data: dict = dict(base or {})
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {p} is not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p} must hold a mapping of sections")
+        data = _merge(data, loaded)
+    data = apply_overrides(data, overrides or [])
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_one_line(e)) from None
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

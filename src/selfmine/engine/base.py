@@ -1,0 +1,25 @@
+"""The one interface every generation backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from .types import Completion, SamplingParams
+
+
+class Engine(ABC):
+    name: str = "engine"
+    model_name: str = ""
+
+    @abstractmethod
+    def generate(
+        self, prompts: list[str], params: SamplingParams, adapter: str | None = None, progress: bool = False
+    ) -> list[list[Completion]]:
+        """For each prompt, `params.n` completions, cut at the first stop string."""
+
+    def info(self) -> dict:
+        """What a result needs to say about how it was generated."""
+        return {"backend": self.name, "model": self.model_name}
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,60 @@
+"""vLLM backend for GPUs (`pip install selfmine[vllm]`). Imported only when chosen. Adapters are applied
+per request through vLLM's LoRA support (LoRARequest), never merged into the weights."""
+
+from __future__ import annotations
+
+import os
+
+from .base import Engine
+from .models import resolve_model
+from .openai import EngineError
+from .types import Completion, SamplingParams, cut_at_stop
+
+
+class VLLMEngine(Engine):
+    name = "vllm"
+
+    def __init__(self, model: str | None = None, max_lora_rank: int = 64, gpu_memory_utilization: float = 0.85,
+                 max_model_len: int = 4096, **kwargs):  # fmt: skip
+        try:
+            from vllm import LLM
+        except ImportError:
+            raise EngineError("the vllm backend needs `pip install selfmine[vllm]` and a GPU") from None
+        self.model_name = model or "default"
+        self.path = resolve_model(model)
+        self.llm = LLM(model=self.path, enable_lora=True, max_lora_rank=max_lora_rank,
+                       gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, **kwargs)  # fmt: skip
+        self._lora_ids: dict[str, int] = {}
+
+    def info(self) -> dict:
+        import vllm
+
+        return {"backend": self.name, "model": self.model_name, "path": str(self.path), "vllm": vllm.__version__}
+
+    def _lora(self, adapter: str | None):
+        if adapter is None:
+            return None
+        from vllm.lora.request import LoRARequest
+
+        key = os.path.realpath(adapter)
+        lora_id = self._lora_ids.setdefault(key, len(self._lora_ids) + 1)
+        return LoRARequest(f"adapter{lora_id}", lora_id, key)
+
+    def generate(self, prompts, params: SamplingParams, adapter=None, progress=False):
+        from vllm import SamplingParams as VSP
+
+        sp = VSP(n=params.n, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or -1,
+                 max_tokens=params.max_tokens, stop=params.stop or None, seed=params.seed)  # fmt: skip
+        outs = self.llm.generate(prompts, sp, lora_request=self._lora(adapter), use_tqdm=progress)
+        results = []
+        for o in outs:
+            row = []
+            for c in o.outputs:
+                text, stop = c.text, c.stop_reason if isinstance(c.stop_reason, str) else ""
+                hit = cut_at_stop(text, params.stop)
+                if hit:
+                    text, stop = hit
+                reason = "length" if c.finish_reason == "length" and not hit else "stop"
+                row.append(Completion(text, reason, len(o.prompt_token_ids), len(c.token_ids), stop))
+            results.append(row)
+        return results

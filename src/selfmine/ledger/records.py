@@ -1,0 +1,67 @@
+"""The typed records stages exchange through the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Problem:
+    round_id: int
+    idx: int  # position among the round's proposals
+    raw: str  # what the model wrote
+    status: str  # valid | rejected
+    reason: str = ""  # rejection reason (empty when valid)
+    detail: str = ""
+    entry_point: str = ""
+    code: str = ""  # the model's own function (its canonical solution)
+    tests: list[str] = field(default_factory=list)
+    solve_prompt: str = ""
+    header: str = ""  # signature + docstring: what an attempt completes
+    fingerprint: str = ""  # normalised-AST hash
+    id: int | None = None
+
+
+@dataclass
+class Attempt:
+    problem_id: int
+    kind: str  # solve | repair
+    idx: int
+    completion: str  # raw model output
+    code: str  # the program judged
+    status: str  # verdict status
+    passed: bool
+    failure_class: str = ""  # syntax | runtime | wrong_answer | timeout | format (empty when passed)
+    failing_test: str = ""
+    error: str = ""
+    finish_reason: str = ""
+    duration_s: float = 0.0
+    parent_id: int | None = None  # for repairs: the broken attempt it repairs
+    id: int | None = None
+
+
+@dataclass
+class Pair:
+    problem_id: int
+    kind: str  # mixed | repair | keep_correct
+    broken_id: int | None  # None for keep_correct
+    fixed_id: int
+    failure_class: str = ""
+    id: int | None = None
+
+
+@dataclass
+class PairView:
+    """A pair joined with its problem and attempts: what training and export read."""
+
+    id: int
+    kind: str
+    failure_class: str
+    entry_point: str
+    header: str
+    tests: list[str]
+    broken: str
+    error: str
+    fixed: str
+    problem_id: int
+    source: str = "mined"

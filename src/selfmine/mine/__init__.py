@@ -1,0 +1,5 @@
+"""Self-mining: propose -> solve -> judge -> pair, one file per step, meeting in the ledger."""
+
+from .loop import format_stats, mine
+
+__all__ = ["format_stats", "mine"]

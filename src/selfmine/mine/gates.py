@@ -1,0 +1,55 @@
+"""Quality gates a proposed problem must pass beyond parsing: not a duplicate of an earlier problem (exact
+after AST normalisation, or near by MinHash), and not contaminated by a public benchmark."""
+
+from __future__ import annotations
+
+from ..tasks.code import code_tokens, ngrams
+
+
+class ContaminationIndex:
+    """n-gram overlap against every HumanEval / HumanEval+ / MBPP / MBPP+ prompt and solution."""
+
+    def __init__(self, texts: list[tuple[str, str]], n: int = 10, threshold: float = 0.5):
+        self.n, self.threshold = n, threshold
+        self.index: dict[tuple[str, ...], str] = {}
+        for source, text in texts:
+            for g in ngrams(text, n):
+                self.index.setdefault(g, source)
+        self.sources = len({s for s, _ in texts})
+
+    def check(self, text: str) -> tuple[float, str] | None:
+        """(overlap fraction, benchmark task) when the text is contaminated, else None."""
+        grams = ngrams(text, self.n)
+        if not grams or not self.index:
+            return None
+        hits = [self.index[g] for g in grams if g in self.index]
+        frac = len(hits) / len(grams)
+        if frac >= self.threshold:
+            return frac, max(set(hits), key=hits.count)
+        return None
+
+
+class NearDuplicates:
+    """MinHash LSH over 5-token shingles of the normalised code."""
+
+    def __init__(self, threshold: float = 0.85, num_perm: int = 64):
+        from datasketch import MinHash, MinHashLSH
+
+        self._MinHash, self.num_perm = MinHash, num_perm
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._keys: set[str] = set()
+
+    def _hash(self, code: str):
+        toks = code_tokens(code)
+        m = self._MinHash(num_perm=self.num_perm, seed=1)
+        for i in range(max(1, len(toks) - 4)):
+            m.update(" ".join(toks[i : i + 5]).encode())
+        return m
+
+    def seen(self, code: str) -> list[str]:
+        return self.lsh.query(self._hash(code))
+
+    def add(self, key: str, code: str) -> None:
+        if key not in self._keys:
+            self._keys.add(key)
+            self.lsh.insert(key, self._hash(code))

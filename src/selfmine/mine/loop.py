@@ -1,0 +1,157 @@
+"""The self-mining loop: propose -> solve -> judge -> (repair) -> pair, one round, resumable.
+
+Every step commits to the ledger before the next begins and is keyed so a rerun skips what exists: a
+proposal batch, one problem's attempts and a problem's repairs are each one transaction. Kill it at any
+moment; rerun the same command and it continues without losing or duplicating a judged attempt or pair."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from ..config import ConfigError, RunConfig
+from ..datasets import DataError, bench_file, contamination_texts
+from ..engine import Engine, get_engine
+from ..ledger import Ledger
+from ..provenance import stamp
+from .gates import ContaminationIndex, NearDuplicates
+from .pair import mine_pairs
+from .propose import propose_batch
+from .solve import pick_broken, repair_batch, solve_batch
+from .stats import round_stats
+
+log = logging.getLogger(__name__)
+SOLVE_BATCH = 4  # problems per generation call: their k attempts share one batch
+RESUMABLE_KEYS = {("mine", "problems")}  # what a rerun may change: asking for more problems extends the run
+
+
+def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
+    saved = ledger.get_meta("config")
+    if saved is None:
+        return
+    now = cfg.model_dump(mode="json")
+    for section in now:
+        if isinstance(now[section], dict):
+            for key, value in now[section].items():
+                if (section, key) not in RESUMABLE_KEYS and saved.get(section, {}).get(key) != value:
+                    raise ConfigError(f"run dir was started with {section}.{key}={saved.get(section, {}).get(key)!r}, "
+                                      f"not {value!r}: use a new --run-dir or the original setting")  # fmt: skip
+        elif saved.get(section) != now[section]:
+            raise ConfigError(f"run dir was started with {section}={saved.get(section)!r}, not {now[section]!r}")
+
+
+def _contamination(cfg: RunConfig) -> tuple[ContaminationIndex, dict]:
+    texts = contamination_texts(cfg.data_dir)
+    if not texts:
+        raise DataError("decontamination needs the benchmark data: pass --data-dir DIR or set SELFMINE_DATA_DIR")
+    sums = {}
+    for name in ("humaneval", "humaneval+", "mbpp-full", "mbpp+"):
+        try:
+            sums[name] = bench_file(name, cfg.data_dir)[1]
+        except DataError:
+            sums[name] = None
+    return ContaminationIndex(texts, cfg.mine.contamination_ngram, cfg.mine.contamination_threshold), sums
+
+
+def mine(run_dir: str | Path, cfg: RunConfig, engine: Engine | None = None, progress: bool = True,
+         echo: Callable[[str], None] = print) -> dict:  # fmt: skip
+    ledger = Ledger.in_run_dir(run_dir)
+    try:
+        _check_same_config(ledger, cfg)
+        contamination, checksums = _contamination(cfg)
+        engine = engine or get_engine(cfg.engine.backend, cfg.engine.model, **_engine_kwargs(cfg))
+        if ledger.get_meta("config") is None:
+            ledger.set_meta("config", cfg.model_dump(mode="json"))
+            ledger.set_meta("provenance", {**stamp(), "engine": engine.info(), "data_checksums": checksums})
+        ledger.set_meta("config", cfg.model_dump(mode="json"))  # the effective config (problems may grow)
+        ledger.set_stage("mine", "running")
+        seed, m = cfg.seed, cfg.mine
+        round_id = ledger.open_round(seed)
+        bar = _bar(progress)
+
+        # propose
+        fingerprints = ledger.fingerprints()
+        near = NearDuplicates(m.near_duplicate_threshold)
+        for p in ledger.problems("valid"):
+            near.add(f"r{p.round_id}p{p.idx}", p.code)
+        done = ledger.proposals_done(round_id)
+        with bar(total=m.problems, initial=min(done, m.problems), desc="propose", unit="problem") as b:
+            while done < m.problems:
+                count = min(m.propose_batch, m.problems - done)
+                ledger.add_problems(propose_batch(engine, cfg, seed, round_id, done, count, fingerprints, near, contamination))
+                done += count
+                b.update(count)
+
+        # solve + judge
+        todo = [p for p in ledger.problems("valid", round_id) if not ledger.has_attempts(p.id, "solve")]
+        with bar(total=len(todo), desc=f"solve x{m.attempts}", unit="problem") as b:
+            for i in range(0, len(todo), SOLVE_BATCH):
+                chunk = todo[i : i + SOLVE_BATCH]
+                for pid, attempts in solve_batch(engine, cfg, seed, chunk).items():
+                    ledger.add_attempts(attempts)
+                b.update(len(chunk))
+
+        # repair round for problems where every attempt failed
+        if m.repair:
+            valid = ledger.problems("valid", round_id)
+            need, broken = [], {}
+            for p in valid:
+                solves = ledger.attempts(p.id, "solve")
+                if solves and not any(a.passed for a in solves) and not ledger.has_attempts(p.id, "repair"):
+                    need.append(p)
+                    broken[p.id] = pick_broken(solves)
+            with bar(total=len(need), desc="repair", unit="problem") as b:
+                for i in range(0, len(need), SOLVE_BATCH):
+                    chunk = need[i : i + SOLVE_BATCH]
+                    for pid, attempts in repair_batch(engine, cfg, seed, chunk, broken).items():
+                        ledger.add_attempts(attempts)
+                    b.update(len(chunk))
+
+        # pairs (a pure function of stored attempts; inserting twice changes nothing)
+        for p in ledger.problems("valid", round_id):
+            pairs = mine_pairs(p.id, ledger.attempts(p.id, "solve"), ledger.attempts(p.id, "repair"), m.pairs_per_problem)
+            if pairs:
+                ledger.add_pairs(pairs)
+
+        stats = round_stats(ledger, round_id)
+        ledger.close_round(round_id, stats)
+        ledger.set_stage("mine", "done", round=round_id)
+        echo(format_stats(stats))
+        return stats
+    finally:
+        ledger.close()
+
+
+def _engine_kwargs(cfg: RunConfig) -> dict:
+    e = cfg.engine
+    if e.backend == "hf":
+        return {"dtype": e.dtype, "batch_size": e.batch_size}
+    if e.backend == "openai":
+        return {"base_url": e.base_url}
+    return {}
+
+
+def _bar(progress: bool):
+    from tqdm import tqdm
+
+    def make(**kw):
+        return tqdm(disable=not progress, dynamic_ncols=True, **kw)
+
+    return make
+
+
+def format_stats(s: dict) -> str:
+    lines = [
+        f"round {s['round']}: proposed {s['proposed']}, valid {s['valid']}, rejected {s['rejected']}",
+        "  rejected by reason: " + (", ".join(f"{k} {v}" for k, v in sorted(s["rejections"].items(), key=lambda kv: -kv[1])) or "none"),
+        f"  outcomes over {s['solved']} problems: all-pass {s['all_pass']}, mixed {s['mixed']}, all-fail {s['all_fail']}"
+        f" (repaired {s['repaired']})",
+        f"  mixed-outcome rate {s['mixed_rate']:.0%}: {s['range']}",
+        f"  attempts {s['attempts']} (passed {s['attempts_passed']}); failures by class: "
+        + (", ".join(f"{k} {v}" for k, v in s["failure_classes"].items()) or "none"),
+        f"  pairs: {s['pairs']} (mixed {s['pairs_by_kind'].get('mixed', 0)}, repair {s['pairs_by_kind'].get('repair', 0)});"
+        f" keep-correct {s['pairs_by_kind'].get('keep_correct', 0)}; pairs by broken class: "
+        + (", ".join(f"{k} {v}" for k, v in s["pairs_by_class"].items()) or "none"),
+    ]  # fmt: skip
+    return "\n".join(lines)

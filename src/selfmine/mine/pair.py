@@ -1,0 +1,34 @@
+"""Mine: (broken, fixed) pairs from problems with mixed outcomes and from successful repairs, plus
+keep-correct examples (a passing attempt that stays as it is) to mix in against over-correction."""
+
+from __future__ import annotations
+
+from ..ledger import Attempt, Pair
+from .solve import CLASS_PRIORITY
+
+
+def _unique(attempts: list[Attempt]) -> list[Attempt]:
+    seen, out = set(), []
+    for a in attempts:
+        key = a.code.strip()
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    return out
+
+
+def mine_pairs(problem_id: int, solves: list[Attempt], repairs: list[Attempt], cap: int) -> list[Pair]:
+    passing = _unique([a for a in solves if a.passed])
+    failing = _unique(sorted((a for a in solves if not a.passed), key=lambda a: (CLASS_PRIORITY[a.failure_class], a.idx)))
+    pairs = []
+    if passing and failing:
+        for i, b in enumerate(failing[:cap]):
+            pairs.append(Pair(problem_id, "mixed", b.id, passing[i % len(passing)].id, b.failure_class))
+    if passing:
+        pairs.append(Pair(problem_id, "keep_correct", passing[0].id, passing[0].id, ""))
+    fixed = _unique([r for r in repairs if r.passed])
+    by_id = {a.id: a for a in solves}
+    for r in fixed[:cap]:
+        parent = by_id.get(r.parent_id)
+        pairs.append(Pair(problem_id, "repair", r.parent_id, r.id, parent.failure_class if parent else ""))
+    return pairs

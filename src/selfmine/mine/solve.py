@@ -1,0 +1,62 @@
+"""Solve and judge: k attempts per problem from its solve prompt (never its body), each judged and
+classified; optionally one repair round for problems where every attempt failed."""
+
+from __future__ import annotations
+
+from ..engine import Engine, SamplingParams
+from ..ledger import Attempt, Problem
+from ..sandbox import Job, Verdict, judge_many
+from ..tasks.code import SOLVE_STOP, attempt_code, classify_failure, repair_prompt
+
+CLASS_PRIORITY = {"wrong_answer": 0, "runtime": 1, "timeout": 2, "syntax": 3, "format": 4}
+
+
+def _judge(problems_codes: list[tuple[Problem, str]], cfg) -> list[Verdict]:
+    m = cfg.mine
+    verdicts = judge_many([Job(code, p.tests, m.judge_timeout, m.judge_memory_mb) for p, code in problems_codes])
+    bad = next((v for v in verdicts if v.infrastructure_failure), None)
+    if bad is not None:  # never scored as the program's fault: stop, and let a rerun redo this batch
+        raise RuntimeError(f"the sandbox failed while judging attempts ({bad.message}); rerun to resume")
+    return verdicts
+
+
+def _attempt(p: Problem, kind: str, idx: int, completion, code: str, v: Verdict, parent: int | None = None) -> Attempt:
+    bad = v.first_failure
+    return Attempt(
+        problem_id=p.id, kind=kind, idx=idx, completion=completion.text, code=code, status=v.status.value,
+        passed=v.passed, failure_class="" if v.passed else classify_failure(completion.text, v.status.value, v.error_type, completion.finish_reason, p.tests),
+        failing_test=bad.source if bad else "", error=v.message[:2000], finish_reason=completion.finish_reason,
+        duration_s=v.duration_s, parent_id=parent,
+    )  # fmt: skip
+
+
+def solve_batch(engine: Engine, cfg, seed: int, problems: list[Problem]) -> dict[int, list[Attempt]]:
+    m = cfg.mine
+    params = SamplingParams(n=m.attempts, temperature=m.solve_temperature, top_p=m.solve_top_p,
+                            max_tokens=m.solve_max_tokens, stop=SOLVE_STOP, seed=seed * 7919 + problems[0].id)  # fmt: skip
+    outs = engine.generate([p.solve_prompt for p in problems], params)
+    flat = [(p, c, attempt_code(p.header, c.text)) for p, cs in zip(problems, outs) for c in cs]
+    verdicts = _judge([(p, code) for p, _, code in flat], cfg)
+    result: dict[int, list[Attempt]] = {p.id: [] for p in problems}
+    for (p, c, code), v in zip(flat, verdicts):
+        result[p.id].append(_attempt(p, "solve", len(result[p.id]), c, code, v))
+    return result
+
+
+def pick_broken(attempts: list[Attempt]) -> Attempt:
+    """The most informative failure to repair: a real bug before format garbage."""
+    return min((a for a in attempts if not a.passed), key=lambda a: (CLASS_PRIORITY[a.failure_class], a.idx))
+
+
+def repair_batch(engine: Engine, cfg, seed: int, problems: list[Problem], broken: dict[int, Attempt]) -> dict[int, list[Attempt]]:
+    m = cfg.mine
+    prompts = [repair_prompt(p.header, p.tests, broken[p.id].code, broken[p.id].error) for p in problems]
+    params = SamplingParams(n=m.repair_attempts, temperature=m.solve_temperature, top_p=m.solve_top_p,
+                            max_tokens=m.solve_max_tokens, stop=SOLVE_STOP, seed=seed * 104729 + problems[0].id)  # fmt: skip
+    outs = engine.generate(prompts, params)
+    flat = [(p, c, attempt_code(p.header, c.text)) for p, cs in zip(problems, outs) for c in cs]
+    verdicts = _judge([(p, code) for p, _, code in flat], cfg)
+    result: dict[int, list[Attempt]] = {p.id: [] for p in problems}
+    for (p, c, code), v in zip(flat, verdicts):
+        result[p.id].append(_attempt(p, "repair", len(result[p.id]), c, code, v, parent=broken[p.id].id))
+    return result

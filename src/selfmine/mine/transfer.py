@@ -1,0 +1,98 @@
+"""Pairs in and out: the reference implementation's schema (`signature`, `tests`, `broken`, `error`,
+`fixed`), a TRL-ready SFT dataset (prompt / completion), and a preference dataset (prompt / chosen /
+rejected) for DPO."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..ledger import Attempt, Ledger, Pair, PairView, Problem
+from ..ledger.store import insert_attempt, insert_pair, insert_problem
+from ..sandbox import Job, judge_many
+from ..tasks.code import classify_failure, header_from_source, repair_prompt, solve_prompt
+
+FORMATS = ("tinyforge", "sft", "dpo")
+
+
+def export_record(p: PairView, fmt: str) -> dict:
+    if fmt == "tinyforge":
+        return {"signature": p.header, "tests": p.tests, "broken": p.broken, "error": p.error, "fixed": p.fixed}
+    if fmt == "sft":
+        prompt = repair_prompt(p.header, p.tests, p.broken, p.error, with_header=False)
+        return {"prompt": prompt, "completion": p.fixed, "pair_id": p.id, "kind": p.kind, "failure_class": p.failure_class}
+    if fmt == "dpo":
+        return {"prompt": solve_prompt(p.header, p.tests), "chosen": p.fixed, "rejected": p.broken, "pair_id": p.id}
+    raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+
+
+def export_pairs(run_dir: str | Path, fmt: str, out: str | Path, classes: tuple[str, ...] | None = None,
+                 kinds: tuple[str, ...] = ("mixed", "repair", "imported")) -> int:  # fmt: skip
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    ledger = Ledger.in_run_dir(run_dir)
+    try:
+        pairs = ledger.pairs(kinds, classes)
+    finally:
+        ledger.close()
+    tmp = Path(str(out) + ".tmp")
+    with open(tmp, "w") as f:
+        for p in pairs:
+            f.write(json.dumps(export_record(p, fmt)) + "\n")
+    tmp.replace(out)
+    return len(pairs)
+
+
+def import_pairs(path: str | Path, run_dir: str | Path, timeout: float = 5.0) -> dict:
+    """Reads reference-schema pairs; judges both sides (so the mix of failure classes, and fixed sides
+    that do not actually pass, are visible). Records whose broken side is empty are kept (class: format)."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from None
+    missing = [k for k in ("signature", "tests", "broken", "fixed") if rows and k not in rows[0]]
+    if missing:
+        raise ValueError(f"{path}: not the reference pair schema (missing {', '.join(missing)})")
+    ledger = Ledger.in_run_dir(run_dir)
+    try:
+        source = str(Path(path).resolve())
+        prior = ledger.get_meta("imports", [])
+        if source in prior:
+            return {"imported": 0, "skipped": len(rows), "note": "already imported"}
+        parsed = []
+        for i, r in enumerate(rows):
+            head = header_from_source(r["signature"]) or header_from_source(r["fixed"])
+            tests = r["tests"] if isinstance(r["tests"], list) else [t for t in str(r["tests"]).splitlines() if t.strip()]
+            parsed.append((i, r, head, tests))
+        jobs = []
+        for i, r, head, tests in parsed:
+            jobs += [Job(r["broken"] or "", tests, timeout), Job(r["fixed"], tests, timeout)]
+        verdicts = judge_many(jobs)
+        skipped, fixed_fail = 0, 0
+        with ledger.transaction() as db:  # all of the file or nothing: a killed import leaves no trace
+            cur = db.execute("INSERT INTO rounds (started_at, finished_at, seed, stats) VALUES (?, ?, -1, ?)",
+                             (time.time(), time.time(), json.dumps({"imported_from": source})))  # fmt: skip
+            round_id = cur.lastrowid
+            for (i, r, head, tests), vb, vf in zip(parsed, verdicts[::2], verdicts[1::2]):
+                if head is None:
+                    skipped += 1
+                    continue
+                entry, header = head
+                pid = insert_problem(db, Problem(round_id, i, json.dumps(r), "valid", entry_point=entry, code=r["fixed"],
+                                                 tests=tests, solve_prompt=solve_prompt(header, tests), header=header))  # fmt: skip
+                broken = r["broken"] or ""
+                cls = "" if vb.passed else classify_failure(broken, vb.status.value, vb.error_type, "stop", tests)
+                bid = insert_attempt(db, Attempt(pid, "imported_broken", 0, broken, broken, vb.status.value, vb.passed,
+                                                 cls, error=r.get("error", "") or vb.message))  # fmt: skip
+                fid = insert_attempt(db, Attempt(pid, "imported_fixed", 0, r["fixed"], r["fixed"], vf.status.value,
+                                                 vf.passed, error=vf.message))  # fmt: skip
+                insert_pair(db, Pair(pid, "imported", bid, fid, cls or "passes"))
+                fixed_fail += not vf.passed
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('imports', ?)", (json.dumps(prior + [source]),))
+        return {"imported": len(rows) - skipped, "skipped": skipped, "fixed_side_fails": fixed_fail, "round": round_id}
+    finally:
+        ledger.close()

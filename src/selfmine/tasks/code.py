@@ -1,0 +1,246 @@
+"""The code domain: problem-writing prompts, `ast`-based parsing and quality gates, solve and repair
+prompts, leak checks, fingerprints, and the classification of broken attempts."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import io
+import random
+import re
+import tokenize
+from dataclasses import dataclass, field
+
+from .code_examples import EXAMPLES, TOPICS
+
+PROPOSE_STOP = ["\n### Exercise", "\n###", "\nif __name__", "\nprint("]
+SOLVE_STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert"]
+FAILURE_CLASSES = ("syntax", "runtime", "wrong_answer", "timeout", "format")
+STUB_BODIES = {"pass", "...", "raise NotImplementedError", "raise NotImplementedError()", "return", "return None"}
+
+
+# -- propose ----------------------------------------------------------------------------------------
+def propose_prompt(rng: random.Random, n_examples: int = 3) -> str:
+    """Raw-completion prompt for a base model: a few shipped exercises, then the start of a new one."""
+    shots = rng.sample(EXAMPLES, min(n_examples, len(EXAMPLES)))
+    parts = ["# Python exercises: each is one self-contained function with a docstring, a correct",
+             "# implementation, and at least three assert tests that call it.", ""]  # fmt: skip
+    for ex in shots:
+        parts += ["### Exercise", ex, ""]
+    parts += [f"### Exercise (topic: {rng.choice(TOPICS)})", "def "]
+    return "\n".join(parts)
+
+
+@dataclass
+class Parsed:
+    ok: bool
+    reason: str = ""  # rejection reason when not ok
+    detail: str = ""
+    entry_point: str = ""
+    code: str = ""  # imports + helpers + the function: the model's canonical solution
+    tests: list[str] = field(default_factory=list)
+    header: str = ""  # imports + signature + docstring
+    body: list[str] = field(default_factory=list)  # the canonical body's statements (for the leak check)
+
+
+def _parse_prefix(text: str) -> ast.Module | None:
+    """Parse text; a base model often runs past the end, so drop trailing lines until it parses."""
+    lines = text.split("\n")
+    for end in range(len(lines), 0, -1):
+        try:
+            return ast.parse("\n".join(lines[:end]))
+        except SyntaxError:
+            continue
+    return None
+
+
+def _calls(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name for n in ast.walk(node))
+
+
+def _constant(node: ast.AST) -> bool:
+    try:
+        ast.literal_eval(node)
+        return True
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+def _expected_value(test: ast.Assert, name: str) -> str | None:
+    """For `assert f(...) == LITERAL`, the literal's source; else None."""
+    t = test.test
+    if isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq):
+        left, right = t.left, t.comparators[0]
+        if _calls(left, name) and _constant(right):
+            return ast.unparse(right)
+        if _calls(right, name) and _constant(left):
+            return ast.unparse(left)
+    return None
+
+
+def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
+    text = "def " + completion
+    tree = _parse_prefix(text)
+    if tree is None:
+        return Parsed(False, "syntax", "no parseable function")
+    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    if not funcs:
+        return Parsed(False, "no_function", "")
+    fn = funcs[0]
+    name = fn.name
+    doc = ast.get_docstring(fn)
+    if not doc or not doc.strip():
+        return Parsed(False, "no_docstring", name)
+    body = fn.body[1:]
+    if not body or all(ast.unparse(s) in STUB_BODIES for s in body):
+        return Parsed(False, "stub_body", name)
+    keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) or (isinstance(n, ast.FunctionDef) and n is not fn and not _calls(n, name))]
+    imports = [n for n in keep if isinstance(n, (ast.Import, ast.ImportFrom))]
+    asserts = [n for n in tree.body if isinstance(n, ast.Assert)]
+    calling = [a for a in asserts if _calls(a, name)]
+    trivial = [a for a in asserts if not _calls(a, name) or _constant(a.test)]
+    tests, seen = [], set()
+    for a in calling:
+        if _constant(a.test):
+            continue
+        src = ast.unparse(a)
+        if src not in seen:
+            seen.add(src)
+            tests.append(src)
+    if len(tests) < min_asserts:
+        detail = f"{len(tests)} asserts call {name}" + (f"; {len(trivial)} trivial" if trivial else "")
+        return Parsed(False, "too_few_asserts", detail)
+    expected = [_expected_value(a, name) for a in calling]
+    if all(e is not None for e in expected) and len(set(expected)) == 1:
+        return Parsed(False, "constant_expectations", f"every test expects {expected[0]}")
+    module = ast.Module(body=[*keep, fn], type_ignores=[])
+    code = ast.unparse(module)
+    head_fn = copy.deepcopy(fn)
+    head_fn.body = [fn.body[0]]
+    header = ast.unparse(ast.Module(body=[*imports, *[k for k in keep if k not in imports], head_fn], type_ignores=[]))
+    return Parsed(True, entry_point=name, code=code, tests=tests, header=header, body=[ast.unparse(s) for s in body])
+
+
+# -- solve ------------------------------------------------------------------------------------------
+def solve_prompt(header: str, tests: list[str]) -> str:
+    """Signature, docstring and tests; never the body. The model continues with the body."""
+    lines = ["# Complete the function below so that all of these tests pass:"]
+    lines += [f"# {t}" for t in tests]
+    lines += ["", header, ""]
+    return "\n".join(lines)
+
+
+def leaks(prompt: str, body: list[str]) -> str | None:
+    """A line of the canonical body that appears verbatim in the prompt, if any (short lines such as
+    `return x` are too common to count)."""
+    prompt_lines = {ln.strip() for ln in prompt.splitlines()}
+    for stmt in body:
+        for line in stmt.splitlines():
+            line = line.strip()
+            if len(line) >= 16 and line in prompt_lines:
+                return line
+    return None
+
+
+def attempt_code(header: str, completion: str) -> str:
+    return f"{header}\n{completion}"
+
+
+def repair_prompt(header: str, tests: list[str], broken: str, error: str, with_header: bool = True) -> str:
+    """The repair format of the reference recipe: task + tests + broken attempt + error -> fixed code.
+    With the header the model continues with the body; without it, it writes the whole fixed program."""
+    err = " ".join(error.split())[-300:] or "(no error message)"
+    lines = ["# This attempt at the function fails its tests:"]
+    lines += [f"# {t}" for t in tests]
+    lines += ["# Broken attempt:"] + [f"# {ln}" for ln in broken.splitlines()]
+    lines += [f"# Error: {err}", "# Fixed version:", ""]
+    if with_header:
+        lines += [header, ""]
+    return "\n".join(lines)
+
+
+def header_from_source(source: str) -> tuple[str, str] | None:
+    """(entry point, imports + signature + docstring) of the first function in `source`, cut with `ast`
+    (the reference cut it by scanning lines and often kept the whole body)."""
+    tree = _parse_prefix(source)
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef)), None) if tree else None
+    if fn is None:
+        return None
+    head = copy.deepcopy(fn)
+    doc = ast.get_docstring(fn)
+    head.body = [fn.body[0]] if doc else [ast.Expr(ast.Constant("..."))]
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    text = ast.unparse(ast.Module(body=[*imports, head], type_ignores=[]))
+    if not doc:
+        text = text.rsplit("\n", 1)[0]  # signature only
+    return fn.name, text
+
+
+# -- classification ---------------------------------------------------------------------------------
+def classify_failure(completion: str, status: str, error_type: str, finish_reason: str, tests: list[str]) -> str:
+    """syntax | runtime | wrong_answer | timeout | format. Format garbage (empty, stub, echoed prompt,
+    truncated) is what the reference pairs mostly were; it is told apart from real bugs."""
+    body = completion.strip()
+    if not body or "\n".join(ln.strip() for ln in body.splitlines() if ln.strip()) in STUB_BODIES:
+        return "format"
+    if any(t in completion for t in tests) or re.search(r"^\s*# Complete the function", completion, re.M):
+        return "format"  # echoed prompt
+    if error_type in ("SyntaxError", "IndentationError", "TabError"):
+        return "format" if finish_reason == "length" else "syntax"
+    if status == "timeout":
+        return "timeout"
+    if status == "failed":
+        return "wrong_answer"
+    return "runtime"
+
+
+# -- dedup and decontamination ----------------------------------------------------------------------
+class _Normalise(ast.NodeTransformer):
+    def __init__(self):
+        self.names: dict[str, str] = {}
+
+    def _n(self, name: str) -> str:
+        return self.names.setdefault(name, f"v{len(self.names)}")
+
+    def visit_FunctionDef(self, node):
+        node.name = self._n(node.name)
+        if ast.get_docstring(node):
+            node.body = node.body[1:] or [ast.Pass()]
+        node.returns = None
+        self.generic_visit(node)
+        return node
+
+    def visit_arg(self, node):
+        node.arg = self._n(node.arg)
+        node.annotation = None
+        return node
+
+    def visit_Name(self, node):
+        node.id = self._n(node.id)
+        return node
+
+
+def fingerprint(code: str) -> str:
+    """Hash of the AST with names, docstrings and annotations normalised away."""
+    tree = _Normalise().visit(ast.parse(code))
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:32]
+
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_]")
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    t = tokens(text)
+    return {tuple(t[i : i + n]) for i in range(len(t) - n + 1)}
+
+
+def code_tokens(code: str) -> list[str]:
+    try:
+        return [t.string for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.string.strip()]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return tokens(code)

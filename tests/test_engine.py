@@ -1,0 +1,172 @@
+"""Engine behaviour on the tiny random model (a real tokenizer and a real Gemma 3 architecture)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from selfmine.engine import EngineError, ModelError, SamplingParams, cut_at_stop, get_engine, resolve_model
+
+
+def test_cut_at_stop_earliest_and_never_inside():
+    assert cut_at_stop("abc\ndef x", ["\ndef ", "c"]) == ("ab", "c")
+    assert cut_at_stop("return 1\n\ndef g", ["\ndef ", "\n\ndef "]) == ("return 1", "\n\ndef ")
+    assert cut_at_stop("nothing here", ["\ndef "]) is None
+
+
+def test_sampling_params_validate():
+    for bad in (dict(n=0), dict(temperature=-1), dict(top_p=0), dict(max_tokens=0)):
+        with pytest.raises(ValueError):
+            SamplingParams(**bad)
+
+
+def test_greedy_matches_plain_generate(tiny_engine):
+    prompts = ["def add(a, b):\n", "import os\nclass Foo:\n    def bar(self):", "x"]
+    ours = tiny_engine.generate(prompts, SamplingParams(max_tokens=16))
+    for prompt, (c,) in zip(prompts, ours):
+        enc = tiny_engine.tokenizer(prompt, return_tensors="pt")
+        ref = tiny_engine.model.generate(**enc, max_new_tokens=16, do_sample=False)
+        want = tiny_engine.tokenizer.decode(ref[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        assert c.text == want
+        assert c.prompt_tokens == enc["input_ids"].shape[1]
+
+
+def test_n_samples_shapes_seeds_and_stops(tiny_engine):
+    prompts = ["def f(x):\n", "class A:\n    pass\n"]
+    p = SamplingParams(n=5, temperature=1.0, top_p=0.9, max_tokens=24, stop=["\n", "e"], seed=3)
+    a = tiny_engine.generate(prompts, p)
+    b = tiny_engine.generate(prompts, p)
+    assert [len(x) for x in a] == [5, 5]
+    assert [[c.text for c in x] for x in a] == [[c.text for c in x] for x in b]  # seeded
+    c = tiny_engine.generate(prompts, SamplingParams(**{**p.__dict__, "seed": 4}))
+    assert [[x.text for x in r] for r in a] != [[x.text for x in r] for r in c]
+    for row in a:
+        for comp in row:
+            assert "\n" not in comp.text and "e" not in comp.text
+            assert comp.finish_reason in ("stop", "length")
+            if comp.stop_string:
+                assert comp.finish_reason == "stop"
+            assert 1 <= comp.completion_tokens <= 24
+
+
+def test_stopped_sequences_leave_the_batch(tiny_engine, monkeypatch):
+    """A batch whose rows stop early runs fewer forward rows than one that never stops."""
+    rows = []
+    real = tiny_engine.model.forward
+
+    def counting(*args, **kw):
+        rows.append(kw["input_ids"].shape[0])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(tiny_engine.model, "forward", counting)
+    tiny_engine.generate(["a", "b", "c", "d"], SamplingParams(n=2, temperature=1.0, max_tokens=12, stop=[" "], seed=0))
+    with_stops = sum(rows[1:])
+    rows.clear()
+    tiny_engine.generate(["a", "b", "c", "d"], SamplingParams(n=2, temperature=1.0, max_tokens=12, seed=0))
+    assert with_stops < sum(rows[1:])
+
+
+def test_nucleus_sampling_respects_top_p():
+    from selfmine.engine.hf import HFEngine
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05] + [0.0] * 300]).clamp(min=1e-12))
+    gen = torch.Generator().manual_seed(0)
+    picks = {int(HFEngine._pick(logits, SamplingParams(temperature=1.0, top_p=0.7), gen)) for _ in range(300)}
+    assert picks == {0, 1}
+    picks = {int(HFEngine._pick(logits, SamplingParams(temperature=1.0, top_p=0.9), gen)) for _ in range(300)}
+    assert picks == {0, 1, 2}
+
+
+def test_nucleus_falls_back_when_candidates_miss_mass():
+    from selfmine.engine.hf import HFEngine
+
+    logits = torch.zeros((2, 1000))  # flat: the 256 candidates hold only 25.6% of the mass
+    gen = torch.Generator().manual_seed(0)
+    picks = {int(x) for _ in range(50) for x in HFEngine._pick(logits, SamplingParams(temperature=1.0, top_p=0.9), gen)}
+    assert max(picks) > 256 or len(picks) > 60
+
+
+def test_adapter_applies_and_base_is_untouched(tiny_engine, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    base_model = type(tiny_engine.model).from_pretrained(tiny_engine.path)
+    peft = get_peft_model(base_model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft.save_pretrained(tmp_path / "adapter")
+    p = SamplingParams(max_tokens=12)
+    before = tiny_engine.generate(["def f(x):\n"], p)[0][0].text
+    with_adapter = tiny_engine.generate(["def f(x):\n"], p, adapter=str(tmp_path / "adapter"))[0][0].text
+    after = tiny_engine.generate(["def f(x):\n"], p)[0][0].text
+    assert before == after
+    assert with_adapter != before
+
+
+def test_unknown_backend_and_missing_models(tmp_path, monkeypatch):
+    with pytest.raises(EngineError):
+        get_engine("nope")
+    with pytest.raises(ModelError, match="not found"):
+        resolve_model(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="no config.json"):
+        resolve_model(str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match="unreachable"):
+        resolve_model("Qwen/Qwen2.5-7B-not-cached")
+
+
+def test_vllm_backend_says_what_it_needs():
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(EngineError, match="vllm"):
+            get_engine("vllm", "whatever")
+
+
+def test_openai_backend_against_a_local_server(tmp_path):
+    """A minimal OpenAI-compatible server on loopback, as vLLM serve would answer."""
+    import http.server
+    import threading
+
+    seen = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.update(body)
+            choices = [{"index": i, "text": f"    return {i}\ndef other():", "finish_reason": "stop"} for i in range(body["n"])]
+            data = json.dumps({"choices": choices, "usage": {"prompt_tokens": 5, "completion_tokens": 8 * body["n"]}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        engine = get_engine("openai", "m", base_url=f"http://127.0.0.1:{server.server_port}/v1")
+        out = engine.generate(["def f():\n"], SamplingParams(n=2, stop=["\ndef "]), adapter="my-lora")
+        assert [c.text for c in out[0]] == ["    return 0", "    return 1"]
+        assert seen["model"] == "my-lora" and seen["n"] == 2
+    finally:
+        server.shutdown()
+    bad = get_engine("openai", "m", base_url="http://127.0.0.1:9/v1", retries=1)
+    with pytest.raises(EngineError, match="cannot reach"):
+        bad.generate(["x"], SamplingParams())
+
+
+def test_generate_cli(tiny_model):
+    cmd = [sys.executable, "-m", "selfmine.cli", "generate", "--prompt", "def f(x):\\n", "--model", str(tiny_model),
+           "--n", "2", "--temperature", "0.7", "--max-tokens", "8", "--stop", "\\n", "--json"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert len(data["completions"]) == 2 and all("\n" not in c["text"] for c in data["completions"])
+    r = subprocess.run([sys.executable, "-m", "selfmine.cli", "generate", "--prompt", "x", "--model", "/nonexistent/model"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not found" in r.stderr
