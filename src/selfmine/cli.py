@@ -181,6 +181,51 @@ def pairs_import(
     typer.echo(json.dumps(info))
 
 
+@app.command("train")
+def train_cmd(
+    out: Path = typer.Option(..., "--out", help="Adapter directory to write (PEFT format, plus training.json)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Train on this run's mined pairs."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="...or on a reference-schema pairs file (JSONL)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model; default: embedded gemma-3-270m."),
+    method: str = typer.Option("sft", "--method", help="sft | dpo (chosen = fixed, rejected = broken)."),
+    fmt: str = typer.Option("repair", "--format", help="repair (task+tests+broken+error -> fixed) | solve | mixed."),
+    control: str = typer.Option("none", "--control", help="none | corrupted | shuffled | rft | format."),
+    keep_correct: float = typer.Option(0.0, "--keep-correct", min=0.0, help="Keep-correct examples per pair."),
+    drop_class: list[str] = typer.Option([], "--drop-class", help="Drop pairs whose broken side is of this class (repeatable)."),
+    first_n: Optional[int] = typer.Option(None, "--first-n", min=1, help="Use the first N pairs."),
+    rank: int = typer.Option(16, "--rank", min=1),
+    alpha: Optional[int] = typer.Option(None, "--alpha", min=1, help="Default 2 x rank."),
+    dropout: float = typer.Option(0.05, "--dropout", min=0.0, max=0.99),
+    lr: float = typer.Option(1e-4, "--lr", min=0.0),
+    epochs: float = typer.Option(2.0, "--epochs", min=0.01),
+    batch_size: int = typer.Option(1, "--batch-size", min=1),
+    grad_accum: int = typer.Option(4, "--grad-accum", min=1),
+    max_tokens: int = typer.Option(1024, "--max-tokens", min=32),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = typer.Option(False, "--no-progress"),
+) -> None:
+    """Fine-tune a LoRA adapter on mined pairs (or a control built from them)."""
+    from pydantic import ValidationError
+
+    from .engine import ModelError
+    from .train import TrainConfig, TrainError, train
+
+    if (run_dir is None) == (pairs is None):
+        fail("give exactly one of --run-dir and --pairs")
+    try:
+        cfg = TrainConfig(method=method, format=fmt, control=control, keep_correct=keep_correct, drop_classes=drop_class,
+                          first_n=first_n, rank=rank, alpha=alpha, dropout=dropout, lr=lr, epochs=epochs,
+                          batch_size=batch_size, grad_accum=grad_accum, max_tokens=max_tokens, seed=seed)  # fmt: skip
+    except ValidationError as e:
+        from .config import _one_line
+
+        fail(_one_line(e))
+    try:
+        train(cfg, out, run_dir=run_dir, pairs_file=pairs, model=model, progress=not no_progress, echo=typer.echo)
+    except (TrainError, ModelError, ValueError) as e:
+        fail(str(e))
+
+
 @app.command()
 def version() -> None:
     """Print selfmine's version and the isolation the judge will use here."""

@@ -123,11 +123,15 @@ def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
 
 
 # -- solve ------------------------------------------------------------------------------------------
-def solve_prompt(header: str, tests: list[str]) -> str:
-    """Signature, docstring and tests; never the body. The model continues with the body."""
+def solve_prompt(header: str, tests: list[str], with_header: bool = True) -> str:
+    """Signature, docstring and tests; never the body. With the header the model continues with the body;
+    without it (training targets that are whole programs) the task is given in comments."""
     lines = ["# Complete the function below so that all of these tests pass:"]
     lines += [f"# {t}" for t in tests]
-    lines += ["", header, ""]
+    if with_header:
+        lines += ["", header, ""]
+    else:
+        lines += ["# Task:"] + [f"# {ln}" for ln in header.splitlines()] + ["# Solution:", ""]
     return "\n".join(lines)
 
 
@@ -154,6 +158,8 @@ def repair_prompt(header: str, tests: list[str], broken: str, error: str, with_h
     lines = ["# This attempt at the function fails its tests:"]
     lines += [f"# {t}" for t in tests]
     lines += ["# Broken attempt:"] + [f"# {ln}" for ln in broken.splitlines()]
+    if not with_header:
+        lines += ["# Task:"] + [f"# {ln}" for ln in header.splitlines()]
     lines += [f"# Error: {err}", "# Fixed version:", ""]
     if with_header:
         lines += [header, ""]

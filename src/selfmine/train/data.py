@@ -1,0 +1,125 @@
+"""Training examples from pairs, in the recipe's formats, and the control datasets: same format, same
+count, one thing changed each."""
+
+from __future__ import annotations
+
+import ast
+import random
+from dataclasses import dataclass
+
+from ..ledger import PairView
+from ..tasks.code import repair_prompt, solve_prompt
+from .config import TrainConfig
+
+
+@dataclass
+class Example:
+    prompt: str
+    completion: str
+    pair_id: int
+    kind: str  # pair | keep_correct | control
+
+
+def select_pairs(pairs: list[PairView], cfg: TrainConfig) -> list[PairView]:
+    out = [p for p in pairs if p.kind != "keep_correct"]
+    if cfg.classes:
+        out = [p for p in out if p.failure_class in cfg.classes]
+    if cfg.drop_classes:
+        out = [p for p in out if p.failure_class not in cfg.drop_classes]
+    return out[: cfg.first_n] if cfg.first_n else out
+
+
+def _pair_examples(p: PairView, fmt: str, broken: str, error: str, fixed: str) -> list[Example]:
+    rep = Example(repair_prompt(p.header, p.tests, broken, error, with_header=False), fixed, p.id, "pair")
+    sol = Example(solve_prompt(p.header, p.tests, with_header=False), fixed, p.id, "pair")
+    return {"repair": [rep], "solve": [sol], "mixed": [rep, sol]}[fmt]
+
+
+def build_examples(pairs: list[PairView], keep: list[PairView], cfg: TrainConfig, corrupt=None) -> list[Example]:
+    """`pairs`: (broken, fixed) pairs; `keep`: keep-correct rows (fixed = a passing attempt).
+    `corrupt(pair) -> str` supplies a failing version of the fixed side for the corrupted control."""
+    rng = random.Random(cfg.seed)
+    examples: list[Example] = []
+    if cfg.control == "shuffled" and len(pairs) > 1:
+        order = list(range(len(pairs)))
+        while any(i == j for i, j in enumerate(order)):  # a derangement: no pair keeps its own broken input
+            rng.shuffle(order)
+        for p, q in zip(pairs, (pairs[j] for j in order)):
+            examples += _pair_examples(p, cfg.format, q.broken, q.error, p.fixed)
+    elif cfg.control == "rft":  # the model's own passing attempts, no broken input
+        examples = [Example(solve_prompt(p.header, p.tests, with_header=False), p.fixed, p.id, "control") for p in pairs]
+    else:
+        for p in pairs:
+            fixed = p.fixed
+            if cfg.control == "corrupted":
+                fixed = corrupt(p)
+            elif cfg.control == "format":
+                fixed = format_stub(p.header)
+            examples += _pair_examples(p, cfg.format, p.broken, p.error, fixed)
+    n_keep = round(cfg.keep_correct * len(pairs))
+    for p in keep[:n_keep]:  # right stays right: the repair input is a passing attempt, the target the same code
+        prompt = repair_prompt(p.header, p.tests, p.fixed, "none: all tests passed", with_header=False)
+        if cfg.format == "solve":
+            prompt = solve_prompt(p.header, p.tests, with_header=False)
+        examples.append(Example(prompt, p.fixed, p.id, "keep_correct"))
+    rng.shuffle(examples)
+    return examples
+
+
+def format_stub(header: str) -> str:
+    """The right output shape and nothing else: the function's signature with a stub body."""
+    sig = header.split('"""')[0].rstrip() if '"""' in header else header
+    return f"{sig.rstrip()}\n    return None\n" if sig.rstrip().endswith(":") else f"{header}\n    return None\n"
+
+
+# -- mechanical corruption ----------------------------------------------------------------------------
+_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Add, ast.Lt: ast.GtE, ast.Gt: ast.LtE, ast.LtE: ast.Gt,
+         ast.GtE: ast.Lt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.And: ast.Or, ast.Or: ast.And}  # fmt: skip
+
+
+class _Mutate(ast.NodeTransformer):
+    def __init__(self, rng: random.Random, which: int):
+        self.rng, self.which, self.seen = rng, which, 0
+
+    def _maybe(self) -> bool:
+        hit = self.seen == self.which
+        self.seen += 1
+        return hit
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if type(node.op) in _SWAP and self._maybe():
+            node.op = _SWAP[type(node.op)]()
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if type(node.ops[0]) in _SWAP and self._maybe():
+            node.ops[0] = _SWAP[type(node.ops[0])]()
+        return node
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, int) and not isinstance(node.value, bool) and self._maybe():
+            return ast.Constant(node.value + 1)
+        return node
+
+    def visit_Return(self, node):
+        self.generic_visit(node)
+        if node.value is not None and self._maybe():
+            return ast.Return(ast.Constant(None))
+        return node
+
+
+def corruptions(code: str, seed: int = 0, limit: int = 12) -> list[str]:
+    """Candidate corrupted versions of `code` (each one mechanical edit); the caller keeps one that fails."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    out = []
+    for which in range(limit):
+        mutated = _Mutate(random.Random(seed), which).visit(ast.parse(code))
+        text = ast.unparse(mutated)
+        if text != ast.unparse(tree) and text not in out:
+            out.append(text)
+    return out

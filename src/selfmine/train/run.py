@@ -1,0 +1,101 @@
+"""`train`: pairs (from a run's ledger or a reference-schema file) -> examples (format, control,
+keep-correct mix) -> a PEFT adapter directory plus a training record (training.json)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..engine.models import resolve_model
+from ..ledger import Ledger, PairView
+from ..provenance import stamp
+from ..sandbox import Job, judge_many
+from .config import TrainConfig
+from .data import build_examples, corruptions, format_stub, select_pairs
+
+PAIR_KINDS = ("mixed", "repair", "imported")
+
+
+class TrainError(Exception):
+    """Nothing sensible to train on, or a bad source. The message is meant for the user."""
+
+
+def load_pairs(run_dir: str | Path | None, pairs_file: str | Path | None, out: Path) -> tuple[list[PairView], list[PairView], str]:
+    if pairs_file is not None:
+        from ..mine.transfer import import_pairs
+
+        if not Path(pairs_file).exists():
+            raise TrainError(f"pairs file not found: {pairs_file}")
+        run_dir = out / "imported"  # the file is judged and classified into a ledger of its own
+        import_pairs(pairs_file, run_dir)
+    if run_dir is None or not (Path(run_dir) / "ledger.sqlite").exists():
+        raise TrainError(f"no ledger in {run_dir}: mine first, or pass --pairs FILE")
+    ledger = Ledger.in_run_dir(run_dir)
+    try:
+        return ledger.pairs(PAIR_KINDS), ledger.pairs(("keep_correct",)), str(Path(run_dir).resolve())
+    finally:
+        ledger.close()
+
+
+def _corruptor(pairs: list[PairView], seed: int) -> tuple[Callable[[PairView], str], dict]:
+    """For each pair, the first mechanical corruption of its fixed side that the judge shows failing."""
+    candidates = {p.id: corruptions(p.fixed, seed) for p in pairs}
+    jobs, owners = [], []
+    for p in pairs:
+        for c in candidates[p.id]:
+            jobs.append(Job(c, p.tests, 5.0))
+            owners.append((p.id, c))
+    chosen: dict[int, str] = {}
+    for (pid, code), v in zip(owners, judge_many(jobs)):
+        if pid not in chosen and not v.passed and not v.infrastructure_failure:
+            chosen[pid] = code
+    fallback = [p.id for p in pairs if p.id not in chosen]
+    info = {"corrupted_verified_failing": len(chosen), "corrupted_fallback_stub": len(fallback)}
+    by_id = {p.id: p for p in pairs}
+    return (lambda p: chosen.get(p.id) or format_stub(by_id[p.id].header)), info
+
+
+def train(cfg: TrainConfig, out: str | Path, run_dir: str | Path | None = None, pairs_file: str | Path | None = None,
+          model: str | None = None, progress: bool = True, echo: Callable[[str], None] = print) -> dict:  # fmt: skip
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs, keep, source = load_pairs(run_dir, pairs_file, out)
+    chosen = select_pairs(pairs, cfg)
+    if not chosen:
+        raise TrainError(f"no pairs to train on in {source} after filters (classes={cfg.classes}, drop={cfg.drop_classes})")
+    control_info: dict = {}
+    corrupt = None
+    if cfg.control == "corrupted":
+        corrupt, control_info = _corruptor(chosen, cfg.seed)
+    model_path = resolve_model(model)
+    start = time.time()
+    if cfg.method == "dpo":
+        from ..tasks.code import solve_prompt
+        from .trainers import train_dpo
+
+        rows = [{"prompt": solve_prompt(p.header, p.tests, with_header=False), "chosen": p.fixed, "rejected": p.broken}
+                for p in chosen]  # fmt: skip
+        trainer = train_dpo(rows, cfg, model_path, out, progress)
+        n_examples = len(rows)
+    else:
+        from .trainers import train_sft
+
+        examples = build_examples(chosen, keep, cfg, corrupt)
+        (out / "examples.jsonl").write_text("".join(json.dumps(e.__dict__) + "\n" for e in examples))
+        trainer = train_sft(examples, cfg, model_path, out, progress)
+        n_examples = len(examples)
+    losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
+    record = {
+        "config": cfg.model_dump(mode="json"), "model": model or "default", "model_path": str(model_path),
+        "source": source, "pair_ids": [p.id for p in chosen], "pairs": len(chosen), "examples": n_examples,
+        "failure_classes": {c: sum(p.failure_class == c for p in chosen) for c in sorted({p.failure_class for p in chosen})},
+        "control": cfg.control, "control_info": control_info, "loss_curve": losses,
+        "wall_time_s": round(time.time() - start, 1), **stamp(),
+    }  # fmt: skip
+    (out / "training.json").write_text(json.dumps(record, indent=2))
+    first, last = (losses[0]["loss"], losses[-1]["loss"]) if losses else (float("nan"), float("nan"))
+    echo(f"trained on {len(chosen)} pairs ({n_examples} examples, control: {cfg.control}) in {record['wall_time_s']}s; "
+         f"loss {first:.3f} -> {last:.3f}; adapter in {out}")  # fmt: skip
+    return record

@@ -1,0 +1,116 @@
+"""Training on the tiny model: real PEFT + TRL, real sandbox for the controls."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from selfmine.ledger import PairView
+from selfmine.sandbox import judge
+from selfmine.train import TrainConfig, train
+from selfmine.train.data import build_examples, corruptions, select_pairs
+
+
+def pairs(n=4):
+    out = []
+    for i in range(n):
+        out.append(PairView(i + 1, "mixed", "wrong_answer" if i % 2 else "format", f"f{i}",
+                            f'def f{i}(x):\n    """Add {i}."""', [f"assert f{i}(1) == {1 + i}", f"assert f{i}(0) == {i}"],
+                            f"def f{i}(x):\n    return x - {i}\n" if i % 2 else "", f"AssertionError {i}",
+                            f"def f{i}(x):\n    return x + {i}\n", i + 1))  # fmt: skip
+    return out
+
+
+def test_formats_and_keep_correct():
+    ps = pairs()
+    assert len(build_examples(ps, [], TrainConfig(format="repair"))) == 4
+    assert len(build_examples(ps, [], TrainConfig(format="mixed"))) == 8
+    ex = build_examples(ps, ps, TrainConfig(format="repair", keep_correct=0.5))
+    assert sum(e.kind == "keep_correct" for e in ex) == 2
+    rep = [e for e in ex if e.kind == "pair"][0]
+    assert "# Broken attempt:" in rep.prompt and "# Error:" in rep.prompt and rep.completion.startswith("def f")
+
+
+def test_filters():
+    ps = pairs()
+    assert [p.failure_class for p in select_pairs(ps, TrainConfig(drop_classes=["format"]))] == ["wrong_answer"] * 2
+    assert len(select_pairs(ps, TrainConfig(first_n=3))) == 3
+
+
+def test_shuffled_control_moves_every_broken_input():
+    ps = pairs()
+    ex = build_examples(ps, [], TrainConfig(control="shuffled"))
+    for e in ex:
+        p = ps[e.pair_id - 1]
+        assert f"AssertionError {e.pair_id - 1}" not in e.prompt  # not its own error
+        assert e.completion == p.fixed
+
+
+def test_rft_control_has_no_broken_input():
+    ex = build_examples(pairs(), [], TrainConfig(control="rft"))
+    assert len(ex) == 4 and all("Broken" not in e.prompt for e in ex)
+
+
+def test_corruptions_really_fail_their_tests():
+    p = pairs()[1]
+    failing = [c for c in corruptions(p.fixed) if not judge(c, p.tests).passed]
+    assert failing and judge(p.fixed, p.tests).passed
+
+
+def test_format_control_targets_are_stubs():
+    ex = build_examples(pairs(), [], TrainConfig(control="format"))
+    assert all(e.completion.strip().endswith("return None") for e in ex)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model, data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("adapter")
+    cfg = TrainConfig(rank=4, epochs=3, lr=5e-3, grad_accum=1, max_tokens=256, first_n=6, seed=1, dtype="float32")
+    rec = train(cfg, out, pairs_file=data_dir / "tinyforge-zero" / "pairs_7b_40.jsonl", model=str(tiny_model),
+                progress=False, echo=lambda s: None)  # fmt: skip
+    return out, rec
+
+
+def test_reference_pairs_train_loss_goes_down_and_adapter_saves(trained, tiny_model):
+    out, rec = trained
+    losses = [x["loss"] for x in rec["loss_curve"]]
+    assert len(losses) >= 6 and sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+    assert (out / "adapter_config.json").exists() and (out / "adapter_model.safetensors").exists()
+    saved = json.loads((out / "training.json").read_text())
+    assert saved["pairs"] == 6 and saved["versions"]["peft"] and saved["seed" if "seed" in saved else "config"]
+
+
+def test_adapter_reloads_and_changes_output(trained, tiny_model):
+    from selfmine.engine import SamplingParams
+    from selfmine.engine.hf import HFEngine
+
+    out, _ = trained
+    e = HFEngine(str(tiny_model), dtype="float32")
+    p = SamplingParams(max_tokens=16)
+    assert e.generate(["def f(x):\n"], p)[0][0].text != e.generate(["def f(x):\n"], p, adapter=str(out))[0][0].text
+
+
+def test_same_seed_same_adapter(tiny_model, data_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = TrainConfig(rank=4, epochs=1, grad_accum=1, max_tokens=128, first_n=2, seed=7, dtype="float32")
+    src = data_dir / "tinyforge-zero" / "pairs_7b_40.jsonl"
+    for name in ("a", "b"):
+        train(cfg, tmp_path / name, pairs_file=src, model=str(tiny_model), progress=False, echo=lambda s: None)
+    a = load_file(tmp_path / "a" / "adapter_model.safetensors")
+    b = load_file(tmp_path / "b" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_corrupted_control_and_dpo_run(tiny_model, data_dir, tmp_path):
+    src = data_dir / "tinyforge-zero" / "pairs_7b_40.jsonl"
+    base = dict(rank=4, epochs=1, grad_accum=1, max_tokens=128, first_n=3, dtype="float32")
+    rec = train(TrainConfig(control="corrupted", **base), tmp_path / "c", pairs_file=src, model=str(tiny_model),
+                progress=False, echo=lambda s: None)  # fmt: skip
+    assert rec["control_info"]["corrupted_verified_failing"] + rec["control_info"]["corrupted_fallback_stub"] == 3
+    rows = [json.loads(x) for x in (tmp_path / "c" / "examples.jsonl").read_text().splitlines()]
+    assert len(rows) == 3
+    rec = train(TrainConfig(method="dpo", **base), tmp_path / "d", pairs_file=src, model=str(tiny_model),
+                progress=False, echo=lambda s: None)  # fmt: skip
+    assert (tmp_path / "d" / "adapter_config.json").exists() and rec["loss_curve"]
