@@ -55,7 +55,7 @@ class ScriptedEngine(Engine):
 
     def _one(self, prompt: str, params, pos: int, i: int) -> Completion:
         if "### Exercise (topic:" in prompt:  # proposal number k (seed 0) gets ORDER[k % len(ORDER)]
-            return Completion(PROBLEMS[ORDER[(params.seed + pos) % len(ORDER)]][0], "stop", 10, 10)
+            return Completion("def " + PROBLEMS[ORDER[(params.seed + pos) % len(ORDER)]][0], "stop", 10, 10)
         name = next((k for k, (src, _) in PROBLEMS.items() if src.split("(")[0] in prompt), "easy")
         good = PROBLEMS[name][1]
         if "# Fixed version:" in prompt:

@@ -29,7 +29,7 @@ def cfg(data_dir, **mine):
 
 # -- parsing and gates ------------------------------------------------------------------------------
 def test_parse_keeps_function_and_calling_asserts():
-    p = parse_proposal(PROBLEMS["mid"][0] + "assert True\nassert 1 == 1\nprint('x')\n")
+    p = parse_proposal("def " + PROBLEMS["mid"][0] + "assert True\nassert 1 == 1\nprint('x')\n")
     assert p.ok and p.entry_point == "mid_rev" and len(p.tests) == 3
     assert "return s[::-1]" in p.code and "return s[::-1]" not in p.header
     assert '"""Return s reversed."""' in p.header
@@ -46,16 +46,16 @@ def test_parse_keeps_function_and_calling_asserts():
     ],
 )
 def test_parse_rejections(text, reason):
-    assert parse_proposal(text).reason == reason
+    assert parse_proposal("def " + text).reason == reason
 
 
 def test_truncated_tail_is_dropped_not_fatal():
-    p = parse_proposal(PROBLEMS["easy"][0] + "assert easy_sum(2, 2) ==")
+    p = parse_proposal("def " + PROBLEMS["easy"][0] + "assert easy_sum(2, 2) ==")
     assert p.ok and len(p.tests) == 3
 
 
 def test_solve_prompt_never_contains_the_body():
-    p = parse_proposal(PROBLEMS["hard"][0])
+    p = parse_proposal("def " + PROBLEMS["hard"][0])
     prompt = solve_prompt(p.header, p.tests)
     assert "for i in range(n)" not in prompt and leaks(prompt, p.body) is None
     assert all(t in prompt for t in p.tests)

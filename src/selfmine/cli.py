@@ -226,6 +226,123 @@ def train_cmd(
         fail(str(e))
 
 
+eval_app = typer.Typer(help="Evaluate on HumanEval, HumanEval+, MBPP, MBPP+ (pass@1, pass@k, best-of-n).")
+app.add_typer(eval_app, name="eval")
+
+
+def _benches(text: str) -> list[str]:
+    from .evaluate import BENCHES
+
+    out = [b.strip() for b in text.split(",") if b.strip()]
+    bad = [b for b in out if b not in BENCHES]
+    if bad or not out:
+        fail(f"unknown benchmark {', '.join(bad) or text!r}: choose from {', '.join(BENCHES)}")
+    return out
+
+
+@eval_app.callback(invoke_without_command=True)
+def eval_run(
+    ctx: typer.Context,
+    bench: str = typer.Option("humaneval", "--bench", help="Comma-separated: humaneval,humaneval+,mbpp,mbpp+"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Default: the embedded gemma-3-270m base."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="PEFT LoRA adapter directory."),
+    backend: str = typer.Option("hf", "--backend", help="hf | vllm | openai"),
+    fmt: str = typer.Option("raw", "--format", help="raw (completion; right for base models) | chat"),
+    n: int = typer.Option(1, "--n", min=1, help="Samples per task (pass@k, best-of-n)."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy."),
+    max_tokens: int = typer.Option(512, "--max-tokens", min=1),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N tasks only (labelled a subset)."),
+    seed: int = typer.Option(0, "--seed"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data (default: SELFMINE_DATA_DIR)."),
+    out: Path = typer.Option(Path("results.json"), "--out", help="Results JSON (a .md table is written beside it)."),
+    no_progress: bool = typer.Option(False, "--no-progress"),
+) -> None:
+    """Generate and score. Subcommands: `score` (samples made elsewhere), `compare` (two results)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .datasets import DataError
+    from .engine import EngineError, ModelError, get_engine
+    from .evaluate import evaluate, write
+
+    benches = _benches(bench)
+    if fmt not in ("raw", "chat"):
+        fail(f"--format must be raw or chat, not {fmt!r}")
+    if adapter is not None and not (adapter / "adapter_config.json").exists():
+        fail(f"not a PEFT adapter directory (no adapter_config.json): {adapter}")
+    try:
+        from .datasets import data_dir as resolve_data_dir
+
+        resolve_data_dir(data_dir)
+        engine = get_engine(backend, model)
+        report = evaluate(engine, benches, fmt=fmt, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                          limit=limit, adapter=str(adapter) if adapter else None, data_dir=data_dir,
+                          progress=not no_progress, echo=typer.echo)  # fmt: skip
+    except (DataError, ModelError, EngineError, ValueError) as e:
+        fail(str(e))
+    write(report, out)
+    typer.echo(f"results: {out} and {out.with_suffix('.md')}")
+
+
+@eval_app.command("score")
+def eval_score(
+    bench: str = typer.Option(..., "--bench", help="One benchmark the samples are for."),
+    samples: Path = typer.Option(..., "--samples", help="EvalPlus samples JSONL: task_id + solution (full code) or completion."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
+    out: Path = typer.Option(Path("results.json"), "--out"),
+) -> None:
+    """Score completions produced elsewhere (EvalPlus samples format)."""
+    from .datasets import DataError
+    from .evaluate import evaluate, write
+
+    benches = _benches(bench)
+    if not samples.exists():
+        fail(f"samples file not found: {samples}")
+    rows = []
+    for i, line in enumerate(samples.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                fail(f"{samples}:{i}: not JSON")
+            if "task_id" not in row or not ({"solution", "completion"} & set(row)):
+                fail(f"{samples}:{i}: needs task_id and solution or completion")
+            rows.append(row)
+    counts = {}
+    for r in rows:
+        counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
+    try:
+        report = evaluate(None, benches, n=max(counts.values(), default=1), temperature=1.0 if max(counts.values(), default=1) > 1 else 0.0,
+                          data_dir=data_dir, samples={benches[0]: rows}, echo=typer.echo)  # fmt: skip
+    except (DataError, ValueError) as e:
+        fail(str(e))
+    report["samples_file"] = str(samples)
+    write(report, out)
+    typer.echo(f"results: {out}")
+
+
+@eval_app.command("compare")
+def eval_compare(
+    a: Path = typer.Argument(..., help="Results JSON of the baseline (A)."),
+    b: Path = typer.Argument(..., help="Results JSON of the treatment (B)."),
+) -> None:
+    """Per-task flips, paired bootstrap 95% CI of B - A, exact McNemar p-value."""
+    from .evaluate import compare
+    from .evaluate.compare import markdown
+
+    data = []
+    for path in (a, b):
+        try:
+            data.append(json.loads(path.read_text()))
+        except FileNotFoundError:
+            fail(f"results file not found: {path}")
+        except json.JSONDecodeError:
+            fail(f"not a results JSON: {path}")
+    result = compare(*data)
+    if not result:
+        fail("the two results share no benchmark tasks")
+    typer.echo(markdown(result, a.stem, b.stem))
+
+
 @app.command()
 def version() -> None:
     """Print selfmine's version and the isolation the judge will use here."""

@@ -27,7 +27,7 @@ def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, cou
     first, second = runs[: len(jobs)], runs[len(jobs) :]
     problems, j = [], 0
     for i, (o, p) in enumerate(zip(outs, parsed)):
-        raw = "def " + o[0].text
+        raw = o[0].text
         prob = Problem(round_id, start + i, raw, "rejected", p.reason, p.detail, p.entry_point)
         problems.append(prob)
         if not p.ok:

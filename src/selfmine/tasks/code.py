@@ -28,7 +28,8 @@ def propose_prompt(rng: random.Random, n_examples: int = 3) -> str:
              "# implementation, and at least three assert tests that call it.", ""]  # fmt: skip
     for ex in shots:
         parts += ["### Exercise", ex, ""]
-    parts += [f"### Exercise (topic: {rng.choice(TOPICS)})", "def "]
+    # End on a newline, not "def ": a prompt ending in a space makes tokenizers split words oddly.
+    parts += [f"### Exercise (topic: {rng.choice(TOPICS)})", ""]
     return "\n".join(parts)
 
 
@@ -80,7 +81,8 @@ def _expected_value(test: ast.Assert, name: str) -> str | None:
 
 
 def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
-    text = "def " + completion
+    start = re.search(r"^(def |import |from )", completion, re.M)
+    text = completion[start.start() :] if start else completion
     tree = _parse_prefix(text)
     if tree is None:
         return Parsed(False, "syntax", "no parseable function")

