@@ -343,6 +343,48 @@ def eval_compare(
     typer.echo(markdown(result, a.stem, b.stem))
 
 
+@app.command("run")
+def run_cmd(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML experiment config (default: the CPU demo)."),
+    run_dir: Path = typer.Option(Path("runs/cpu-demo"), "--run-dir", help="Where everything goes; rerun to resume."),
+    overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE, e.g. mine.attempts=8 (repeatable)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data (default: SELFMINE_DATA_DIR)."),
+    no_progress: bool = typer.Option(False, "--no-progress"),
+) -> None:
+    """The whole loop: baseline eval -> mine -> train -> eval adapter -> controls -> report. Resumable."""
+    from .config import ConfigError, load_config
+    from .datasets import DataError
+    from .datasets import data_dir as resolve_data_dir
+    from .engine import EngineError, ModelError
+    from .pipeline import Pipeline
+    from .train import TrainError
+
+    path = config or Path(__file__).parent / "configs" / "cpu-demo.yaml"
+    sets = list(overrides) + ([f"data_dir={data_dir}"] if data_dir else [])
+    try:
+        cfg = load_config(path, sets)
+        if cfg.data_dir is None:
+            cfg.data_dir = str(resolve_data_dir(None))
+        Pipeline(run_dir, cfg, progress=not no_progress, echo=typer.echo).run()
+    except (ConfigError, DataError, ModelError, EngineError, TrainError) as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"{e.strerror or e}: {getattr(e, 'filename', '') or ''} (nothing finished is lost; rerun to resume)".strip(), code=3)
+    except KeyboardInterrupt:
+        fail("interrupted; rerun the same command to resume", code=130)
+
+
+@app.command("report")
+def report_cmd(run_dir: Path = typer.Option(..., "--run-dir")) -> None:
+    """Write report.html (self-contained) and report.md for a run."""
+    from .report import build_report
+
+    if not (run_dir / "ledger.sqlite").exists():
+        fail(f"no ledger in {run_dir}")
+    paths = build_report(run_dir)
+    typer.echo(f"report: {paths['html']} and {paths['md']}")
+
+
 @app.command()
 def version() -> None:
     """Print selfmine's version and the isolation the judge will use here."""

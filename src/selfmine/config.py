@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
+
+from .schema import Section
+from .train.config import TrainConfig
 
 
 class ConfigError(Exception):
     """A config the user must fix. The message is one line."""
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class EngineConfig(Section):
@@ -45,7 +44,25 @@ class MineConfig(Section):
     contamination_ngram: int = Field(10, ge=3)
     contamination_threshold: float = Field(0.5, gt=0, le=1)
     near_duplicate_threshold: float = Field(0.85, gt=0, le=1)
+    salvage_asserts: bool = Field(False, description="keep a problem whose own body passes only some of its asserts, "
+                                  "with just those asserts (if at least min_asserts remain)")
     chat: bool = False
+
+
+class EvalConfig(Section):
+    benches: list[Literal["humaneval", "humaneval+", "mbpp", "mbpp+"]] = Field(default_factory=lambda: ["humaneval", "humaneval+"])
+    limit: Optional[int] = Field(None, ge=1, description="first N tasks per benchmark (a labelled subset)")
+    format: Literal["raw", "chat"] = "raw"
+    n: int = Field(1, ge=1)
+    temperature: float = Field(0.0, ge=0)
+    max_tokens: int = Field(384, ge=16)
+
+
+class PipelineConfig(Section):
+    controls: list[Literal["corrupted", "shuffled", "rft", "format"]] = Field(default_factory=lambda: ["corrupted"])
+    min_pairs: int = Field(4, ge=1, description="fewer mined pairs than this: supplement (if allowed) or skip training")
+    supplement_pairs: Optional[str] = Field(None, description="reference-schema pairs file used when mining yields "
+                                            "fewer than min_pairs; always labelled as such in the report")
 
 
 class RunConfig(Section):
@@ -53,6 +70,9 @@ class RunConfig(Section):
     data_dir: Optional[str] = None
     engine: EngineConfig = EngineConfig()
     mine: MineConfig = MineConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    pipeline: PipelineConfig = PipelineConfig()
 
 
 def _one_line(e: ValidationError) -> str:

@@ -24,13 +24,14 @@ from .stats import round_stats
 log = logging.getLogger(__name__)
 SOLVE_BATCH = 4  # problems per generation call: their k attempts share one batch
 RESUMABLE_KEYS = {("mine", "problems")}  # what a rerun may change: asking for more problems extends the run
+MINING_SECTIONS = ("seed", "engine", "mine")  # what decides what is mined; train/eval settings may change
 
 
 def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
     saved = ledger.get_meta("config")
     if saved is None:
         return
-    now = cfg.model_dump(mode="json")
+    now = {k: v for k, v in cfg.model_dump(mode="json").items() if k in MINING_SECTIONS}
     for section in now:
         if isinstance(now[section], dict):
             for key, value in now[section].items():

@@ -8,7 +8,7 @@ import random
 from ..engine import Engine, SamplingParams
 from ..ledger import Problem
 from ..sandbox import Job, judge_many
-from ..tasks.code import PROPOSE_STOP, fingerprint, leaks, parse_proposal, propose_prompt, solve_prompt
+from ..tasks.code import PROPOSE_STOP, constant_expectations, fingerprint, leaks, parse_proposal, propose_prompt, solve_prompt
 from .gates import ContaminationIndex, NearDuplicates
 
 
@@ -37,6 +37,13 @@ def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, cou
         prob.code, prob.tests, prob.header = p.code, p.tests, p.header
         if v1.infrastructure_failure or v2.infrastructure_failure:
             raise RuntimeError(f"the sandbox failed while validating a problem ({v1.message}); rerun to resume")
+        if not v1.passed and m.salvage_asserts and v1.status.value == "failed":
+            kept = [t.source for t in v1.tests if t.outcome == "passed"]
+            if len(kept) >= m.min_asserts and constant_expectations(kept, p.entry_point) is None:
+                again = judge_many([Job(p.code, kept, m.judge_timeout, m.judge_memory_mb)] * 2)
+                if all(v.passed for v in again):
+                    prob.tests, p.tests, v1, v2 = kept, kept, again[0], again[1]
+                    prob.detail = f"salvaged: kept {len(kept)} of {len(first[j - 1].tests)} asserts"
         if not v1.passed:
             prob.reason, prob.detail = "self_test_failed", f"{v1.status.value}: {v1.message}"[:500]
             continue
@@ -63,6 +70,8 @@ def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, cou
             prob.reason, prob.detail = "leak", f"solve prompt shows body line: {leaked}"
             continue
         prob.status, prob.reason, prob.solve_prompt = "valid", "", prompt
+        if p.tests != [t.source for t in first[j - 1].tests] and not prob.detail:
+            prob.detail = "salvaged"
         fingerprints.add(fp)
         near.add(f"r{round_id}p{start + i}", p.code)
     return problems

@@ -80,6 +80,15 @@ def _expected_value(test: ast.Assert, name: str) -> str | None:
     return None
 
 
+def constant_expectations(tests: list[str], name: str) -> str | None:
+    """The one literal every test expects, when a constant-returning stub would pass them all."""
+    nodes = [ast.parse(t).body[0] for t in tests]
+    expected = [_expected_value(n, name) if isinstance(n, ast.Assert) else None for n in nodes]
+    if expected and all(e is not None for e in expected) and len(set(expected)) == 1:
+        return expected[0]
+    return None
+
+
 def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
     start = re.search(r"^(def |import |from )", completion, re.M)
     text = completion[start.start() :] if start else completion

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from ..config import Section
+from ..schema import Section
 
 CONTROLS = ("none", "corrupted", "shuffled", "rft", "format")
 
@@ -29,6 +29,7 @@ class TrainConfig(Section):
     grad_accum: int = Field(4, ge=1)
     max_tokens: int = Field(1024, ge=32)
     dpo_beta: float = Field(0.1, gt=0)
+    gradient_checkpointing: bool = False  # on for big models on small GPUs
     dtype: str = "auto"  # auto: bf16 on GPUs and on CPUs with native bf16, else fp32
     chat: bool = False
     seed: int = 0

@@ -1,0 +1,126 @@
+"""`selfmine run`: baseline evaluation -> mining -> training -> evaluation of the adapter -> the same
+training with each control -> report. Each stage is recorded in the ledger when its output is complete,
+so a rerun with the same run dir skips finished stages and redoes an interrupted one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .config import RunConfig
+from .engine import Engine, get_engine
+from .ledger import Ledger
+
+PAIR_KINDS = "kind IN ('mixed', 'repair')"
+
+
+class Pipeline:
+    def __init__(self, run_dir: str | Path, cfg: RunConfig, progress: bool = True, echo: Callable[[str], None] = print):
+        self.dir, self.cfg, self.progress, self.echo = Path(run_dir), cfg, progress, echo
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "eval").mkdir(exist_ok=True)
+        (self.dir / "adapters").mkdir(exist_ok=True)
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from .mine.loop import _engine_kwargs
+
+            e = self.cfg.engine
+            self._engine = get_engine(e.backend, e.model, **_engine_kwargs(self.cfg))
+        return self._engine
+
+    def _stage(self, name: str) -> str | None:
+        ledger = Ledger.in_run_dir(self.dir)
+        try:
+            return ledger.stage(name)
+        finally:
+            ledger.close()
+
+    def _done(self, name: str, status: str = "done", **info) -> None:
+        ledger = Ledger.in_run_dir(self.dir)
+        try:
+            ledger.set_stage(name, status, **info)
+        finally:
+            ledger.close()
+
+    def _step(self, name: str, fn) -> None:
+        if self._stage(name) in ("done", "skipped"):
+            self.echo(f"[{name}] already done, skipping")
+            return
+        self.echo(f"[{name}] ...")
+        start = time.time()
+        info = fn() or {}
+        status = info.pop("status", "done")
+        self._done(name, status, seconds=round(time.time() - start, 1), **info)
+        self.echo(f"[{name}] {status} in {time.time() - start:.0f}s" + (f": {info.get('reason')}" if info.get("reason") else ""))
+
+    # -- stages ---------------------------------------------------------------------------------------
+    def _eval(self, out: str, adapter: str | None = None) -> dict:
+        from .evaluate import evaluate, write
+
+        c = self.cfg.eval
+        report = evaluate(self.engine, c.benches, fmt=c.format, n=c.n, temperature=c.temperature, max_tokens=c.max_tokens,
+                          seed=self.cfg.seed, limit=c.limit, adapter=adapter, data_dir=self.cfg.data_dir,
+                          progress=self.progress, echo=self.echo)  # fmt: skip
+        report["arm"] = out
+        write(report, self.dir / "eval" / f"{out}.json")
+        return {}
+
+    def _mine(self) -> dict:
+        from .mine import mine
+
+        stats = mine(self.dir, self.cfg, engine=self.engine, progress=self.progress, echo=self.echo)
+        return {"pairs": stats["pairs"]}
+
+    def _train(self, control: str) -> dict:
+        from .train import train
+
+        ledger = Ledger.in_run_dir(self.dir)
+        try:
+            mined = ledger.count("pairs", PAIR_KINDS)
+            imported = ledger.count("pairs", "kind = 'imported'")
+        finally:
+            ledger.close()
+        p = self.cfg.pipeline
+        if mined < p.min_pairs and imported == 0:
+            if not p.supplement_pairs:
+                return {"status": "skipped", "reason": f"mining gave {mined} pairs (< pipeline.min_pairs={p.min_pairs}); "
+                        "set pipeline.supplement_pairs to train anyway"}  # fmt: skip
+            from .mine.transfer import import_pairs
+
+            path = Path(p.supplement_pairs).expanduser()
+            if not path.is_absolute() and not path.exists() and self.cfg.data_dir:
+                path = Path(self.cfg.data_dir) / path
+            info = import_pairs(path, self.dir)
+            self.echo(f"mining gave {mined} pairs: supplemented with {info.get('imported', 0)} reference pairs from {p.supplement_pairs}")
+        out = self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")
+        if out.exists():
+            shutil.rmtree(out)  # an interrupted earlier attempt
+        cfg = self.cfg.train.model_copy(update={"control": control})
+        rec = train(cfg, out, run_dir=self.dir, model=self.cfg.engine.model, progress=self.progress, echo=self.echo)
+        return {"pairs": rec["pairs"], "adapter": str(out)}
+
+    def run(self) -> dict:
+        (self.dir / "config.yaml").write_text(yaml.safe_dump(self.cfg.model_dump(mode="json"), sort_keys=False))
+        self._step("baseline", lambda: self._eval("base"))
+        self._step("mine", self._mine)
+        arms = [("none", "adapter")] + [(c, f"control-{c}") for c in self.cfg.pipeline.controls]
+        for control, arm in arms:
+            self._step(f"train:{control}", lambda c=control: self._train(c))
+            adapter = self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")
+            if self._stage(f"train:{control}") == "done":
+                self._step(f"eval:{arm}", lambda a=arm, d=adapter: self._eval(a, str(d)))
+        from .report import build_report
+
+        paths = build_report(self.dir)
+        self._done("report")
+        self.echo((self.dir / "report.md").read_text().split("\n## Mining")[0])
+        self.echo(f"report: {paths['html']} and {paths['md']}")
+        return paths

@@ -1,0 +1,123 @@
+"""`selfmine run` end to end on the tiny model (every stage real), resume, errors, and the report in a
+headless browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+
+def run_cli(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "selfmine.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def tiny_config(tmp_path: Path, tiny_model: Path, data_dir: Path) -> Path:
+    cfg = {
+        "data_dir": str(data_dir),
+        "engine": {"model": str(tiny_model), "batch_size": 8},
+        "mine": {"problems": 2, "propose_batch": 2, "propose_max_tokens": 24, "attempts": 2},
+        "train": {"first_n": 3, "epochs": 1, "grad_accum": 1, "max_tokens": 256, "rank": 4, "dtype": "float32"},
+        "eval": {"benches": ["humaneval", "mbpp"], "limit": 2, "max_tokens": 16},
+        "pipeline": {"controls": ["corrupted"], "min_pairs": 2, "supplement_pairs": "tinyforge-zero/pairs_7b_40.jsonl"},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_model, data_dir):
+    tmp = tmp_path_factory.mktemp("run")
+    cfg = tiny_config(tmp, tiny_model, data_dir)
+    r = run_cli("run", "-c", str(cfg), "--run-dir", str(tmp / "run"), "--no-progress")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return tmp / "run", cfg, r.stdout
+
+
+def test_run_produces_every_artifact(finished_run):
+    run, _, out = finished_run
+    for rel in ("ledger.sqlite", "config.yaml", "eval/base.json", "eval/adapter.json", "eval/control-corrupted.json",
+                "adapters/selfmine/adapter_config.json", "adapters/control-corrupted/training.json", "report.html", "report.md"):
+        assert (run / rel).exists(), rel
+    md = (run / "report.md").read_text()
+    assert "first 2 tasks" in md and "control-corrupted" in md and "McNemar" in md
+    assert "reference pairs imported from a file" in md  # supplemented pairs are labelled
+    assert "report:" in out
+
+
+def test_rerun_skips_finished_stages(finished_run):
+    run, cfg, _ = finished_run
+    start = time.time()
+    r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("already done") >= 6
+    assert time.time() - start < 120
+
+
+def test_killed_run_resumes(tmp_path, tiny_model, data_dir):
+    cfg = tiny_config(tmp_path, tiny_model, data_dir)
+    run = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-m", "selfmine.cli", "run", "-c", str(cfg), "--run-dir", str(run), "--no-progress"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 300
+    while not (run / "eval" / "base.json").exists() and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "[baseline] already done" in r.stdout and (run / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    "override,needle",
+    [("mine.attempts=0", "mine.attempts"), ("mine.bogus=1", "mine.bogus"), ("engine.model=/nonexistent/m", "not found"),
+     ("train.lr=-1", "train.lr")],
+)
+def test_bad_input_is_one_line(tmp_path, tiny_model, data_dir, override, needle):
+    cfg = tiny_config(tmp_path, tiny_model, data_dir)
+    r = run_cli("run", "-c", str(cfg), "--run-dir", str(tmp_path / "run"), "--set", override, "--no-progress")
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_missing_config_and_bad_yaml(tmp_path):
+    r = run_cli("run", "-c", str(tmp_path / "nope.yaml"), "--run-dir", str(tmp_path / "r"))
+    assert r.returncode == 2 and "not found" in r.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mine: [unclosed\n")
+    r = run_cli("run", "-c", str(bad), "--run-dir", str(tmp_path / "r"))
+    assert r.returncode == 2 and "YAML" in r.stderr
+
+
+def test_missing_data_dir(tmp_path, monkeypatch):
+    env = {k: v for k, v in os.environ.items() if k != "SELFMINE_DATA_DIR"}
+    r = subprocess.run([sys.executable, "-m", "selfmine.cli", "run", "--run-dir", str(tmp_path / "r")], capture_output=True,
+                       text=True, timeout=120, env=env, cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 2 and "--data-dir" in r.stderr
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium (the setup script installs it where apt and root allow)")
+def test_report_renders_in_headless_chromium(finished_run, tmp_path):
+    run, _, _ = finished_run
+    shot = tmp_path / "report.png"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+           "--enable-logging=stderr", "--v=0", "--window-size=1280,2400", f"--screenshot={shot}", (run / "report.html").as_uri()]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 20_000, r.stderr[-2000:]
+    console = [ln for ln in r.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert console == []
+    html = (run / "report.html").read_text()
+    assert "<script" not in html and "data:image/png;base64," in html and "<details>" in html
