@@ -3,14 +3,19 @@ VENV ?= .venv
 DATA_DIR ?= $(abspath ../shared/data)
 export SELFMINE_DATA_DIR ?= $(DATA_DIR)
 
-.PHONY: setup run test bench clean
+.PHONY: setup run demo-judge test bench clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt scripts/setup.sh
 	VENV=$(VENV) scripts/setup.sh
 
+RUN_DIR ?= runs/cpu-demo
+
 run: setup
+	$(VENV)/bin/selfmine run --run-dir $(RUN_DIR)
+
+demo-judge: setup
 	$(VENV)/bin/selfmine judge examples/add.py --tests examples/add_tests.py
 	-$(VENV)/bin/selfmine judge examples/fake_exit.py --tests examples/add_tests.py
 
@@ -19,6 +24,8 @@ test: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/judge_throughput.py
+	$(VENV)/bin/python benchmarks/generation_throughput.py
+	$(VENV)/bin/python benchmarks/train_speed.py --pairs 10
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -16,6 +16,12 @@ if ! command -v bwrap >/dev/null 2>&1; then
   fi
 fi
 
+# Headless Chromium renders the run report in a test; optional (that test skips without it).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "setup: chromium not installed; the report rendering test will be skipped"
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi

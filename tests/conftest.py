@@ -27,11 +27,3 @@ def tiny_engine(tiny_model):
     from selfmine.engine.hf import HFEngine
 
     return HFEngine(str(tiny_model), batch_size=8)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path, monkeypatch):
-    # The embedded default model stays in the real cache (converting it costs a minute); anything else a
-    # test writes under SELFMINE_HOME goes to its own folder.
-    if "SELFMINE_HOME" not in os.environ:
-        monkeypatch.setenv("SELFMINE_TEST_TMP_HOME", str(tmp_path / "home"))

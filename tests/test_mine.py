@@ -218,3 +218,18 @@ def test_mine_cli_bad_input(tmp_path):
     r = subprocess.run([sys.executable, "-m", "selfmine.cli", "mine", "--run-dir", str(tmp_path), "--set", "mine.bogus=1"],
                        capture_output=True, text=True, timeout=120)  # fmt: skip
     assert r.returncode == 2 and "mine.bogus" in r.stderr
+
+
+def test_mine_with_the_real_default_model(tmp_path, data_dir):
+    """gemma-3-270m on a handful of problems: converted from the embedded GGUF (once per machine), it really
+    writes problems, and every proposal ends valid or rejected with a reason."""
+    c = load_config(None, [f"data_dir={data_dir}", "mine.problems=4", "mine.propose_batch=4", "mine.attempts=2",
+                           "mine.propose_max_tokens=160", "mine.solve_max_tokens=96", "mine.salvage_asserts=true"])  # fmt: skip
+    stats = mine(tmp_path, c, progress=False, echo=lambda s: None)
+    ledger = Ledger.in_run_dir(tmp_path)
+    problems = ledger.problems()
+    assert len(problems) == 4 and all(p.raw.strip() for p in problems)
+    assert all(p.status == "valid" or p.reason for p in problems)
+    assert ledger.count("attempts", "kind='solve'") == 2 * stats["valid"]
+    assert ledger.get_meta("provenance")["engine"]["model"] == "default"
+    ledger.close()

@@ -121,3 +121,23 @@ def test_report_renders_in_headless_chromium(finished_run, tmp_path):
     assert console == []
     html = (run / "report.html").read_text()
     assert "<script" not in html and "data:image/png;base64," in html and "<details>" in html
+
+
+def test_full_disk_is_one_line_and_loses_nothing(tmp_path, tiny_model, data_dir):
+    """A run dir on a 256 KiB filesystem: the run stops with one line and exit 3; the ledger stays readable."""
+    import sqlite3
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        cfg = tiny_config(tmp_path, tiny_model, data_dir)
+        r = run_cli("run", "-c", str(cfg), "--run-dir", str(mnt / "run"), "--no-progress")
+        assert r.returncode == 3, (r.returncode, r.stderr[-2000:])
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+        db = sqlite3.connect(mnt / "run" / "ledger.sqlite")
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

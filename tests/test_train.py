@@ -114,3 +114,26 @@ def test_corrupted_control_and_dpo_run(tiny_model, data_dir, tmp_path):
     rec = train(TrainConfig(method="dpo", **base), tmp_path / "d", pairs_file=src, model=str(tiny_model),
                 progress=False, echo=lambda s: None)  # fmt: skip
     assert (tmp_path / "d" / "adapter_config.json").exists() and rec["loss_curve"]
+
+
+def test_completion_only_loss_equals_full_logits_loss(tiny_model):
+    """The trainer's loss projects only completion positions through the LM head; it must equal the loss
+    computed from full logits with the prompt masked."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from selfmine.train.trainers import _completion_only_trainer
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))  # fmt: skip
+    torch.manual_seed(0)
+    ids = torch.randint(5, 500, (2, 40))
+    labels = ids.clone()
+    labels[0, :30] = -100
+    labels[1, :25] = -100
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    trainer_cls = _completion_only_trainer()
+    ours = trainer_cls.compute_loss(None, model, dict(inputs))
+    full = model(**inputs).loss  # HF: shift, mean over non-masked tokens
+    assert torch.allclose(ours, full, atol=1e-5)

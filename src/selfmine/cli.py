@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Optional
 
@@ -21,6 +22,22 @@ def fail(message: str, code: int = 2) -> None:
     """One clear line on stderr and a non-zero exit: the way every bad input ends."""
     typer.echo(f"selfmine: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def quiet_libraries() -> None:
+    """--no-progress also silences the progress bars of transformers, datasets and the hub."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        import datasets
+
+        datasets.disable_progress_bars()
+    except ImportError:
+        pass
 
 
 def read_text(path: Path, what: str) -> str:
@@ -122,6 +139,8 @@ def mine_cmd(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
     """Self-mine pairs: propose problems, solve each k times, judge, repair, pair. Resumable."""
+    if no_progress:
+        quiet_libraries()
     from .config import ConfigError, load_config
     from .datasets import DataError
     from .engine import EngineError, ModelError
@@ -205,6 +224,8 @@ def train_cmd(
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """Fine-tune a LoRA adapter on mined pairs (or a control built from them)."""
+    if no_progress:
+        quiet_libraries()
     from pydantic import ValidationError
 
     from .engine import ModelError
@@ -260,6 +281,8 @@ def eval_run(
     """Generate and score. Subcommands: `score` (samples made elsewhere), `compare` (two results)."""
     if ctx.invoked_subcommand is not None:
         return
+    if no_progress:
+        quiet_libraries()
     from .datasets import DataError
     from .engine import EngineError, ModelError, get_engine
     from .evaluate import evaluate, write
@@ -359,6 +382,8 @@ def run_cmd(
     from .pipeline import Pipeline
     from .train import TrainError
 
+    if no_progress:
+        quiet_libraries()
     path = config or Path(__file__).parent / "configs" / "cpu-demo.yaml"
     sets = list(overrides) + ([f"data_dir={data_dir}"] if data_dir else [])
     try:
@@ -370,6 +395,8 @@ def run_cmd(
         fail(str(e))
     except OSError as e:
         fail(f"{e.strerror or e}: {getattr(e, 'filename', '') or ''} (nothing finished is lost; rerun to resume)".strip(), code=3)
+    except sqlite3.OperationalError as e:  # e.g. "database or disk is full": the open transaction rolled back
+        fail(f"ledger: {e} (nothing committed is lost; free space and rerun to resume)", code=3)
     except KeyboardInterrupt:
         fail("interrupted; rerun the same command to resume", code=130)
 
