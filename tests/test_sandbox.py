@@ -258,3 +258,16 @@ def test_no_worker_threads_leak():
     before = threading.active_count()
     judge_many([Job(ADD, ADD_TESTS)] * 4, workers=2)
     assert threading.active_count() <= before + 1
+
+
+def _judge_after_fork() -> bool:
+    return judge(ADD, ADD_TESTS).passed
+
+
+def test_forked_child_gets_its_own_pool():
+    import multiprocessing as mp
+
+    assert judge(ADD, ADD_TESTS).passed  # the parent's default pool exists now
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as ex:
+        assert ex.submit(_judge_after_fork).result(timeout=60)
+    assert judge(ADD, ADD_TESTS).passed

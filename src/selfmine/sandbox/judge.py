@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import os
 import secrets
 import signal
 import threading
@@ -50,14 +51,16 @@ def split_tests(tests: str | Sequence[str]) -> tuple[str, list[str]]:
 
 
 _POOL: WorkerPool | None = None
+_POOL_PID = 0
 _POOL_LOCK = threading.Lock()
 
 
 def default_pool() -> WorkerPool:
-    global _POOL
+    """One pool per process: a forked child must not share its parent's worker pipes."""
+    global _POOL, _POOL_PID
     with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = WorkerPool()
+        if _POOL is None or _POOL_PID != os.getpid():
+            _POOL, _POOL_PID = WorkerPool(), os.getpid()
             atexit.register(_POOL.close)
         return _POOL
 

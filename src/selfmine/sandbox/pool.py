@@ -106,6 +106,7 @@ class WorkerPool:
         self._started = 0
         self._lock = threading.Lock()
         self._all: list[Worker] = []
+        self._owner = os.getpid()
 
     def acquire(self) -> Worker:
         while True:
@@ -149,6 +150,8 @@ class WorkerPool:
                 self._started -= 1
 
     def close(self) -> None:
+        if os.getpid() != self._owner:  # a forked child must not kill its parent's sandboxes
+            return
         with self._lock:
             workers, self._all = self._all, []
             self._started = 0
