@@ -122,3 +122,14 @@ def test_eval_bad_input(tmp_path):
     assert r.returncode == 2 and "unknown benchmark" in r.stderr
     r = run_cli("eval", "--bench", "humaneval", "--data-dir", str(tmp_path / "missing"))
     assert r.returncode == 2 and "--data-dir" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_selector_ranks_examples_then_codet_agreement():
+    from selfmine.evaluate.run import rank_samples
+
+    progs = ["a", "b", "c", "d"]
+    # no visible examples separate them; b, c and d agree on tests {0, 1}, a passes {0, 1, 2} alone
+    agreed = [frozenset({0, 1, 2}), frozenset({0, 1}), frozenset({0, 1}), frozenset({0, 1})]
+    assert rank_samples(progs, [0, 0, 0, 0], agreed) == 1  # group of 3 x 2 tests beats 1 x 3
+    assert rank_samples(progs, [1, 0, 0, 0], agreed) == 0  # visible examples come first
+    assert rank_samples(["x", "y", "y"], [0, 0, 0], [frozenset()] * 3) == 1  # then the most common program

@@ -3,7 +3,9 @@ unbiased pass@k, and, separately, test-time selection (best-of-n). Results keep 
 
 from __future__ import annotations
 
+import ast
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -26,26 +28,54 @@ def _prompts(engine: Engine, tasks: list[EvalTask], fmt: str) -> list[str]:
     return [chat_prompt(engine, CHAT_INSTRUCTION + f"```python\n{t.prompt}```") for t in tasks]
 
 
-def _select(tasks: list[EvalTask], programs: list[list[str]]) -> list[int | None]:
-    """A deployable best-of-n selector that never sees hidden tests: the sample passing most of the examples
-    visible in the prompt (docstring examples / the shown assert); ties go to the most common program."""
+def model_tests(engine: Engine, tasks: list[EvalTask], n_tests: int, seed: int) -> list[list[str]]:
+    """CodeT-style: the model writes asserts for each task from its prompt alone (never the hidden tests)."""
+    prompts = [f"{t.prompt.rstrip()}\n    pass\n\n\n# check the correctness of {t.entry_point}\nassert {t.entry_point}("
+               for t in tasks]  # fmt: skip
+    params = SamplingParams(n=n_tests, temperature=0.8, top_p=0.95, max_tokens=64, stop=["\n"], seed=seed + 17)
+    out = []
+    for t, cs in zip(tasks, engine.generate(prompts, params)):
+        tests = []
+        for c in cs:
+            src = f"assert {t.entry_point}(" + c.text.strip()
+            try:
+                node = ast.parse(src).body[0]
+            except (SyntaxError, IndexError):
+                continue
+            if isinstance(node, ast.Assert) and src not in tests:
+                tests.append(src)
+        out.append(tests)
+    return out
+
+
+def rank_samples(programs: list[str], examples_passed: list[int], model_passed: list[frozenset]) -> int:
+    """Visible examples first; then CodeT's dual agreement (samples that pass the same model-written tests
+    form a group scored by group size x tests passed); then the most common program; then the first."""
+    groups: dict[frozenset, int] = {}
+    for p in model_passed:
+        groups[p] = groups.get(p, 0) + 1
+    common = {p: programs.count(p) for p in programs}
+    return max(range(len(programs)), key=lambda j: (examples_passed[j], groups[model_passed[j]] * len(model_passed[j]),
+                                                      common[programs[j]], -j))  # fmt: skip
+
+
+def _select(tasks: list[EvalTask], programs: list[list[str]], written: list[list[str]] | None = None) -> list[int | None]:
+    """A deployable best-of-n selector that never sees hidden tests (see rank_samples)."""
+    written = written or [[] for _ in tasks]
     jobs, owners = [], []
     for i, (t, ps) in enumerate(zip(tasks, programs)):
-        if len(ps) > 1 and t.examples:
+        if len(ps) > 1:
+            setup = t.base_setup if t.bench.startswith("mbpp") else ""
             for j, p in enumerate(ps):
-                jobs.append(Job(f"{p}\n{t.base_setup if t.bench.startswith('mbpp') else ''}", t.examples, 5.0))
+                jobs.append(Job(f"{p}\n{setup}", t.examples + written[i], 5.0))
                 owners.append((i, j))
-    scores: dict[int, list[int]] = {}
+    examples = {i: [0] * len(ps) for i, ps in enumerate(programs)}
+    agreed = {i: [frozenset()] * len(ps) for i, ps in enumerate(programs)}
     for (i, j), v in zip(owners, judge_many(jobs)):
-        scores.setdefault(i, [0] * len(programs[i]))[j] = sum(r.outcome == "passed" for r in v.tests)
-    choice: list[int | None] = []
-    for i, ps in enumerate(programs):
-        if i not in scores:
-            choice.append(0 if ps else None)
-            continue
-        common = {p: ps.count(p) for p in ps}
-        choice.append(max(range(len(ps)), key=lambda j: (scores[i][j], common[ps[j]], -j)))
-    return choice
+        n_ex = len(tasks[i].examples)
+        examples[i][j] = sum(r.outcome == "passed" for r in v.tests[:n_ex])
+        agreed[i][j] = frozenset(r.index for r in v.tests[n_ex:] if r.outcome == "passed")
+    return [rank_samples(ps, examples[i], agreed[i]) if ps else None for i, ps in enumerate(programs)]
 
 
 def summarise(tasks: list[EvalTask], results: list[list[SampleResult | None]], n: int, choice=None) -> dict:
@@ -63,14 +93,28 @@ def summarise(tasks: list[EvalTask], results: list[list[SampleResult | None]], n
         oracle = sum(any(r and r.passed for r in rs) for rs in results)
         picked = [results[i][c].passed if c is not None and results[i][c] is not None else False for i, c in enumerate(choice)]
         out["best_of_n"] = {"n": n, "oracle_pass@n": oracle / len(tasks), "selector_pass": sum(picked) / len(tasks),
-                            "selector": "visible prompt examples, ties to the most common program"}  # fmt: skip
+                            "selector": "visible prompt examples, then CodeT agreement on model-written tests, "
+                                        "then the most common program"}  # fmt: skip
     return out
+
+
+def _score_bench(tasks, programs, texts, digest, limit, n, written) -> dict:
+    limits = time_limits(tasks)
+    results = score(tasks, programs, limits)
+    choice = _select(tasks, programs, written) if max((len(p) for p in programs), default=1) > 1 else None
+    summary = summarise(tasks, results, max((len(p) for p in programs), default=n), choice)
+    summary.update(data_sha256=digest, subset=bool(limit), model_written_tests=sum(map(len, written or [])), per_task=[
+        {"task_id": t.task_id, "time_limit_s": limits[t.task_id], "samples": [
+            {"completion": x, **(r.__dict__ if r else {"status": "sandbox_error", "passed": None})}
+            for x, r in zip(xs, rs)]}
+        for t, xs, rs in zip(tasks, texts, results)])  # fmt: skip
+    return summary
 
 
 def evaluate(engine: Engine | None, benches: list[str], fmt: str = "raw", n: int = 1, temperature: float = 0.0,
              top_p: float = 0.95, max_tokens: int = 512, seed: int = 0, limit: int | None = None,
              adapter: str | None = None, data_dir=None, progress: bool = True, samples: dict | None = None,
-             echo: Callable[[str], None] = print) -> dict:  # fmt: skip
+             model_written_tests: int = 8, echo: Callable[[str], None] = print) -> dict:  # fmt: skip
     """With `samples` ({bench: [EvalPlus sample rows]}), scores given completions and generates nothing."""
     if n > 1 and temperature == 0:
         raise ValueError("n > 1 needs --temperature > 0 (greedy samples are identical)")
@@ -80,40 +124,40 @@ def evaluate(engine: Engine | None, benches: list[str], fmt: str = "raw", n: int
         "limit": limit, **stamp(), "benches": {},
     }  # fmt: skip
     cache: dict[str, list] = {}
-    for bench in benches:
-        tasks, digest = load_tasks(bench, data_dir)
-        if limit:
-            tasks = tasks[:limit]
-        if samples is not None:
-            by_id: dict[str, list[dict]] = {}
-            for row in samples[bench]:
-                by_id.setdefault(row["task_id"], []).append(row)
-            tasks = [t for t in tasks if t.task_id in by_id]
-            programs = [[solution_field(t, s) for s in by_id[t.task_id]] for t in tasks]
-            texts = [[s.get("solution") or s.get("completion", "") for s in by_id[t.task_id]] for t in tasks]
-        else:
-            prompts = _prompts(engine, tasks, fmt)
-            todo = [p for p in dict.fromkeys(prompts) if p not in cache]  # humaneval and humaneval+ share prompts
-            if todo:
-                params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-                                        stop=tasks[0].stop if fmt == "raw" else [], seed=seed)  # fmt: skip
-                for p, cs in zip(todo, engine.generate(todo, params, adapter=adapter, progress=progress)):
-                    cache[p] = cs
-            texts = [[c.text for c in cache[p]] for p in prompts]
-            programs = [[program(t, x, fmt) for x in xs] for t, xs in zip(tasks, texts)]
-        limits = time_limits(tasks)
-        results = score(tasks, programs, limits)
-        choice = _select(tasks, programs) if n > 1 else None
-        summary = summarise(tasks, results, max(len(p) for p in programs) if programs else n, choice)
-        summary.update(data_sha256=digest, subset=bool(limit), per_task=[
-            {"task_id": t.task_id, "time_limit_s": limits[t.task_id], "samples": [
-                {"completion": x, **(r.__dict__ if r else {"status": "sandbox_error", "passed": None})}
-                for x, r in zip(xs, rs)]}
-            for t, xs, rs in zip(tasks, texts, results)])  # fmt: skip
-        report["benches"][bench] = summary
-        echo(f"{bench} ({fmt}{', first ' + str(limit) if limit else ''}): pass@1 {summary['pass@1']:.1%} "
-             f"over {len(tasks)} tasks" + (f", best-of-{n} oracle {summary['best_of_n']['oracle_pass@n']:.1%}, "
-                                           f"selector {summary['best_of_n']['selector_pass']:.1%}" if n > 1 else ""))  # fmt: skip
+    pending = []
+    # Judging one benchmark (sandbox processes) overlaps with generating the next one.
+    with ThreadPoolExecutor(max_workers=1) as judge_thread:
+        for bench in benches:
+            tasks, digest = load_tasks(bench, data_dir)
+            if limit:
+                tasks = tasks[:limit]
+            written = None
+            if samples is not None:
+                by_id: dict[str, list[dict]] = {}
+                for row in samples[bench]:
+                    by_id.setdefault(row["task_id"], []).append(row)
+                tasks = [t for t in tasks if t.task_id in by_id]
+                programs = [[solution_field(t, s) for s in by_id[t.task_id]] for t in tasks]
+                texts = [[s.get("solution") or s.get("completion", "") for s in by_id[t.task_id]] for t in tasks]
+            else:
+                prompts = _prompts(engine, tasks, fmt)
+                todo = [p for p in dict.fromkeys(prompts) if p not in cache]  # humaneval and humaneval+ share prompts
+                if todo:
+                    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+                                            stop=tasks[0].stop if fmt == "raw" else [], seed=seed)  # fmt: skip
+                    for p, cs in zip(todo, engine.generate(todo, params, adapter=adapter, progress=progress)):
+                        cache[p] = cs
+                texts = [[c.text for c in cache[p]] for p in prompts]
+                programs = [[program(t, x, fmt) for x in xs] for t, xs in zip(tasks, texts)]
+                if n > 1 and model_written_tests:
+                    written = model_tests(engine, tasks, model_written_tests, seed)
+            pending.append((bench, judge_thread.submit(_score_bench, tasks, programs, texts, digest, limit, n, written)))
+        for bench, future in pending:
+            summary = future.result()
+            report["benches"][bench] = summary
+            echo(f"{bench} ({fmt}{', first ' + str(limit) if limit else ''}): pass@1 {summary['pass@1']:.1%} "
+                 f"over {summary['tasks']} tasks" + (f", best-of-{n} oracle {summary['best_of_n']['oracle_pass@n']:.1%}, "
+                                                     f"selector {summary['best_of_n']['selector_pass']:.1%}" if n > 1 else ""))  # fmt: skip
     return report
 
 
