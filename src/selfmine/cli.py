@@ -99,6 +99,7 @@ def generate(
     stop: list[str] = typer.Option([], "--stop", help="Stop string (repeatable; escapes understood)."),
     seed: int = typer.Option(0, "--seed"),
     chat: bool = typer.Option(False, "--chat", help="Wrap the prompt in the tokenizer's chat template."),
+    dtype: str = typer.Option("auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."),
     as_json: bool = typer.Option(False, "--json", help="Print completions as JSON."),
 ) -> None:
     """Sample completions from a model (raw completion by default: right for base models)."""
@@ -109,7 +110,7 @@ def generate(
     try:
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p or 1.0, max_tokens=max_tokens,
                                 stop=[_unescape(s) for s in stop], seed=seed)  # fmt: skip
-        engine = get_engine(backend, model)
+        engine = get_engine(backend, model, **({"dtype": dtype} if backend == "hf" else {}))
         text = _unescape(prompt)
         if chat:
             from .engine.chat import chat_prompt
@@ -276,6 +277,7 @@ def eval_run(
     seed: int = typer.Option(0, "--seed"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data (default: SELFMINE_DATA_DIR)."),
     out: Path = typer.Option(Path("results.json"), "--out", help="Results JSON (a .md table is written beside it)."),
+    dtype: str = typer.Option("auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """Generate and score. Subcommands: `score` (samples made elsewhere), `compare` (two results)."""
@@ -296,7 +298,7 @@ def eval_run(
         from .datasets import data_dir as resolve_data_dir
 
         resolve_data_dir(data_dir)
-        engine = get_engine(backend, model)
+        engine = get_engine(backend, model, **({"dtype": dtype} if backend == "hf" else {}))
         report = evaluate(engine, benches, fmt=fmt, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
                           limit=limit, adapter=str(adapter) if adapter else None, data_dir=data_dir,
                           progress=not no_progress, echo=typer.echo)  # fmt: skip
