@@ -239,9 +239,9 @@ def train_cmd(
                           first_n=first_n, rank=rank, alpha=alpha, dropout=dropout, lr=lr, epochs=epochs,
                           batch_size=batch_size, grad_accum=grad_accum, max_tokens=max_tokens, seed=seed)  # fmt: skip
     except ValidationError as e:
-        from .config import _one_line
+        from .config import validation_message
 
-        fail(_one_line(e))
+        fail(validation_message(e))
     try:
         train(cfg, out, run_dir=run_dir, pairs_file=pairs, model=model, progress=not no_progress, echo=typer.echo)
     except (TrainError, ModelError, ValueError) as e:

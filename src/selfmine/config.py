@@ -24,6 +24,14 @@ class EngineConfig(Section):
     batch_size: int = Field(32, ge=1)
     base_url: Optional[str] = None  # openai backend
 
+    def backend_kwargs(self) -> dict:
+        """The settings that apply to the chosen backend, as `get_engine` keyword arguments."""
+        if self.backend == "hf":
+            return {"dtype": self.dtype, "batch_size": self.batch_size}
+        if self.backend == "openai":
+            return {"base_url": self.base_url}
+        return {}
+
 
 class MineConfig(Section):
     problems: int = Field(16, ge=1, description="problem proposals to generate")
@@ -75,7 +83,7 @@ class RunConfig(Section):
     pipeline: PipelineConfig = PipelineConfig()
 
 
-def _one_line(e: ValidationError) -> str:
+def validation_message(e: ValidationError) -> str:
     err = e.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
     value = err.get("input")
@@ -122,7 +130,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     try:
         return RunConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_one_line(e)) from None
+        raise ConfigError(validation_message(e)) from None
 
 
 def _merge(a: dict, b: dict) -> dict:

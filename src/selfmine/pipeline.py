@@ -30,10 +30,8 @@ class Pipeline:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from .mine.loop import _engine_kwargs
-
             e = self.cfg.engine
-            self._engine = get_engine(e.backend, e.model, **_engine_kwargs(self.cfg))
+            self._engine = get_engine(e.backend, e.model, **e.backend_kwargs())
         return self._engine
 
     def _stage(self, name: str) -> str | None:

@@ -7,7 +7,6 @@ import json
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
@@ -207,7 +206,3 @@ def _attempt(r: sqlite3.Row) -> Attempt:
     d.pop("created_at")
     d["passed"] = bool(d["passed"])
     return Attempt(**d)
-
-
-def as_dict(record) -> dict:
-    return asdict(record)

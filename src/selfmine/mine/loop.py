@@ -59,7 +59,7 @@ def mine(run_dir: str | Path, cfg: RunConfig, engine: Engine | None = None, prog
     try:
         _check_same_config(ledger, cfg)
         contamination, checksums = _contamination(cfg)
-        engine = engine or get_engine(cfg.engine.backend, cfg.engine.model, **_engine_kwargs(cfg))
+        engine = engine or get_engine(cfg.engine.backend, cfg.engine.model, **cfg.engine.backend_kwargs())
         if ledger.get_meta("config") is None:
             ledger.set_meta("config", cfg.model_dump(mode="json"))
             ledger.set_meta("provenance", {**stamp(), "engine": engine.info(), "data_checksums": checksums})
@@ -120,15 +120,6 @@ def mine(run_dir: str | Path, cfg: RunConfig, engine: Engine | None = None, prog
         return stats
     finally:
         ledger.close()
-
-
-def _engine_kwargs(cfg: RunConfig) -> dict:
-    e = cfg.engine
-    if e.backend == "hf":
-        return {"dtype": e.dtype, "batch_size": e.batch_size}
-    if e.backend == "openai":
-        return {"base_url": e.base_url}
-    return {}
 
 
 def _bar(progress: bool):

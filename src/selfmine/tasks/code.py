@@ -80,13 +80,16 @@ def _expected_value(test: ast.Assert, name: str) -> str | None:
     return None
 
 
-def constant_expectations(tests: list[str], name: str) -> str | None:
-    """The one literal every test expects, when a constant-returning stub would pass them all."""
-    nodes = [ast.parse(t).body[0] for t in tests]
-    expected = [_expected_value(n, name) if isinstance(n, ast.Assert) else None for n in nodes]
+def _constant_expected(asserts: list[ast.AST], name: str) -> str | None:
+    expected = [_expected_value(n, name) if isinstance(n, ast.Assert) else None for n in asserts]
     if expected and all(e is not None for e in expected) and len(set(expected)) == 1:
         return expected[0]
     return None
+
+
+def constant_expectations(tests: list[str], name: str) -> str | None:
+    """The one literal every test expects, when a constant-returning stub would pass them all."""
+    return _constant_expected([ast.parse(t).body[0] for t in tests], name)
 
 
 def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
@@ -122,9 +125,9 @@ def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
     if len(tests) < min_asserts:
         detail = f"{len(tests)} asserts call {name}" + (f"; {len(trivial)} trivial" if trivial else "")
         return Parsed(False, "too_few_asserts", detail)
-    expected = [_expected_value(a, name) for a in calling]
-    if all(e is not None for e in expected) and len(set(expected)) == 1:
-        return Parsed(False, "constant_expectations", f"every test expects {expected[0]}")
+    constant = _constant_expected(calling, name)
+    if constant is not None:
+        return Parsed(False, "constant_expectations", f"every test expects {constant}")
     module = ast.Module(body=[*keep, fn], type_ignores=[])
     code = ast.unparse(module)
     head_fn = copy.deepcopy(fn)
