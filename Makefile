@@ -1,7 +1,5 @@
 # The two commands of the quick start: `make run` and `make test`. Each sets itself up first.
 VENV ?= .venv
-DATA_DIR ?= $(abspath ../shared/data)
-export SELFMINE_DATA_DIR ?= $(DATA_DIR)
 
 .PHONY: setup run demo-judge test bench clean
 

@@ -26,8 +26,27 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
-"$VENV/bin/python" -m pip install -q "torch==2.13.0"
+# torch first and pinned, as the CPU build: an unpinned torch from the default index is a multi-GB CUDA
+# build. The PyTorch CPU wheel index serves the CPU build; where it is not reachable (an offline mirror, a
+# machine with its own wheel folder) the default index is used. TORCH_INDEX_URL overrides the choice.
+TORCH_SPEC="torch==2.13.0"
+CPU_INDEX="https://download.pytorch.org/whl/cpu"
+if "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null; then
+  echo "setup: torch 2.13.0 already installed"
+elif [ -n "${TORCH_INDEX_URL:-}" ]; then
+  echo "setup: installing $TORCH_SPEC from TORCH_INDEX_URL=$TORCH_INDEX_URL"
+  "$VENV/bin/python" -m pip install -q "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
+elif "$VENV/bin/python" - "$CPU_INDEX/torch/" <<'PY' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen(sys.argv[1], timeout=5).read(64)
+PY
+then
+  echo "setup: installing $TORCH_SPEC (CPU build) from the PyTorch CPU wheel index"
+  "$VENV/bin/python" -m pip install -q "$TORCH_SPEC" --index-url "$CPU_INDEX"
+else
+  echo "setup: the PyTorch CPU wheel index is not reachable; installing $TORCH_SPEC from the default index"
+  "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
+fi
 "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[ml,eval,dev]"
 touch "$VENV/.installed"
 echo "setup: done ($("$VENV/bin/selfmine" version))"

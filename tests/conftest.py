@@ -1,18 +1,15 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-DATA_DIR = Path(os.environ.get("SELFMINE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    if not (DATA_DIR / "humaneval").exists():
-        pytest.skip(f"benchmark data not found at {DATA_DIR} (set SELFMINE_DATA_DIR)")
-    return DATA_DIR
+    """The benchmark data in use: the copy shipped in the package unless SELFMINE_DATA_DIR names another."""
+    from selfmine.datasets import data_dir as resolve
+
+    return resolve(None)
 
 
 @pytest.fixture(scope="session")

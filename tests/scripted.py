@@ -28,6 +28,10 @@ PROBLEMS = {
              '                if distance < threshold:\n                    return True\n\n    return False\n\n'
              'assert has_close_elements([1.0, 2.0], 0.5) is False\nassert has_close_elements([1.0, 1.1], 0.5) is True\n'
              'assert has_close_elements([], 1.0) is False\n', ""),
+    # curriculum variants (asked for by the harder / easier prompts)
+    "harder": ('sum_three(a, b, c):\n    """Return a plus b plus c."""\n    return a + b + c\n\nassert sum_three(1, 2, 3) == 6\n',
+               "    return a + b + c"),
+    "easier": ('square_one(n):\n    """Return n squared."""\n    return n * n\n\nassert square_one(3) == 9\n', "    return n * n"),
 }  # fmt: skip
 ORDER = ["easy", "mid", "hard", "few", "wrong", "copy", "easy"]  # the last one is an exact duplicate
 BUGS = ["    return None", "    return (", "", "    while True:\n        pass", "    raise ValueError('x')"]
@@ -56,6 +60,11 @@ class ScriptedEngine(Engine):
     def _one(self, prompt: str, params, pos: int, i: int) -> Completion:
         if "### Exercise (topic:" in prompt:  # proposal number k (seed 0) gets ORDER[k % len(ORDER)]
             return Completion("def " + PROBLEMS[ORDER[(params.seed + pos) % len(ORDER)]][0], "stop", 10, 10)
+        for variant in ("harder", "easier"):
+            if f"### Exercise (a{'n' if variant == 'easier' else ''} {variant} variant" in prompt:
+                return Completion("def " + PROBLEMS[variant][0], "stop", 10, 10)
+        if "# Example calls of" in prompt:  # the follow-up that asks for calls only
+            return Completion("2))\nprint(few_asserts(5))\n" if "few_asserts" in prompt else "1))\n", "stop", 10, 5)
         name = next((k for k, (src, _) in PROBLEMS.items() if src.split("(")[0] in prompt), "easy")
         good = PROBLEMS[name][1]
         if "# Fixed version:" in prompt:

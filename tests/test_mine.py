@@ -24,6 +24,8 @@ TESTS_DIR = Path(__file__).parent
 
 
 def cfg(data_dir, **mine):
+    """Reference-recipe tests (`mine.tests=model`) unless a test asks for grounded ones."""
+    mine = {"tests": "model", **mine}
     return load_config(None, [f"data_dir={data_dir}", "mine.propose_batch=3", *[f"mine.{k}={v}" for k, v in mine.items()]])
 
 
@@ -152,7 +154,7 @@ sys.path.insert(0, {tests!r})
 from scripted import ScriptedEngine
 from selfmine.config import load_config
 from selfmine.mine import mine
-cfg = load_config(None, ["data_dir={data}", "mine.propose_batch=3", "mine.problems=7", "mine.attempts=4"])
+cfg = load_config(None, ["data_dir={data}", "mine.propose_batch=3", "mine.problems=7", "mine.attempts=4", "mine.tests=model"])
 mine({run!r}, cfg, engine=ScriptedEngine(), progress=False)
 """
 

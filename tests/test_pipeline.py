@@ -99,10 +99,10 @@ def test_missing_config_and_bad_yaml(tmp_path):
 
 
 def test_missing_data_dir(tmp_path, monkeypatch):
-    env = {k: v for k, v in os.environ.items() if k != "SELFMINE_DATA_DIR"}
+    env = {**os.environ, "SELFMINE_DATA_DIR": str(tmp_path / "nowhere")}
     r = subprocess.run([sys.executable, "-m", "selfmine.cli", "run", "--run-dir", str(tmp_path / "r")], capture_output=True,
                        text=True, timeout=120, env=env, cwd=tmp_path)  # fmt: skip
-    assert r.returncode == 2 and "--data-dir" in r.stderr
+    assert r.returncode == 2 and "--data-dir" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

@@ -34,7 +34,7 @@ class EngineConfig(Section):
 
 
 class MineConfig(Section):
-    problems: int = Field(16, ge=1, description="problem proposals to generate")
+    problems: int = Field(16, ge=1, description="problem proposals to generate per round")
     propose_batch: int = Field(8, ge=1, description="proposals generated (and committed) together")
     propose_temperature: float = Field(0.9, ge=0)
     propose_top_p: float = Field(0.95, gt=0, le=1)
@@ -52,9 +52,26 @@ class MineConfig(Section):
     contamination_ngram: int = Field(10, ge=3)
     contamination_threshold: float = Field(0.5, gt=0, le=1)
     near_duplicate_threshold: float = Field(0.85, gt=0, le=1)
-    salvage_asserts: bool = Field(False, description="keep a problem whose own body passes only some of its asserts, "
-                                  "with just those asserts (if at least min_asserts remain)")
+    salvage_asserts: bool = Field(False, description="tests: model only. Keep a problem whose own body passes only "
+                                  "some of its asserts, with just those asserts (if at least min_asserts remain)")
     chat: bool = False
+    tests: Literal["grounded", "model"] = Field("grounded", description="grounded: expected values come from running "
+                                                "the model's function on its calls and on mutated inputs; model: the "
+                                                "model's own asserts (the reference recipe)")
+    generated_inputs: int = Field(16, ge=0, description="grounded: inputs made by mutating the model's calls (or drawn "
+                                  "from the signature when it wrote none)")
+    visible_tests: int = Field(3, ge=1, description="grounded: asserts shown in the solve prompt")
+    hidden_tests: int = Field(5, ge=0, description="grounded: further asserts only the judge uses")
+    ask_for_calls: bool = Field(True, description="grounded: one short follow-up prompt for calls when the model wrote "
+                                "fewer than min_asserts")
+    own_examples: int = Field(2, ge=0, description="few-shot examples drawn from the model's own valid problems once "
+                              "it has some (at least one shipped example always stays)")
+    rounds: int = Field(1, ge=1, description="mining rounds; from round 2 on, the curriculum proposes harder variants "
+                        "of all-pass problems and easier variants of all-fail ones")
+    variant_share: float = Field(0.5, ge=0, le=1, description="at most this share of a later round's proposals are "
+                                 "curriculum variants; the rest are fresh")
+    target_pairs: Optional[int] = Field(None, ge=1, description="stop mining after the round that reaches this many "
+                                        "(broken, fixed) pairs")
 
 
 class EvalConfig(Section):

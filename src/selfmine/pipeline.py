@@ -13,6 +13,7 @@ from typing import Callable
 import yaml
 
 from .config import RunConfig
+from .datasets import reference_pairs
 from .engine import Engine, get_engine
 from .ledger import Ledger
 
@@ -94,8 +95,8 @@ class Pipeline:
             from .mine.transfer import import_pairs
 
             path = Path(p.supplement_pairs).expanduser()
-            if not path.is_absolute() and not path.exists() and self.cfg.data_dir:
-                path = Path(self.cfg.data_dir) / path
+            if not path.exists():
+                path = reference_pairs(path.name, self.cfg.data_dir)
             info = import_pairs(path, self.dir)
             self.echo(f"mining gave {mined} pairs: supplemented with {info.get('imported', 0)} reference pairs from {p.supplement_pairs}")
         out = self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 
+from ..intervals import wilson  # noqa: F401  (re-exported: evaluation reports it)
+
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased estimator (Chen et al. 2021): 1 - C(n-c, k) / C(n, k)."""
@@ -41,13 +43,3 @@ def paired_bootstrap(a: list[float], b: list[float], resamples: int = 10000, see
     lo = means[int((1 - level) / 2 * resamples)]
     hi = means[min(resamples - 1, int((1 + level) / 2 * resamples))]
     return sum(diffs) / n, lo, hi
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = successes / n
-    d = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / d
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return centre - half, centre + half

@@ -19,7 +19,16 @@ class Problem:
     solve_prompt: str = ""
     header: str = ""  # signature + docstring: what an attempt completes
     fingerprint: str = ""  # normalised-AST hash
+    hidden_tests: list[str] = field(default_factory=list)  # judged but never shown in a prompt
+    parent_id: int | None = None  # curriculum: the problem this one is a variant of
+    variant: str = ""  # curriculum: "" (fresh) | harder | easier
+    difficulty: int = 0  # curriculum level: fresh problems are 0, harder +1, easier -1
+    meta: dict = field(default_factory=dict)  # how it was made: test mode, grounding stats, few-shot sources
     id: int | None = None
+
+    @property
+    def judge_tests(self) -> list[str]:
+        return self.tests + self.hidden_tests
 
 
 @dataclass

@@ -39,6 +39,15 @@ CREATE TABLE IF NOT EXISTS stages (
 """
 
 
+PROBLEM_COLUMNS = [
+    ("hidden_tests", "TEXT NOT NULL DEFAULT '[]'"),
+    ("parent_id", "INTEGER"),
+    ("variant", "TEXT NOT NULL DEFAULT ''"),
+    ("difficulty", "INTEGER NOT NULL DEFAULT 0"),
+    ("meta", "TEXT NOT NULL DEFAULT '{}'"),
+]
+
+
 class Ledger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -49,6 +58,14 @@ class Ledger:
         self.db.execute("PRAGMA synchronous=FULL")  # a committed attempt survives a power cut, not just a kill
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after the first release; a ledger written before them reads with the defaults."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(problems)")}
+        for name, decl in PROBLEM_COLUMNS:
+            if name not in have:
+                self.db.execute(f"ALTER TABLE problems ADD COLUMN {name} {decl}")
 
     @classmethod
     def in_run_dir(cls, run_dir: str | Path) -> "Ledger":
@@ -84,18 +101,23 @@ class Ledger:
         return row[0] if row else None
 
     # -- rounds ---------------------------------------------------------------------------------------
-    def open_round(self, seed: int) -> int:
-        """The run's mining round (created on first use; imports have their own rounds, seed -1)."""
-        row = self.db.execute("SELECT id FROM rounds WHERE seed >= 0 ORDER BY id LIMIT 1").fetchone()
-        if row:
-            return row[0]
+    def open_round(self, seed: int, number: int = 1) -> int:
+        """The id of the run's `number`-th mining round, created on first use (imports have their own
+        rounds, seed -1). Rounds are opened in order, so the n-th mining row is round n."""
+        ids = [r[0] for r in self.db.execute("SELECT id FROM rounds WHERE seed >= 0 ORDER BY id")]
+        if len(ids) >= number:
+            return ids[number - 1]
+        if len(ids) != number - 1:
+            raise ValueError(f"round {number} opened before round {len(ids) + 1}")
         return self.db.execute("INSERT INTO rounds (started_at, seed) VALUES (?, ?)", (time.time(), seed)).lastrowid
+
+    def mining_rounds(self) -> list[dict]:
+        """Finished and open mining rounds, in order: {id, number, stats or None}."""
+        rows = self.db.execute("SELECT id, stats FROM rounds WHERE seed >= 0 ORDER BY id").fetchall()
+        return [{"id": r[0], "number": n + 1, "stats": json.loads(r[1]) if r[1] else None} for n, r in enumerate(rows)]
 
     def close_round(self, round_id: int, stats: dict) -> None:
         self.db.execute("UPDATE rounds SET finished_at = ?, stats = ? WHERE id = ?", (time.time(), json.dumps(stats), round_id))
-
-    def last_round(self) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM rounds ORDER BY id DESC LIMIT 1").fetchone()
 
     # -- problems -------------------------------------------------------------------------------------
     def add_problems(self, problems: list[Problem]) -> None:
@@ -162,6 +184,11 @@ class Ledger:
         return [PairView(r["id"], r["kind"], r["failure_class"], r["entry_point"], r["header"], json.loads(r["tests"]),
                          r["broken"] or "", r["error"] or "", r["fixed"], r["problem_id"]) for r in rows]  # fmt: skip
 
+    def round_pairs(self, round_id: int) -> list[Pair]:
+        rows = self.db.execute("SELECT pr.* FROM pairs pr JOIN problems p ON p.id = pr.problem_id WHERE p.round_id = ?"
+                               " ORDER BY pr.id", (round_id,))  # fmt: skip
+        return [Pair(r["problem_id"], r["kind"], r["broken_id"], r["fixed_id"], r["failure_class"], r["id"]) for r in rows]
+
     def count(self, table: str, where: str = "1=1", args: tuple = ()) -> int:
         return self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args).fetchone()[0]
 
@@ -169,9 +196,11 @@ class Ledger:
 def insert_problem(db: sqlite3.Connection, p: Problem) -> int:
     db.execute(
         "INSERT OR IGNORE INTO problems (round_id, idx, raw, status, reason, detail, entry_point, code, tests,"
-        " solve_prompt, header, fingerprint, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " solve_prompt, header, fingerprint, hidden_tests, parent_id, variant, difficulty, meta, created_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (p.round_id, p.idx, p.raw, p.status, p.reason, p.detail, p.entry_point, p.code, json.dumps(p.tests),
-         p.solve_prompt, p.header, p.fingerprint, time.time()),
+         p.solve_prompt, p.header, p.fingerprint, json.dumps(p.hidden_tests), p.parent_id, p.variant, p.difficulty,
+         json.dumps(p.meta), time.time()),
     )  # fmt: skip
     return db.execute("SELECT id FROM problems WHERE round_id=? AND idx=?", (p.round_id, p.idx)).fetchone()[0]
 
@@ -197,7 +226,8 @@ def insert_pair(db: sqlite3.Connection, p: Pair) -> None:
 def _problem(r: sqlite3.Row) -> Problem:
     d = dict(r)
     d.pop("created_at")
-    d["tests"] = json.loads(d["tests"])
+    for key in ("tests", "hidden_tests", "meta"):
+        d[key] = json.loads(d[key])
     return Problem(**d)
 
 

@@ -17,13 +17,14 @@ from ..ledger import Ledger
 from ..provenance import stamp
 from .gates import ContaminationIndex, NearDuplicates
 from .pair import mine_pairs
-from .propose import propose_batch
+from .propose import Slot, propose_batch
 from .solve import pick_broken, repair_batch, solve_batch
-from .stats import round_stats
+from .stats import round_stats, total_stats
 
 log = logging.getLogger(__name__)
 SOLVE_BATCH = 4  # problems per generation call: their k attempts share one batch
-RESUMABLE_KEYS = {("mine", "problems")}  # what a rerun may change: asking for more problems extends the run
+# what a rerun may change: more problems extend a round, more rounds or a larger budget extend the run
+RESUMABLE_KEYS = {("mine", "problems"), ("mine", "rounds"), ("mine", "target_pairs")}
 MINING_SECTIONS = ("seed", "engine", "mine")  # what decides what is mined; train/eval settings may change
 
 
@@ -55,6 +56,8 @@ def _contamination(cfg: RunConfig) -> tuple[ContaminationIndex, dict]:
 
 def mine(run_dir: str | Path, cfg: RunConfig, engine: Engine | None = None, progress: bool = True,
          echo: Callable[[str], None] = print) -> dict:  # fmt: skip
+    """All rounds up to `mine.rounds` or until `mine.target_pairs` is reached; returns the last round's
+    statistics with the totals over rounds under "total"."""
     ledger = Ledger.in_run_dir(run_dir)
     try:
         _check_same_config(ledger, cfg)
@@ -65,61 +68,106 @@ def mine(run_dir: str | Path, cfg: RunConfig, engine: Engine | None = None, prog
             ledger.set_meta("provenance", {**stamp(), "engine": engine.info(), "data_checksums": checksums})
         ledger.set_meta("config", cfg.model_dump(mode="json"))  # the effective config (problems may grow)
         ledger.set_stage("mine", "running")
-        seed, m = cfg.seed, cfg.mine
-        round_id = ledger.open_round(seed)
-        bar = _bar(progress)
-
-        # propose
-        fingerprints = ledger.fingerprints()
-        near = NearDuplicates(m.near_duplicate_threshold)
-        for p in ledger.problems("valid"):
-            near.add(f"r{p.round_id}p{p.idx}", p.code)
-        done = ledger.proposals_done(round_id)
-        with bar(total=m.problems, initial=min(done, m.problems), desc="propose", unit="problem") as b:
-            while done < m.problems:
-                count = min(m.propose_batch, m.problems - done)
-                ledger.add_problems(propose_batch(engine, cfg, seed, round_id, done, count, fingerprints, near, contamination))
-                done += count
-                b.update(count)
-
-        # solve + judge
-        todo = [p for p in ledger.problems("valid", round_id) if not ledger.has_attempts(p.id, "solve")]
-        with bar(total=len(todo), desc=f"solve x{m.attempts}", unit="problem") as b:
-            for i in range(0, len(todo), SOLVE_BATCH):
-                chunk = todo[i : i + SOLVE_BATCH]
-                for pid, attempts in solve_batch(engine, cfg, seed, chunk).items():
-                    ledger.add_attempts(attempts)
-                b.update(len(chunk))
-
-        # repair round for problems where every attempt failed
-        if m.repair:
-            valid = ledger.problems("valid", round_id)
-            need, broken = [], {}
-            for p in valid:
-                solves = ledger.attempts(p.id, "solve")
-                if solves and not any(a.passed for a in solves) and not ledger.has_attempts(p.id, "repair"):
-                    need.append(p)
-                    broken[p.id] = pick_broken(solves)
-            with bar(total=len(need), desc="repair", unit="problem") as b:
-                for i in range(0, len(need), SOLVE_BATCH):
-                    chunk = need[i : i + SOLVE_BATCH]
-                    for pid, attempts in repair_batch(engine, cfg, seed, chunk, broken).items():
-                        ledger.add_attempts(attempts)
-                    b.update(len(chunk))
-
-        # pairs (a pure function of stored attempts; inserting twice changes nothing)
-        for p in ledger.problems("valid", round_id):
-            pairs = mine_pairs(p.id, ledger.attempts(p.id, "solve"), ledger.attempts(p.id, "repair"), m.pairs_per_problem)
-            if pairs:
-                ledger.add_pairs(pairs)
-
-        stats = round_stats(ledger, round_id)
-        ledger.close_round(round_id, stats)
-        ledger.set_stage("mine", "done", round=round_id)
-        echo(format_stats(stats))
-        return stats
+        all_stats = []
+        for number in range(1, cfg.mine.rounds + 1):
+            stats = _round(ledger, cfg, engine, number, contamination, progress)
+            all_stats.append(stats)
+            echo(format_stats(stats))
+            if cfg.mine.target_pairs and sum(s["pairs"] for s in all_stats) >= cfg.mine.target_pairs:
+                echo(f"pair budget reached: {sum(s['pairs'] for s in all_stats)} >= mine.target_pairs={cfg.mine.target_pairs}")
+                break
+        total = total_stats(all_stats)
+        ledger.set_meta("mining_total", total)
+        ledger.set_stage("mine", "done", round=all_stats[-1]["round"], rounds=len(all_stats))
+        if len(all_stats) > 1:
+            echo(f"all {len(all_stats)} rounds: proposed {total['proposed']}, valid {total['valid']}, "
+                 f"mixed {total['mixed']} of {total['solved']}, pairs {total['pairs']}")  # fmt: skip
+        return {**all_stats[-1], "total": total}
     finally:
         ledger.close()
+
+
+def plan_round(ledger: Ledger, cfg: RunConfig, number: int) -> list[Slot]:
+    """Round 1: fresh proposals. Later rounds, the curriculum: a harder variant of each all-pass problem
+    and an easier variant of each all-fail one from the previous round (at most `variant_share` of the
+    round), then fresh proposals. A pure function of the ledger, so a resumed round plans the same."""
+    m = cfg.mine
+    slots: list[Slot] = []
+    if number > 1:
+        prev = ledger.open_round(cfg.seed, number - 1)
+        for p in ledger.problems("valid", prev):
+            solves = ledger.attempts(p.id, "solve")
+            if solves and all(a.passed for a in solves):
+                slots.append(Slot("harder", p))
+            elif solves and not any(a.passed for a in solves):
+                slots.append(Slot("easier", p))
+        slots = slots[: int(m.problems * m.variant_share)]
+    return slots + [Slot() for _ in range(m.problems - len(slots))]
+
+
+def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamination, progress: bool) -> dict:
+    seed, m = cfg.seed, cfg.mine
+    round_id = ledger.open_round(seed, number)
+    bar = _bar(progress)
+    tag = f"r{number} " if m.rounds > 1 else ""
+
+    # propose
+    slots = plan_round(ledger, cfg, number)
+    fingerprints = ledger.fingerprints()
+    near = NearDuplicates(m.near_duplicate_threshold)
+    for p in ledger.problems("valid"):
+        near.add(f"r{p.round_id}p{p.idx}", p.code)
+    done = ledger.proposals_done(round_id)
+    with bar(total=len(slots), initial=min(done, len(slots)), desc=f"{tag}propose", unit="problem") as b:
+        while done < len(slots):
+            count = min(m.propose_batch, len(slots) - done)
+            own = ledger.problems("valid") if m.own_examples else []
+            ledger.add_problems(propose_batch(engine, cfg, seed, round_id, done, slots[done : done + count],
+                                              fingerprints, near, contamination, own, number))  # fmt: skip
+            done += count
+            b.update(count)
+
+    # solve + judge. Chunks are fixed slices of the round's valid problems and each chunk's sampling seed
+    # comes from its first problem, so a resumed run samples exactly what an uninterrupted one would.
+    valid = ledger.problems("valid", round_id)
+    chunks = [valid[i : i + SOLVE_BATCH] for i in range(0, len(valid), SOLVE_BATCH)]
+    with bar(total=len(valid), desc=f"{tag}solve x{m.attempts}", unit="problem") as b:
+        for chunk in chunks:
+            missing = {p.id for p in chunk if not ledger.has_attempts(p.id, "solve")}
+            if missing:
+                for pid, attempts in solve_batch(engine, cfg, seed, chunk).items():
+                    if pid in missing:
+                        ledger.add_attempts(attempts)
+            b.update(len(chunk))
+
+    # repair round for problems where every attempt failed
+    if m.repair:
+        need, broken = [], {}
+        for p in valid:
+            solves = ledger.attempts(p.id, "solve")
+            if solves and not any(a.passed for a in solves):
+                need.append(p)
+                broken[p.id] = pick_broken(solves)
+        chunks = [need[i : i + SOLVE_BATCH] for i in range(0, len(need), SOLVE_BATCH)]
+        with bar(total=len(need), desc=f"{tag}repair", unit="problem") as b:
+            for chunk in chunks:
+                missing = {p.id for p in chunk if not ledger.has_attempts(p.id, "repair")}
+                if missing:
+                    for pid, attempts in repair_batch(engine, cfg, seed, chunk, broken).items():
+                        if pid in missing:
+                            ledger.add_attempts(attempts)
+                b.update(len(chunk))
+
+    # pairs (a pure function of stored attempts; inserting twice changes nothing)
+    for p in valid:
+        pairs = mine_pairs(p.id, ledger.attempts(p.id, "solve"), ledger.attempts(p.id, "repair"), m.pairs_per_problem)
+        if pairs:
+            ledger.add_pairs(pairs)
+
+    stats = round_stats(ledger, round_id)
+    stats["number"] = number
+    ledger.close_round(round_id, stats)
+    return stats
 
 
 def _bar(progress: bool):
@@ -137,7 +185,9 @@ def format_stats(s: dict) -> str:
         "  rejected by reason: " + (", ".join(f"{k} {v}" for k, v in sorted(s["rejections"].items(), key=lambda kv: -kv[1])) or "none"),
         f"  outcomes over {s['solved']} problems: all-pass {s['all_pass']}, mixed {s['mixed']}, all-fail {s['all_fail']}"
         f" (repaired {s['repaired']})",
-        f"  mixed-outcome rate {s['mixed_rate']:.0%}: {s['range']}",
+        f"  mixed-outcome rate {s['mixed_rate']:.0%}; {s['range']}",
+        f"  valid by difficulty: {s.get('difficulty', {})}; proposals by kind [valid, proposed]: {s.get('variants', {})};"
+        f" tests: {'/'.join(s.get('tests', []))}; own few-shot examples used: {s.get('own_examples', 0)}",
         f"  attempts {s['attempts']} (passed {s['attempts_passed']}); failures by class: "
         + (", ".join(f"{k} {v}" for k, v in s["failure_classes"].items()) or "none"),
         f"  pairs: {s['pairs']} (mixed {s['pairs_by_kind'].get('mixed', 0)}, repair {s['pairs_by_kind'].get('repair', 0)});"

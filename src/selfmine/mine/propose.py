@@ -1,49 +1,155 @@
-"""Propose: the model writes problems; `ast` parses them; gates keep the clean ones, recording why the
-others were dropped."""
+"""Propose: the model writes problems; `ast` parses them; the interpreter grounds their tests; gates keep
+the clean ones, recording why the others were dropped.
+
+Two test modes (`mine.tests`): `grounded` (default) keeps the model's function and only the *inputs* of
+its calls, mutated into more inputs, and takes every expected value from running the function itself;
+`model` keeps the model's own asserts, as the reference recipe does."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from ..engine import Engine, SamplingParams
 from ..ledger import Problem
 from ..sandbox import Job, judge_many
-from ..tasks.code import PROPOSE_STOP, constant_expectations, fingerprint, leaks, parse_proposal, propose_prompt, solve_prompt
+from ..tasks import grounding
+from ..tasks.code import (PROPOSE_STOP, calls_prompt, constant_expectations, fingerprint, leaks, parse_calls, parse_function,
+                          parse_proposal, propose_prompt, solve_prompt, variant_prompt)  # fmt: skip
 from .gates import ContaminationIndex, NearDuplicates
 
+CALLS_STOP = ["\n\n\n", "\ndef ", "\n###", "\nclass "]
+PROBE_TIMEOUT_S = 20.0  # the whole probe program; each call also has its own timer (grounding.CALL_SECONDS)
 
-def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, count: int,
-                  fingerprints: set[str], near: NearDuplicates, contamination: ContaminationIndex | None) -> list[Problem]:  # fmt: skip
-    """`count` proposals numbered from `start`. Deterministic given (seed, round, start)."""
+
+class SandboxFailed(RuntimeError):
+    """The judge failed (not the program): nothing of the batch is stored, a rerun redoes it."""
+
+
+@dataclass
+class Slot:
+    """What one proposal is asked to be: a fresh problem, or a harder or easier variant of a parent."""
+
+    variant: str = ""  # "" | harder | easier
+    parent: Problem | None = None
+
+    @property
+    def difficulty(self) -> int:
+        if self.parent is None:
+            return 0
+        return self.parent.difficulty + (1 if self.variant == "harder" else -1)
+
+
+def _check(verdicts) -> None:
+    bad = next((v for v in verdicts if v.infrastructure_failure), None)
+    if bad is not None:
+        raise SandboxFailed(f"the sandbox failed while validating a problem ({bad.message}); rerun to resume")
+
+
+def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, slots: list[Slot],
+                  fingerprints: set[str], near: NearDuplicates, contamination: ContaminationIndex | None,
+                  own: list[Problem] | None = None, round_no: int = 1) -> list[Problem]:  # fmt: skip
+    """One proposal per slot, numbered from `start`. Deterministic given (seed, round, start, slots, own)."""
     m = cfg.mine
     rng = random.Random(f"{seed}:{round_id}:{start}")
-    prompts = [propose_prompt(rng) for _ in range(count)]
+    prompts, metas = [], []
+    for slot in slots:
+        if slot.parent is None:
+            prompt, shots = propose_prompt(rng, own=own or [], own_share=m.own_examples)
+        else:
+            prompt, shots = variant_prompt(rng, slot.parent, slot.variant)
+        prompts.append(prompt)
+        metas.append({"tests": m.tests, "shots": shots})
     params = SamplingParams(n=1, temperature=m.propose_temperature, top_p=m.propose_top_p,
-                            max_tokens=m.propose_max_tokens, stop=PROPOSE_STOP, seed=seed * 7919 + start)  # fmt: skip
+                            max_tokens=m.propose_max_tokens, stop=PROPOSE_STOP, seed=seed * 7919 + (round_no - 1) * 104729 + start)  # fmt: skip
     outs = engine.generate(prompts, params)
-    parsed = [parse_proposal(o[0].text, m.min_asserts) for o in outs]
-    jobs = [Job(p.code, p.tests, m.judge_timeout, m.judge_memory_mb) for p in parsed if p.ok]
-    runs = judge_many(jobs + jobs)  # twice: a problem must pass its own tests deterministically
-    first, second = runs[: len(jobs)], runs[len(jobs) :]
-    problems, j = [], 0
-    for i, (o, p) in enumerate(zip(outs, parsed)):
-        raw = o[0].text
-        prob = Problem(round_id, start + i, raw, "rejected", p.reason, p.detail, p.entry_point)
-        problems.append(prob)
+    problems = []
+    for i, (o, slot) in enumerate(zip(outs, slots)):
+        problems.append(Problem(round_id, start + i, o[0].text, "rejected", parent_id=slot.parent.id if slot.parent else None,
+                                variant=slot.variant, difficulty=slot.difficulty, meta=metas[i]))  # fmt: skip
+    if m.tests == "grounded":
+        parsed = [parse_function(p.raw) for p in problems]
+        _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems)
+        ground_tests(cfg, seed, parsed, problems)
+    else:
+        parsed = [parse_proposal(p.raw, m.min_asserts) for p in problems]
+    for prob, p in zip(problems, parsed):
+        prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, p.entry_point
+    _validate(cfg, parsed, problems, fingerprints, near, contamination)
+    return problems
+
+
+def _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems) -> None:
+    """One short follow-up for functions written with too few calls: the model writes calls only."""
+    m = cfg.mine
+    need = [i for i, p in enumerate(parsed) if p.ok and len(p.calls) < m.min_asserts]
+    if not need or not m.ask_for_calls:
+        return
+    params = SamplingParams(n=1, temperature=m.propose_temperature, top_p=m.propose_top_p, max_tokens=96,
+                            stop=CALLS_STOP, seed=seed * 7919 + (round_no - 1) * 104729 + start + 1)  # fmt: skip
+    outs = engine.generate([calls_prompt(parsed[i].code, parsed[i].entry_point) for i in need], params)
+    for i, o in zip(need, outs):
+        known = {c.source("f") for c in parsed[i].calls}
+        more = [c for c in parse_calls(o[0].text, parsed[i].entry_point) if c.source("f") not in known]
+        parsed[i].calls = parsed[i].calls + more
+        problems[i].meta["asked_for_calls"] = len(more)
+
+
+def ground_tests(cfg, seed, parsed, problems) -> None:
+    """Run each function on its seed calls and their mutations (or on drawn inputs), twice, and rewrite
+    its tests as `assert f(ARGS) == observed`."""
+    m = cfg.mine
+    jobs, plans = [], []
+    for i, p in enumerate(parsed):
         if not p.ok:
             continue
-        v1, v2 = first[j], second[j]
-        j += 1
+        rng = random.Random(f"{seed}:{problems[i].round_id}:{problems[i].idx}:ground")
+        seeds = p.calls
+        calls = seeds + grounding.mutate_calls(seeds, rng, m.generated_inputs) if seeds else grounding.drawn_calls(p.fn, rng, m.generated_inputs)
+        if not calls:
+            p.ok, p.reason, p.detail = False, "no_inputs", "no literal call and no guessable parameter types"
+            continue
+        program, tag = grounding.probe_program(p.code)
+        jobs.append(Job(program, grounding.probe_tests(p.entry_point, calls), PROBE_TIMEOUT_S, m.judge_memory_mb))
+        plans.append((i, calls, tag))
+    if not jobs:
+        return
+    runs = judge_many(jobs + jobs)  # twice: an expected value must not depend on the run
+    _check(runs)
+    for k, (i, calls, tag) in enumerate(plans):
+        p, v1, v2 = parsed[i], runs[k], runs[k + len(jobs)]
+        if v1.status.value == "error" and v1.error_type and not any(t.outcome != "not_run" for t in v1.tests):
+            p.ok, p.reason, p.detail = False, "load_error", v1.message[:300]
+            continue
+        g = grounding.select(p.entry_point, calls, grounding.read_probe(v1.output, tag), grounding.read_probe(v2.output, tag),
+                             m.min_asserts, m.visible_tests, m.hidden_tests)  # fmt: skip
+        problems[i].meta["grounding"] = {**g.stats, "seed_calls": len(p.calls), "non_literal_calls": p.non_literal_calls}
+        if not g.ok:
+            p.ok, p.reason, p.detail = False, g.reason, g.detail
+            continue
+        p.tests, p.hidden = g.visible, g.hidden
+
+
+def _validate(cfg, parsed, problems, fingerprints, near, contamination) -> None:
+    """The problem's own code must pass all its tests, twice; then dedup, decontamination, leak check."""
+    m = cfg.mine
+    ok = [i for i, p in enumerate(parsed) if p.ok]
+    jobs = [Job(parsed[i].code, parsed[i].tests + getattr(parsed[i], "hidden", []), m.judge_timeout, m.judge_memory_mb) for i in ok]
+    runs = judge_many(jobs + jobs)  # twice: a problem must pass its own tests deterministically
+    _check(runs)
+    for k, i in enumerate(ok):
+        p, prob = parsed[i], problems[i]
+        v1, v2 = runs[k], runs[k + len(jobs)]
         prob.code, prob.tests, prob.header = p.code, p.tests, p.header
-        if v1.infrastructure_failure or v2.infrastructure_failure:
-            raise RuntimeError(f"the sandbox failed while validating a problem ({v1.message}); rerun to resume")
-        if not v1.passed and m.salvage_asserts and v1.status.value == "failed":
+        prob.hidden_tests = list(getattr(p, "hidden", []))
+        if not v1.passed and m.tests == "model" and m.salvage_asserts and v1.status.value == "failed":
             kept = [t.source for t in v1.tests if t.outcome == "passed"]
             if len(kept) >= m.min_asserts and constant_expectations(kept, p.entry_point) is None:
                 again = judge_many([Job(p.code, kept, m.judge_timeout, m.judge_memory_mb)] * 2)
+                _check(again)
                 if all(v.passed for v in again):
+                    prob.detail = f"salvaged: kept {len(kept)} of {len(v1.tests)} asserts"
                     prob.tests, p.tests, v1, v2 = kept, kept, again[0], again[1]
-                    prob.detail = f"salvaged: kept {len(kept)} of {len(first[j - 1].tests)} asserts"
         if not v1.passed:
             prob.reason, prob.detail = "self_test_failed", f"{v1.status.value}: {v1.message}"[:500]
             continue
@@ -70,8 +176,5 @@ def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, cou
             prob.reason, prob.detail = "leak", f"solve prompt shows body line: {leaked}"
             continue
         prob.status, prob.reason, prob.solve_prompt = "valid", "", prompt
-        if p.tests != [t.source for t in first[j - 1].tests] and not prob.detail:
-            prob.detail = "salvaged"
         fingerprints.add(fp)
-        near.add(f"r{round_id}p{start + i}", p.code)
-    return problems
+        near.add(f"r{prob.round_id}p{prob.idx}", p.code)

@@ -13,7 +13,7 @@ CLASS_PRIORITY = {"wrong_answer": 0, "runtime": 1, "timeout": 2, "syntax": 3, "f
 
 def _judge(problems_codes: list[tuple[Problem, str]], cfg) -> list[Verdict]:
     m = cfg.mine
-    verdicts = judge_many([Job(code, p.tests, m.judge_timeout, m.judge_memory_mb) for p, code in problems_codes])
+    verdicts = judge_many([Job(code, p.judge_tests, m.judge_timeout, m.judge_memory_mb) for p, code in problems_codes])
     bad = next((v for v in verdicts if v.infrastructure_failure), None)
     if bad is not None:  # never scored as the program's fault: stop, and let a rerun redo this batch
         raise RuntimeError(f"the sandbox failed while judging attempts ({bad.message}); rerun to resume")

@@ -21,16 +21,56 @@ STUB_BODIES = {"pass", "...", "raise NotImplementedError", "raise NotImplemented
 
 
 # -- propose ----------------------------------------------------------------------------------------
-def propose_prompt(rng: random.Random, n_examples: int = 3) -> str:
-    """Raw-completion prompt for a base model: a few shipped exercises, then the start of a new one."""
-    shots = rng.sample(EXAMPLES, min(n_examples, len(EXAMPLES)))
-    parts = ["# Python exercises: each is one self-contained function with a docstring, a correct",
-             "# implementation, and at least three assert tests that call it.", ""]  # fmt: skip
-    for ex in shots:
+HEADER = ["# Python exercises: each is one self-contained function with a docstring, a correct",
+          "# implementation, and at least three assert tests that call it.", ""]  # fmt: skip
+VARIANT_ASK = {
+    "harder": "a harder variant of the exercise above: the same idea with one more requirement or edge case",
+    "easier": "an easier variant of the exercise above: the same idea with one step fewer",
+}
+
+
+def example_text(problem) -> str:
+    """A stored valid problem as an in-context example: its code, then its (grounded) visible asserts."""
+    return problem.code.rstrip() + "\n\n" + "\n".join(problem.tests)
+
+
+def _diverse(rng: random.Random, own: list, k: int) -> list:
+    """Up to k of the model's own valid problems, pairwise dissimilar (token Jaccard below 0.5)."""
+    order = own[:]
+    rng.shuffle(order)
+    chosen, sets = [], []
+    for p in order:
+        toks = set(code_tokens(p.code))
+        if all(len(toks & t) / max(1, len(toks | t)) < 0.5 for t in sets):
+            chosen.append(p)
+            sets.append(toks)
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def propose_prompt(rng: random.Random, n_examples: int = 3, own: list | None = None, own_share: int = 2) -> tuple[str, list[str]]:
+    """Raw-completion prompt for a base model: a few exercises, then the start of a new one. Once the
+    model has valid problems of its own, up to `own_share` of the examples are drawn from them (diverse);
+    at least one shipped example stays, to anchor the format. Returns (prompt, example sources)."""
+    mine = _diverse(rng, own or [], min(own_share, n_examples - 1))
+    shipped = rng.sample(range(len(EXAMPLES)), n_examples - len(mine))
+    shots = [(f"shipped:{i}", EXAMPLES[i]) for i in shipped] + [(f"own:{p.id}", example_text(p)) for p in mine]
+    rng.shuffle(shots)
+    parts = list(HEADER)
+    for _, ex in shots:
         parts += ["### Exercise", ex, ""]
     # End on a newline, not "def ": a prompt ending in a space makes tokenizers split words oddly.
     parts += [f"### Exercise (topic: {rng.choice(TOPICS)})", ""]
-    return "\n".join(parts)
+    return "\n".join(parts), [src for src, _ in shots]
+
+
+def variant_prompt(rng: random.Random, parent, variant: str) -> tuple[str, list[str]]:
+    """The curriculum's next step: a harder (or easier) variant of one of the model's own problems."""
+    i = rng.randrange(len(EXAMPLES))
+    parts = list(HEADER) + ["### Exercise", EXAMPLES[i], "", "### Exercise", example_text(parent), ""]
+    parts += [f"### Exercise ({VARIANT_ASK[variant]})", ""]
+    return "\n".join(parts), [f"shipped:{i}", f"parent:{parent.id}"]
 
 
 @dataclass
@@ -43,6 +83,9 @@ class Parsed:
     tests: list[str] = field(default_factory=list)
     header: str = ""  # imports + signature + docstring
     body: list[str] = field(default_factory=list)  # the canonical body's statements (for the leak check)
+    calls: list = field(default_factory=list)  # grounded mode: the model's literal calls (input seeds)
+    non_literal_calls: int = 0
+    fn: object = None  # grounded mode: the function's ast node
 
 
 def _parse_prefix(text: str) -> ast.Module | None:
@@ -92,25 +135,46 @@ def constant_expectations(tests: list[str], name: str) -> str | None:
     return _constant_expected([ast.parse(t).body[0] for t in tests], name)
 
 
-def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
+def _function(completion: str):
+    """(rejection, tree, fn, kept helpers and imports) for the first function the model wrote."""
     start = re.search(r"^(def |import |from )", completion, re.M)
     text = completion[start.start() :] if start else completion
-    tree = _parse_prefix(text)
+    try:
+        tree = _parse_prefix(text)
+    except (RecursionError, MemoryError, ValueError):  # hostile nesting; ValueError: NUL bytes
+        return Parsed(False, "syntax", "unparseable (too deep or invalid bytes)"), None, None, []
     if tree is None:
-        return Parsed(False, "syntax", "no parseable function")
+        return Parsed(False, "syntax", "no parseable function"), None, None, []
     funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     if not funcs:
-        return Parsed(False, "no_function", "")
+        return Parsed(False, "no_function", ""), None, None, []
     fn = funcs[0]
     name = fn.name
     doc = ast.get_docstring(fn)
     if not doc or not doc.strip():
-        return Parsed(False, "no_docstring", name)
+        return Parsed(False, "no_docstring", name), None, None, []
     body = fn.body[1:]
     if not body or all(ast.unparse(s) in STUB_BODIES for s in body):
-        return Parsed(False, "stub_body", name)
+        return Parsed(False, "stub_body", name), None, None, []
     keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) or (isinstance(n, ast.FunctionDef) and n is not fn and not _calls(n, name))]
+    return None, tree, fn, keep
+
+
+def _accepted(fn: ast.FunctionDef, keep: list, tests: list[str]) -> Parsed:
     imports = [n for n in keep if isinstance(n, (ast.Import, ast.ImportFrom))]
+    code = ast.unparse(ast.Module(body=[*keep, fn], type_ignores=[]))
+    head_fn = copy.deepcopy(fn)
+    head_fn.body = [fn.body[0]]
+    header = ast.unparse(ast.Module(body=[*imports, *[k for k in keep if k not in imports], head_fn], type_ignores=[]))
+    return Parsed(True, entry_point=fn.name, code=code, tests=tests, header=header, body=[ast.unparse(s) for s in fn.body[1:]])
+
+
+def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
+    """`mine.tests: model`: the model's own asserts are the tests (the reference recipe)."""
+    rejected, tree, fn, keep = _function(completion)
+    if rejected:
+        return rejected
+    name = fn.name
     asserts = [n for n in tree.body if isinstance(n, ast.Assert)]
     calling = [a for a in asserts if _calls(a, name)]
     trivial = [a for a in asserts if not _calls(a, name) or _constant(a.test)]
@@ -128,12 +192,41 @@ def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
     constant = _constant_expected(calling, name)
     if constant is not None:
         return Parsed(False, "constant_expectations", f"every test expects {constant}")
-    module = ast.Module(body=[*keep, fn], type_ignores=[])
-    code = ast.unparse(module)
-    head_fn = copy.deepcopy(fn)
-    head_fn.body = [fn.body[0]]
-    header = ast.unparse(ast.Module(body=[*imports, *[k for k in keep if k not in imports], head_fn], type_ignores=[]))
-    return Parsed(True, entry_point=name, code=code, tests=tests, header=header, body=[ast.unparse(s) for s in body])
+    return _accepted(fn, keep, tests)
+
+
+def parse_function(completion: str) -> Parsed:
+    """`mine.tests: grounded`: the function alone, plus the model's calls of it as input seeds (its
+    expected values are ignored: the interpreter computes them). `fn` is set for drawing inputs."""
+    from .grounding import model_calls
+
+    rejected, tree, fn, keep = _function(completion)
+    if rejected:
+        return rejected
+    parsed = _accepted(fn, keep, [])
+    parsed.calls, parsed.non_literal_calls = model_calls(tree, fn.name)
+    parsed.fn = fn
+    return parsed
+
+
+def calls_prompt(code: str, name: str) -> str:
+    """A short follow-up for a function written with too few calls: ask for calls only."""
+    return f"{code}\n\n\n# Example calls of {name} with different arguments:\nprint({name}("
+
+
+def parse_calls(completion: str, name: str) -> list:
+    """Calls from the continuation of `calls_prompt` (which opened the first `print(name(`)."""
+    from .grounding import model_calls
+
+    text = f"print({name}(" + completion
+    lines = [ln for ln in text.splitlines() if ln.strip()][:12]
+    good = []
+    for ln in lines:
+        try:
+            good.append(ast.parse(ln.strip()).body[0])
+        except (SyntaxError, RecursionError, MemoryError, ValueError, IndexError):
+            continue
+    return model_calls(ast.Module(body=good, type_ignores=[]), name)[0]
 
 
 # -- solve ------------------------------------------------------------------------------------------
