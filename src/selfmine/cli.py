@@ -135,11 +135,14 @@ def mine_cmd(
     problems: Optional[int] = typer.Option(None, "--problems", min=1, help="Problem proposals to generate."),
     attempts: Optional[int] = typer.Option(None, "--attempts", min=1, help="Solve attempts per valid problem (k)."),
     seed: Optional[int] = typer.Option(None, "--seed"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data for decontamination (default: SELFMINE_DATA_DIR)."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, help="Mining rounds (the curriculum runs from round 2)."),
+    tests: Optional[str] = typer.Option(None, "--tests", help="grounded (expected values from running the model's function) | model (its own asserts)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data for decontamination (default: the copy shipped with selfmine)."),
     overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE, e.g. mine.repair=false (repeatable)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
-    """Self-mine pairs: propose problems, solve each k times, judge, repair, pair. Resumable."""
+    """Self-mine pairs: propose problems, ground their tests, solve each k times, judge, repair, pair; over
+    several rounds with the curriculum. Resumable: rerun the same command."""
     if no_progress:
         quiet_libraries()
     from .config import ConfigError, load_config
@@ -149,12 +152,44 @@ def mine_cmd(
 
     sets = list(overrides)
     for key, value in (("engine.model", model), ("mine.problems", problems), ("mine.attempts", attempts),
-                       ("seed", seed), ("data_dir", data_dir)):  # fmt: skip
+                       ("seed", seed), ("data_dir", data_dir), ("mine.rounds", rounds), ("mine.tests", tests)):  # fmt: skip
         if value is not None:
             sets.append(f"{key}={value}")
     try:
         cfg = load_config(config, sets)
         mine(run_dir, cfg, progress=not no_progress, echo=typer.echo)
+    except (ConfigError, DataError, ModelError, EngineError) as e:
+        fail(str(e))
+    except RuntimeError as e:
+        fail(str(e), code=3)
+
+
+@app.command("probe")
+def probe_cmd(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="HF model id, local directory or preset; default: embedded gemma-3-270m."),
+    problems: int = typer.Option(16, "--problems", min=1, help="Proposals to sample (16: about 2 minutes with the CPU default)."),
+    attempts: int = typer.Option(4, "--attempts", min=1, help="Solve attempts per valid problem."),
+    seed: int = typer.Option(0, "--seed"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config for everything else."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Keep the probe's ledger here (default: a temporary dir)."),
+    overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE (repeatable)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+) -> None:
+    """Is a model inside the recipe's working range? Samples a small mining round and reports the valid
+    rate, the mixed-outcome rate and pairs per proposal with 95% intervals, and the verdict they support."""
+    if no_progress:
+        quiet_libraries()
+    from .config import ConfigError, load_config
+    from .datasets import DataError
+    from .engine import EngineError, ModelError
+    from .mine.probe import PROBE_DEFAULTS, probe
+
+    sets = [f"mine.{k}={v}" for k, v in PROBE_DEFAULTS.items()]
+    sets += [f"mine.problems={problems}", f"mine.attempts={attempts}", f"seed={seed}"] + list(overrides)
+    if model is not None:
+        sets.append(f"engine.model={model}")
+    try:
+        probe(load_config(config, sets), run_dir, progress=not no_progress, echo=typer.echo)
     except (ConfigError, DataError, ModelError, EngineError) as e:
         fail(str(e))
     except RuntimeError as e:

@@ -35,10 +35,10 @@ class EngineConfig(Section):
 
 class MineConfig(Section):
     problems: int = Field(16, ge=1, description="problem proposals to generate per round")
-    propose_batch: int = Field(8, ge=1, description="proposals generated (and committed) together")
+    propose_batch: int = Field(16, ge=1, description="proposals generated (and committed) together")
     propose_temperature: float = Field(0.9, ge=0)
     propose_top_p: float = Field(0.95, gt=0, le=1)
-    propose_max_tokens: int = Field(320, ge=16)
+    propose_max_tokens: int = Field(256, ge=16)
     min_asserts: int = Field(3, ge=1)
     attempts: int = Field(8, ge=1, description="solve attempts per valid problem (k)")
     solve_temperature: float = Field(0.8, ge=0)

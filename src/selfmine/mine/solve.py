@@ -6,7 +6,8 @@ from __future__ import annotations
 from ..engine import Engine, SamplingParams
 from ..ledger import Attempt, Problem
 from ..sandbox import Job, Verdict, judge_many
-from ..tasks.code import SOLVE_STOP, attempt_code, classify_failure, repair_prompt
+from ..engine.chat import chat_prompt
+from ..tasks.code import SOLVE_STOP, attempt_program, classify_failure, repair_prompt
 
 CLASS_PRIORITY = {"wrong_answer": 0, "runtime": 1, "timeout": 2, "syntax": 3, "format": 4}
 
@@ -30,12 +31,22 @@ def _attempt(p: Problem, kind: str, idx: int, completion, code: str, v: Verdict,
     )  # fmt: skip
 
 
+def prompts_for(engine: Engine, cfg, texts: list[str]) -> list[str]:
+    """`mine.chat` (instruct models): every prompt goes through the model's chat template."""
+    return [chat_prompt(engine, t) for t in texts] if cfg.mine.chat else texts
+
+
+def stops(cfg) -> list[str]:
+    # a chat answer opens with a fence and a `def`: the raw stop strings would cut it at once
+    return [] if cfg.mine.chat else SOLVE_STOP
+
+
 def solve_batch(engine: Engine, cfg, seed: int, problems: list[Problem]) -> dict[int, list[Attempt]]:
     m = cfg.mine
     params = SamplingParams(n=m.attempts, temperature=m.solve_temperature, top_p=m.solve_top_p,
-                            max_tokens=m.solve_max_tokens, stop=SOLVE_STOP, seed=seed * 7919 + problems[0].id)  # fmt: skip
-    outs = engine.generate([p.solve_prompt for p in problems], params)
-    flat = [(p, c, attempt_code(p.header, c.text)) for p, cs in zip(problems, outs) for c in cs]
+                            max_tokens=m.solve_max_tokens, stop=stops(cfg), seed=seed * 7919 + problems[0].id)  # fmt: skip
+    outs = engine.generate(prompts_for(engine, cfg, [p.solve_prompt for p in problems]), params)
+    flat = [(p, c, attempt_program(p.header, c.text, p.entry_point, m.chat)) for p, cs in zip(problems, outs) for c in cs]
     verdicts = _judge([(p, code) for p, _, code in flat], cfg)
     result: dict[int, list[Attempt]] = {p.id: [] for p in problems}
     for (p, c, code), v in zip(flat, verdicts):
@@ -52,9 +63,9 @@ def repair_batch(engine: Engine, cfg, seed: int, problems: list[Problem], broken
     m = cfg.mine
     prompts = [repair_prompt(p.header, p.tests, broken[p.id].code, broken[p.id].error) for p in problems]
     params = SamplingParams(n=m.repair_attempts, temperature=m.solve_temperature, top_p=m.solve_top_p,
-                            max_tokens=m.solve_max_tokens, stop=SOLVE_STOP, seed=seed * 104729 + problems[0].id)  # fmt: skip
-    outs = engine.generate(prompts, params)
-    flat = [(p, c, attempt_code(p.header, c.text)) for p, cs in zip(problems, outs) for c in cs]
+                            max_tokens=m.solve_max_tokens, stop=stops(cfg), seed=seed * 104729 + problems[0].id)  # fmt: skip
+    outs = engine.generate(prompts_for(engine, cfg, prompts), params)
+    flat = [(p, c, attempt_program(p.header, c.text, p.entry_point, m.chat)) for p, cs in zip(problems, outs) for c in cs]
     verdicts = _judge([(p, code) for p, _, code in flat], cfg)
     result: dict[int, list[Attempt]] = {p.id: [] for p in problems}
     for (p, c, code), v in zip(flat, verdicts):

@@ -88,6 +88,7 @@ def round_stats(ledger: Ledger, round_id: int) -> dict:
         "difficulty": dict(sorted(Counter(p.difficulty for p in valid).items())),
         "variants": {k: [variants_valid[k], variants[k]] for k in sorted(variants)},
         "tests": sorted({p.meta.get("tests", "model") for p in problems}),
+        "format": sorted({p.meta.get("format", "raw") for p in problems}),
         "own_examples": sum(1 for p in problems for s in p.meta.get("shots", []) if s.startswith("own:")),
     }  # fmt: skip
 

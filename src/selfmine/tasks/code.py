@@ -214,11 +214,12 @@ def calls_prompt(code: str, name: str) -> str:
     return f"{code}\n\n\n# Example calls of {name} with different arguments:\nprint({name}("
 
 
-def parse_calls(completion: str, name: str) -> list:
-    """Calls from the continuation of `calls_prompt` (which opened the first `print(name(`)."""
+def parse_calls(completion: str, name: str, chat: bool = False) -> list:
+    """Calls from the continuation of `calls_prompt` (which opened the first `print(name(`); in chat
+    format, from the answer's code."""
     from .grounding import model_calls
 
-    text = f"print({name}(" + completion
+    text = extract_code(completion) if chat else f"print({name}(" + completion
     lines = [ln for ln in text.splitlines() if ln.strip()][:12]
     good = []
     for ln in lines:
@@ -256,6 +257,30 @@ def leaks(prompt: str, body: list[str]) -> str | None:
 
 def attempt_code(header: str, completion: str) -> str:
     return f"{header}\n{completion}"
+
+
+def extract_code(text: str) -> str:
+    """Code from a chat answer: the first fenced block that parses, else the whole text."""
+    for block in re.findall(r"```(?:python|py|Python)?\s*\n(.*?)```", text, re.S):
+        try:
+            ast.parse(block)
+            return block
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+    return text
+
+
+def attempt_program(header: str, completion: str, entry_point: str, chat: bool = False) -> str:
+    """The program judged for one attempt. Raw: the header continued by the completion. Chat: the answer's
+    code block; a block that defines the function stands alone (with the header's imports), else it is
+    taken as the body that continues the header."""
+    if not chat:
+        return attempt_code(header, completion)
+    code = extract_code(completion)
+    if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", code, re.M):
+        imports = "\n".join(ln for ln in header.splitlines() if ln.startswith(("import ", "from ")))
+        return f"{imports}\n{code}".strip() + "\n"
+    return attempt_code(header, code)
 
 
 def repair_prompt(header: str, tests: list[str], broken: str, error: str, with_header: bool = True) -> str:

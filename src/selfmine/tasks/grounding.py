@@ -118,6 +118,21 @@ def _mutate(value, rng: random.Random) -> list:
     return []
 
 
+def candidate_calls(seeds: list[Call], fn: ast.FunctionDef, rng: random.Random, limit: int) -> list[Call]:
+    """The inputs a function is probed on: the model's calls fitted to the signature, their mutations,
+    and a few inputs drawn from the signature (all of them drawn when the model wrote no call)."""
+    fitted = fit_arity(seeds, fn, rng)
+    drawn = drawn_calls(fn, rng, limit if not fitted else limit // 4) if limit else []
+    mutated = mutate_calls(fitted, rng, limit - min(len(drawn), limit // 4)) if fitted else []
+    out, seen = [], set()
+    for c in fitted + mutated + drawn:
+        key = c.source("f")
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
 def mutate_calls(seeds: list[Call], rng: random.Random, limit: int) -> list[Call]:
     """Variants of the seed calls, one argument changed at a time."""
     out, seen = [], {repr((c.args, sorted(c.kwargs.items()))) for c in seeds}
@@ -188,9 +203,9 @@ def _draw(kind: str, rng: random.Random):
     raise ValueError(kind)
 
 
-def drawn_calls(fn: ast.FunctionDef, rng: random.Random, limit: int) -> list[Call]:
-    """Inputs drawn from the signature when the model wrote no usable call: annotations first, then
-    defaults, then parameter names. No call when a parameter's type cannot be guessed."""
+def _param_kinds(fn: ast.FunctionDef) -> list[str] | None:
+    """A guessed input kind per positional parameter (annotations, then defaults, then names), or None
+    when one cannot be guessed."""
     params = [*fn.args.posonlyargs, *fn.args.args]
     defaults = [None] * (len(params) - len(fn.args.defaults)) + list(fn.args.defaults)
     kinds = []
@@ -203,8 +218,39 @@ def drawn_calls(fn: ast.FunctionDef, rng: random.Random, limit: int) -> list[Cal
                 return []
             kind = {bool: "bool", int: "int", float: "float", str: "str", list: "list_int", dict: "dict"}.get(type(value), "")
         if not kind:
-            return []
+            return None
         kinds.append(kind)
+    return kinds
+
+
+def fit_arity(calls: list[Call], fn: ast.FunctionDef, rng: random.Random) -> list[Call]:
+    """A small model often calls its own function with the wrong number of arguments. Keep its values
+    as inputs anyway: drop extra positional arguments, and fill missing ones from the signature."""
+    params = [*fn.args.posonlyargs, *fn.args.args]
+    required = len(params) - len(fn.args.defaults)
+    if fn.args.vararg is not None:
+        return calls
+    kinds = _param_kinds(fn)
+    out, seen = [], set()
+    for c in calls:
+        args = c.args[: len(params)]
+        if len(args) + len(c.kwargs) < required:
+            if kinds is None:
+                continue
+            args = args + tuple(_draw(k, rng) for k in kinds[len(args) : required])
+        kwargs = {k: v for k, v in c.kwargs.items() if k in {p.arg for p in params[len(args) :]} | {a.arg for a in fn.args.kwonlyargs}}
+        fitted = Call(args, kwargs, c.origin)
+        key = fitted.source("f")
+        if key not in seen:
+            seen.add(key)
+            out.append(fitted)
+    return out
+
+
+def drawn_calls(fn: ast.FunctionDef, rng: random.Random, limit: int) -> list[Call]:
+    """Inputs drawn from the signature: annotations first, then defaults, then parameter names. No call
+    when a parameter's type cannot be guessed."""
+    kinds = _param_kinds(fn)
     if not kinds:
         return []
     out, seen = [], set()
