@@ -11,7 +11,6 @@ import gzip
 import json
 import os
 import time
-from pathlib import Path
 
 import torch
 
@@ -23,7 +22,9 @@ FALLBACK = ['def add(a, b):\n    """Return a + b."""\n', 'def is_palindrome(s):\
 
 
 def prompts(n: int) -> list[str]:
-    path = Path(os.environ.get("SELFMINE_DATA_DIR", "../shared/data")) / "humaneval" / "HumanEval.jsonl.gz"
+    from selfmine.datasets import bench_file
+
+    path = bench_file("humaneval")[0]
     if path.exists():
         with gzip.open(path, "rt") as f:
             base = [json.loads(line)["prompt"] for line in f]

@@ -11,7 +11,6 @@ would take ~14 min); its full time is projected from its measured per-example ti
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -57,7 +56,9 @@ def plain_baseline(rows: list[dict], model_path: str, cfg: TrainConfig, n: int, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pairs-file", default=str(Path(os.environ.get("SELFMINE_DATA_DIR", "../shared/data")) / "tinyforge-zero" / "pairs_7b_40.jsonl"))
+    from selfmine.datasets import reference_pairs
+
+    ap.add_argument("--pairs-file", default=str(reference_pairs("pairs_7b_40.jsonl")))
     ap.add_argument("--pairs", type=int, default=40)
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--baseline-examples", type=int, default=8)

@@ -271,3 +271,26 @@ def test_forked_child_gets_its_own_pool():
     with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as ex:
         assert ex.submit(_judge_after_fork).result(timeout=60)
     assert judge(ADD, ADD_TESTS).passed
+
+
+POISON = [
+    "import sys\nsys.stdout.close()\n",
+    "import sys\nsys.stdout.close()\nsys.stderr.close()\n",
+    "class E(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\nraise E()\n",
+    "class E(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n",  # raised by the test below
+]
+
+
+@pytest.mark.parametrize("code", POISON)
+def test_a_program_cannot_disable_its_worker(code):
+    """Regression: an exception escaping the forked child used to run the worker's cleanup and delete its
+    base directory, so every later program on that worker came back sandbox_error."""
+    tests = ["raise E()"] if code.endswith("'no')\n") else ["assert True"]
+    with WorkerPool(1) as pool:
+        first = judge(code, tests, timeout=5, pool=pool)
+        assert not first.infrastructure_failure, first.message
+        for _ in range(3):
+            good = judge("def f(x):\n    return x + 1\n", ["assert f(1) == 2"], timeout=5, pool=pool)
+            bad = judge("def f(x):\n    return x\n", ["assert f(1) == 2"], timeout=5, pool=pool)
+            assert good.status == Status.PASSED, good.message
+            assert bad.status == Status.FAILED, bad.message

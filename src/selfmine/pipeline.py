@@ -4,7 +4,6 @@ so a rerun with the same run dir skips finished stages and redoes an interrupted
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -50,9 +49,9 @@ class Pipeline:
             ledger.close()
 
     def _step(self, name: str, fn) -> None:
-        if self._stage(name) in ("done", "skipped"):
+        if self._stage(name) == "done":
             self.echo(f"[{name}] already done, skipping")
-            return
+            return  # a "skipped" stage is tried again: a changed setting (e.g. a pair file) may let it run
         self.echo(f"[{name}] ...")
         start = time.time()
         info = fn() or {}
@@ -90,8 +89,9 @@ class Pipeline:
         p = self.cfg.pipeline
         if mined < p.min_pairs and imported == 0:
             if not p.supplement_pairs:
-                return {"status": "skipped", "reason": f"mining gave {mined} pairs (< pipeline.min_pairs={p.min_pairs}); "
-                        "set pipeline.supplement_pairs to train anyway"}  # fmt: skip
+                return {"status": "skipped", "reason": f"mining gave {mined} self-mined pairs (< pipeline.min_pairs={p.min_pairs}); "
+                        "mine more (--set mine.rounds=N or mine.problems=N) and rerun, or opt in to reference pairs with "
+                        "--set pipeline.supplement_pairs=pairs_7b_40.jsonl"}  # fmt: skip
             from .mine.transfer import import_pairs
 
             path = Path(p.supplement_pairs).expanduser()
@@ -122,4 +122,5 @@ class Pipeline:
         self._done("report")
         self.echo((self.dir / "report.md").read_text().split("\n## Mining")[0])
         self.echo(f"report: {paths['html']} and {paths['md']}")
+        self.echo(f"open it with: python -m webbrowser file://{Path(paths['html']).resolve()}")
         return paths

@@ -8,6 +8,7 @@ import ast
 import json
 import re
 
+from ..tasks.code import extract_code  # noqa: F401  (chat answers are read the same everywhere)
 from .data import EvalTask
 
 # Output comparisons where exact equality is the wrong oracle (same cases as EvalPlus).
@@ -29,7 +30,6 @@ MBPP_RESTORE = {
 
 HARNESS = r'''
 import copy as _sm_copy, json as _sm_json, math as _sm_math, sys as _sm_sys
-from ..tasks.code import extract_code  # noqa: F401  (chat answers are read the same everywhere)
 _sm_sys.set_int_max_str_digits(0)  # some canonical answers are integers beyond the 4300-digit default
 _sm_ref_ns = {}
 exec(%(canonical)r, _sm_ref_ns)

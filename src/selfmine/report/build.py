@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..evaluate.compare import compare
 from ..ledger import Ledger
-from ..mine.stats import round_stats
+from ..mine.stats import total_stats
+from ..mine.format import format_stats
 from . import charts
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1.5em;color:#222}
@@ -33,8 +34,8 @@ def build_report(run_dir: str | Path) -> dict:
     evals = _load(run_dir)
     ledger = Ledger.in_run_dir(run_dir)
     try:
-        rnd = ledger.db.execute("SELECT id FROM rounds WHERE seed >= 0 ORDER BY id LIMIT 1").fetchone()
-        stats = round_stats(ledger, rnd[0]) if rnd else None
+        rounds = [r["stats"] for r in ledger.mining_rounds() if r["stats"]]  # stored by mining when each round closed
+        stats = total_stats(rounds) if rounds else None
         pairs = ledger.pairs(("mixed", "repair", "imported"))
         config = ledger.get_meta("config") or {}
         prov = ledger.get_meta("provenance") or {}
@@ -74,13 +75,17 @@ def build_report(run_dir: str | Path) -> dict:
         md.append(f"\n*{k} skipped: {why}*")
     # -- mining ---------------------------------------------------------------------------------------
     md += ["", "## Mining", ""]
+    mining_text = "\n".join(format_stats(r) for r in rounds) if stats else ""
     if stats:
-        from ..mine.loop import format_stats
-
-        md += ["```", format_stats(stats), "```"]
+        md += ["```", mining_text, "```", "", f"All rounds: {stats['range']}"]
     imported = sum(p.kind == "imported" for p in pairs)
+    trained_imported = {name: t.get("sources", {}).get("imported", 0) for name, t in trainings.items()}
+    warning = ""
     if imported:
-        md.append(f"\n**{imported} of the training pairs are reference pairs imported from a file, not self-mined.**")
+        used = max(trained_imported.values(), default=0)
+        warning = (f"{imported} reference pairs imported from a file (not self-mined) are in this run's ledger"
+                   + (f"; {used} of them were trained on." if used else "."))  # fmt: skip
+        md.append(f"\n**{warning}**")
     for name, t in trainings.items():
         md.append(f"\n- adapter `{name}`: {t['pairs']} pairs, {t['examples']} examples, control {t['control']}, "
                   f"loss {t['loss_curve'][0]['loss']:.3f} -> {t['loss_curve'][-1]['loss']:.3f}, {t['wall_time_s']} s")  # fmt: skip
@@ -95,13 +100,15 @@ def build_report(run_dir: str | Path) -> dict:
         imgs.append(("pass@1 per arm", charts.pass_at_1(arms)))
     if stats:
         steps = [("proposed", stats["proposed"]), ("valid", stats["valid"]), ("mixed", stats["mixed"]), ("pairs", stats["pairs"])]
-        imgs.append(("mining funnel", charts.funnel(steps, stats["rejections"])))
+        imgs.append(("mining funnel (all rounds)", charts.funnel(steps, stats["rejections"])))
+        imgs.append(("curriculum: valid problems by difficulty, per round", charts.curriculum(rounds)))
     body = [_md_tables_to_html(md_text.split("\n## Mining")[0])]
     for title, b64 in imgs:
         body.append(f'<h3>{html.escape(title)}</h3><img alt="{html.escape(title)}" src="data:image/png;base64,{b64}">')
-    from ..mine.loop import format_stats
-
-    body.append("<h2>Mining</h2>" + (f"<pre>{html.escape(format_stats(stats))}</pre>" if stats else "<p>no mining round</p>"))
+    body.append("<h2>Mining</h2>" + (f"<pre>{html.escape(mining_text)}</pre><p>All rounds: {html.escape(stats['range'])}</p>"
+                                     if stats else "<p>no mining round</p>"))  # fmt: skip
+    if warning:
+        body.append(f"<p><strong>{html.escape(warning)}</strong></p>")
     body.append(f"<h2>Pairs ({len(pairs)})</h2><p class='note'>broken attempt (left) vs fixed (right), with the error</p>")
     differ = difflib.HtmlDiff(wrapcolumn=70)
     for p in pairs[:200]:

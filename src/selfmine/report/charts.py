@@ -45,3 +45,19 @@ def funnel(steps: list[tuple[str, int]], rejections: dict[str, int]) -> str:
     b.set_title("rejections by reason")
     b.invert_yaxis()
     return _png(fig)
+
+
+def curriculum(rounds: list[dict]) -> str:
+    """Valid problems per difficulty level (fresh = 0, harder +1, easier -1), one group of bars per round."""
+    levels = sorted({int(k) for r in rounds for k in r.get("difficulty", {})} or {0})
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    width = 0.8 / max(1, len(levels))
+    for i, lvl in enumerate(levels):
+        xs = [j + i * width for j in range(len(rounds))]
+        ax.bar(xs, [r.get("difficulty", {}).get(str(lvl), r.get("difficulty", {}).get(lvl, 0)) for r in rounds], width,
+               label=f"difficulty {lvl:+d}" if lvl else "difficulty 0 (fresh)")  # fmt: skip
+    ax.set_xticks([j + width * (len(levels) - 1) / 2 for j in range(len(rounds))], [f"round {r.get('number', i + 1)}" for i, r in enumerate(rounds)])
+    ax.set_ylabel("valid problems")
+    ax.set_title("curriculum: difficulty per round")
+    ax.legend(fontsize=8)
+    return _png(fig)

@@ -106,8 +106,20 @@ def _child(req, wfd, workdir):
 
     def describe():
         etype, value, tb = exc_info()
-        text = "".join(fmt(etype, value, tb.tb_next if tb is not None else None))  # drop the harness frame
-        return etype.__name__, str(value)[:TAIL_CHARS], text[-TAIL_CHARS:]
+        # the program chooses the exception: its __str__ or __repr__ may raise or loop; never let that escape
+        try:
+            text = "".join(fmt(etype, value, tb.tb_next if tb is not None else None))  # drop the harness frame
+        except BaseException:
+            text = "(traceback could not be formatted)"
+        try:
+            msg = str(value)[:TAIL_CHARS]
+        except BaseException:
+            msg = "(message could not be formatted)"
+        try:
+            name = str(etype.__name__)
+        except BaseException:
+            name = "BaseException"
+        return name, msg, text[-TAIL_CHARS:]
 
     report(event="start")
     scope = {"__name__": "solution", "__builtins__": __builtins__}
@@ -129,8 +141,11 @@ def _child(req, wfd, workdir):
         else:
             report(event="test", index=i, outcome="passed")
     report(event="done", count=len(req["tests"]))
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()  # the program may have closed or replaced the stream
+        except BaseException:
+            pass
     os._exit(0)  # skips atexit hooks and finalizers the program registered
 
 
@@ -184,8 +199,13 @@ def run_one(req, base):
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        os.close(rfd)
-        _child(req, wfd, workdir)
+        # The forked child must never return into the server loop below (whose cleanup would delete the
+        # worker's base directory and poison every later program): whatever escapes, it exits here.
+        try:
+            os.close(rfd)
+            _child(req, wfd, workdir)
+        finally:
+            os._exit(71)
     os.close(wfd)
     deadline = start + float(req["timeout"])
     pidfd = os.pidfd_open(pid)

@@ -91,6 +91,7 @@ def train(cfg: TrainConfig, out: str | Path, run_dir: str | Path | None = None, 
         "config": cfg.model_dump(mode="json"), "model": model or "default", "model_path": str(model_path),
         "source": source, "pair_ids": [p.id for p in chosen], "pairs": len(chosen), "examples": n_examples,
         "failure_classes": {c: sum(p.failure_class == c for p in chosen) for c in sorted({p.failure_class for p in chosen})},
+        "sources": {k: sum(p.kind == k for p in chosen) for k in sorted({p.kind for p in chosen})},
         "control": cfg.control, "control_info": control_info, "loss_curve": losses,
         "wall_time_s": round(time.time() - start, 1), **stamp(),
     }  # fmt: skip
