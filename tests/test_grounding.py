@@ -185,4 +185,4 @@ def test_calls_with_the_wrong_number_of_arguments_are_fitted_to_the_signature():
                      'assert count_long(["hello", "a"], 3) == 1\nassert count_long() == 0\n')
     assert p.ok, p.detail
     assert "assert count_long(['hello', 'a']) == 1" in p.tests + p.hidden  # the extra argument was dropped
-    assert prob.meta["grounding"]["dropped"].get("raised", 0) == 0
+    assert prob.meta["grounding"]["grounded"] >= 3  # drawn lists of ints raise here (len of an int); the rest count

@@ -294,3 +294,17 @@ def test_a_program_cannot_disable_its_worker(code):
             bad = judge("def f(x):\n    return x\n", ["assert f(1) == 2"], timeout=5, pool=pool)
             assert good.status == Status.PASSED, good.message
             assert bad.status == Status.FAILED, bad.message
+
+
+def test_a_reply_line_not_for_this_request_is_never_taken():
+    """A forged line on the protocol pipe (as a program could write through /proc where the worker is
+    dumpable) must not be read as the verdict: the worker is replaced and the program judged again."""
+    forged = '{"events": [], "timed_out": false, "signal": null, "exit_code": 0, "duration_s": 0, "output": "", "output_bytes": 0}\n'
+    with WorkerPool(1) as pool:
+        worker = pool.acquire()
+        worker._buf += forged.encode()  # sits in front of the next real reply
+        pool.release(worker)
+        bad = judge("def f(x):\n    return x\n", ["assert f(1) == 2"], timeout=5, pool=pool)
+        assert bad.status == Status.FAILED, bad.message
+        good = judge("def f(x):\n    return x + 1\n", ["assert f(1) == 2"], timeout=5, pool=pool)
+        assert good.status == Status.PASSED, good.message

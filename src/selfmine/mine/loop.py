@@ -23,7 +23,6 @@ from .format import format_stats
 from .stats import round_stats, total_stats
 
 log = logging.getLogger(__name__)
-SOLVE_BATCH = 4  # problems per generation call: their k attempts share one batch
 # what a rerun may change: more problems extend a round, more rounds or a larger budget extend the run
 RESUMABLE_KEYS = {("mine", "problems"), ("mine", "rounds"), ("mine", "target_pairs")}
 MINING_SECTIONS = ("seed", "engine", "mine")  # what decides what is mined; train/eval settings may change
@@ -131,7 +130,8 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
     # solve + judge. Chunks are fixed slices of the round's valid problems and each chunk's sampling seed
     # comes from its first problem, so a resumed run samples exactly what an uninterrupted one would.
     valid = ledger.problems("valid", round_id)
-    chunks = [valid[i : i + SOLVE_BATCH] for i in range(0, len(valid), SOLVE_BATCH)]
+    per = max(1, cfg.engine.batch_size // m.attempts)  # problems per generation call: their k attempts fill one batch
+    chunks = [valid[i : i + per] for i in range(0, len(valid), per)]
     with bar(total=len(valid), desc=f"{tag}solve x{m.attempts}", unit="problem") as b:
         for chunk in chunks:
             missing = {p.id for p in chunk if not ledger.has_attempts(p.id, "solve")}
@@ -149,7 +149,8 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
             if solves and not any(a.passed for a in solves):
                 need.append(p)
                 broken[p.id] = pick_broken(solves)
-        chunks = [need[i : i + SOLVE_BATCH] for i in range(0, len(need), SOLVE_BATCH)]
+        per = max(1, cfg.engine.batch_size // m.repair_attempts)
+        chunks = [need[i : i + per] for i in range(0, len(need), per)]
         with bar(total=len(need), desc=f"{tag}repair", unit="problem") as b:
             for chunk in chunks:
                 missing = {p.id for p in chunk if not ledger.has_attempts(p.id, "repair")}

@@ -89,8 +89,10 @@ def judge(
         "output_keep": OUTPUT_KEEP,
         "nproc": EXTRA_PROCESSES,
     }
-    for attempt in range(2):
+    deaths = 0
+    for attempt in range(4):
         request["nonce"] = secrets.token_hex(16)
+        request["id"] = secrets.token_hex(8)
         try:
             worker = pool.acquire()
         except Exception as e:
@@ -98,17 +100,22 @@ def judge(
         try:
             reply = worker.run(request)
         except WorkerDied as e:
+            if e.protocol:
+                if attempt < 3:
+                    continue  # the worker was killed; the pool starts a fresh one
+                return Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.launcher.mode)
             if e.hung:
                 return _verdict_without_reply(asserts, Status.TIMEOUT, "the program hung its sandbox", pool, timeout)
-            if attempt == 0:
-                continue  # a worker can die of its own accord once; twice in a row is the program
+            deaths += 1
+            if deaths == 1:
+                continue  # a worker can die of its own accord once; twice is the program
             return _verdict_without_reply(
                 asserts, Status.ERROR, "the program killed the judge's worker process", pool, timeout
             )
         finally:
             pool.release(worker)
         return interpret(reply, asserts, pool.launcher.mode)
-    raise AssertionError("unreachable")
+    return Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.launcher.mode)
 
 
 def _verdict_without_reply(asserts, status, message, pool, timeout) -> Verdict:

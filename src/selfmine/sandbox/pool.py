@@ -21,11 +21,12 @@ GRACE_S = 5.0  # the worker's own deadline handling gets this long before we kil
 
 
 class WorkerDied(Exception):
-    """The sandboxed worker vanished or hung mid-request."""
+    """The sandboxed worker vanished or hung mid-request, or answered out of protocol."""
 
-    def __init__(self, message: str, hung: bool = False):
+    def __init__(self, message: str, hung: bool = False, protocol: bool = False):
         super().__init__(message)
         self.hung = hung
+        self.protocol = protocol  # a missing, foreign or unparseable reply: the judge's failure, never the program's
 
 
 class Worker:
@@ -70,7 +71,17 @@ class Worker:
         except (BrokenPipeError, OSError, ValueError) as e:
             self.kill()
             raise WorkerDied(f"worker pipe closed: {e}")
-        return json.loads(self._read_line(time.monotonic() + float(request["timeout"]) + GRACE_S))
+        line = self._read_line(time.monotonic() + float(request["timeout"]) + GRACE_S)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
+        # Each reply names its request: a line written onto the pipe by anything else (say a program that
+        # reached the pipe through /proc) would otherwise shift every later verdict of this worker by one.
+        if not isinstance(reply, dict) or reply.get("id") != request.get("id"):
+            self.kill()
+            raise WorkerDied(f"worker reply does not match the request: {line[:120]!r}", protocol=True)
+        return reply
 
     @property
     def alive(self) -> bool:

@@ -292,6 +292,7 @@ def main():
                 reply = run_one(req, base)
             except Exception as e:  # the worker's own failure: reported as such, never as the program's
                 reply = {"worker_error": "%s: %s" % (type(e).__name__, e)}
+            reply["id"] = req.get("id")
             proto_out.write(json.dumps(reply) + "\n")
             proto_out.flush()
     finally:
