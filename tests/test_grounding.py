@@ -186,3 +186,17 @@ def test_calls_with_the_wrong_number_of_arguments_are_fitted_to_the_signature():
     assert p.ok, p.detail
     assert "assert count_long(['hello', 'a']) == 1" in p.tests + p.hidden  # the extra argument was dropped
     assert prob.meta["grounding"]["grounded"] >= 3  # drawn lists of ints raise here (len of an int); the rest count
+
+
+@pytest.mark.parametrize("canonical", [False, True])
+def test_canonical_pairs_are_opt_in_and_pair_with_the_proposers_code(tmp_path, data_dir, canonical):
+    stats = mine(tmp_path, cfg(data_dir, repair="false", canonical_pairs=str(canonical).lower()), engine=ScriptedEngine(),
+                 progress=False, echo=lambda s: None)  # fmt: skip
+    ledger = Ledger.in_run_dir(tmp_path)
+    pairs = ledger.pairs(("canonical",))
+    assert bool(pairs) == canonical and stats["pairs_by_kind"].get("canonical", 0) == len(pairs)
+    for p in pairs:  # the fixed side is the problem's own function, which passes every test; the broken side fails
+        prob = ledger.problem(p.problem_id)
+        assert p.fixed == prob.code and judge(p.fixed, prob.judge_tests).passed and not judge(p.broken, prob.judge_tests).passed
+        assert not any(a.passed for a in ledger.attempts(p.problem_id, "solve"))
+    ledger.close()

@@ -70,6 +70,9 @@ class MineConfig(Section):
                         "of all-pass problems and easier variants of all-fail ones")
     variant_share: float = Field(0.5, ge=0, le=1, description="at most this share of a later round's proposals are "
                                  "curriculum variants; the rest are fresh")
+    canonical_pairs: bool = Field(False, description="for a problem no attempt or repair solved, pair its failing "
+                                  "attempts with the proposer's own function (model-written, judged twice); labelled "
+                                  "'canonical'. Off: the reference recipe mines only mixed outcomes and repairs")
     target_pairs: Optional[int] = Field(None, ge=1, description="stop mining after the round that reaches this many "
                                         "(broken, fixed) pairs")
 

@@ -14,9 +14,9 @@ import yaml
 from .config import RunConfig
 from .datasets import reference_pairs
 from .engine import Engine, get_engine
-from .ledger import Ledger
+from .ledger import MINED_KINDS, Ledger
 
-PAIR_KINDS = "kind IN ('mixed', 'repair')"
+PAIR_KINDS = f"kind IN ({', '.join(repr(k) for k in MINED_KINDS)})"
 
 
 class Pipeline:

@@ -49,10 +49,16 @@ class Attempt:
     id: int | None = None
 
 
+# Pair kinds that are (broken, fixed) pairs the model mined itself: a passing and a failing attempt at one
+# problem (mixed), a successful repair (repair), or a failing attempt against the proposer's own function
+# (canonical, opt-in: mine.canonical_pairs). keep_correct rows and imported pairs are neither.
+MINED_KINDS = ("mixed", "repair", "canonical")
+
+
 @dataclass
 class Pair:
     problem_id: int
-    kind: str  # mixed | repair | keep_correct
+    kind: str  # mixed | repair | canonical | keep_correct | imported
     broken_id: int | None  # None for keep_correct
     fixed_id: int
     failure_class: str = ""

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .records import Attempt, Pair, PairView, Problem
+from .records import MINED_KINDS, Attempt, Pair, PairView, Problem
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -169,7 +169,7 @@ class Ledger:
             for p in pairs:
                 insert_pair(db, p)
 
-    def pairs(self, kinds: tuple[str, ...] = ("mixed", "repair"), classes: tuple[str, ...] | None = None) -> list[PairView]:
+    def pairs(self, kinds: tuple[str, ...] = MINED_KINDS, classes: tuple[str, ...] | None = None) -> list[PairView]:
         q = (
             "SELECT pr.id, pr.kind, pr.failure_class, p.id AS problem_id, p.entry_point, p.header, p.tests,"
             " b.code AS broken, b.error AS error, f.code AS fixed FROM pairs pr JOIN problems p ON p.id = pr.problem_id"

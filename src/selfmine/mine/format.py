@@ -14,7 +14,8 @@ def format_stats(s: dict) -> str:
         f" tests: {'/'.join(s.get('tests', []))}; prompt format: {'/'.join(s.get('format', []))}; own few-shot examples used: {s.get('own_examples', 0)}",
         f"  attempts {s['attempts']} (passed {s['attempts_passed']}); failures by class: "
         + (", ".join(f"{k} {v}" for k, v in s["failure_classes"].items()) or "none"),
-        f"  pairs: {s['pairs']} (mixed {s['pairs_by_kind'].get('mixed', 0)}, repair {s['pairs_by_kind'].get('repair', 0)});"
+        f"  pairs: {s['pairs']} (mixed {s['pairs_by_kind'].get('mixed', 0)}, repair {s['pairs_by_kind'].get('repair', 0)}"
+        + (f", canonical {s['pairs_by_kind']['canonical']}" if s["pairs_by_kind"].get("canonical") else "") + ");"
         f" keep-correct {s['pairs_by_kind'].get('keep_correct', 0)}; pairs by broken class: "
         + (", ".join(f"{k} {v}" for k, v in s["pairs_by_class"].items()) or "none"),
     ]  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Callable
 from ..config import ConfigError, RunConfig
 from ..datasets import DataError, bench_file, contamination_texts
 from ..engine import Engine, get_engine
-from ..ledger import Ledger
+from ..ledger import Attempt, Ledger
 from ..provenance import stamp
 from .gates import ContaminationIndex, NearDuplicates
 from .pair import mine_pairs
@@ -162,7 +162,13 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
 
     # pairs (a pure function of stored attempts; inserting twice changes nothing)
     for p in valid:
-        pairs = mine_pairs(p.id, ledger.attempts(p.id, "solve"), ledger.attempts(p.id, "repair"), m.pairs_per_problem)
+        solves, repairs = ledger.attempts(p.id, "solve"), ledger.attempts(p.id, "repair")
+        canonical = []
+        if m.canonical_pairs and solves and not any(a.passed for a in solves + repairs):
+            if not ledger.has_attempts(p.id, "canonical"):  # its own code passed its tests twice at validation
+                ledger.add_attempts([Attempt(p.id, "canonical", 0, p.code, p.code, "passed", True)])
+            canonical = ledger.attempts(p.id, "canonical")
+        pairs = mine_pairs(p.id, solves, repairs, m.pairs_per_problem, canonical)
         if pairs:
             ledger.add_pairs(pairs)
 

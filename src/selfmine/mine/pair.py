@@ -17,7 +17,10 @@ def _unique(attempts: list[Attempt]) -> list[Attempt]:
     return out
 
 
-def mine_pairs(problem_id: int, solves: list[Attempt], repairs: list[Attempt], cap: int) -> list[Pair]:
+def mine_pairs(problem_id: int, solves: list[Attempt], repairs: list[Attempt], cap: int,
+               canonical: list[Attempt] | None = None) -> list[Pair]:  # fmt: skip
+    """`canonical`: the proposer's own function stored as a passing attempt, for problems no attempt or
+    repair solved (opt-in); its failing attempts pair with it."""
     passing = _unique([a for a in solves if a.passed])
     failing = _unique(sorted((a for a in solves if not a.passed), key=lambda a: (CLASS_PRIORITY[a.failure_class], a.idx)))
     pairs = []
@@ -31,4 +34,7 @@ def mine_pairs(problem_id: int, solves: list[Attempt], repairs: list[Attempt], c
     for r in fixed[:cap]:
         parent = by_id.get(r.parent_id)
         pairs.append(Pair(problem_id, "repair", r.parent_id, r.id, parent.failure_class if parent else ""))
+    if canonical and not passing and not fixed:
+        for b in failing[:cap]:
+            pairs.append(Pair(problem_id, "canonical", b.id, canonical[0].id, b.failure_class))
     return pairs

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..intervals import mean_ci, wilson
-from ..ledger import Ledger
+from ..ledger import MINED_KINDS, Ledger
 
 # The working range: enough valid problems, and enough of them with mixed outcomes to give pairs.
 MIN_MIXED_RATE = 0.2  # of solved problems (RESEARCH.md: below this the recipe starves)
@@ -73,7 +73,7 @@ def round_stats(ledger: Ledger, round_id: int) -> dict:
             per_problem[pr.problem_id] += 1
     solved = sum(outcome.values())
     rate = lambda k: outcome[k] / solved if solved else 0.0  # noqa: E731
-    pairs = by_kind["mixed"] + by_kind["repair"]
+    pairs = sum(by_kind[k] for k in MINED_KINDS)
     where = boundary(len(problems), len(valid), solved, outcome["mixed"], outcome["all_pass"], outcome["all_fail"],
                      [per_problem[p.id] for p in problems])  # fmt: skip
     variants = Counter(p.variant or "fresh" for p in problems)

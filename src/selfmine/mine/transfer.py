@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from ..ledger import Attempt, Ledger, Pair, PairView, Problem
+from ..ledger import MINED_KINDS, Attempt, Ledger, Pair, PairView, Problem
 from ..ledger.store import insert_attempt, insert_pair, insert_problem
 from ..sandbox import Job, judge_many
 from ..tasks.code import classify_failure, header_from_source, repair_prompt, solve_prompt
@@ -28,7 +28,7 @@ def export_record(p: PairView, fmt: str) -> dict:
 
 
 def export_pairs(run_dir: str | Path, fmt: str, out: str | Path, classes: tuple[str, ...] | None = None,
-                 kinds: tuple[str, ...] = ("mixed", "repair", "imported")) -> int:  # fmt: skip
+                 kinds: tuple[str, ...] = (*MINED_KINDS, "imported")) -> int:  # fmt: skip
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     ledger = Ledger.in_run_dir(run_dir)

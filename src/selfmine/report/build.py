@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ..evaluate.compare import compare
-from ..ledger import Ledger
+from ..ledger import MINED_KINDS, Ledger
 from ..mine.stats import total_stats
 from ..mine.format import format_stats
 from . import charts
@@ -36,7 +36,7 @@ def build_report(run_dir: str | Path) -> dict:
     try:
         rounds = [r["stats"] for r in ledger.mining_rounds() if r["stats"]]  # stored by mining when each round closed
         stats = total_stats(rounds) if rounds else None
-        pairs = ledger.pairs(("mixed", "repair", "imported"))
+        pairs = ledger.pairs((*MINED_KINDS, "imported"))
         config = ledger.get_meta("config") or {}
         prov = ledger.get_meta("provenance") or {}
         stages = {r[0]: (r[1], json.loads(r[3])) for r in ledger.db.execute("SELECT * FROM stages")}

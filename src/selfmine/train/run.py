@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Callable
 
 from ..engine.models import resolve_model
-from ..ledger import Ledger, PairView
+from ..ledger import MINED_KINDS, Ledger, PairView
 from ..provenance import stamp
 from ..sandbox import Job, judge_many
 from .config import TrainConfig
 from .data import build_examples, corruptions, format_stub, select_pairs
 
-PAIR_KINDS = ("mixed", "repair", "imported")
+PAIR_KINDS = (*MINED_KINDS, "imported")
 
 
 class TrainError(Exception):
