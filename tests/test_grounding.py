@@ -200,3 +200,14 @@ def test_canonical_pairs_are_opt_in_and_pair_with_the_proposers_code(tmp_path, d
         assert p.fixed == prob.code and judge(p.fixed, prob.judge_tests).passed and not judge(p.broken, prob.judge_tests).passed
         assert not any(a.passed for a in ledger.attempts(p.problem_id, "solve"))
     ledger.close()
+
+
+def test_probe_command_prints_the_numbers_and_a_verdict(tiny_model, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "selfmine.cli", "probe", "--model", str(tiny_model), "--problems", "2",
+                        "--attempts", "1", "--no-progress", "--set", "mine.propose_max_tokens=32", "--run-dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    for needle in ("valid rate", "mixed-outcome rate", "pairs per proposal", "verdict: "):
+        assert needle in r.stdout
+    assert "too small to tell" in r.stdout or "below" in r.stdout  # 2 proposals of a random model decide nothing
+    assert (tmp_path / "ledger.sqlite").exists()
