@@ -134,14 +134,14 @@ def _validate(cfg, parsed, problems, fingerprints, near, contamination) -> None:
     """The problem's own code must pass all its tests, twice; then dedup, decontamination, leak check."""
     m = cfg.mine
     ok = [i for i, p in enumerate(parsed) if p.ok]
-    jobs = [Job(parsed[i].code, parsed[i].tests + getattr(parsed[i], "hidden", []), m.judge_timeout, m.judge_memory_mb) for i in ok]
+    jobs = [Job(parsed[i].code, parsed[i].tests + parsed[i].hidden, m.judge_timeout, m.judge_memory_mb) for i in ok]
     runs = judge_many(jobs + jobs)  # twice: a problem must pass its own tests deterministically
     _check(runs)
     for k, i in enumerate(ok):
         p, prob = parsed[i], problems[i]
         v1, v2 = runs[k], runs[k + len(jobs)]
         prob.code, prob.tests, prob.header = p.code, p.tests, p.header
-        prob.hidden_tests = list(getattr(p, "hidden", []))
+        prob.hidden_tests = list(p.hidden)
         if not v1.passed and m.tests == "model" and m.salvage_asserts and v1.status.value == "failed":
             kept = [t.source for t in v1.tests if t.outcome == "passed"]
             if len(kept) >= m.min_asserts and constant_expectations(kept, p.entry_point) is None:

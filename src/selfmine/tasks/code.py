@@ -83,6 +83,7 @@ class Parsed:
     tests: list[str] = field(default_factory=list)
     header: str = ""  # imports + signature + docstring
     body: list[str] = field(default_factory=list)  # the canonical body's statements (for the leak check)
+    hidden: list[str] = field(default_factory=list)  # grounded mode: asserts judged but not shown
     calls: list = field(default_factory=list)  # grounded mode: the model's literal calls (input seeds)
     non_literal_calls: int = 0
     fn: object = None  # grounded mode: the function's ast node
