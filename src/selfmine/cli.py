@@ -167,7 +167,7 @@ def mine_cmd(
 @app.command("probe")
 def probe_cmd(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="HF model id, local directory or preset; default: embedded gemma-3-270m."),
-    problems: int = typer.Option(16, "--problems", min=1, help="Proposals to sample (16: about 2 minutes with the CPU default)."),
+    problems: int = typer.Option(16, "--problems", min=1, help="Proposals to sample (16: about 5 minutes with the CPU default on 2 cores)."),
     attempts: int = typer.Option(4, "--attempts", min=1, help="Solve attempts per valid problem."),
     seed: int = typer.Option(0, "--seed"),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config for everything else."),
