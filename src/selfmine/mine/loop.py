@@ -127,19 +127,10 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
             done += count
             b.update(count)
 
-    # solve + judge. Chunks are fixed slices of the round's valid problems and each chunk's sampling seed
-    # comes from its first problem, so a resumed run samples exactly what an uninterrupted one would.
+    # solve + judge
     valid = ledger.problems("valid", round_id)
-    per = max(1, cfg.engine.batch_size // m.attempts)  # problems per generation call: their k attempts fill one batch
-    chunks = [valid[i : i + per] for i in range(0, len(valid), per)]
     with bar(total=len(valid), desc=f"{tag}solve x{m.attempts}", unit="problem") as b:
-        for chunk in chunks:
-            missing = {p.id for p in chunk if not ledger.has_attempts(p.id, "solve")}
-            if missing:
-                for pid, attempts in solve_batch(engine, cfg, seed, chunk).items():
-                    if pid in missing:
-                        ledger.add_attempts(attempts)
-            b.update(len(chunk))
+        _fill(ledger, valid, "solve", cfg.engine.batch_size // m.attempts, lambda chunk: solve_batch(engine, cfg, seed, chunk), b)
 
     # repair round for problems where every attempt failed
     if m.repair:
@@ -149,16 +140,9 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
             if solves and not any(a.passed for a in solves):
                 need.append(p)
                 broken[p.id] = pick_broken(solves)
-        per = max(1, cfg.engine.batch_size // m.repair_attempts)
-        chunks = [need[i : i + per] for i in range(0, len(need), per)]
         with bar(total=len(need), desc=f"{tag}repair", unit="problem") as b:
-            for chunk in chunks:
-                missing = {p.id for p in chunk if not ledger.has_attempts(p.id, "repair")}
-                if missing:
-                    for pid, attempts in repair_batch(engine, cfg, seed, chunk, broken).items():
-                        if pid in missing:
-                            ledger.add_attempts(attempts)
-                b.update(len(chunk))
+            _fill(ledger, need, "repair", cfg.engine.batch_size // m.repair_attempts,
+                  lambda chunk: repair_batch(engine, cfg, seed, chunk, broken), b)  # fmt: skip
 
     # pairs (a pure function of stored attempts; inserting twice changes nothing)
     for p in valid:
@@ -176,6 +160,21 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
     stats["number"] = number
     ledger.close_round(round_id, stats)
     return stats
+
+
+def _fill(ledger: Ledger, problems: list, kind: str, per: int, generate, bar) -> None:
+    """Attempts of `kind` for every problem, `per` problems to a generation call (their attempts fill one
+    batch). Chunks are fixed slices and each chunk's sampling seed comes from its first problem, so a
+    resumed run regenerates a half-stored chunk exactly and keeps only what is missing."""
+    per = max(1, per)
+    for i in range(0, len(problems), per):
+        chunk = problems[i : i + per]
+        missing = {p.id for p in chunk if not ledger.has_attempts(p.id, kind)}
+        if missing:
+            for pid, attempts in generate(chunk).items():
+                if pid in missing:
+                    ledger.add_attempts(attempts)
+        bar.update(len(chunk))
 
 
 def _bar(progress: bool):

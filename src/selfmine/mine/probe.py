@@ -28,9 +28,8 @@ def probe(cfg: RunConfig, run_dir: str | Path | None = None, engine: Engine | No
     echo(f"  valid rate           {t['valid']}/{t['proposed']} = {b['valid_rate']:.0%} (95% CI {_ci(b['valid_ci'])})")
     echo(f"  mixed-outcome rate   {t['mixed']}/{t['solved']} = {b['mixed_rate']:.0%} (95% CI {_ci(b['mixed_ci'])})"
          f"  [all-pass {t['all_pass']}, all-fail {t['all_fail']}]")  # fmt: skip
-    ppp = stats["boundary"]
-    echo(f"  pairs per proposal   {t['pairs']}/{t['proposed']} = {b['pairs_per_proposal']:.2f}"
-         + (f" (95% CI {ppp['pairs_per_proposal_ci'][0]:.2f}-{ppp['pairs_per_proposal_ci'][1]:.2f})" if t["rounds"] == 1 else ""))  # fmt: skip
+    lo, hi = b["pairs_per_proposal_ci"]
+    echo(f"  pairs per proposal   {t['pairs']}/{t['proposed']} = {b['pairs_per_proposal']:.2f} (95% CI {lo:.2f}-{hi:.2f})")
     echo(f"  rejections: {', '.join(f'{k} {v}' for k, v in sorted(t['rejections'].items(), key=lambda kv: -kv[1])) or 'none'}")
     echo(f"  verdict: {b['verdict']}")
     echo(f"  (working range: valid rate >= {b['thresholds']['valid_rate']:.0%} and mixed-outcome rate >= "

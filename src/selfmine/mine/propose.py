@@ -17,14 +17,10 @@ from ..tasks import grounding
 from ..tasks.code import (PROPOSE_STOP, calls_prompt, constant_expectations, fingerprint, leaks, parse_calls, parse_function,
                           parse_proposal, propose_prompt, solve_prompt, variant_prompt)  # fmt: skip
 from .gates import ContaminationIndex, NearDuplicates
-from .solve import prompts_for
+from .solve import check_sandbox, prompts_for
 
 CALLS_STOP = ["\n\n\n", "\ndef ", "\n###", "\nclass "]
 PROBE_TIMEOUT_S = 20.0  # the whole probe program; each call also has its own timer (grounding.CALL_SECONDS)
-
-
-class SandboxFailed(RuntimeError):
-    """The judge failed (not the program): nothing of the batch is stored, a rerun redoes it."""
 
 
 @dataclass
@@ -39,12 +35,6 @@ class Slot:
         if self.parent is None:
             return 0
         return self.parent.difficulty + (1 if self.variant == "harder" else -1)
-
-
-def _check(verdicts) -> None:
-    bad = next((v for v in verdicts if v.infrastructure_failure), None)
-    if bad is not None:
-        raise SandboxFailed(f"the sandbox failed while validating a problem ({bad.message}); rerun to resume")
 
 
 def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, slots: list[Slot],
@@ -115,7 +105,7 @@ def ground_tests(cfg, seed, parsed, problems) -> None:
     if not jobs:
         return
     runs = judge_many(jobs + jobs)  # twice: an expected value must not depend on the run
-    _check(runs)
+    check_sandbox(runs, "validating problems")
     for k, (i, calls, tag) in enumerate(plans):
         p, v1, v2 = parsed[i], runs[k], runs[k + len(jobs)]
         if v1.status.value == "error" and v1.error_type and not any(t.outcome != "not_run" for t in v1.tests):
@@ -136,7 +126,7 @@ def _validate(cfg, parsed, problems, fingerprints, near, contamination) -> None:
     ok = [i for i, p in enumerate(parsed) if p.ok]
     jobs = [Job(parsed[i].code, parsed[i].tests + parsed[i].hidden, m.judge_timeout, m.judge_memory_mb) for i in ok]
     runs = judge_many(jobs + jobs)  # twice: a problem must pass its own tests deterministically
-    _check(runs)
+    check_sandbox(runs, "validating problems")
     for k, i in enumerate(ok):
         p, prob = parsed[i], problems[i]
         v1, v2 = runs[k], runs[k + len(jobs)]
@@ -146,7 +136,7 @@ def _validate(cfg, parsed, problems, fingerprints, near, contamination) -> None:
             kept = [t.source for t in v1.tests if t.outcome == "passed"]
             if len(kept) >= m.min_asserts and constant_expectations(kept, p.entry_point) is None:
                 again = judge_many([Job(p.code, kept, m.judge_timeout, m.judge_memory_mb)] * 2)
-                _check(again)
+                check_sandbox(again, "validating problems")
                 if all(v.passed for v in again):
                     prob.detail = f"salvaged: kept {len(kept)} of {len(v1.tests)} asserts"
                     prob.tests, p.tests, v1, v2 = kept, kept, again[0], again[1]

@@ -12,13 +12,21 @@ from ..tasks.code import SOLVE_STOP, attempt_program, classify_failure, repair_p
 CLASS_PRIORITY = {"wrong_answer": 0, "runtime": 1, "timeout": 2, "syntax": 3, "format": 4}
 
 
+class SandboxFailed(RuntimeError):
+    """The judge failed (not the program): nothing of the batch is stored, a rerun redoes it."""
+
+
+def check_sandbox(verdicts: list[Verdict], doing: str) -> list[Verdict]:
+    bad = next((v for v in verdicts if v.infrastructure_failure), None)
+    if bad is not None:  # never scored as the program's fault: stop, and let a rerun redo this batch
+        raise SandboxFailed(f"the sandbox failed while {doing} ({bad.message}); rerun to resume")
+    return verdicts
+
+
 def _judge(problems_codes: list[tuple[Problem, str]], cfg) -> list[Verdict]:
     m = cfg.mine
     verdicts = judge_many([Job(code, p.judge_tests, m.judge_timeout, m.judge_memory_mb) for p, code in problems_codes])
-    bad = next((v for v in verdicts if v.infrastructure_failure), None)
-    if bad is not None:  # never scored as the program's fault: stop, and let a rerun redo this batch
-        raise RuntimeError(f"the sandbox failed while judging attempts ({bad.message}); rerun to resume")
-    return verdicts
+    return check_sandbox(verdicts, "judging attempts")
 
 
 def _attempt(p: Problem, kind: str, idx: int, completion, code: str, v: Verdict, parent: int | None = None) -> Attempt:

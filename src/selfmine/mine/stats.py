@@ -74,8 +74,8 @@ def round_stats(ledger: Ledger, round_id: int) -> dict:
     solved = sum(outcome.values())
     rate = lambda k: outcome[k] / solved if solved else 0.0  # noqa: E731
     pairs = sum(by_kind[k] for k in MINED_KINDS)
-    where = boundary(len(problems), len(valid), solved, outcome["mixed"], outcome["all_pass"], outcome["all_fail"],
-                     [per_problem[p.id] for p in problems])  # fmt: skip
+    pairs_per = [per_problem[p.id] for p in problems]
+    where = boundary(len(problems), len(valid), solved, outcome["mixed"], outcome["all_pass"], outcome["all_fail"], pairs_per)
     variants = Counter(p.variant or "fresh" for p in problems)
     variants_valid = Counter(p.variant or "fresh" for p in valid)
     return {
@@ -84,8 +84,9 @@ def round_stats(ledger: Ledger, round_id: int) -> dict:
         "all_fail": outcome["all_fail"], "repaired": repaired, "mixed_rate": rate("mixed"),
         "range": where["verdict"], "boundary": where,
         "attempts": attempts, "attempts_passed": passed, "failure_classes": dict(classes),
-        "pairs": pairs, "pairs_by_kind": dict(by_kind), "pairs_by_class": dict(by_class),
-        "difficulty": dict(sorted(Counter(p.difficulty for p in valid).items())),
+        "pairs": pairs, "pairs_by_kind": dict(by_kind), "pairs_by_class": dict(by_class), "pairs_per_proposal": pairs_per,
+        # string keys, as the ledger's JSON gives them back: fresh and stored statistics read alike
+        "difficulty": {str(k): v for k, v in sorted(Counter(p.difficulty for p in valid).items())},
         "variants": {k: [variants_valid[k], variants[k]] for k in sorted(variants)},
         "tests": sorted({p.meta.get("tests", "model") for p in problems}),
         "format": sorted({p.meta.get("format", "raw") for p in problems}),
@@ -105,7 +106,7 @@ def total_stats(rounds: list[dict]) -> dict:
         total[k] = dict(c)
     total["rounds"] = len(rounds)
     total["mixed_rate"] = total["mixed"] / total["solved"] if total["solved"] else 0.0
-    b = boundary(total["proposed"], total["valid"], total["solved"], total["mixed"], total["all_pass"], total["all_fail"], [])
-    b["pairs_per_proposal"] = total["pairs"] / total["proposed"] if total["proposed"] else 0.0
+    pairs_per = [n for r in rounds for n in r.get("pairs_per_proposal", [])]
+    b = boundary(total["proposed"], total["valid"], total["solved"], total["mixed"], total["all_pass"], total["all_fail"], pairs_per)
     total["boundary"], total["range"] = b, b["verdict"]
     return total

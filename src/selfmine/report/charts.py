@@ -54,7 +54,7 @@ def curriculum(rounds: list[dict]) -> str:
     width = 0.8 / max(1, len(levels))
     for i, lvl in enumerate(levels):
         xs = [j + i * width for j in range(len(rounds))]
-        ax.bar(xs, [r.get("difficulty", {}).get(str(lvl), r.get("difficulty", {}).get(lvl, 0)) for r in rounds], width,
+        ax.bar(xs, [r.get("difficulty", {}).get(str(lvl), 0) for r in rounds], width,
                label=f"difficulty {lvl:+d}" if lvl else "difficulty 0 (fresh)")  # fmt: skip
     ax.set_xticks([j + width * (len(levels) - 1) / 2 for j in range(len(rounds))], [f"round {r.get('number', i + 1)}" for i, r in enumerate(rounds)])
     ax.set_ylabel("valid problems")

@@ -13,6 +13,7 @@ import tokenize
 from dataclasses import dataclass, field
 
 from .code_examples import EXAMPLES, TOPICS
+from .grounding import model_calls
 
 PROPOSE_STOP = ["\n### Exercise", "\n###", "\nif __name__", "\nprint("]
 SOLVE_STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert"]
@@ -199,8 +200,6 @@ def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:
 def parse_function(completion: str) -> Parsed:
     """`mine.tests: grounded`: the function alone, plus the model's calls of it as input seeds (its
     expected values are ignored: the interpreter computes them). `fn` is set for drawing inputs."""
-    from .grounding import model_calls
-
     rejected, tree, fn, keep = _function(completion)
     if rejected:
         return rejected
@@ -218,8 +217,6 @@ def calls_prompt(code: str, name: str) -> str:
 def parse_calls(completion: str, name: str, chat: bool = False) -> list:
     """Calls from the continuation of `calls_prompt` (which opened the first `print(name(`); in chat
     format, from the answer's code."""
-    from .grounding import model_calls
-
     text = extract_code(completion) if chat else f"print({name}(" + completion
     lines = [ln for ln in text.splitlines() if ln.strip()][:12]
     good = []

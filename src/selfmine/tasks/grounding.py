@@ -29,7 +29,7 @@ class Call:
     origin: str = "model"  # model | mutated | drawn
 
     def source(self, name: str) -> str:
-        parts = [_src(a) for a in self.args] + [f"{k}={_src(v)}" for k, v in self.kwargs.items()]
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
         return f"{name}({', '.join(parts)})"
 
 
@@ -41,14 +41,6 @@ class Grounded:
     visible: list[str] = field(default_factory=list)  # asserts the solve prompt shows
     hidden: list[str] = field(default_factory=list)  # more asserts only the judge uses
     stats: dict = field(default_factory=dict)
-
-
-def _src(value) -> str:
-    return repr(value)
-
-
-def _literal(node: ast.AST):
-    return ast.literal_eval(node)
 
 
 def model_calls(tree: ast.Module, name: str) -> tuple[list[Call], int]:
@@ -64,7 +56,7 @@ def model_calls(tree: ast.Module, name: str) -> tuple[list[Call], int]:
             try:
                 if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
                     raise ValueError
-                call = Call(tuple(_literal(a) for a in node.args), {k.arg: _literal(k.value) for k in node.keywords})
+                call = Call(tuple(ast.literal_eval(a) for a in node.args), {k.arg: ast.literal_eval(k.value) for k in node.keywords})
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 other += 1
                 continue
