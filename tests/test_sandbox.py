@@ -215,8 +215,8 @@ def test_no_network():
 
 def test_workdir_is_fresh_each_time():
     code = "import os\nleft = os.listdir('.')\nopen('mark.txt', 'w').write('1')\n"
-    assert judge(code, ["assert left == ['output.txt']"]).passed
-    assert judge(code, ["assert left == ['output.txt']"]).passed
+    assert judge(code, ["assert left == []"]).passed
+    assert judge(code, ["assert left == []"]).passed
 
 
 def test_judge_many_keeps_order_and_parallelises():

@@ -20,7 +20,7 @@ class EvalTask:
     prompt: str  # raw-completion prompt, as the benchmark gives it
     entry_point: str
     canonical: str  # full canonical program
-    base_setup: str  # code appended after the solution before the base tests
+    base_setup: str  # test code that runs before the base tests (in the tests' process)
     base_tests: list[str]
     plus_inputs: list = field(default_factory=list)  # base_input + plus_input (plus variants only)
     atol: float = 0.0

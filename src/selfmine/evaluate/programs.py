@@ -1,6 +1,7 @@
 """Turning a model's output into the program that is judged, and the differential harness that checks a
 "plus" variant's extra inputs against the canonical solution (with float tolerance and the special
-oracles EvalPlus uses where exact comparison is not meaningful)."""
+oracles EvalPlus uses where exact comparison is not meaningful). The harness is test code: it runs in the
+judge's tests process, so the canonical solution never shares a process with the program."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def _sm_same(entry, inp, out, exp, atol):
     return atol != 0 and _sm_close(out, exp, atol)
 
 def _sm_plus():
-    fn = globals()[%(entry)r]
+    fn = %(entry_name)s  # a proxy: the call runs in the program's process, the comparison here
     for i, inp in enumerate(_sm_inputs):
         exp = _sm_ref(*_sm_copy.deepcopy(inp))
         out = fn(*_sm_copy.deepcopy(inp))
@@ -115,7 +116,7 @@ def _sm_plus():
 def plus_harness(task: EvalTask) -> str:
     mbpp = task.bench.startswith("mbpp")
     number = int(task.task_id.split("/")[-1]) if mbpp else -1
-    return HARNESS % {"canonical": task.canonical, "entry": task.entry_point, "inputs": json.dumps(task.plus_inputs),
+    return HARNESS % {"canonical": task.canonical, "entry": task.entry_point, "entry_name": task.entry_point, "inputs": json.dumps(task.plus_inputs),
                       "atol": task.atol, "set_equal": SET_EQUAL if mbpp else [], "not_none": NOT_NONE if mbpp else [],
                       "restore": MBPP_RESTORE, "mbpp": mbpp, "task_number": number}  # fmt: skip
 

@@ -16,12 +16,12 @@ PLUS_TEST = "assert _sm_plus()"
 
 
 def _job(task: EvalTask, program: str, timeout: float) -> Job:
-    code = f"{program}\n\n{task.base_setup}\n"
+    setup = f"{task.base_setup}\n"  # test code: it runs in the judge's tests process, not with the program
     tests = list(task.base_tests)
     if task.plus_inputs:
-        code += plus_harness(task)
+        setup += plus_harness(task)
         tests.append(PLUS_TEST)
-    return Job(code, tests, timeout, 4096)  # EvalPlus allows 4 GiB; Mbpp/255 needs more than 2
+    return Job(program, tests, timeout, 4096, setup, (task.entry_point,))  # EvalPlus allows 4 GiB; Mbpp/255 needs more than 2
 
 
 @dataclass

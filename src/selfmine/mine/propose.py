@@ -99,8 +99,8 @@ def ground_tests(cfg, seed, parsed, problems) -> None:
         if not calls:
             p.ok, p.reason, p.detail = False, "no_inputs", "no literal call and no guessable parameter types"
             continue
-        program, tag = grounding.probe_program(p.code)
-        jobs.append(Job(program, grounding.probe_tests(p.entry_point, calls), PROBE_TIMEOUT_S, m.judge_memory_mb))
+        setup, tag = grounding.probe_setup()
+        jobs.append(Job(p.code, grounding.probe_tests(p.entry_point, calls), PROBE_TIMEOUT_S, m.judge_memory_mb, setup))
         plans.append((i, calls, tag))
     if not jobs:
         return

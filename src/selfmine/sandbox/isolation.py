@@ -24,6 +24,10 @@ class Launcher:
     drop_to_nobody: bool  # root runs sandboxes as an unprivileged user, so RLIMIT_NPROC applies
     python: str = sys.executable
 
+    @property
+    def label(self) -> str:
+        return self.mode
+
     def command(self, *args: str) -> list[str]:
         return [*self.prefix, self.python, "-I", *args]
 

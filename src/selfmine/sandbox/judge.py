@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import json
 import os
 import secrets
 import signal
@@ -32,6 +33,8 @@ class Job:
     tests: str | Sequence[str]
     timeout: float = DEFAULT_TIMEOUT_S
     memory_mb: int = DEFAULT_MEMORY_MB
+    setup: str = ""  # runs before the tests, in the tests' process
+    shadow: tuple[str, ...] = ()  # program names the tests may use even where they shadow a builtin
 
 
 def split_tests(tests: str | Sequence[str]) -> tuple[str, list[str]]:
@@ -71,18 +74,19 @@ def judge(
     timeout: float = DEFAULT_TIMEOUT_S,
     memory_mb: int = DEFAULT_MEMORY_MB,
     *,
+    setup: str = "",
+    shadow: Sequence[str] = (),
     pool: WorkerPool | None = None,
 ) -> Verdict:
-    """Run `code`, then each assert of `tests` separately, in the sandbox. Never raises for anything
-    the program does; raises BadTests when the tests themselves do not parse."""
+    """Run `code` in one process and `tests` (each assert separately, after `setup` and the tests' own
+    non-assert statements) in another, which calls the program's functions across a socket. Never
+    raises for anything the program does; raises BadTests when the tests themselves do not parse."""
     if timeout <= 0 or memory_mb <= 0:
         raise ValueError("timeout and memory_mb must be positive")
-    setup, asserts = split_tests(tests)
-    program = code if not setup else f"{code}\n\n{setup}\n"
+    own_setup, asserts = split_tests(tests)
+    setup = "\n".join(s for s in (setup, own_setup) if s)
     pool = pool or default_pool()
     request = {
-        "code": program,
-        "tests": asserts,
         "timeout": float(timeout),
         "memory_mb": int(memory_mb),
         "output_limit": OUTPUT_LIMIT,
@@ -91,19 +95,19 @@ def judge(
     }
     deaths = 0
     for attempt in range(4):
-        request["nonce"] = secrets.token_hex(16)
+        nonce = secrets.token_hex(16)
         request["id"] = secrets.token_hex(8)
         try:
             worker = pool.acquire()
         except Exception as e:
-            return Verdict(Status.SANDBOX_ERROR, f"could not start the sandbox: {e}", isolation=pool.launcher.mode)
+            return Verdict(Status.SANDBOX_ERROR, f"could not start the sandbox: {e}", isolation=pool.isolation)
         try:
-            reply = worker.run(request)
+            reply = worker.run(request, code, {"nonce": nonce, "setup": setup, "tests": asserts, "shadow": list(shadow)})
         except WorkerDied as e:
             if e.protocol:
                 if attempt < 3:
                     continue  # the worker was killed; the pool starts a fresh one
-                return Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.launcher.mode)
+                return Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.isolation)
             if e.hung:
                 return _verdict_without_reply(asserts, Status.TIMEOUT, "the program hung its sandbox", pool, timeout)
             deaths += 1
@@ -114,22 +118,47 @@ def judge(
             )
         finally:
             pool.release(worker)
-        return interpret(reply, asserts, pool.launcher.mode)
-    return Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.launcher.mode)
+        verdict = interpret(reply, nonce, asserts, pool.isolation)
+        if verdict is _TESTS_KILLED:
+            deaths += 1
+            if deaths == 1:
+                continue
+            return _verdict_without_reply(asserts, Status.ERROR, "the program killed the judge's tests process", pool, timeout)
+        return verdict
+    return Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation)
+
+
+_TESTS_KILLED = Verdict(Status.SANDBOX_ERROR, "the tests process was killed")
 
 
 def _verdict_without_reply(asserts, status, message, pool, timeout) -> Verdict:
     tests = [TestResult(i, src, "not_run") for i, src in enumerate(asserts)]
-    return Verdict(status, message, duration_s=float(timeout), isolation=pool.launcher.mode, tests=tests)
+    return Verdict(status, message, duration_s=float(timeout), isolation=pool.isolation, tests=tests)
 
 
-def interpret(reply: dict, asserts: list[str], isolation: str) -> Verdict:
-    """Turn the worker's raw observations into a Verdict. A pass needs a nonce-stamped report of
-    every test followed by the final report: anything that ends the program early cannot pass."""
+def _events(raw: str, nonce: str) -> list[dict]:
+    """The tests process's reports: only lines stamped with this request's nonce, which the program's
+    process never sees."""
+    events = []
+    for line in raw.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.pop("nonce", None) == nonce:
+            events.append(event)
+    return events
+
+
+def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Verdict:
+    """Turn the worker's raw observations into a Verdict. A pass needs a report of every test from the
+    tests process followed by its final report: anything that ends it early cannot pass."""
     if "worker_error" in reply:
         return Verdict(Status.SANDBOX_ERROR, reply["worker_error"], isolation=isolation)
-    events = reply["events"]
-    by_index = {e["index"]: e for e in events if e.get("event") == "test"}
+    if reply.get("tests") is None:
+        return Verdict(Status.SANDBOX_ERROR, "the sandbox could not start the program's process", isolation=isolation)
+    events = _events(reply["events"], nonce)
+    by_index = {e["index"]: e for e in events if e.get("event") == "test" and isinstance(e.get("index"), int)}
     tests = []
     for i, src in enumerate(asserts):
         e = by_index.get(i)
@@ -137,10 +166,12 @@ def interpret(reply: dict, asserts: list[str], isolation: str) -> Verdict:
             tests.append(TestResult(i, src, "not_run"))
         else:
             tests.append(TestResult(i, src, e["outcome"], e.get("type", ""), e.get("message", "")))
+    kinds = {e.get("event") for e in events}
     load_error = next((e for e in events if e.get("event") == "load_error"), None)
-    started = any(e.get("event") == "start" for e in events)
+    gone = next((e for e in events if e.get("event") == "program_gone"), None)
     done = any(e.get("event") == "done" and e.get("count") == len(asserts) for e in events)
-    sig, code = reply["signal"], reply["exit_code"]
+    prog, tst = reply["program"], reply["tests"]
+    signals = {prog["signal"], tst["signal"]} - {None}
     base = dict(
         duration_s=round(reply["duration_s"], 6),
         isolation=isolation,
@@ -151,18 +182,18 @@ def interpret(reply: dict, asserts: list[str], isolation: str) -> Verdict:
     error_types = [e.get("type") for e in events if e.get("type")]
     first_bad = next((t for t in tests if t.outcome in ("failed", "error")), None)
 
-    if reply["timed_out"] or sig == signal.SIGXCPU:
+    if reply["timed_out"] or signal.SIGXCPU in signals:
         return Verdict(Status.TIMEOUT, f"time limit exceeded after {len(by_index)} of {len(asserts)} tests", **base)
-    if sig == signal.SIGXFSZ or reply["output_bytes"] >= OUTPUT_LIMIT:
+    if signal.SIGXFSZ in signals or reply["output_bytes"] >= OUTPUT_LIMIT:
         return Verdict(Status.OUTPUT_LIMIT, f"output or file size over {OUTPUT_LIMIT} bytes", **base)
     if "MemoryError" in error_types:
         return Verdict(Status.MEMORY, "memory limit exceeded", error_type="MemoryError", **base)
-    if not started and code == 70:
+    if "start" not in kinds and tst["exit_code"] == 70 or "no_program" in kinds:
         return Verdict(Status.SANDBOX_ERROR, "the sandbox could not set up the program's process", **base)
     if load_error is not None:
-        msg = f"{load_error['type']}: {load_error['message']}"
-        return Verdict(Status.ERROR, msg, error_type=load_error["type"], traceback=load_error["traceback"], **base)
-    if done and sig is None and code == 0:
+        msg = f"{load_error.get('type')}: {load_error.get('message')}"
+        return Verdict(Status.ERROR, msg, error_type=str(load_error.get("type")), traceback=str(load_error.get("traceback", "")), **base)
+    if done and tst["signal"] is None and tst["exit_code"] == 0:
         if first_bad is None:
             return Verdict(Status.PASSED, f"all {len(asserts)} tests passed", **base)
         e = by_index[first_bad.index]
@@ -170,6 +201,9 @@ def interpret(reply: dict, asserts: list[str], isolation: str) -> Verdict:
         detail = f": {first_bad.message}" if first_bad.message else ""
         msg = f"test {first_bad.index} {first_bad.outcome} ({first_bad.error_type}{detail}): {first_bad.source}"
         return Verdict(status, msg, error_type=first_bad.error_type, traceback=e.get("traceback", ""), **base)
+    if gone is None and tst["signal"] is not None:
+        return _TESTS_KILLED  # only the program (or the machine) kills the tests process: judged again once
+    sig, code = prog["signal"], prog["exit_code"]
     how = f"signal {signal.Signals(sig).name}" if sig else f"exit code {code}"
     msg = f"the program stopped before its tests finished ({how}) after {len(by_index)} of {len(asserts)} tests"
     return Verdict(Status.ERROR, msg, error_type="EarlyExit", **base)
@@ -191,9 +225,9 @@ def judge_many(
 
     def one(i: int) -> None:
         j = jobs[i]
-        v = judge(j.code, j.tests, j.timeout, j.memory_mb, pool=pool)
+        v = judge(j.code, j.tests, j.timeout, j.memory_mb, setup=j.setup, shadow=j.shadow, pool=pool)
         if v.infrastructure_failure:
-            v = judge(j.code, j.tests, j.timeout, j.memory_mb, pool=pool)
+            v = judge(j.code, j.tests, j.timeout, j.memory_mb, setup=j.setup, shadow=j.shadow, pool=pool)
         results[i] = v
         if on_result:
             on_result(i, v)

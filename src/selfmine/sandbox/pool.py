@@ -43,13 +43,13 @@ class Worker:
             **popen_kwargs(launcher),
         )
         self._buf = b""
-        hello = self._read_line(time.monotonic() + START_TIMEOUT_S)
+        hello = self._read_frame(time.monotonic() + START_TIMEOUT_S)
         if not json.loads(hello).get("ready"):
             raise WorkerDied(f"worker did not start: {hello[:200]!r}")
 
-    def _read_line(self, deadline: float) -> str:
+    def _read_exact(self, n: int, deadline: float) -> bytes:
         fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buf:
+        while len(self._buf) < n:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
@@ -61,26 +61,41 @@ class Worker:
                     self.kill()
                     raise WorkerDied("worker exited")
                 self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
-        return line.decode()
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
 
-    def run(self, request: dict) -> dict:
+    def _read_frame(self, deadline: float) -> bytes:
+        head = self._read_exact(8, deadline)
+        if not head.isdigit():
+            self.kill()
+            raise WorkerDied(f"worker reply is out of protocol: {head!r}", protocol=True)
+        return self._read_exact(int(head), deadline)
+
+    def run(self, request: dict, code: str, tests: dict) -> dict:
+        """Send one program and its tests; the reply's header, with `events` (raw lines) and `output`."""
+        code_b, tests_b = code.encode("utf-8", "surrogatepass"), json.dumps(tests).encode()
+        header = json.dumps({**request, "code_len": len(code_b), "tests_len": len(tests_b)}).encode()
         try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.write(b"%08d" % len(header) + header + code_b + tests_b)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as e:
             self.kill()
             raise WorkerDied(f"worker pipe closed: {e}")
-        line = self._read_line(time.monotonic() + float(request["timeout"]) + GRACE_S)
+        deadline = time.monotonic() + float(request["timeout"]) + GRACE_S
+        line = self._read_frame(deadline)
         try:
             reply = json.loads(line)
         except ValueError:
             reply = None
-        # Each reply names its request: a line written onto the pipe by anything else (say a program that
-        # reached the pipe through /proc) would otherwise shift every later verdict of this worker by one.
+        # Each reply names its request: bytes written onto the pipe by anything else would otherwise shift
+        # every later verdict of this worker by one.
         if not isinstance(reply, dict) or reply.get("id") != request.get("id"):
             self.kill()
             raise WorkerDied(f"worker reply does not match the request: {line[:120]!r}", protocol=True)
+        reply["events"] = self._read_exact(int(reply.get("events_len", 0)), deadline).decode("utf-8", "replace")
+        reply["output"] = self._read_exact(int(reply.get("output_len", 0)), deadline).decode("utf-8", "replace")
+        if reply.get("retire"):
+            self.kill()  # it said it is leaving: its stdin may hold bytes no child read
         return reply
 
     @property
@@ -118,6 +133,10 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._all: list[Worker] = []
         self._owner = os.getpid()
+
+    @property
+    def isolation(self) -> str:
+        return self.launcher.label
 
     def acquire(self) -> Worker:
         while True:

@@ -1,13 +1,22 @@
 """The fork server that runs inside the sandbox. Standard library only: it is started as a script.
 
-One worker judges one program at a time. For each request it forks a fresh child (no interpreter start:
-the modules below are already imported), the child drops to hard resource limits, runs the program and
-then each test, and reports every step on a private pipe. The worker, not the child, decides the verdict:
-a pass needs a report for every test, each carrying the request's nonce, followed by a final report.
-Anything that stops the child early (sys.exit, os._exit, a signal, killing the worker) leaves reports
-missing and so cannot pass.
+For each request the worker forks two children that share nothing but a socket:
 
-Protocol: one JSON request per line on stdin, one JSON reply per line on stdout.
+- the *program* process runs the model's code and nothing else. It reads the code straight from the
+  worker's stdin, drops every capability, and then only answers calls ("run f on these arguments") with
+  the value, encoded as plain data. It never sees the tests, the expected values, the nonce or the
+  reporting pipe, so nothing it does can produce a pass.
+- the *tests* process never runs model code. It reads the tests (and the nonce) straight from stdin, makes
+  itself non-dumpable, and runs each assert with the program's functions replaced by proxies that call
+  across the socket. Comparisons happen here, on decoded values, and only this process reports outcomes.
+
+The worker itself never holds code, tests or outcomes in ordinary Python objects: payloads go from the
+kernel pipe into the child that needs them, and the children's reports pass through one preallocated
+buffer that is zeroed after each reply, so a later program forked from the worker finds nothing in its
+inherited memory.
+
+Protocol, host -> worker: 8 ASCII digits, a JSON header, the code bytes, the tests bytes (JSON).
+Worker -> host: 8 ASCII digits, a JSON header, the tests process's event lines, the output bytes.
 """
 
 import ctypes
@@ -17,19 +26,25 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
 import traceback
 
 # Warm imports: children inherit them for free. Only pure standard library, nothing large.
-import bisect, collections, copy, dataclasses, decimal, fractions, functools, hashlib  # noqa: E401,F401
-import heapq, itertools, math, operator, random, re, statistics, string, typing  # noqa: E401,F401
+import ast, bisect, builtins, collections, copy, dataclasses, decimal, fractions, functools, hashlib  # noqa: E401,F401
+import heapq, importlib, itertools, math, operator, random, re, statistics, string, typing  # noqa: E401,F401
 
 TAIL_CHARS = 2000
+EVENTS_CAP = 4 * 1024 * 1024
+MESSAGE_CAP = 64 * 1024 * 1024
+SEND_NODES = 1_000_000  # a larger value crosses as a digest
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
-
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine)
 
 try:
     _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -39,9 +54,28 @@ except OSError:
 
 def _prctl(option, value):
     try:
-        _LIBC.prctl(option, value, 0, 0, 0)
+        return _LIBC.prctl(option, value, 0, 0, 0)
     except Exception:
-        pass
+        return -1
+
+
+def _drop_capabilities():
+    """Zero every capability set (the program may run as root inside a user namespace, where it would
+    otherwise be allowed to read the tests process's memory). Returns False where that is not possible."""
+    if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
+        return False
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    try:
+        data = (Data * 2)()
+        return _LIBC.capset(ctypes.byref(Header(0x20080522, 0)), data) == 0
+    except Exception:
+        return False
 
 
 def _count_own_processes():
@@ -59,94 +93,528 @@ def _count_own_processes():
 _OWN_PROCESSES = 0
 
 
-def _tail(text, n=TAIL_CHARS):
-    return text if len(text) <= n else "..." + text[-n:]
+def _read_exact(fd, n):
+    parts, got = [], 0
+    while got < n:
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            raise EOFError("stream ended")
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
-def _child(req, wfd, workdir):
-    """Runs in the forked child. Never returns."""
+def _limits(hdr, extra_processes):
+    cpu = int(hdr["timeout"]) + 1
+    mem = int(hdr["memory_mb"]) * 1024 * 1024
+    nproc = extra_processes + _OWN_PROCESSES
+    for which, value in [
+        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
+        (resource.RLIMIT_AS, (mem, mem)),
+        (resource.RLIMIT_FSIZE, (hdr["output_limit"], hdr["output_limit"])),
+        (resource.RLIMIT_NPROC, (nproc, nproc)),
+        (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_NOFILE, (256, 256)),
+    ]:
+        try:
+            resource.setrlimit(which, value)
+        except (ValueError, OSError):
+            pass
+
+
+def _describe(info):
+    """(type name, message, traceback) of the exception being handled; the program chooses the exception,
+    and its __str__ or __repr__ may raise or loop: never let that escape."""
+    etype, value, tb = info
+    try:
+        text = "".join(traceback.format_exception(etype, value, tb.tb_next if tb is not None else None))
+    except BaseException:
+        text = "(traceback could not be formatted)"
+    try:
+        msg = str(value)[:TAIL_CHARS]
+    except BaseException:
+        msg = "(message could not be formatted)"
+    try:
+        name = str(etype.__name__)
+    except BaseException:
+        name = "BaseException"
+    return name, msg, text[-TAIL_CHARS:]
+
+
+# -- values across the socket: plain data only, every type named exactly (no subclasses, no objects) --
+
+
+class Unencodable(TypeError):
+    pass
+
+
+_TAGGED_DICTS = ((collections.Counter, "C"), (collections.OrderedDict, "O"), (collections.defaultdict, "D"))
+
+
+class TooBig(Exception):
+    pass
+
+
+def encode(v, depth=0, budget=None, strict=False):
+    """Plain data for `v`. Subclasses become their standard base type (so an overridden __eq__ never
+    crosses), except the standard library's dict and deque types, which keep their type."""
+    if depth > 200:
+        raise Unencodable("a value nested deeper than 200 levels")
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise TooBig()
+    t = type(v)
+    if t is int:
+        return v if -(1 << 62) < v < (1 << 62) else {"i": "%x" % v}  # decimal conversion of a huge int is quadratic
+    if v is None or t is bool or t is str:
+        return v
+    if t is float:
+        return {"f": v.hex()}
+    if t is list:
+        return [encode(x, depth + 1, budget, strict) for x in v]
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, int):
+        return encode(int.__int__(v), depth, budget, strict)
+    if isinstance(v, float):
+        return {"f": float.hex(float.__float__(v))}
+    if isinstance(v, str):
+        return str.__str__(v)
+    if isinstance(v, dict):
+        tag = next((tag for kind, tag in _TAGGED_DICTS if isinstance(v, kind)), "d")
+        return {tag: [[encode(k, depth + 1, budget, strict), encode(x, depth + 1, budget, strict)] for k, x in dict.items(v)]}
+    if isinstance(v, (list, collections.deque)):
+        return {"q": [encode(x, depth + 1, budget, strict) for x in v]} if isinstance(v, collections.deque) else [encode(x, depth + 1, budget, strict) for x in list(v)]
+    if isinstance(v, tuple):
+        return {"t": [encode(x, depth + 1, budget, strict) for x in tuple(v)]}
+    if isinstance(v, (set, frozenset)):
+        return {"z" if isinstance(v, frozenset) else "s": [encode(x, depth + 1, budget, strict) for x in v]}
+    if isinstance(v, complex):
+        return {"c": [float.hex(v.real), float.hex(v.imag)]}
+    if isinstance(v, bytes):
+        return {"b": bytes.hex(v)}
+    if strict:
+        raise Unencodable(t.__name__ if isinstance(t.__name__, str) else "object")
+    try:
+        truth = bool(v)
+    except BaseException:
+        truth = None
+    return {"o": [t.__name__ if isinstance(t.__name__, str) else "object", truth]}  # seen only as an opaque object
+
+
+def _jsonable(o):
+    if isinstance(o, (set, frozenset)):
+        return ["__set__"] + sorted(json.dumps(x, default=_jsonable, check_circular=False) for x in o)
+    if isinstance(o, complex):
+        return ["__complex__", o.real, o.imag]
+    if isinstance(o, bytes):
+        return ["__bytes__", o.hex()]
+    if isinstance(o, collections.deque):
+        return list(o)
+    raise TypeError("not plain data")
+
+
+def digest(v):
+    """sha256 of a canonical encoding, for values too large to send: a long top-level sequence is encoded
+    element by element (each with the C encoder), sets and dicts in sorted order."""
+    h, dumps = hashlib.sha256(), functools.partial(json.dumps, default=_jsonable, check_circular=False, separators=(",", ":"))
+    if isinstance(v, (list, tuple, collections.deque)):
+        h.update(b"T[" if isinstance(v, tuple) else b"L[")
+        for x in v:
+            h.update(dumps(x).encode() + b",")
+    elif isinstance(v, (set, frozenset)):
+        h.update(b"S[" + ",".join(sorted(dumps(x) for x in v)).encode())
+    elif isinstance(v, dict):
+        h.update(b"D[" + ",".join(sorted(dumps([k, x]) for k, x in dict.items(v))).encode())
+    else:
+        h.update(b"V" + dumps(v).encode())
+    return h.hexdigest()
+
+
+class Opaque:
+    """An object the program returned that is not plain data: it equals nothing but itself."""
+
+    def __init__(self, kind, truth):
+        self.kind, self.truth = kind, truth
+
+    def __bool__(self):
+        if self.truth is None:
+            raise TypeError("the program's %s has no truth value" % self.kind)
+        return self.truth
+
+    def __repr__(self):
+        return "<%s object from the program>" % self.kind
+
+
+class Digest:
+    """A value too large to send: compares equal to a value with the same canonical encoding."""
+
+    def __init__(self, hexdigest, kind):
+        self.hexdigest, self.kind = hexdigest, kind
+
+    def __eq__(self, other):
+        try:
+            return digest(other) == self.hexdigest
+        except Exception:
+            return False
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "<a large %s from the program, sha256 %s>" % (self.kind, self.hexdigest[:16])
+
+
+def decode(x, depth=0):
+    if depth > 200:
+        raise ValueError("nested too deep")
+    t = type(x)
+    if x is None or t is bool or t is int or t is str:
+        return x
+    if t is list:
+        return [decode(i, depth + 1) for i in x]
+    if t is dict and len(x) == 1:
+        ((k, v),) = x.items()
+        if k == "f" and type(v) is str:
+            return float.fromhex(v)
+        if k == "i" and type(v) is str:
+            return int(v, 16)
+        if k in "tszqdCOD" and type(v) is list:
+            items = [decode(i, depth + 1) for i in v]
+            if k in "tszq":
+                return {"t": tuple, "s": set, "z": frozenset, "q": collections.deque}[k](items)
+            pairs = {kk: vv for kk, vv in items}
+            return {"d": dict, "C": collections.Counter, "O": collections.OrderedDict}[k](pairs) if k != "D" else collections.defaultdict(None, pairs)
+        if k == "c" and type(v) is list and len(v) == 2:
+            return complex(float.fromhex(v[0]), float.fromhex(v[1]))
+        if k == "b" and type(v) is str:
+            return bytes.fromhex(v)
+        if k == "o" and type(v) is list and len(v) == 2 and type(v[0]) is str and v[1] in (True, False, None):
+            return Opaque(v[0][:100], v[1])
+        if k == "h" and type(v) is list and len(v) == 2 and all(type(i) is str for i in v):
+            return Digest(v[0], v[1][:100])
+    raise ValueError("not a value the judge understands")
+
+
+def _send(sock, obj, dumps):
+    data = dumps(obj).encode()
+    sock.sendall(b"%08d" % len(data) if len(data) < 10**8 else b"99999999")
+    sock.sendall(data)
+
+
+class ProgramGone(Exception):
+    """The program's process ended, or broke the call protocol."""
+
+
+def _recv(sock):
+    def exact(n):
+        parts, got = [], 0
+        while got < n:
+            chunk = sock.recv(min(n - got, 1 << 20))
+            if not chunk:
+                raise ProgramGone("the program's process ended")
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    head = exact(8)
+    if not head.isdigit() or int(head) > MESSAGE_CAP:
+        raise ProgramGone("the program broke the call protocol")
+    try:
+        return json.loads(exact(int(head)))
+    except ValueError:
+        raise ProgramGone("the program broke the call protocol") from None
+
+
+# -- the program process --
+
+
+def _program(hdr, sock_fd, ready_fd, workdir, out_path):
+    """Runs in the forked program child. Never returns."""
     try:
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.chdir(workdir)
-        out = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        code = _read_exact(0, hdr["code_len"]).decode("utf-8", "replace")
         null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        os.dup2(null, 0)  # the tests that follow on stdin are not ours to read
+        os.write(ready_fd, b"r")
+        out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(out, 1)
         os.dup2(out, 2)
-        os.dup2(wfd, 3)
+        os.dup2(sock_fd, 3)
         os.closerange(4, 1 << 16)
-        wfd = 3
-        cpu = int(req["timeout"]) + 1
-        mem = int(req["memory_mb"]) * 1024 * 1024
-        limits = [
-            (resource.RLIMIT_CPU, (cpu, cpu + 1)),
-            (resource.RLIMIT_AS, (mem, mem)),
-            (resource.RLIMIT_FSIZE, (req["output_limit"], req["output_limit"])),
-            (resource.RLIMIT_NPROC, (req["nproc"] + _OWN_PROCESSES, req["nproc"] + _OWN_PROCESSES)),
-            (resource.RLIMIT_CORE, (0, 0)),
-            (resource.RLIMIT_NOFILE, (256, 256)),
-        ]
-        for which, value in limits:
-            try:
-                resource.setrlimit(which, value)
-            except (ValueError, OSError):
-                pass
+        _limits(hdr, hdr["nproc"])
+        if not _drop_capabilities():
+            os._exit(70)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
+        sock = socket.socket(fileno=3)
     except BaseException:
         os._exit(70)
 
-    # Bind what the reporting needs to locals now, so the program cannot swap it out from under us.
-    nonce, write, dumps, exc_info, fmt = req["nonce"], os.write, json.dumps, sys.exc_info, traceback.format_exception
+    # Bound to locals now: the program may replace module attributes, which only spoils its own answers.
+    send, recv, enc, dec, info, describe, digest_ = _send, _recv, encode, decode, sys.exc_info, _describe, digest
+    dumps, setitimer, timer_real, callable_, modtype = json.dumps, signal.setitimer, signal.ITIMER_REAL, callable, type(os)
+
+    def alarm(*_):
+        raise TimeoutError("the call took longer than its time limit")
+
+    def flush():
+        # the process is killed, not ended, once the tests are done: what the program printed must be out by then
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+
+    signal.signal(signal.SIGALRM, alarm)
+    scope = {"__name__": "solution", "__builtins__": builtins}
+    try:
+        send(sock, {"ready": 1}, dumps)  # set up: from here on, whatever happens is the program's doing
+    except BaseException:
+        os._exit(70)
+    try:
+        exec(compile(code, "solution.py", "exec"), scope)
+    except BaseException:
+        try:
+            flush()
+            send(sock, {"load_error": describe(info())}, dumps)
+        finally:
+            os._exit(0)
+    names = {}
+    for name, value in list(scope.items())[:5000]:
+        try:
+            if not isinstance(name, str) or name.startswith("__"):
+                continue
+            if isinstance(value, modtype):
+                names[name] = ["module", str(value.__name__)]
+            elif callable_(value):
+                names[name] = ["callable"]
+            else:
+                names[name] = ["value", enc(value)]
+        except BaseException:
+            continue
+    try:
+        flush()
+        send(sock, {"loaded": names}, dumps)
+        while True:
+            req = recv(sock)
+            try:
+                fn = scope.get(req["call"])
+                if not callable_(fn):
+                    raise NameError("name %r is not a function of the program" % req["call"])
+                args, kwargs = dec(req["args"]), dec(req["kwargs"])
+                if req.get("seconds"):
+                    setitimer(timer_real, float(req["seconds"]))
+                try:
+                    value = fn(*args, **kwargs)
+                finally:
+                    setitimer(timer_real, 0)
+                try:
+                    reply = {"value": enc(value, 0, [SEND_NODES])}
+                except TooBig:
+                    reply = {"value": {"h": [digest_(value), type(value).__name__]}}
+            except Unencodable as e:
+                reply = {"unencodable": str(e)}
+            except BaseException:
+                reply = {"raise": describe(info())}
+            flush()
+            send(sock, reply, dumps)
+    except BaseException:
+        pass
+    finally:
+        os._exit(0)  # skips atexit hooks and finalizers the program registered
+
+
+# -- the tests process --
+
+
+class _Proxy:
+    """Stands for one of the program's functions in the tests process: a call crosses to the program."""
+
+    def __init__(self, name, link):
+        self._name, self._link = name, link
+
+    def __call__(self, *args, **kwargs):
+        return self._link.call(self._name, args, kwargs)
+
+    def __repr__(self):
+        return "<program function %s>" % self._name
+
+
+class RemoteError(Exception):
+    pass
+
+
+_EXC_KEEP = {n for n in dir(builtins) if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)}
+
+
+class _Link:
+    def __init__(self, sock, scope):
+        self.sock, self.scope, self.gone = sock, scope, None
+
+    def call(self, name, args, kwargs):
+        if self.gone:
+            raise ProgramGone(self.gone)
+        try:
+            req = {"call": name, "args": encode(list(args), strict=True), "kwargs": encode(dict(kwargs), strict=True)}
+        except Unencodable as e:
+            raise TypeError("a %s cannot be passed to the program's %s()" % (e, name)) from None
+        req["seconds"] = self.scope.get("_sm_call_seconds")
+        try:
+            _send(self.sock, req, json.dumps)
+            reply = _recv(self.sock)
+        except (ProgramGone, OSError) as e:
+            self.gone = str(e) or "the program's process ended"
+            raise ProgramGone(self.gone) from None
+        if not isinstance(reply, dict):
+            self.gone = "the program broke the call protocol"
+            raise ProgramGone(self.gone)
+        if "value" in reply:
+            try:
+                return decode(reply["value"])
+            except (ValueError, TypeError, RecursionError):
+                self.gone = "the program sent a malformed value"
+                raise ProgramGone(self.gone) from None
+        if "unencodable" in reply:
+            kind = str(reply["unencodable"])[:100]
+            exc = self.scope["_sm_NotAValue"]("%s() returned a %s, which the judge cannot compare" % (name, kind))
+            exc.kind = kind
+            raise exc
+        err = reply.get("raise")
+        if isinstance(err, list) and len(err) == 3 and all(isinstance(x, str) for x in err):
+            kind = getattr(builtins, err[0]) if err[0] in _EXC_KEEP else None
+            try:
+                exc = kind(err[1]) if kind is not None else RemoteError("%s: %s" % (err[0], err[1]))
+            except BaseException:
+                exc = RemoteError("%s: %s" % (err[0], err[1]))
+            exc._sm_remote = (err[0], err[1], err[2])
+            raise exc
+        self.gone = "the program broke the call protocol"
+        raise ProgramGone(self.gone)
+
+
+def _referenced(sources):
+    names = set()
+    for src in sources:
+        try:
+            names |= {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass
+    return names
+
+
+def _tests(hdr, sock_fd, ev_fd, ready_fd, workdir, out_path):
+    """Runs in the forked tests child. Never returns."""
+    try:
+        os.setsid()
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _prctl(PR_SET_DUMPABLE, 0)  # no /proc/<pid>/mem or /proc/<pid>/fd for the program to reach
+        os.chdir(workdir)
+        payload = json.loads(_read_exact(0, hdr["tests_len"]))
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.write(ready_fd, b"t")
+        out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.dup2(ev_fd, 3)
+        os.dup2(sock_fd, 4)
+        os.closerange(5, 1 << 16)
+        _limits(hdr, 0)
+        sock = socket.socket(fileno=4)
+        nonce, setup, tests, shadow = payload["nonce"], payload["setup"], payload["tests"], set(payload["shadow"])
+    except BaseException:
+        os._exit(70)
 
     def report(**event):
         event["nonce"] = nonce
-        write(wfd, (dumps(event) + "\n").encode())
+        os.write(3, (json.dumps(event) + "\n").encode())
 
-    def describe():
-        etype, value, tb = exc_info()
-        # the program chooses the exception: its __str__ or __repr__ may raise or loop; never let that escape
-        try:
-            text = "".join(fmt(etype, value, tb.tb_next if tb is not None else None))  # drop the harness frame
-        except BaseException:
-            text = "(traceback could not be formatted)"
-        try:
-            msg = str(value)[:TAIL_CHARS]
-        except BaseException:
-            msg = "(message could not be formatted)"
-        try:
-            name = str(etype.__name__)
-        except BaseException:
-            name = "BaseException"
-        return name, msg, text[-TAIL_CHARS:]
+    def outcome():
+        etype, value, tb = sys.exc_info()
+        remote = getattr(value, "_sm_remote", None)
+        return remote if remote is not None else _describe((etype, value, tb))
 
     report(event="start")
-    scope = {"__name__": "solution", "__builtins__": __builtins__}
     try:
-        exec(compile(req["code"], "solution.py", "exec"), scope)
+        if _recv(sock) != {"ready": 1}:
+            raise ProgramGone("no ready message")
+    except ProgramGone as e:
+        report(event="no_program", message=str(e))
+        os._exit(0)
+    try:
+        first = _recv(sock)
+    except ProgramGone as e:
+        report(event="program_gone", message=str(e))
+        os._exit(0)
+    if not isinstance(first, dict) or not isinstance(first.get("loaded", first.get("load_error")), (dict, list)):
+        report(event="program_gone", message="the program broke the call protocol")
+        os._exit(0)
+    if "load_error" in first:
+        e = first["load_error"]
+        ok = isinstance(e, list) and len(e) == 3 and all(isinstance(x, str) for x in e)
+        report(event="load_error", **dict(zip(("type", "message", "traceback"), e if ok else ["Error", "", ""])))
+        os._exit(0)
+
+    class NotAValue(TypeError):
+        pass
+
+    scope = {"__name__": "tests", "__builtins__": builtins, "_sm_NotAValue": NotAValue}
+    link = _Link(sock, scope)
+    # A program that redefines abs, len or isinstance must not change how the tests compare: its names
+    # that shadow a builtin are taken only where the caller named them (a task whose function is `sum`).
+    wanted = _referenced([setup] + tests) - (set(dir(builtins)) - shadow)
+    for name, kind in first["loaded"].items():
+        if name not in wanted or name.startswith("_sm") or not isinstance(kind, list) or not kind:
+            continue
+        try:
+            if kind[0] == "callable":
+                scope[name] = _Proxy(name, link)
+            elif kind[0] == "module" and str(kind[1]).split(".")[0] in sys.stdlib_module_names:
+                scope[name] = importlib.import_module(kind[1])
+            elif kind[0] == "value":
+                scope[name] = decode(kind[1])
+        except Exception:
+            continue
+    try:
+        if setup:
+            exec(compile(setup, "tests_setup.py", "exec"), scope)
+    except ProgramGone as e:
+        report(event="program_gone", message=str(e))
+        os._exit(0)
     except BaseException:
-        etype, msg, tb = describe()
+        etype, msg, tb = outcome()
         report(event="load_error", type=etype, message=msg, traceback=tb)
         os._exit(0)
-    for i, test in enumerate(req["tests"]):
+    for i, test in enumerate(tests):
         try:
             exec(compile(test, "test_%d.py" % i, "exec"), scope)
+        except ProgramGone as e:
+            report(event="program_gone", index=i, message=str(e))
+            os._exit(0)
         except AssertionError:
-            etype, msg, tb = describe()
+            etype, msg, tb = outcome()
             report(event="test", index=i, outcome="failed", type=etype, message=msg, traceback=tb)
         except BaseException:
-            etype, msg, tb = describe()
+            etype, msg, tb = outcome()
             report(event="test", index=i, outcome="error", type=etype, message=msg, traceback=tb)
         else:
             report(event="test", index=i, outcome="passed")
-    report(event="done", count=len(req["tests"]))
+    report(event="done", count=len(tests))
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()  # the program may have closed or replaced the stream
+            stream.flush()
         except BaseException:
             pass
-    os._exit(0)  # skips atexit hooks and finalizers the program registered
+    os._exit(0)
+
+
+# -- the worker --
 
 
 def _descendants(root):
@@ -192,82 +660,120 @@ def _reap():
             return
 
 
-def run_one(req, base):
-    workdir = tempfile.mkdtemp(prefix="run-", dir=base)
-    os.chmod(workdir, 0o700)
-    rfd, wfd = os.pipe()
-    start = time.monotonic()
+def _fork(target, *args):
     pid = os.fork()
     if pid == 0:
-        # The forked child must never return into the server loop below (whose cleanup would delete the
-        # worker's base directory and poison every later program): whatever escapes, it exits here.
+        # A forked child must never return into the server loop (whose cleanup would delete the worker's
+        # base directory and poison every later program): whatever escapes, it exits here.
         try:
-            os.close(rfd)
-            _child(req, wfd, workdir)
+            target(*args)
         finally:
             os._exit(71)
-    os.close(wfd)
-    deadline = start + float(req["timeout"])
-    pidfd = os.pidfd_open(pid)
-    buf, timed_out, exited, eof = b"", False, False, False
-    while not exited:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            timed_out = True
-            break
-        ready, _, _ = select.select([pidfd] if eof else [rfd, pidfd], [], [], remaining)
-        if rfd in ready:
-            chunk = os.read(rfd, 65536)
-            eof = not chunk
-            if len(buf) < 4 * 1024 * 1024:
-                buf += chunk
-        exited = pidfd in ready
-    if timed_out:
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-    _, status = os.waitpid(pid, 0)
-    os.close(pidfd)
-    # Reports still in the pipe; a grandchild may hold its write end open, so never wait for EOF here.
-    while not eof and select.select([rfd], [], [], 0)[0]:
-        chunk = os.read(rfd, 65536)
-        eof = not chunk
-        if len(buf) < 4 * 1024 * 1024:
-            buf += chunk
+    return pid
+
+
+def _wait_byte(fd, deadline):
+    if select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+        return os.read(fd, 1)
+    return b""
+
+
+def _status(status):
+    return {
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+    }
+
+
+BUF = bytearray(EVENTS_CAP + (1 << 20))
+
+
+def run_one(hdr, base):
+    """Judge one program; returns (reply header, number of bytes of BUF that follow it)."""
+    rundir = tempfile.mkdtemp(prefix="run-", dir=base)
+    os.chmod(rundir, 0o700)
+    out_path = os.path.join(rundir, "output")
+    workdir = os.path.join(rundir, "work")  # the program's current directory starts empty
+    os.mkdir(workdir, 0o700)
+    start = time.monotonic()
+    deadline = start + float(hdr["timeout"])
+    prog_sock, tests_sock = socket.socketpair()
+    ready_r, ready_w = os.pipe()
+    prog = _fork(_program, hdr, prog_sock.fileno(), ready_w, workdir, out_path)
+    prog_sock.close()
+    retire = _wait_byte(ready_r, start + 20) != b"r"  # the code may still sit on stdin: never read it here
+    tests_pid, ev_r = None, None
+    if not retire:
+        ev_r, ev_w = os.pipe()
+        tests_pid = _fork(_tests, hdr, tests_sock.fileno(), ev_w, ready_w, workdir, out_path)
+        os.close(ev_w)
+    tests_sock.close()
+    os.close(ready_w)
+    n_events, timed_out, tests_status = 0, False, None
+    if tests_pid is not None:
+        retire = _wait_byte(ready_r, start + 20) != b"t"
+        pidfd = os.pidfd_open(tests_pid)
+        eof = False
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([pidfd] if eof else [ev_r, pidfd], [], [], remaining)
+            if ev_r in ready:
+                got = os.readv(ev_r, [memoryview(BUF)[n_events:EVENTS_CAP]]) if n_events < EVENTS_CAP else len(os.read(ev_r, 65536))
+                eof = got == 0
+                n_events += got if n_events < EVENTS_CAP else 0
+            if pidfd in ready:
+                break
+        os.close(pidfd)
+    os.close(ready_r)
+    # Both children go now: the program is never left running past its tests.
+    for pid in (prog, tests_pid):
+        if pid is not None:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+    prog_status = _status(os.waitpid(prog, 0)[1])
+    if tests_pid is not None:
+        tests_status = _status(os.waitpid(tests_pid, 0)[1])
+        while n_events < EVENTS_CAP and select.select([ev_r], [], [], 0)[0]:
+            got = os.readv(ev_r, [memoryview(BUF)[n_events:EVENTS_CAP]])
+            if not got:
+                break
+            n_events += got
+        os.close(ev_r)
     duration = time.monotonic() - start
     _kill_all_below(os.getpid())
-    os.close(rfd)
-    output, output_bytes = "", 0
+    n_output, output_bytes = 0, 0
     try:
-        path = os.path.join(workdir, "output.txt")
-        output_bytes = os.path.getsize(path)
-        with open(path, "rb") as f:
-            output = f.read(req["output_keep"]).decode("utf-8", "replace")
+        output_bytes = os.path.getsize(out_path)
+        fd = os.open(out_path, os.O_RDONLY)
+        try:
+            view = memoryview(BUF)[n_events : n_events + min(hdr["output_keep"], len(BUF) - n_events)]
+            while n_output < len(view):
+                got = os.readv(fd, [view[n_output:]])
+                if not got:
+                    break
+                n_output += got
+        finally:
+            os.close(fd)
     except OSError:
         pass
-    shutil.rmtree(workdir, ignore_errors=True)
-    events = []
-    for line in buf.decode("utf-8", "replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("nonce") == req["nonce"]:
-            event.pop("nonce")
-            events.append(event)
-    signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-    exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-    return {
-        "events": events,
-        "timed_out": timed_out,
-        "signal": signum,
-        "exit_code": exit_code,
-        "duration_s": duration,
-        "output": output,
+    shutil.rmtree(rundir, ignore_errors=True)
+    reply = {
+        "events_len": n_events,
+        "output_len": n_output,
         "output_bytes": output_bytes,
+        "timed_out": timed_out,
+        "program": prog_status,
+        "tests": tests_status,
+        "duration_s": duration,
+        "retire": retire,
     }
+    return reply, n_events + n_output
 
 
 def main():
@@ -275,26 +781,37 @@ def main():
     _OWN_PROCESSES = _count_own_processes()
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(PR_SET_DUMPABLE, 0)  # a program must not reach the protocol pipes through /proc/<ppid>/fd
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)  # values cross as JSON; some right answers are very large integers
     base = tempfile.mkdtemp(prefix="selfmine-judge-")
-    proto_in = os.fdopen(os.dup(0), "r")
-    proto_out = os.fdopen(os.dup(1), "w")
-    # Children must not inherit the protocol pipes under their usual numbers.
+    proto_out = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    proto_out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
-    proto_out.flush()
+    os.dup2(null, 1)  # children must not inherit the reply pipe under its usual number
+    hello = json.dumps({"ready": True, "pid": os.getpid()}).encode()
+    os.write(proto_out, b"%08d" % len(hello) + hello)
     try:
-        for line in proto_in:
-            req = json.loads(line)
+        while True:
             try:
-                reply = run_one(req, base)
+                head = _read_exact(0, 8)
+                hdr = json.loads(_read_exact(0, int(head)))
+            except (EOFError, ValueError):
+                return
+            try:
+                reply, n = run_one(hdr, base)
             except Exception as e:  # the worker's own failure: reported as such, never as the program's
-                reply = {"worker_error": "%s: %s" % (type(e).__name__, e)}
-            reply["id"] = req.get("id")
-            proto_out.write(json.dumps(reply) + "\n")
-            proto_out.flush()
+                reply, n = {"worker_error": "%s: %s" % (type(e).__name__, e), "retire": True}, 0
+            reply["id"] = hdr.get("id")
+            data = json.dumps(reply).encode()
+            view = memoryview(BUF)[:n]
+            os.write(proto_out, b"%08d" % len(data) + data)
+            sent = 0
+            while sent < n:
+                sent += os.write(proto_out, view[sent:])
+            BUF[:n] = bytes(n)  # nothing of this program's tests or output stays in the worker's memory
+            if reply.get("retire"):
+                return  # stdin may hold bytes no child read: the pool starts a fresh worker
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -257,31 +257,32 @@ def drawn_calls(fn: ast.FunctionDef, rng: random.Random, limit: int) -> list[Cal
 
 
 # -- the probe program and its output ----------------------------------------------------------------
-def probe_program(code: str) -> tuple[str, str]:
-    """(program, tag): the model's code plus a helper that runs one call under a per-call timer and
-    prints the repr of its value when it survives `ast.literal_eval`. Each call is one "test" line."""
+def probe_setup() -> tuple[str, str]:
+    """(setup, tag): a helper for the tests' process that calls the program's function once, under a
+    per-call time limit the program's process enforces, and prints the repr of the value when it
+    survives `ast.literal_eval`. Each call is one "test" line. The values come back as plain data, so
+    an object with a forged `__eq__` or `__repr__` never reaches the comparison."""
     tag = "SMG" + secrets.token_hex(6)
-    helper = f'''
+    setup = f'''
+import ast as _sm_ast, sys as _sm_sys
+_sm_call_seconds = {CALL_SECONDS}
 
 def __sm_ground(__i, __thunk):
-    import ast as __ast, signal as __signal, sys as __sys
-    def __alarm(*__a):
-        raise TimeoutError("call took longer than {CALL_SECONDS} s")
-    __signal.signal(__signal.SIGALRM, __alarm)
-    __signal.setitimer(__signal.ITIMER_REAL, {CALL_SECONDS})
     try:
         __value = __thunk()
-    finally:
-        __signal.setitimer(__signal.ITIMER_REAL, 0)
+    except _sm_NotAValue as __e:
+        _sm_sys.__stdout__.write("{tag} %d N %s\\n" % (__i, __e.kind))
+        _sm_sys.__stdout__.flush()
+        return
     __text = repr(__value)
     try:
-        __ok = len(__text) <= {MAX_REPR} and __ast.literal_eval(__text) == __value
+        __ok = len(__text) <= {MAX_REPR} and _sm_ast.literal_eval(__text) == __value
     except Exception:
         __ok = False
-    __sys.__stdout__.write("{tag} %d %s %s\\n" % (__i, "V" if __ok else "N", __text if __ok else ("huge" if len(__text) > {MAX_REPR} else type(__value).__name__)))
-    __sys.__stdout__.flush()
+    _sm_sys.__stdout__.write("{tag} %d %s %s\\n" % (__i, "V" if __ok else "N", __text if __ok else ("huge" if len(__text) > {MAX_REPR} else getattr(__value, "kind", type(__value).__name__))))
+    _sm_sys.__stdout__.flush()
 '''
-    return code + helper, tag
+    return setup, tag
 
 
 def probe_tests(name: str, calls: list[Call]) -> list[str]:
