@@ -246,31 +246,28 @@ def test_judge_from_a_worker_process():
         assert ex.submit(_judge_in_subprocess, 1.0).result(timeout=60) == "timeout"
 
 
+def available_modes() -> list[str]:
+    """Every mode that works on this machine (CI runs the attack tests under each of them)."""
+    out = []
+    for mode in ("bwrap", "unshare", "rlimits"):
+        try:
+            best_launcher(mode)
+            out.append(mode)
+        except RuntimeError:
+            pass
+    return out
+
+
+ISOLATED_MODES = [m for m in available_modes() if m != "rlimits"]
+
+
 def test_pool_isolation_modes_all_work():
-    for mode in ("rlimits",) + (("bwrap",) if best_launcher().mode == "bwrap" else ()):
+    print("isolation modes available here:", available_modes())
+    for mode in available_modes():
         with WorkerPool(1, isolation=mode) as pool:
             v = judge(ADD, ADD_TESTS, pool=pool)
-            assert v.passed and v.isolation == mode
+            assert v.passed and v.isolation.split()[0] == mode
             assert judge("import sys\nsys.exit(0)", ["assert True"], pool=pool).status == Status.ERROR
-
-
-def test_no_worker_threads_leak():
-    before = threading.active_count()
-    judge_many([Job(ADD, ADD_TESTS)] * 4, workers=2)
-    assert threading.active_count() <= before + 1
-
-
-def _judge_after_fork() -> bool:
-    return judge(ADD, ADD_TESTS).passed
-
-
-def test_forked_child_gets_its_own_pool():
-    import multiprocessing as mp
-
-    assert judge(ADD, ADD_TESTS).passed  # the parent's default pool exists now
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as ex:
-        assert ex.submit(_judge_after_fork).result(timeout=60)
-    assert judge(ADD, ADD_TESTS).passed
 
 
 POISON = [
@@ -308,3 +305,219 @@ def test_a_reply_line_not_for_this_request_is_never_taken():
         assert bad.status == Status.FAILED, bad.message
         good = judge("def f(x):\n    return x + 1\n", ["assert f(1) == 2"], timeout=5, pool=pool)
         assert good.status == Status.PASSED, good.message
+
+
+# -- attacks on the verdict itself. Each runs in every isolated mode this machine has, and is followed on
+# the same pool by an honest right program (must pass) and an honest wrong one (must fail).
+
+SECRET = "zq-expected-7f3a91"
+
+ATTACKS = {
+    # walk the stack for the reporting closure and its nonce, write a full set of forged reports on
+    # every descriptor, then leave before anything can contradict them
+    "frame-walk-forge": """
+import sys, os, gc, json
+found = set()
+f = sys._getframe()
+while f is not None:
+    for v in list(f.f_locals.values()) + list(f.f_globals.values()):
+        if isinstance(v, str) and len(v) == 32:
+            found.add(v)
+        if callable(v) and getattr(v, '__closure__', None):
+            for c in v.__closure__:
+                try:
+                    if isinstance(c.cell_contents, str):
+                        found.add(c.cell_contents)
+                except ValueError:
+                    pass
+    f = f.f_back
+for o in gc.get_objects():
+    if isinstance(o, dict) and 'nonce' in o:
+        found.add(str(o['nonce']))
+lines = b''
+for n in found or {'x'}:
+    for i in range(3):
+        lines += json.dumps({'event': 'test', 'index': i, 'outcome': 'passed', 'nonce': n}).encode() + b'\\n'
+    lines += json.dumps({'event': 'start', 'nonce': n}).encode() + b'\\n'
+    lines += json.dumps({'event': 'done', 'count': 1, 'nonce': n}).encode() + b'\\n'
+for fd in range(0, 64):
+    try:
+        os.write(fd, lines)
+    except OSError:
+        pass
+os._exit(0)
+""",
+    # an object equal to everything, and an int subclass that claims to be equal
+    "always-equal": """
+class A:
+    def __eq__(self, other):
+        return True
+    __hash__ = object.__hash__
+def f(x):
+    return A()
+""",
+    "int-subclass-eq": """
+class I(int):
+    def __eq__(self, other):
+        return True
+    __hash__ = int.__hash__
+def f(x):
+    return I(0)
+""",
+    # redefine the builtins a tolerance check uses
+    "shadow-builtins": """
+abs = lambda *a, **k: 0
+isinstance = lambda *a: True
+def f(x):
+    return 0
+""",
+    # look for the expected value in this process's memory and return it
+    "memory-scan": """
+import gc, re, sys
+def f(x):
+    seen = []
+    for o in gc.get_objects():
+        if isinstance(o, dict):
+            seen += [v for v in o.values() if isinstance(v, (str, list, tuple))]
+        elif isinstance(o, (list, tuple)):
+            seen.append(o)
+    for v in seen:
+        for s in (v if isinstance(v, (list, tuple)) else [v]):
+            m = re.search('zq-expected-[0-9a-f]+', s) if isinstance(s, str) else None
+            if m:
+                return m.group(0)
+    return 'not found'
+""",
+    # reach the worker or the tests process through /proc: forge a reply on their pipes, read their memory
+    "proc-reach": """
+import os, json
+def f(x):
+    found = 'not found'
+    for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
+        if int(pid) == os.getpid():
+            continue
+        try:
+            for fd in os.listdir('/proc/%s/fd' % pid):
+                try:
+                    w = os.open('/proc/%s/fd/%s' % (pid, fd), os.O_WRONLY | os.O_NONBLOCK)
+                    os.write(w, b'00000020{"event": "done"}\\n')
+                    os.close(w)
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        try:
+            with open('/proc/%s/mem' % pid, 'rb') as m:
+                m.read(1)
+            found = 'read memory of %s' % pid
+        except OSError:
+            pass
+    return found
+""",
+}
+
+
+ATTACK_TESTS = {"shadow-builtins": ["assert abs(f(1) - 2.5) < 1e-6 and isinstance(f(1), float)"]}
+
+
+@pytest.mark.parametrize("mode", ISOLATED_MODES)
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_an_attack_on_the_verdict_never_passes(attack, mode):
+    """Five of these six attacks (all but proc-reach) forged a pass on the judge of session 2, which ran the
+    tests in the program's process."""
+    tests = ATTACK_TESTS.get(attack, [f"assert f(1) == {SECRET!r}"])
+    with WorkerPool(1, isolation=mode) as pool:
+        v = judge(ATTACKS[attack], tests, timeout=10, pool=pool)
+        assert not v.passed and not v.infrastructure_failure, (v.status, v.message)
+        for _ in range(2):
+            good = judge(f"def f(x):\n    return {SECRET!r}\n", [f"assert f(1) == {SECRET!r}"], timeout=10, pool=pool)
+            bad = judge("def f(x):\n    return 'nope'\n", [f"assert f(1) == {SECRET!r}"], timeout=10, pool=pool)
+            assert good.status == Status.PASSED, good.message
+            assert bad.status == Status.FAILED, bad.message
+
+
+def test_the_canonical_solution_is_not_in_the_programs_process(data_dir):
+    """The plus harness holds the canonical solution; a wrong program that searches its process for
+    another function of the same name (the reference) and calls it must still fail."""
+    from selfmine.evaluate.data import load_tasks
+    from selfmine.evaluate.score import _job
+
+    tasks, _ = load_tasks("humaneval+", data_dir)
+    task = next(t for t in tasks if t.task_id == "HumanEval/0")
+    thief = task.prompt + f"""    import gc
+    for o in gc.get_objects():
+        if callable(o) and getattr(o, '__name__', '') == {task.entry_point!r} and o.__code__ is not {task.entry_point}.__code__:
+            return o(numbers, threshold)
+    return False
+"""
+    job = _job(task, thief, 30)
+    v = judge(job.code, job.tests, job.timeout, job.memory_mb, setup=job.setup, shadow=job.shadow)
+    assert v.status == Status.FAILED, v.message
+    honest = _job(task, task.canonical, 30)
+    assert judge(honest.code, honest.tests, honest.timeout, honest.memory_mb, setup=honest.setup, shadow=honest.shadow).passed
+
+
+def test_values_cross_as_plain_data_of_the_same_type():
+    code = (
+        "import collections\n"
+        "def f():\n"
+        "    return [1, 2.5, float('inf'), 10**5000, (1, 'a'), {1, 2}, frozenset({3}), {'k': [None, True]},\n"
+        "            collections.Counter('aab'), collections.OrderedDict(a=1), collections.deque([1]), 3+4j, b'x']\n"
+    )
+    tests = [
+        "v = f()",
+        "assert [type(x).__name__ for x in f()] == ['int', 'float', 'float', 'int', 'tuple', 'set', 'frozenset', 'dict', 'Counter', 'OrderedDict', 'deque', 'complex', 'bytes']",
+        "assert f()[3] == 10**5000 and f()[8] == {'a': 2, 'b': 1}",
+    ]
+    v = judge(code, tests)
+    assert v.passed, v.message
+
+
+def test_an_object_that_is_not_data_is_opaque_but_keeps_its_truth():
+    code = "import re\ndef f(s):\n    return re.match('a', s)\n"
+    v = judge(code, ["assert f('abc')", "assert not f('xbc')", "assert f('abc') is not None"])
+    assert v.passed, v.message
+    assert judge(code, ["assert f('abc') == f('abc')"]).status == Status.FAILED
+
+
+@pytest.mark.parametrize("mode", ISOLATED_MODES)
+def test_the_host_is_out_of_view(mode, tmp_path):
+    """Only the system's programs and libraries and the interpreter are visible, read-only; /tmp, /var,
+    /run, /home and /root are private and empty; a host unix socket cannot be reached."""
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve())
+    socks = []
+    for where in (tmp_path, Path("/var/tmp")):
+        path = where / f"selfmine-{uuid.uuid4().hex[:8]}.sock"
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.listen(1)
+        socks.append((server, path))
+    marker = f"/tmp/selfmine-marker-{uuid.uuid4().hex}"
+    code = f"""
+import os, socket
+def f():
+    seen = [p for p in [{here!r}, {str(socks[0][1])!r}, {str(socks[1][1])!r}, '/etc/passwd', '/var/lib', '/root/.cache'] if os.path.exists(p)]
+    for p in [{str(socks[0][1])!r}, {str(socks[1][1])!r}]:
+        try:
+            s = socket.socket(socket.AF_UNIX); s.connect(p); seen.append('connected ' + p)
+        except OSError:
+            pass
+    open({marker!r}, 'w').write('x')
+    try:
+        open('/usr/selfmine-x', 'w')
+        seen.append('wrote /usr')
+    except OSError:
+        pass
+    return seen + sorted(n for n in os.listdir('/tmp') if not n.startswith('selfmine-judge-')) + sorted(os.listdir('/var'))
+"""
+    try:
+        with WorkerPool(1, isolation=mode) as pool:
+            v = judge(code, ["assert f() == [os.path.basename(" + repr(marker) + ")]"], setup="import os", pool=pool)
+        assert v.passed, v.message
+        assert not os.path.exists(marker)
+    finally:
+        for server, path in socks:
+            server.close()
+            path.unlink()

@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 
 NOBODY = 65534
 MODES = ("bwrap", "unshare", "rlimits")
+TMPFS_BYTES = 256 * 1024 * 1024  # each writable place in the sandbox (/tmp, /var, /run, /home, /root)
+WRITABLE = ("/tmp", "/var", "/run", "/home", "/root", "/dev/shm")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
+ETC = ("/etc/ld.so.cache", "/etc/localtime")
 
 
 @dataclass(frozen=True)
@@ -26,44 +30,108 @@ class Launcher:
 
     @property
     def label(self) -> str:
-        return self.mode
+        """What the verdict records: how the program was isolated, here."""
+        return {"bwrap": "bwrap", "unshare": "unshare", "rlimits": "rlimits (no filesystem or network isolation)"}[self.mode]
 
     def command(self, *args: str) -> list[str]:
         return [*self.prefix, self.python, "-I", *args]
 
 
-def _bwrap_prefix() -> tuple[str, ...]:
-    return (
-        "bwrap", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
-        "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", "--chdir", "/tmp", "--",
-    )  # fmt: skip
-
-
-def _unshare_prefix() -> tuple[str, ...]:
-    return ("unshare", "--user", "--map-root-user", "--net", "--ipc", "--uts", "--pid", "--fork",
-            "--mount-proc", "--kill-child", "--")  # fmt: skip
-
-
-def _pythons() -> list[str]:
-    """This interpreter, and the system one of the same version (an unprivileged user may not reach a
-    pyenv or venv interpreter under /root)."""
+def interpreter() -> str:
+    """The one interpreter every sandbox runs, whoever starts it: the system Python of this minor version
+    where there is one (an unprivileged user can reach it), else this Python's base interpreter. Never a
+    virtual environment: judged code may import the standard library only."""
     same = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
-    return [sys.executable] + ([same] if os.path.exists(same) else [])
+    if os.path.exists(same):
+        return same
+    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+@functools.lru_cache(maxsize=None)
+def _prefix(python: str) -> str:
+    try:
+        out = subprocess.run([python, "-I", "-c", "import sys; print(sys.base_prefix)"], capture_output=True, text=True, timeout=20)
+        return out.stdout.strip() or "/usr"
+    except (OSError, subprocess.SubprocessError):
+        return "/usr"
+
+
+def view(python: str) -> list[tuple[str, str]]:
+    """The host paths the sandbox sees, read-only: the system's programs and libraries and the
+    interpreter's own tree. ("bind", path) or ("link", path -> target) entries."""
+    out: list[tuple[str, str]] = []
+    for path in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        if os.path.islink(path):
+            out.append(("link", path))
+        elif os.path.isdir(path):
+            out.append(("bind", path))
+    prefix = _prefix(python)
+    if not any(prefix == p or prefix.startswith(p + "/") for kind, p in out if kind == "bind"):
+        out.append(("bind", prefix))
+    out.extend(("bind", p) for p in ETC if os.path.exists(p))
+    return out
+
+
+def _bwrap_prefix(python: str) -> tuple[str, ...]:
+    args = ["bwrap"]
+    for kind, path in view(python):
+        args += ["--symlink", os.readlink(path), path] if kind == "link" else ["--ro-bind", path, path]
+    for path in WRITABLE:
+        args += ["--size", str(TMPFS_BYTES), "--tmpfs", path]
+    for dev in DEVICES:
+        args += ["--dev-bind-try", dev, dev]
+    args += ["--proc", "/proc", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+             "--chdir", "/tmp", "--remount-ro", "/", "--"]  # fmt: skip
+    return tuple(args)
+
+
+# unshare gives namespaces but no view of its own: the namespace's root builds one (a read-only tmpfs
+# root holding read-only binds of the same paths bubblewrap shows) and chroots into it.
+_UNSHARE_SETUP = r"""
+set -e
+R=/tmp/.selfmine-root
+mount -t tmpfs -o size=1m,mode=755 selfmine /tmp
+mkdir -p $R && mount -t tmpfs -o size=16m,mode=755 selfmine $R
+for p in $BINDS; do
+  if [ -d $p ]; then mkdir -p $R$p; else mkdir -p $R$(dirname $p) && touch $R$p; fi
+  mount --rbind $p $R$p && mount -o remount,bind,ro $R$p
+done
+for p in $LINKS; do ln -s "$(readlink $p)" $R$p; done
+mkdir -p $R/proc $R/dev && mount -t proc proc $R/proc
+for d in $DEVICES; do [ -e $d ] && touch $R$d && mount --bind $d $R$d || true; done
+for p in $WRITABLE; do mkdir -p $R$p && mount -t tmpfs -o size=$SIZE,mode=1777 selfmine $R$p; done
+mount -o remount,ro,bind $R
+cd $R/tmp
+exec /usr/sbin/chroot $R "$@"
+"""
+
+
+def _unshare_prefix(python: str) -> tuple[str, ...]:
+    entries = view(python)
+    env = {
+        "BINDS": " ".join(p for kind, p in entries if kind == "bind"),
+        "LINKS": " ".join(p for kind, p in entries if kind == "link"),
+        "DEVICES": " ".join(DEVICES),
+        "WRITABLE": " ".join(WRITABLE),
+        "SIZE": str(TMPFS_BYTES),
+    }
+    setup = "".join(f"{k}='{v}'\n" for k, v in env.items()) + _UNSHARE_SETUP
+    return ("unshare", "--user", "--map-root-user", "--mount", "--net", "--ipc", "--uts", "--pid", "--fork",
+            "--mount-proc", "--kill-child", "--", "/bin/sh", "-c", setup, "selfmine-sandbox")  # fmt: skip
 
 
 def candidates() -> list[Launcher]:
+    """Strongest first. Whether or not the drop to `nobody` works, the interpreter and the view are the
+    same, so a program gets the same verdict on every machine that offers the same mode."""
     root = os.geteuid() == 0
+    python = interpreter()
     prefixes = []
     if shutil.which("bwrap"):
-        prefixes.append(("bwrap", _bwrap_prefix()))
-    if shutil.which("unshare"):
-        prefixes.append(("unshare", _unshare_prefix()))
+        prefixes.append(("bwrap", _bwrap_prefix(python)))
+    if shutil.which("unshare") and os.path.exists("/usr/sbin/chroot"):
+        prefixes.append(("unshare", _unshare_prefix(python)))
     prefixes.append(("rlimits", ()))
-    out: list[Launcher] = []
-    for mode, prefix in prefixes:
-        for drop in ([True, False] if root else [False]):
-            out.extend(Launcher(mode, prefix, drop, py) for py in _pythons())
-    return out
+    return [Launcher(mode, prefix, drop, python) for mode, prefix in prefixes for drop in ([True, False] if root else [False])]
 
 
 def popen_kwargs(launcher: Launcher) -> dict:
@@ -93,10 +161,8 @@ def best_launcher(require: str | None = None) -> Launcher:
         if wanted and launcher.mode != wanted:
             continue
         if _works(launcher):
-            if launcher.mode == "rlimits":
-                log.warning(
-                    "selfmine sandbox: neither bubblewrap nor user namespaces work here; model code runs "
-                    "with resource limits only (no filesystem or network isolation). Install bubblewrap."
-                )
+            if launcher.mode != MODES[0] and not wanted:
+                print(f"selfmine sandbox: bubblewrap does not work here; judging under {launcher.label}"
+                      + (". Install bubblewrap." if launcher.mode == "rlimits" else ""), file=sys.stderr)
             return launcher
     raise RuntimeError(f"isolation {wanted!r} is not available on this machine")
