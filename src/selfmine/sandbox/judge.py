@@ -21,6 +21,7 @@ DEFAULT_MEMORY_MB = 1024
 OUTPUT_LIMIT = 1 << 20  # a program may print this much before it is stopped (output_limit)
 OUTPUT_KEEP = 64 * 1024  # of which the verdict keeps this much
 EXTRA_PROCESSES = 32
+CODE_LIMIT = 4 * 1024 * 1024  # the worker's buffer for one program
 
 
 class BadTests(ValueError):
@@ -84,6 +85,8 @@ def judge(
     if timeout <= 0 or memory_mb <= 0:
         raise ValueError("timeout and memory_mb must be positive")
     own_setup, asserts = split_tests(tests)
+    if len(code.encode("utf-8", "surrogatepass")) > CODE_LIMIT:
+        return Verdict(Status.ERROR, f"the program is larger than {CODE_LIMIT} bytes", error_type="TooLarge")
     setup = "\n".join(s for s in (setup, own_setup) if s)
     pool = pool or default_pool()
     request = {
@@ -193,7 +196,7 @@ def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Ve
     if load_error is not None:
         msg = f"{load_error.get('type')}: {load_error.get('message')}"
         return Verdict(Status.ERROR, msg, error_type=str(load_error.get("type")), traceback=str(load_error.get("traceback", "")), **base)
-    if done and tst["signal"] is None and tst["exit_code"] == 0:
+    if done:  # stamped by the tests process after its last test: how it then ended is irrelevant
         if first_bad is None:
             return Verdict(Status.PASSED, f"all {len(asserts)} tests passed", **base)
         e = by_index[first_bad.index]
@@ -201,7 +204,7 @@ def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Ve
         detail = f": {first_bad.message}" if first_bad.message else ""
         msg = f"test {first_bad.index} {first_bad.outcome} ({first_bad.error_type}{detail}): {first_bad.source}"
         return Verdict(status, msg, error_type=first_bad.error_type, traceback=e.get("traceback", ""), **base)
-    if gone is None and tst["signal"] is not None:
+    if gone is None:
         return _TESTS_KILLED  # only the program (or the machine) kills the tests process: judged again once
     sig, code = prog["signal"], prog["exit_code"]
     how = f"signal {signal.Signals(sig).name}" if sig else f"exit code {code}"

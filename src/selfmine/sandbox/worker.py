@@ -20,6 +20,7 @@ Worker -> host: 8 ASCII digits, a JSON header, the tests process's event lines, 
 """
 
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -39,6 +40,7 @@ import heapq, importlib, itertools, math, operator, random, re, statistics, stri
 TAIL_CHARS = 2000
 EVENTS_CAP = 4 * 1024 * 1024
 MESSAGE_CAP = 64 * 1024 * 1024
+CODE_CAP = 4 * 1024 * 1024
 SEND_NODES = 1_000_000  # a larger value crosses as a digest
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -59,21 +61,21 @@ def _prctl(option, value):
         return -1
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
 def _drop_capabilities():
     """Zero every capability set (the program may run as root inside a user namespace, where it would
     otherwise be allowed to read the tests process's memory). Returns False where that is not possible."""
     if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
         return False
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
     try:
-        data = (Data * 2)()
-        return _LIBC.capset(ctypes.byref(Header(0x20080522, 0)), data) == 0
+        return _LIBC.capset(ctypes.byref(_CapHeader(0x20080522, 0)), (_CapData * 2)()) == 0
     except Exception:
         return False
 
@@ -332,16 +334,17 @@ def _recv(sock):
 # -- the program process --
 
 
-def _program(hdr, sock_fd, ready_fd, workdir, out_path):
+def _program(hdr, code, sock_fd, workdir, out_path):
     """Runs in the forked program child. Never returns."""
     try:
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.chdir(workdir)
-        code = _read_exact(0, hdr["code_len"]).decode("utf-8", "replace")
+        n = len(code)
+        code = bytes(code).decode("utf-8", "replace")
+        BUF[:n] = bytes(n)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)  # the tests that follow on stdin are not ours to read
-        os.write(ready_fd, b"r")
         out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(out, 1)
         os.dup2(out, 2)
@@ -611,6 +614,7 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, workdir, out_path):
             stream.flush()
         except BaseException:
             pass
+    os.close(3)  # the worker stops waiting here, not after this process's teardown
     os._exit(0)
 
 
@@ -636,17 +640,22 @@ def _descendants(root):
 
 
 def _kill_all_below(me):
-    for _ in range(50):
+    # The worker is a subreaper: once a process dies its orphans become the worker's children, so killing
+    # the children until none is left reaches every descendant. Children killed earlier may still be
+    # tearing down: they can run no more code, and are reaped here or before the next program.
+    killed = set()
+    for _ in range(200):
+        _reap()
         pids = _descendants(me)
-        if not pids:
+        if not pids - killed:
             break
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        _reap()
-        time.sleep(0.001)
+        killed |= pids
+        time.sleep(0.0005)
     _reap()
 
 
@@ -672,10 +681,18 @@ def _fork(target, *args):
     return pid
 
 
-def _wait_byte(fd, deadline):
-    if select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
-        return os.read(fd, 1)
-    return b""
+def _poll(pid, wait=0.0, forever=False):
+    """The child's end, if it has ended within `wait` seconds (reaped now), or `forever`."""
+    if forever:
+        return _status(os.waitpid(pid, 0)[1])
+    until = time.monotonic() + wait
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return _status(status)
+        if time.monotonic() >= until:
+            return {"signal": None, "exit_code": None, "running": True}
+        time.sleep(0.001)
 
 
 def _status(status):
@@ -685,66 +702,84 @@ def _status(status):
     }
 
 
-BUF = bytearray(EVENTS_CAP + (1 << 20))
+BUF = bytearray(EVENTS_CAP + CODE_CAP)
+
+
+def _clear(path, keep=None):
+    """Empty a directory the program may have filled (a fast path for the usual empty one)."""
+    for name in os.listdir(path):
+        full = os.path.join(path, name)
+        if full == keep:
+            continue
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full, ignore_errors=True)
+        else:
+            try:
+                os.unlink(full)
+            except OSError:
+                pass
 
 
 def run_one(hdr, base):
     """Judge one program; returns (reply header, number of bytes of BUF that follow it)."""
-    rundir = tempfile.mkdtemp(prefix="run-", dir=base)
-    os.chmod(rundir, 0o700)
-    out_path = os.path.join(rundir, "output")
-    workdir = os.path.join(rundir, "work")  # the program's current directory starts empty
-    os.mkdir(workdir, 0o700)
+    _reap()  # children of the last program that were still tearing down
+    out_path = os.path.join(base, "output")
+    workdir = os.path.join(base, "work")  # the program's current directory starts empty
     start = time.monotonic()
     deadline = start + float(hdr["timeout"])
+    # The code goes from the pipe into the buffer and, through the fork, to the program's process; the
+    # worker zeroes its own copy at once, so no later program inherits it.
+    code = memoryview(BUF)[: hdr["code_len"]]
+    got = 0
+    while got < len(code):
+        n = os.readv(0, [code[got:]])
+        if not n:
+            raise EOFError("stream ended")
+        got += n
     prog_sock, tests_sock = socket.socketpair()
-    ready_r, ready_w = os.pipe()
-    prog = _fork(_program, hdr, prog_sock.fileno(), ready_w, workdir, out_path)
+    prog = _fork(_program, hdr, code, prog_sock.fileno(), workdir, out_path)
+    BUF[: hdr["code_len"]] = bytes(hdr["code_len"])
     prog_sock.close()
-    retire = _wait_byte(ready_r, start + 20) != b"r"  # the code may still sit on stdin: never read it here
-    tests_pid, ev_r = None, None
-    if not retire:
-        ev_r, ev_w = os.pipe()
-        tests_pid = _fork(_tests, hdr, tests_sock.fileno(), ev_w, ready_w, workdir, out_path)
-        os.close(ev_w)
+    ready_r, ready_w = os.pipe()
+    ev_r, ev_w = os.pipe()
+    tests_pid = _fork(_tests, hdr, tests_sock.fileno(), ev_w, ready_w, workdir, out_path)
+    for fd in (ev_w, ready_w):
+        os.close(fd)
     tests_sock.close()
-    os.close(ready_w)
-    n_events, timed_out, tests_status = 0, False, None
-    if tests_pid is not None:
-        retire = _wait_byte(ready_r, start + 20) != b"t"
-        pidfd = os.pidfd_open(tests_pid)
-        eof = False
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([pidfd] if eof else [ev_r, pidfd], [], [], remaining)
-            if ev_r in ready:
-                got = os.readv(ev_r, [memoryview(BUF)[n_events:EVENTS_CAP]]) if n_events < EVENTS_CAP else len(os.read(ev_r, 65536))
-                eof = got == 0
-                n_events += got if n_events < EVENTS_CAP else 0
-            if pidfd in ready:
-                break
-        os.close(pidfd)
-    os.close(ready_r)
-    # Both children go now: the program is never left running past its tests.
-    for pid in (prog, tests_pid):
-        if pid is not None:
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-    prog_status = _status(os.waitpid(prog, 0)[1])
-    if tests_pid is not None:
-        tests_status = _status(os.waitpid(tests_pid, 0)[1])
-        while n_events < EVENTS_CAP and select.select([ev_r], [], [], 0)[0]:
+    n_events, timed_out = 0, False
+    while True:  # until the tests process closes its report pipe (it is done, or dead)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        if not select.select([ev_r], [], [], remaining)[0]:
+            continue
+        if n_events < EVENTS_CAP:
             got = os.readv(ev_r, [memoryview(BUF)[n_events:EVENTS_CAP]])
-            if not got:
-                break
             n_events += got
-        os.close(ev_r)
+        else:
+            got = len(os.read(ev_r, 65536))
+        if not got:
+            break
+    # How each child ended matters only where it ended first: the program when it died mid-tests, the
+    # tests process when it died before its last report. Read that now, then kill both (the program is
+    # never left running past its tests) without waiting out their teardown.
+    tail = bytes(BUF[max(0, n_events - 300) : n_events])
+    if b'"event": "done"' in tail:  # the usual end: neither status matters
+        prog_status, tests_status = _poll(prog), _poll(tests_pid)
+    else:  # an early end: how each child ended decides the verdict, so wait for the true statuses
+        tests_status = _poll(tests_pid, 0.05, forever=not timed_out)
+        prog_status = _poll(prog, 0.2 if b'"program_gone"' in tail else 0.0)
+    for pid in (prog, tests_pid):
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    # the tests process wrote its byte once it had read all of its tests from stdin
+    retire = not (select.select([ready_r], [], [], 0)[0] and os.read(ready_r, 1) == b"t")
+    os.close(ready_r)
+    os.close(ev_r)
     duration = time.monotonic() - start
     _kill_all_below(os.getpid())
     n_output, output_bytes = 0, 0
@@ -760,9 +795,13 @@ def run_one(hdr, base):
                 n_output += got
         finally:
             os.close(fd)
+        os.unlink(out_path)
     except OSError:
         pass
-    shutil.rmtree(rundir, ignore_errors=True)
+    _clear(workdir)
+    for path in hdr.get("scrub", ()):  # the sandbox's private /tmp, /var, ...: the next program starts clean
+        if os.path.isdir(path):
+            _clear(path, keep=base)
     reply = {
         "events_len": n_events,
         "output_len": n_output,
@@ -785,7 +824,9 @@ def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)  # values cross as JSON; some right answers are very large integers
+    gc.freeze()  # the warm heap is never scanned again, so forked children do not copy it page by page
     base = tempfile.mkdtemp(prefix="selfmine-judge-")
+    os.mkdir(os.path.join(base, "work"), 0o700)
     proto_out = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 1)  # children must not inherit the reply pipe under its usual number
