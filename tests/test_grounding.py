@@ -211,3 +211,21 @@ def test_probe_command_prints_the_numbers_and_a_verdict(tiny_model, tmp_path):
         assert needle in r.stdout
     assert "too small to tell" in r.stdout or "below" in r.stdout  # 2 proposals of a random model decide nothing
     assert (tmp_path / "ledger.sqlite").exists()
+
+
+HOSTILE_OUTPUTS = [
+    "def f(x):\n    return " + "1+" * 200000 + "1\n",  # RecursionError while building the AST
+    "def f(x):\n    return " + "-" * 100000 + "1\n",  # MemoryError in the parser
+    "def f(x):\n    return x\x00\n",  # ValueError: null bytes
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_OUTPUTS, ids=["recursion", "memory", "null-bytes"])
+def test_hostile_model_output_is_rejected_with_a_reason_not_a_crash(text):
+    from selfmine.tasks.code import fingerprint, parse_function, parse_proposal
+    from selfmine.train.data import corruptions
+
+    for parsed in (parse_function(text), parse_proposal(text + "assert f(1) == 1\nassert f(2) == 2\n", 2)):
+        assert not parsed.ok and parsed.reason
+    assert isinstance(fingerprint(text), str)
+    assert corruptions(text) == []

@@ -133,7 +133,7 @@ def test_loop_end_to_end_with_scripted_model(tmp_path, data_dir):
     rejected = {p.reason: p.detail for p in ledger.problems("rejected")}
     assert "HumanEval/0" in rejected["contaminated"]
     # every judged attempt is stored with its verdict
-    assert ledger.count("attempts", "kind='solve'") == 3 * 4
+    assert ledger.attempt_count("solve") == 3 * 4
     ledger.close()
     before = snapshot(tmp_path)
     mine(tmp_path, cfg(data_dir, problems=7, attempts=4), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
@@ -232,6 +232,6 @@ def test_mine_with_the_real_default_model(tmp_path, data_dir):
     problems = ledger.problems()
     assert len(problems) == 4 and all(p.raw.strip() for p in problems)
     assert all(p.status == "valid" or p.reason for p in problems)
-    assert ledger.count("attempts", "kind='solve'") == 2 * stats["valid"]
+    assert ledger.attempt_count("solve") == 2 * stats["valid"]
     assert ledger.get_meta("provenance")["engine"]["model"] == "default"
     ledger.close()

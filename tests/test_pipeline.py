@@ -62,6 +62,33 @@ def test_rerun_skips_finished_stages(finished_run):
     assert time.time() - start < 120
 
 
+def test_a_rerun_with_changed_settings_is_refused_naming_the_key(finished_run):
+    """Reusing a finished stage made with other settings would mix two configurations in one report."""
+    run, cfg, _ = finished_run
+    before = (run / "config.yaml").read_text()
+    r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress", "--set", "eval.limit=3")
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "eval.limit" in lines[0] and "'baseline'" in lines[0], r.stderr
+    assert (run / "config.yaml").read_text() == before  # nothing overwritten
+
+
+def test_a_second_process_on_the_same_run_dir_gets_one_line(finished_run):
+    run, cfg, _ = finished_run
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
+                               f"fd = os.open({str(run / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+                               "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n"],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress")
+        assert r.returncode != 0 and "in use by another selfmine process" in r.stderr
+        assert "Traceback" not in r.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_killed_run_resumes(tmp_path, tiny_model, data_dir):
     cfg = tiny_config(tmp_path, tiny_model, data_dir)
     run = tmp_path / "run"

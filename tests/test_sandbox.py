@@ -521,3 +521,18 @@ def f():
         for server, path in socks:
             server.close()
             path.unlink()
+
+
+def test_a_worker_that_misses_its_deadline_is_the_machines_failure_not_the_programs():
+    """A stalled worker (here: stopped with SIGSTOP, as an overloaded machine would delay it) is killed and
+    the program judged again on a fresh one; the stall is never reported as the program's timeout."""
+    import signal
+
+    with WorkerPool(1) as pool:
+        worker = pool.acquire()
+        os.killpg(worker.proc.pid, signal.SIGSTOP)
+        pool.release(worker)
+        v = judge(ADD, ADD_TESTS, timeout=1, pool=pool)
+        assert v.status == Status.PASSED, v.message
+        bad = judge("def add(a, b):\n    return a - b\n", ADD_TESTS, timeout=1, pool=pool)
+        assert bad.status == Status.FAILED

@@ -385,9 +385,11 @@ def eval_compare(
     a: Path = typer.Argument(..., help="Results JSON of the baseline (A)."),
     b: Path = typer.Argument(..., help="Results JSON of the treatment (B)."),
 ) -> None:
-    """Per-task flips, paired bootstrap 95% CI of B - A, exact McNemar p-value."""
+    """Per-task flips and the paired difference B - A: Newcombe's 95% interval and McNemar's exact test
+    for greedy (one sample per task), a paired bootstrap and a sign-flip permutation test for n > 1.
+    Refuses arms evaluated with different format, limit, n, temperature, top_p or max tokens."""
     from .evaluate import compare
-    from .evaluate.compare import markdown
+    from .evaluate.compare import IncomparableResults, markdown
 
     data = []
     for path in (a, b):
@@ -397,7 +399,10 @@ def eval_compare(
             fail(f"results file not found: {path}")
         except json.JSONDecodeError:
             fail(f"not a results JSON: {path}")
-    result = compare(*data)
+    try:
+        result = compare(*data)
+    except IncomparableResults as e:
+        fail(str(e))
     if not result:
         fail("the two results share no benchmark tasks")
     typer.echo(markdown(result, a.stem, b.stem))
@@ -416,7 +421,8 @@ def run_cmd(
     from .datasets import DataError
     from .datasets import data_dir as resolve_data_dir
     from .engine import EngineError, ModelError
-    from .pipeline import Pipeline
+    from .ledger import RunDirBusy
+    from .pipeline import Pipeline, PipelineError
     from .train import TrainError
 
     if no_progress:
@@ -428,7 +434,7 @@ def run_cmd(
         if cfg.data_dir is None:
             cfg.data_dir = str(resolve_data_dir(None))
         Pipeline(run_dir, cfg, progress=not no_progress, echo=typer.echo).run()
-    except (ConfigError, DataError, ModelError, EngineError, TrainError) as e:
+    except (ConfigError, DataError, ModelError, EngineError, TrainError, PipelineError, RunDirBusy) as e:
         fail(str(e))
     except OSError as e:
         fail(f"{e.strerror or e}: {getattr(e, 'filename', '') or ''} (nothing finished is lost; rerun to resume)".strip(), code=3)

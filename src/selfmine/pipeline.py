@@ -14,9 +14,21 @@ import yaml
 from .config import RunConfig
 from .datasets import reference_pairs
 from .engine import Engine, get_engine
-from .ledger import MINED_KINDS, Ledger
+from .ledger import MINED_KINDS, Ledger, run_dir_lock
 
-PAIR_KINDS = f"kind IN ({', '.join(repr(k) for k in MINED_KINDS)})"
+
+class PipelineError(RuntimeError):
+    pass
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 class Pipeline:
@@ -48,6 +60,42 @@ class Pipeline:
         finally:
             ledger.close()
 
+    def settings(self, name: str) -> dict:
+        """The settings that decide a stage's output, as dotted keys: a finished stage is reused only when
+        they are unchanged."""
+        c = self.cfg.model_dump(mode="json")
+        engine = {"engine": c["engine"], "seed": c["seed"]}
+        mine = {**engine, "mine": c["mine"]}
+        train = {**mine, "train": c["train"], "pipeline.min_pairs": c["pipeline"]["min_pairs"],
+                 "pipeline.supplement_pairs": c["pipeline"]["supplement_pairs"]}  # fmt: skip
+        if name == "baseline":
+            return _flat({**engine, "eval": c["eval"], "data_dir": c["data_dir"]})
+        if name == "mine":
+            return _flat(mine)
+        if name.startswith("train:"):
+            return _flat(train)
+        return _flat({**train, "eval": c["eval"], "data_dir": c["data_dir"]})  # eval:<arm>
+
+    def check_settings(self, names: list[str]) -> None:
+        """Refuse, naming the key, when a finished stage was made with other settings: reusing it would
+        mix two configurations in one report."""
+        ledger = Ledger.in_run_dir(self.dir)
+        try:
+            for name in names:
+                if ledger.stage(name) != "done":
+                    continue
+                old = ledger.stage_info(name).get("settings")
+                if old is None:
+                    continue  # a run dir from before settings were recorded
+                new = self.settings(name)
+                for key in sorted(set(old) | set(new)):
+                    if old.get(key) != new.get(key):
+                        raise PipelineError(
+                            f"run dir {self.dir}: stage {name!r} was done with {key}={old.get(key)!r}, this run asks for "
+                            f"{new.get(key)!r}; use a new --run-dir, or set {key} back to resume")
+        finally:
+            ledger.close()
+
     def _step(self, name: str, fn) -> None:
         if self._stage(name) == "done":
             self.echo(f"[{name}] already done, skipping")
@@ -56,7 +104,7 @@ class Pipeline:
         start = time.time()
         info = fn() or {}
         status = info.pop("status", "done")
-        self._done(name, status, seconds=round(time.time() - start, 1), **info)
+        self._done(name, status, seconds=round(time.time() - start, 1), settings=self.settings(name), **info)
         self.echo(f"[{name}] {status} in {time.time() - start:.0f}s" + (f": {info.get('reason')}" if info.get("reason") else ""))
 
     # -- stages ---------------------------------------------------------------------------------------
@@ -82,8 +130,8 @@ class Pipeline:
 
         ledger = Ledger.in_run_dir(self.dir)
         try:
-            mined = ledger.count("pairs", PAIR_KINDS)
-            imported = ledger.count("pairs", "kind = 'imported'")
+            mined = ledger.pair_count(MINED_KINDS)
+            imported = ledger.pair_count(("imported",))
         finally:
             ledger.close()
         p = self.cfg.pipeline
@@ -107,10 +155,15 @@ class Pipeline:
         return {"pairs": rec["pairs"], "adapter": str(out)}
 
     def run(self) -> dict:
+        with run_dir_lock(self.dir):
+            return self._run()
+
+    def _run(self) -> dict:
+        arms = [("none", "adapter")] + [(c, f"control-{c}") for c in self.cfg.pipeline.controls]
+        self.check_settings(["baseline", "mine"] + [n for c, a in arms for n in (f"train:{c}", f"eval:{a}")])
         (self.dir / "config.yaml").write_text(yaml.safe_dump(self.cfg.model_dump(mode="json"), sort_keys=False))
         self._step("baseline", lambda: self._eval("base"))
         self._step("mine", self._mine)
-        arms = [("none", "adapter")] + [(c, f"control-{c}") for c in self.cfg.pipeline.controls]
         for control, arm in arms:
             self._step(f"train:{control}", lambda c=control: self._train(c))
             adapter = self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")

@@ -3,32 +3,69 @@ exact McNemar p-value. Also the interaction of two factors (e.g. fine-tuning x b
 
 from __future__ import annotations
 
-from .stats import mcnemar_exact, paired_bootstrap
+from .stats import mcnemar_exact, newcombe, paired_bootstrap, sign_flip_p
+
+SETTINGS = ("format", "limit", "sampling.n", "sampling.temperature", "sampling.top_p", "sampling.max_tokens")
 
 
-def _per_task(bench: dict) -> dict[str, float]:
-    out = {}
+class IncomparableResults(ValueError):
+    pass
+
+
+def _setting(result: dict, key: str):
+    value = result
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def check_comparable(a: dict, b: dict) -> None:
+    """Two arms are compared only when they were evaluated the same way."""
+    for key in SETTINGS:
+        if _setting(a, key) != _setting(b, key):
+            raise IncomparableResults(f"the two results differ in {key} ({_setting(a, key)!r} vs {_setting(b, key)!r}): "
+                                      "a difference between them would measure that setting, not the model")
+
+
+def _per_task(bench: dict) -> tuple[dict[str, float], int]:
+    """({task: pass rate over its scored samples}, unscored samples). One rule everywhere: a sample the
+    sandbox could not judge is left out, never counted as a failure; a task with no scored sample is left
+    out of the comparison on both sides."""
+    out, unscored = {}, 0
     for t in bench["per_task"]:
         scored = [s for s in t["samples"] if s.get("passed") is not None]
-        out[t["task_id"]] = sum(bool(s["passed"]) for s in scored) / len(scored) if scored else 0.0
-    return out
+        unscored += len(t["samples"]) - len(scored)
+        if scored:
+            out[t["task_id"]] = sum(bool(s["passed"]) for s in scored) / len(scored)
+    return out, unscored
 
 
 def compare(a: dict, b: dict) -> dict:
+    """Per benchmark: pass rates, the paired difference B - A with a 95% interval and a p-value, flips."""
+    check_comparable(a, b)
     out = {}
     for bench in a["benches"]:
         if bench not in b["benches"]:
             continue
-        pa, pb = _per_task(a["benches"][bench]), _per_task(b["benches"][bench])
+        (pa, ua), (pb, ub) = _per_task(a["benches"][bench]), _per_task(b["benches"][bench])
         ids = sorted(set(pa) & set(pb))
         if not ids:
             continue
         xa, xb = [pa[i] for i in ids], [pb[i] for i in ids]
         fixed = [i for i in ids if pa[i] < 0.5 <= pb[i]]
         broke = [i for i in ids if pb[i] < 0.5 <= pa[i]]
-        diff, lo, hi = paired_bootstrap(xa, xb)
+        binary = all(x in (0.0, 1.0) for x in xa + xb)
+        if binary:
+            diff, lo, hi = newcombe([x == 1.0 for x in xa], [x == 1.0 for x in xb])
+            p, test, interval = mcnemar_exact(len(broke), len(fixed)), "McNemar (exact)", "Newcombe"
+        else:
+            diff, lo, hi = paired_bootstrap(xa, xb)
+            p, test, interval = sign_flip_p(xa, xb), "sign-flip permutation", "paired bootstrap"
+        both = {t["task_id"] for t in a["benches"][bench]["per_task"]} & {t["task_id"] for t in b["benches"][bench]["per_task"]}
+        dropped = len(both) - len(ids)
         out[bench] = {"tasks": len(ids), "a": sum(xa) / len(ids), "b": sum(xb) / len(ids), "diff": diff,
-                      "ci95": [lo, hi], "mcnemar_p": mcnemar_exact(len(broke), len(fixed)),
+                      "ci95": [lo, hi], "interval": interval, "p": p, "test": test,
+                      "mcnemar_p": p if binary else None, "unscored_samples": [ua, ub], "tasks_left_out": dropped,
                       "fixed": fixed, "broken": broke}  # fmt: skip
     return out
 
@@ -40,8 +77,10 @@ def interaction(a: float, b: float, c: float, d: float) -> float:
 
 
 def markdown(cmp: dict, name_a: str = "A", name_b: str = "B") -> str:
-    rows = [f"| bench | tasks | {name_a} | {name_b} | difference (95% CI) | McNemar p | fixed | broken |", "|---|---|---|---|---|---|---|---|"]
+    rows = [f"| bench | tasks | {name_a} | {name_b} | difference (95% CI) | p | fixed | broken | unscored samples |",
+            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for bench, c in cmp.items():
         rows.append(f"| {bench} | {c['tasks']} | {c['a']:.1%} | {c['b']:.1%} | {c['diff']:+.1%} ({c['ci95'][0]:+.1%} .. "
-                    f"{c['ci95'][1]:+.1%}) | {c['mcnemar_p']:.3g} | {len(c['fixed'])} | {len(c['broken'])} |")  # fmt: skip
+                    f"{c['ci95'][1]:+.1%}, {c['interval']}) | {c['p']:.3g} ({c['test']}) | {len(c['fixed'])} | {len(c['broken'])} | "
+                    f"{c['unscored_samples'][0]} / {c['unscored_samples'][1]} |")  # fmt: skip
     return "\n".join(rows) + "\n"

@@ -12,6 +12,7 @@ from typing import Callable
 from ..engine import Engine, SamplingParams
 from ..provenance import stamp
 from ..sandbox import Job, judge_many
+from ..tasks.code import HOSTILE
 from .data import EvalTask, load_tasks
 from .programs import program, solution_field
 from .score import SampleResult, score, time_limits
@@ -40,7 +41,7 @@ def model_tests(engine: Engine, tasks: list[EvalTask], n_tests: int, seed: int) 
             src = f"assert {t.entry_point}(" + c.text.strip()
             try:
                 node = ast.parse(src).body[0]
-            except (SyntaxError, IndexError):
+            except (*HOSTILE, IndexError):
                 continue
             if isinstance(node, ast.Assert) and src not in tests:
                 tests.append(src)
@@ -48,15 +49,19 @@ def model_tests(engine: Engine, tasks: list[EvalTask], n_tests: int, seed: int) 
     return out
 
 
-def rank_samples(programs: list[str], examples_passed: list[int], model_passed: list[frozenset]) -> int:
+def rank_samples(programs: list[str], examples_passed: list[int | None], model_passed: list[frozenset]) -> int | None:
     """Visible examples first; then CodeT's dual agreement (samples that pass the same model-written tests
-    form a group scored by group size x tests passed); then the most common program; then the first."""
+    form a group scored by group size x tests passed); then the most common program; then the first.
+    A sample the sandbox could not judge (None) is not ranked: it never counts as "0 examples passed"."""
+    ranked = [j for j in range(len(programs)) if examples_passed[j] is not None]
+    if not ranked:
+        return None
     groups: dict[frozenset, int] = {}
-    for p in model_passed:
-        groups[p] = groups.get(p, 0) + 1
+    for j in ranked:
+        groups[model_passed[j]] = groups.get(model_passed[j], 0) + 1
     common = {p: programs.count(p) for p in programs}
-    return max(range(len(programs)), key=lambda j: (examples_passed[j], groups[model_passed[j]] * len(model_passed[j]),
-                                                      common[programs[j]], -j))  # fmt: skip
+    return max(ranked, key=lambda j: (examples_passed[j], groups[model_passed[j]] * len(model_passed[j]),
+                                      common[programs[j]], -j))  # fmt: skip
 
 
 def _select(tasks: list[EvalTask], programs: list[list[str]], written: list[list[str]] | None = None) -> list[int | None]:
@@ -67,11 +72,14 @@ def _select(tasks: list[EvalTask], programs: list[list[str]], written: list[list
         if len(ps) > 1:
             setup = t.base_setup if t.bench.startswith("mbpp") else ""
             for j, p in enumerate(ps):
-                jobs.append(Job(f"{p}\n{setup}", t.examples + written[i], 5.0))
+                jobs.append(Job(p, t.examples + written[i], 5.0, setup=setup, shadow=(t.entry_point,)))
                 owners.append((i, j))
-    examples = {i: [0] * len(ps) for i, ps in enumerate(programs)}
+    examples: dict[int, list[int | None]] = {i: [0] * len(ps) for i, ps in enumerate(programs)}
     agreed = {i: [frozenset()] * len(ps) for i, ps in enumerate(programs)}
-    for (i, j), v in zip(owners, judge_many(jobs)):
+    for (i, j), v in zip(owners, judge_many(jobs)):  # judge_many retries a sandbox error once
+        if v.infrastructure_failure:
+            examples[i][j] = None
+            continue
         n_ex = len(tasks[i].examples)
         examples[i][j] = sum(r.outcome == "passed" for r in v.tests[:n_ex])
         agreed[i][j] = frozenset(r.index for r in v.tests[n_ex:] if r.outcome == "passed")
@@ -90,9 +98,13 @@ def summarise(tasks: list[EvalTask], results: list[list[SampleResult | None]], n
         "solved_first_sample": sum(greedy_like),
     }  # fmt: skip
     if n > 1:
-        oracle = sum(any(r and r.passed for r in rs) for rs in results)
-        picked = [results[i][c].passed if c is not None and results[i][c] is not None else False for i, c in enumerate(choice)]
-        out["best_of_n"] = {"n": n, "oracle_pass@n": oracle / len(tasks), "selector_pass": sum(picked) / len(tasks),
+        # the same rule as pass@k: what the sandbox could not judge is left out, never counted as a failure
+        scored = [rs for rs in results if any(r is not None for r in rs)]
+        oracle = sum(any(r and r.passed for r in rs) for rs in scored)
+        picked = [results[i][c].passed for i, c in enumerate(choice) if c is not None and results[i][c] is not None]
+        out["best_of_n"] = {"n": n, "oracle_pass@n": oracle / max(1, len(scored)),
+                            "selector_pass": sum(picked) / max(1, len(picked)),
+                            "tasks_left_out": {"oracle": len(tasks) - len(scored), "selector": len(tasks) - len(picked)},
                             "selector": "visible prompt examples, then CodeT agreement on model-written tests, "
                                         "then the most common program"}  # fmt: skip
     return out

@@ -3,7 +3,9 @@ committed) before it counts; unique keys make reruns after a kill idempotent."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -100,6 +102,10 @@ class Ledger:
         row = self.db.execute("SELECT status FROM stages WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
+    def stage_info(self, name: str) -> dict:
+        row = self.db.execute("SELECT info FROM stages WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
+
     # -- rounds ---------------------------------------------------------------------------------------
     def open_round(self, seed: int, number: int = 1) -> int:
         """The id of the run's `number`-th mining round, created on first use (imports have their own
@@ -189,8 +195,48 @@ class Ledger:
                                " ORDER BY pr.id", (round_id,))  # fmt: skip
         return [Pair(r["problem_id"], r["kind"], r["broken_id"], r["fixed_id"], r["failure_class"], r["id"]) for r in rows]
 
-    def count(self, table: str, where: str = "1=1", args: tuple = ()) -> int:
-        return self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args).fetchone()[0]
+    def pair_count(self, kinds: tuple[str, ...]) -> int:
+        marks = ",".join("?" * len(kinds))
+        return self.db.execute(f"SELECT COUNT(*) FROM pairs WHERE kind IN ({marks})", kinds).fetchone()[0]
+
+    def attempt_count(self, kind: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM attempts WHERE kind = ?", (kind,)).fetchone()[0]
+
+
+class RunDirBusy(RuntimeError):
+    pass
+
+
+_HELD: dict[str, tuple[int, int]] = {}  # run dir -> (fd, depth): the lock is re-entrant within a process
+
+
+@contextmanager
+def run_dir_lock(run_dir: str | Path) -> Iterator[None]:
+    """Hold the run dir for this process: a second selfmine process on the same run dir gets one clear
+    error instead of racing this one (on the ledger's rounds, or on deleting an adapter being written)."""
+    key = str(Path(run_dir).resolve())
+    if key in _HELD:
+        fd, depth = _HELD[key]
+        _HELD[key] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            fd, depth = _HELD[key]
+            _HELD[key] = (fd, depth - 1)
+        return
+    Path(key).mkdir(parents=True, exist_ok=True)
+    fd = os.open(os.path.join(key, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunDirBusy(f"run dir {key} is in use by another selfmine process; wait for it or use another --run-dir") from None
+    _HELD[key] = (fd, 1)
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        os.close(fd)  # releases the lock
 
 
 def insert_problem(db: sqlite3.Connection, p: Problem) -> int:

@@ -13,7 +13,7 @@ from typing import Callable
 from ..config import ConfigError, RunConfig
 from ..datasets import DataError, bench_file, contamination_texts
 from ..engine import Engine, get_engine
-from ..ledger import Attempt, Ledger
+from ..ledger import Attempt, Ledger, run_dir_lock
 from ..provenance import stamp
 from .gates import ContaminationIndex, NearDuplicates
 from .pair import mine_pairs
@@ -58,6 +58,11 @@ def mine(run_dir: str | Path, cfg: RunConfig, engine: Engine | None = None, prog
          echo: Callable[[str], None] = print) -> dict:  # fmt: skip
     """All rounds up to `mine.rounds` or until `mine.target_pairs` is reached; returns the last round's
     statistics with the totals over rounds under "total"."""
+    with run_dir_lock(run_dir):
+        return _mine(run_dir, cfg, engine, progress, echo)
+
+
+def _mine(run_dir, cfg, engine, progress, echo) -> dict:
     ledger = Ledger.in_run_dir(run_dir)
     try:
         _check_same_config(ledger, cfg)

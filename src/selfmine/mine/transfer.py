@@ -12,6 +12,7 @@ from ..ledger import MINED_KINDS, Attempt, Ledger, Pair, PairView, Problem
 from ..ledger.store import insert_attempt, insert_pair, insert_problem
 from ..sandbox import Job, judge_many
 from ..tasks.code import classify_failure, header_from_source, repair_prompt, solve_prompt
+from .solve import check_sandbox
 
 FORMATS = ("tinyforge", "sft", "dpo")
 
@@ -71,7 +72,7 @@ def import_pairs(path: str | Path, run_dir: str | Path, timeout: float = 5.0) ->
         jobs = []
         for i, r, head, tests in parsed:
             jobs += [Job(r["broken"] or "", tests, timeout), Job(r["fixed"], tests, timeout)]
-        verdicts = judge_many(jobs)
+        verdicts = check_sandbox(judge_many(jobs), "re-judging imported pairs")  # never stored as the pair's failure
         skipped, fixed_fail = 0, 0
         with ledger.transaction() as db:  # all of the file or nothing: a killed import leaves no trace
             cur = db.execute("INSERT INTO rounds (started_at, finished_at, seed, stats) VALUES (?, ?, -1, ?)",

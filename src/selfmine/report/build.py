@@ -65,11 +65,11 @@ def build_report(run_dir: str | Path) -> dict:
         md.append(f"| {name} | {label} | {fmt} | {n} | {p:.1%} | {_fmt_ci(ci)} | {bp:.1%} |")
     if cmp_rows:
         md += ["", "## Against the base model (paired over tasks)", "",
-               "| arm | benchmark | base | arm | difference (95% bootstrap CI) | McNemar p | fixed | broken |",
+               "| arm | benchmark | base | arm | difference (95% CI) | p | fixed | broken |",
                "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for name, bench, c in cmp_rows:
             md.append(f"| {name} | {bench} | {c['a']:.1%} | {c['b']:.1%} | {c['diff']:+.1%} ({c['ci95'][0]:+.1%} .. "
-                      f"{c['ci95'][1]:+.1%}) | {c['mcnemar_p']:.3g} | {len(c['fixed'])} | {len(c['broken'])} |")  # fmt: skip
+                      f"{c['ci95'][1]:+.1%}, {c['interval']}) | {c['p']:.3g} ({c['test']}) | {len(c['fixed'])} | {len(c['broken'])} |")  # fmt: skip
     skipped = {k: v[1].get("reason") for k, v in stages.items() if v[0] == "skipped"}
     for k, why in skipped.items():
         md.append(f"\n*{k} skipped: {why}*")

@@ -47,6 +47,8 @@ def split_tests(tests: str | Sequence[str]) -> tuple[str, list[str]]:
         tree = ast.parse(tests)
     except SyntaxError as e:
         raise BadTests(f"tests are not valid Python: {e.msg} (line {e.lineno})") from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise BadTests(f"tests cannot be parsed: {type(e).__name__}") from None
     setup, asserts = [], []
     for node in tree.body:
         segment = ast.get_source_segment(tests, node) or ast.unparse(node)
@@ -107,12 +109,12 @@ def judge(
         try:
             reply = worker.run(request, code, {"nonce": nonce, "setup": setup, "tests": asserts, "shadow": list(shadow)})
         except WorkerDied as e:
-            if e.protocol:
+            if e.protocol or e.hung:
+                # The worker enforces the program's deadline itself; a worker that misses it by GRACE_S
+                # is the machine's failure (overload), like a reply out of protocol: never the program's.
                 if attempt < 3:
                     continue  # the worker was killed; the pool starts a fresh one
                 return Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.isolation)
-            if e.hung:
-                return _verdict_without_reply(asserts, Status.TIMEOUT, "the program hung its sandbox", pool, timeout)
             deaths += 1
             if deaths == 1:
                 continue  # a worker can die of its own accord once; twice is the program

@@ -54,11 +54,3 @@ class Verdict:
         d["status"] = self.status.value
         d["passed"] = self.passed
         return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Verdict":
-        d = dict(d)
-        d.pop("passed", None)
-        d["status"] = Status(d["status"])
-        d["tests"] = [TestResult(**t) for t in d.get("tests", [])]
-        return cls(**d)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from .code_examples import EXAMPLES, TOPICS
 from .grounding import model_calls
+# What ast raises on hostile model output besides SyntaxError: null bytes, deep nesting, huge expressions.
+HOSTILE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 PROPOSE_STOP = ["\n### Exercise", "\n###", "\nif __name__", "\nprint("]
 SOLVE_STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert"]
@@ -96,7 +98,7 @@ def _parse_prefix(text: str) -> ast.Module | None:
     for end in range(len(lines), 0, -1):
         try:
             return ast.parse("\n".join(lines[:end]))
-        except SyntaxError:
+        except HOSTILE:  # hostile output (nesting, null bytes) is rejected like any unparseable text
             continue
     return None
 
@@ -134,7 +136,10 @@ def _constant_expected(asserts: list[ast.AST], name: str) -> str | None:
 
 def constant_expectations(tests: list[str], name: str) -> str | None:
     """The one literal every test expects, when a constant-returning stub would pass them all."""
-    return _constant_expected([ast.parse(t).body[0] for t in tests], name)
+    try:
+        return _constant_expected([ast.parse(t).body[0] for t in tests], name)
+    except HOSTILE:
+        return None
 
 
 def _function(completion: str):
@@ -358,9 +363,13 @@ class _Normalise(ast.NodeTransformer):
 
 
 def fingerprint(code: str) -> str:
-    """Hash of the AST with names, docstrings and annotations normalised away."""
-    tree = _Normalise().visit(ast.parse(code))
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:32]
+    """Hash of the AST with names, docstrings and annotations normalised away (of the text, where the AST
+    is too deep to walk)."""
+    try:
+        tree = _Normalise().visit(ast.parse(code))
+        return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:32]
+    except HOSTILE:
+        return hashlib.sha256(code.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_]")

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 
 from ..ledger import PairView
-from ..tasks.code import repair_prompt, solve_prompt
+from ..tasks.code import HOSTILE, repair_prompt, solve_prompt
 from .config import TrainConfig
 
 
@@ -114,12 +114,12 @@ def corruptions(code: str, seed: int = 0, limit: int = 12) -> list[str]:
     """Candidate corrupted versions of `code` (each one mechanical edit); the caller keeps one that fails."""
     try:
         tree = ast.parse(code)
-    except SyntaxError:
+        original = ast.unparse(tree)
+        out = []
+        for which in range(limit):
+            text = ast.unparse(_Mutate(random.Random(seed), which).visit(ast.parse(code)))
+            if text != original and text not in out:
+                out.append(text)
+        return out
+    except HOSTILE:  # model-written code too deep to walk: no corruption rather than a crash
         return []
-    out = []
-    for which in range(limit):
-        mutated = _Mutate(random.Random(seed), which).visit(ast.parse(code))
-        text = ast.unparse(mutated)
-        if text != ast.unparse(tree) and text not in out:
-            out.append(text)
-    return out
