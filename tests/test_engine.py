@@ -87,7 +87,7 @@ def test_nucleus_falls_back_when_candidates_miss_mass():
     logits = torch.zeros((2, 1000))  # flat: the 256 candidates hold only 25.6% of the mass
     gen = torch.Generator().manual_seed(0)
     picks = {int(x) for _ in range(50) for x in HFEngine._pick(logits, SamplingParams(temperature=1.0, top_p=0.9), gen)}
-    assert max(picks) > 256 or len(picks) > 60
+    assert max(picks) >= 256  # without the fallback every pick would come from the first 256 candidates
 
 
 def test_adapter_applies_and_base_is_untouched(tiny_engine, tmp_path):

@@ -78,7 +78,8 @@ def test_reference_pairs_train_loss_goes_down_and_adapter_saves(trained, tiny_mo
     assert len(losses) >= 6 and sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
     assert (out / "adapter_config.json").exists() and (out / "adapter_model.safetensors").exists()
     saved = json.loads((out / "training.json").read_text())
-    assert saved["pairs"] == 6 and saved["versions"]["peft"] and saved["seed" if "seed" in saved else "config"]
+    assert saved["pairs"] == 6 and saved["versions"]["peft"]
+    assert saved["config"]["seed"] == rec["config"]["seed"] and len(saved["pair_ids"]) == 6
 
 
 def test_adapter_reloads_and_changes_output(trained, tiny_model):

@@ -19,6 +19,7 @@ TMPFS_BYTES = 256 * 1024 * 1024  # each writable place in the sandbox (/tmp, /va
 WRITABLE = ("/tmp", "/var", "/run", "/home", "/root", "/dev/shm")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 ETC = ("/etc/ld.so.cache", "/etc/localtime")
+SECCOMP = os.uname().machine == "x86_64"  # the worker's filter is written for x86_64 syscall numbers
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class Launcher:
     @property
     def label(self) -> str:
         """What the verdict records: how the program was isolated, here."""
-        return {"bwrap": "bwrap", "unshare": "unshare", "rlimits": "rlimits (no filesystem or network isolation)"}[self.mode]
+        extra = "+seccomp" if SECCOMP else ""
+        return self.mode + extra + (" (no filesystem or network isolation)" if self.mode == "rlimits" else "")
 
     def command(self, *args: str) -> list[str]:
         return [*self.prefix, self.python, "-I", *args]

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from .isolation import WRITABLE, Launcher, best_launcher, popen_kwargs
+from .isolation import SECCOMP, WRITABLE, Launcher, best_launcher, popen_kwargs
 
 WORKER_SOURCE = (Path(__file__).parent / "worker.py").read_text()
 START_TIMEOUT_S = 20.0
@@ -75,7 +75,7 @@ class Worker:
         """Send one program and its tests; the reply's header, with `events` (raw lines) and `output`."""
         code_b, tests_b = code.encode("utf-8", "surrogatepass"), json.dumps(tests).encode()
         scrub = list(WRITABLE) if self.launcher.mode != "rlimits" else []  # never the host's own /tmp
-        header = json.dumps({**request, "code_len": len(code_b), "tests_len": len(tests_b), "scrub": scrub}).encode()
+        header = json.dumps({**request, "code_len": len(code_b), "tests_len": len(tests_b), "scrub": scrub, "seccomp": SECCOMP}).encode()
         try:
             self.proc.stdin.write(b"%08d" % len(header) + header + code_b + tests_b)
             self.proc.stdin.flush()
