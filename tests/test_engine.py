@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import subprocess
 import sys
 
@@ -209,3 +210,41 @@ def test_preset_without_its_packages_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setattr("importlib.import_module", lambda name: no_parts(name))
     with pytest.raises(ModelError, match=r"selfmine\[qwen\]"):
         resolve_model("qwen2.5-coder-0.5b-instruct")
+
+
+def test_openai_backend_sends_prompts_concurrently_and_keeps_their_order():
+    import http.server
+    import threading
+
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.2)
+            with lock:
+                state["now"] -= 1
+            data = json.dumps({"choices": [{"index": 0, "text": "echo " + body["prompt"], "finish_reason": "stop"}],
+                               "usage": {}}).encode()  # fmt: skip
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        engine = get_engine("openai", "m", base_url=f"http://127.0.0.1:{server.server_port}/v1")
+        prompts = [f"p{i}" for i in range(8)]
+        start = time.time()
+        out = engine.generate(prompts, SamplingParams())
+        assert [o[0].text for o in out] == [f"echo p{i}" for i in range(8)]
+        assert state["most"] > 1 and time.time() - start < 8 * 0.2
+    finally:
+        server.shutdown()

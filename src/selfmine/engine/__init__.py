@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Engine
+from .base import Engine, EngineError
 from .models import DEFAULT_MODEL, LICENCE, ModelError, ensure_default_model, resolve_model, selfmine_home
-from .openai import EngineError
 from .types import Completion, SamplingParams, cut_at_stop
 
 BACKENDS = ("hf", "vllm", "openai")

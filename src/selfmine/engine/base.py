@@ -7,6 +7,10 @@ from abc import ABC, abstractmethod
 from .types import Completion, SamplingParams
 
 
+class EngineError(Exception):
+    """A backend that cannot serve the request. The message is meant for the user."""
+
+
 class Engine(ABC):
     name: str = "engine"
     model_name: str = ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Engine
-from .openai import EngineError
+from .base import EngineError
 
 
 def chat_prompt(engine: Engine, user_text: str) -> str:

@@ -9,26 +9,24 @@ import os
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
-from .base import Engine
+from .base import Engine, EngineError
 from .types import Completion, SamplingParams, cut_at_stop
-
-
-class EngineError(Exception):
-    """A backend that cannot serve the request. The message is meant for the user."""
 
 
 class OpenAIEngine(Engine):
     name = "openai"
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 600.0, retries: int = 3):  # fmt: skip
+                 timeout: float = 600.0, retries: int = 3, concurrency: int = 32):  # fmt: skip
         self.base_url = (base_url or os.environ.get("SELFMINE_OPENAI_BASE_URL") or "http://localhost:8000/v1").rstrip("/")
         self.model_name = model or os.environ.get("SELFMINE_OPENAI_MODEL") or ""
         if not self.model_name:
             raise EngineError("the openai backend needs a model name (--model or SELFMINE_OPENAI_MODEL)")
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY", "none")
         self.timeout, self.retries = timeout, retries
+        self.concurrency = max(1, concurrency)  # requests in flight: the server batches them (vLLM, SGLang)
 
     def info(self) -> dict:
         return {"backend": self.name, "model": self.model_name, "base_url": self.base_url}
@@ -51,28 +49,32 @@ class OpenAIEngine(Engine):
             time.sleep(2**attempt)
         raise AssertionError
 
+    def _one(self, i: int, prompt: str, params: SamplingParams, adapter) -> list[Completion]:
+        body = {
+            "model": adapter or self.model_name, "prompt": prompt, "n": params.n, "max_tokens": params.max_tokens,
+            "temperature": params.temperature, "top_p": params.top_p, "seed": params.seed + i,
+        }  # fmt: skip
+        if params.stop:
+            body["stop"] = params.stop
+        if params.top_k:
+            body["top_k"] = params.top_k
+        data = self._post(body)
+        usage = data.get("usage", {})
+        choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
+        out = []
+        for c in choices:
+            text, reason, stop = c["text"], c.get("finish_reason") or "stop", ""
+            hit = cut_at_stop(text, params.stop)  # servers differ on stop handling; cut once more
+            if hit:
+                text, stop, reason = hit[0], hit[1], "stop"
+            per = usage.get("completion_tokens", 0) // max(1, len(choices))
+            out.append(Completion(text, "length" if reason == "length" else "stop",
+                                  usage.get("prompt_tokens", 0), per, stop))  # fmt: skip
+        return out
+
     def generate(self, prompts, params: SamplingParams, adapter=None, progress=False):
-        results = []
-        for i, prompt in enumerate(prompts):
-            body = {
-                "model": adapter or self.model_name, "prompt": prompt, "n": params.n, "max_tokens": params.max_tokens,
-                "temperature": params.temperature, "top_p": params.top_p, "seed": params.seed + i,
-            }  # fmt: skip
-            if params.stop:
-                body["stop"] = params.stop
-            if params.top_k:
-                body["top_k"] = params.top_k
-            data = self._post(body)
-            usage = data.get("usage", {})
-            choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
-            out = []
-            for c in choices:
-                text, reason, stop = c["text"], c.get("finish_reason") or "stop", ""
-                hit = cut_at_stop(text, params.stop)  # servers differ on stop handling; cut once more
-                if hit:
-                    text, stop, reason = hit[0], hit[1], "stop"
-                per = usage.get("completion_tokens", 0) // max(1, len(choices))
-                out.append(Completion(text, "length" if reason == "length" else "stop",
-                                      usage.get("prompt_tokens", 0), per, stop))  # fmt: skip
-            results.append(out)
-        return results
+        """All prompts in flight at once (up to `concurrency`), so the server can batch them; results in
+        prompt order, each prompt seeded by its index as before."""
+        prompts = list(prompts)
+        with ThreadPoolExecutor(min(self.concurrency, max(1, len(prompts)))) as ex:
+            return list(ex.map(lambda ip: self._one(ip[0], ip[1], params, adapter), enumerate(prompts)))

@@ -7,7 +7,7 @@ import os
 
 from .base import Engine
 from .models import resolve_model
-from .openai import EngineError
+from .base import EngineError
 from .types import Completion, SamplingParams, cut_at_stop
 
 
