@@ -13,7 +13,7 @@ from selfmine.config import load_config
 from selfmine.ledger import Ledger, Problem
 from selfmine.mine import mine
 from selfmine.mine.propose import ground_tests
-from selfmine.mine.stats import boundary
+from selfmine.funnel import boundary
 from selfmine.sandbox import judge
 from selfmine.tasks.code import parse_function
 

@@ -15,7 +15,7 @@ from selfmine.config import load_config
 from selfmine.ledger import Ledger
 from selfmine.mine import mine
 from selfmine.mine.gates import ContaminationIndex, NearDuplicates
-from selfmine.mine.transfer import export_pairs, import_pairs
+from selfmine.transfer import export_pairs, import_pairs
 from selfmine.tasks.code import classify_failure, fingerprint, leaks, parse_proposal, solve_prompt
 
 from .scripted import PROBLEMS, ScriptedEngine

@@ -208,7 +208,7 @@ def pairs_export(
     classes: list[str] = typer.Option([], "--class", help="Keep only these broken-attempt classes (repeatable)."),
 ) -> None:
     """Write the run's pairs as JSONL."""
-    from .mine.transfer import export_pairs
+    from .transfer import export_pairs
 
     if not (run_dir / "ledger.sqlite").exists():
         fail(f"no ledger in {run_dir}")
@@ -225,7 +225,7 @@ def pairs_import(
     run_dir: Path = typer.Option(..., "--run-dir"),
 ) -> None:
     """Import reference-schema pairs into a run's ledger; both sides are judged on the way in."""
-    from .mine.transfer import import_pairs
+    from .transfer import import_pairs
 
     if not path.exists():
         fail(f"pairs file not found: {path}")

@@ -107,7 +107,7 @@ def _fallback(name: str) -> Path | None:
             return path if path.exists() else None
         except ImportError:
             return None
-    from .engine.models import hub_reachable, selfmine_home
+    from .hub import hub_reachable, selfmine_home
 
     if not hub_reachable():
         raise DataError(f"{name}: the Hugging Face hub is not reachable (--data-dir hub); drop --data-dir to use the copy shipped with selfmine")

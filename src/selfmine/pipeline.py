@@ -140,7 +140,7 @@ class Pipeline:
                 return {"status": "skipped", "reason": f"mining gave {mined} self-mined pairs (< pipeline.min_pairs={p.min_pairs}); "
                         "mine more (--set mine.rounds=N or mine.problems=N) and rerun, or opt in to reference pairs with "
                         "--set pipeline.supplement_pairs=pairs_7b_40.jsonl"}  # fmt: skip
-            from .mine.transfer import import_pairs
+            from .transfer import import_pairs
 
             path = Path(p.supplement_pairs).expanduser()
             if not path.exists():

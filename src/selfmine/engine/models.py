@@ -10,12 +10,12 @@ import importlib
 import json
 import os
 import shutil
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+
+from ..hub import hub_reachable, selfmine_home
 
 DEFAULT_MODEL = "gemma-3-270m"
 DEFAULT_ALIASES = {None, "", "default", DEFAULT_MODEL, "google/gemma-3-270m"}
@@ -81,21 +81,6 @@ def preset_parts(preset: Preset) -> list[Path]:
         except ImportError:
             raise ModelError(f"this preset needs its weight packages: {preset.requirement}") from None
     return parts
-
-
-def selfmine_home() -> Path:
-    return Path(os.environ.get("SELFMINE_HOME", Path.home() / ".cache" / "selfmine")).expanduser()
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    try:
-        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def resolve_model(name: str | None) -> str:

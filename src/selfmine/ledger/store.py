@@ -102,6 +102,10 @@ class Ledger:
         row = self.db.execute("SELECT status FROM stages WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
+    def stages(self) -> dict[str, tuple[str, dict]]:
+        """{stage: (status, info)} for every recorded stage."""
+        return {r[0]: (r[1], json.loads(r[2]) if r[2] else {}) for r in self.db.execute("SELECT name, status, info FROM stages")}
+
     def stage_info(self, name: str) -> dict:
         row = self.db.execute("SELECT info FROM stages WHERE name = ?", (name,)).fetchone()
         return json.loads(row[0]) if row and row[0] else {}
@@ -237,6 +241,18 @@ def run_dir_lock(run_dir: str | Path) -> Iterator[None]:
     finally:
         del _HELD[key]
         os.close(fd)  # releases the lock
+
+
+def insert_import_round(db: sqlite3.Connection, source: str) -> int:
+    """A round that holds pairs imported from a file (seed -1: not a mining round)."""
+    now = time.time()
+    return db.execute("INSERT INTO rounds (started_at, finished_at, seed, stats) VALUES (?, ?, -1, ?)",
+                      (now, now, json.dumps({"imported_from": source}))).lastrowid  # fmt: skip
+
+
+def set_meta_in(db: sqlite3.Connection, key: str, value) -> None:
+    """set_meta inside an open transaction."""
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
 
 def insert_problem(db: sqlite3.Connection, p: Problem) -> int:

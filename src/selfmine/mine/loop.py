@@ -19,8 +19,8 @@ from .gates import ContaminationIndex, NearDuplicates
 from .pair import mine_pairs
 from .propose import Slot, propose_batch
 from .solve import pick_broken, repair_batch, solve_batch
-from .format import format_stats
-from .stats import round_stats, total_stats
+from ..funnel import format_stats, total_stats
+from .stats import round_stats
 
 log = logging.getLogger(__name__)
 # what a rerun may change: more problems extend a round, more rounds or a larger budget extend the run

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from ..engine import Engine, SamplingParams
 from ..ledger import Problem
-from ..sandbox import Job, judge_many
+from ..sandbox import Job, check_sandbox, judge_many
 from ..tasks import grounding
 from ..tasks.code import (PROPOSE_STOP, calls_prompt, constant_expectations, fingerprint, leaks, parse_calls, parse_function,
                           parse_proposal, propose_prompt, solve_prompt, variant_prompt)  # fmt: skip
 from .gates import ContaminationIndex, NearDuplicates
-from .solve import check_sandbox, prompts_for
+from .solve import prompts_for
 
 CALLS_STOP = ["\n\n\n", "\ndef ", "\n###", "\nclass "]
 PROBE_TIMEOUT_S = 20.0  # the whole probe program; each call also has its own timer (grounding.CALL_SECONDS)

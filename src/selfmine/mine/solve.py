@@ -5,22 +5,11 @@ from __future__ import annotations
 
 from ..engine import Engine, SamplingParams
 from ..ledger import Attempt, Problem
-from ..sandbox import Job, Verdict, judge_many
+from ..sandbox import Job, Verdict, check_sandbox, judge_many
 from ..engine.chat import chat_prompt
 from ..tasks.code import SOLVE_STOP, attempt_program, classify_failure, repair_prompt
 
 CLASS_PRIORITY = {"wrong_answer": 0, "runtime": 1, "timeout": 2, "syntax": 3, "format": 4}
-
-
-class SandboxFailed(RuntimeError):
-    """The judge failed (not the program): nothing of the batch is stored, a rerun redoes it."""
-
-
-def check_sandbox(verdicts: list[Verdict], doing: str) -> list[Verdict]:
-    bad = next((v for v in verdicts if v.infrastructure_failure), None)
-    if bad is not None:  # never scored as the program's fault: stop, and let a rerun redo this batch
-        raise SandboxFailed(f"the sandbox failed while {doing} ({bad.message}); rerun to resume")
-    return verdicts
 
 
 def _judge(problems_codes: list[tuple[Problem, str]], cfg) -> list[Verdict]:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from ..evaluate.compare import compare
 from ..ledger import MINED_KINDS, Ledger
-from ..mine.stats import total_stats
-from ..mine.format import format_stats
+from ..funnel import format_stats, total_stats
 from . import charts
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1.5em;color:#222}
@@ -39,7 +38,7 @@ def build_report(run_dir: str | Path) -> dict:
         pairs = ledger.pairs((*MINED_KINDS, "imported"))
         config = ledger.get_meta("config") or {}
         prov = ledger.get_meta("provenance") or {}
-        stages = {r[0]: (r[1], json.loads(r[3])) for r in ledger.db.execute("SELECT * FROM stages")}
+        stages = ledger.stages()
     finally:
         ledger.close()
     trainings = {p.parent.name: json.loads(p.read_text()) for p in (run_dir / "adapters").glob("*/training.json")}

@@ -244,3 +244,16 @@ def judge_many(
         if own:
             pool.close()
     return results  # type: ignore[return-value]
+
+
+class SandboxFailed(RuntimeError):
+    """The judge failed (not the program): nothing of the batch is stored, a rerun redoes it."""
+
+
+def check_sandbox(verdicts: list[Verdict], doing: str) -> list[Verdict]:
+    """The verdicts, or SandboxFailed when any is the sandbox's own failure: never scored as the program's
+    fault, the caller stops and a rerun redoes the batch."""
+    bad = next((v for v in verdicts if v.infrastructure_failure), None)
+    if bad is not None:
+        raise SandboxFailed(f"the sandbox failed while {doing} ({bad.message}); rerun to resume")
+    return verdicts

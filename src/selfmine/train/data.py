@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..ledger import PairView
 from ..tasks.code import HOSTILE, repair_prompt, solve_prompt
-from .config import TrainConfig
+from ..config import TrainConfig
 
 
 @dataclass

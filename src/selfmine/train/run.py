@@ -12,7 +12,7 @@ from ..engine.models import resolve_model
 from ..ledger import MINED_KINDS, Ledger, PairView
 from ..provenance import stamp
 from ..sandbox import Job, judge_many
-from .config import TrainConfig
+from ..config import TrainConfig
 from .data import build_examples, corruptions, format_stub, select_pairs
 
 PAIR_KINDS = (*MINED_KINDS, "imported")
@@ -24,7 +24,7 @@ class TrainError(Exception):
 
 def load_pairs(run_dir: str | Path | None, pairs_file: str | Path | None, out: Path) -> tuple[list[PairView], list[PairView], str]:
     if pairs_file is not None:
-        from ..mine.transfer import import_pairs
+        from ..transfer import import_pairs
 
         if not Path(pairs_file).exists():
             raise TrainError(f"pairs file not found: {pairs_file}")

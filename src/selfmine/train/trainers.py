@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig
+from ..config import TrainConfig
 from .data import Example
 
 

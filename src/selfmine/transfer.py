@@ -8,11 +8,10 @@ import json
 import time
 from pathlib import Path
 
-from ..ledger import MINED_KINDS, Attempt, Ledger, Pair, PairView, Problem
-from ..ledger.store import insert_attempt, insert_pair, insert_problem
-from ..sandbox import Job, judge_many
-from ..tasks.code import classify_failure, header_from_source, repair_prompt, solve_prompt
-from .solve import check_sandbox
+from .ledger import MINED_KINDS, Attempt, Ledger, Pair, PairView, Problem
+from .ledger.store import insert_attempt, insert_import_round, insert_pair, insert_problem, set_meta_in
+from .sandbox import Job, check_sandbox, judge_many
+from .tasks.code import classify_failure, header_from_source, repair_prompt, solve_prompt
 
 FORMATS = ("tinyforge", "sft", "dpo")
 
@@ -75,9 +74,7 @@ def import_pairs(path: str | Path, run_dir: str | Path, timeout: float = 5.0) ->
         verdicts = check_sandbox(judge_many(jobs), "re-judging imported pairs")  # never stored as the pair's failure
         skipped, fixed_fail = 0, 0
         with ledger.transaction() as db:  # all of the file or nothing: a killed import leaves no trace
-            cur = db.execute("INSERT INTO rounds (started_at, finished_at, seed, stats) VALUES (?, ?, -1, ?)",
-                             (time.time(), time.time(), json.dumps({"imported_from": source})))  # fmt: skip
-            round_id = cur.lastrowid
+            round_id = insert_import_round(db, source)
             for (i, r, head, tests), vb, vf in zip(parsed, verdicts[::2], verdicts[1::2]):
                 if head is None:
                     skipped += 1
@@ -93,7 +90,7 @@ def import_pairs(path: str | Path, run_dir: str | Path, timeout: float = 5.0) ->
                                                  vf.passed, error=vf.message))  # fmt: skip
                 insert_pair(db, Pair(pid, "imported", bid, fid, cls or "passes"))
                 fixed_fail += not vf.passed
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('imports', ?)", (json.dumps(prior + [source]),))
+            set_meta_in(db, "imports", prior + [source])
         return {"imported": len(rows) - skipped, "skipped": skipped, "fixed_side_fails": fixed_fail, "round": round_id}
     finally:
         ledger.close()
