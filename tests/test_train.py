@@ -138,3 +138,24 @@ def test_completion_only_loss_equals_full_logits_loss(tiny_model):
     ours = trainer_cls.compute_loss(None, model, dict(inputs))
     full = model(**inputs).loss  # HF: shift, mean over non-masked tokens
     assert torch.allclose(ours, full, atol=1e-5)
+
+
+def test_train_cli_takes_a_config_then_set_then_options(tiny_model, data_dir, tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump({"engine": {"model": str(tiny_model)},
+                                   "train": {"rank": 8, "first_n": 4, "epochs": 1, "grad_accum": 1, "max_tokens": 256}}))  # fmt: skip
+    out = tmp_path / "adapter"
+    cmd = [sys.executable, "-m", "selfmine.cli", "train", "--pairs", str(data_dir / "tinyforge-zero" / "pairs_7b_40.jsonl"),
+           "--out", str(out), "-c", str(cfg), "--set", "train.rank=4", "--first-n", "2", "--no-progress"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rec = json.loads((out / "training.json").read_text())
+    assert rec["config"]["rank"] == 4 and rec["config"]["first_n"] == 2 and rec["config"]["epochs"] == 1  # set, option, file
+    assert rec["model"] == str(tiny_model) and rec["pairs"] == 2
+    bad = subprocess.run(cmd[:-1] + ["--set", "train.rank=0"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "train.rank" in bad.stderr and "Traceback" not in bad.stderr

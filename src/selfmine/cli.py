@@ -81,9 +81,10 @@ def judge(
 
 
 def _unescape(s: str) -> str:
-    import codecs
+    """\\n, \\t and \\\\ become newline, tab and backslash; everything else (non-ASCII text included) stays."""
+    import re
 
-    return codecs.decode(s, "unicode_escape")
+    return re.sub(r"\\(n|t|\\)", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}[m.group(1)], s)
 
 
 @app.command()
@@ -110,7 +111,9 @@ def generate(
     try:
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p or 1.0, max_tokens=max_tokens,
                                 stop=[_unescape(s) for s in stop], seed=seed)  # fmt: skip
-        engine = get_engine(backend, model, **({"dtype": dtype} if backend == "hf" else {}))
+        from .config import EngineConfig
+
+        engine = get_engine(backend, model, **EngineConfig(backend=backend, model=model, dtype=dtype).backend_kwargs())
         text = _unescape(prompt)
         if chat:
             from .engine.chat import chat_prompt
@@ -241,45 +244,50 @@ def train_cmd(
     out: Path = typer.Option(..., "--out", help="Adapter directory to write (PEFT format, plus training.json)."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Train on this run's mined pairs."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="...or on a reference-schema pairs file (JSONL)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model; default: embedded gemma-3-270m."),
-    method: str = typer.Option("sft", "--method", help="sft | dpo (chosen = fixed, rejected = broken)."),
-    fmt: str = typer.Option("repair", "--format", help="repair (task+tests+broken+error -> fixed) | solve | mixed."),
-    control: str = typer.Option("none", "--control", help="none | corrupted | shuffled | rft | format."),
-    keep_correct: float = typer.Option(0.0, "--keep-correct", min=0.0, help="Keep-correct examples per pair."),
-    drop_class: list[str] = typer.Option([], "--drop-class", help="Drop pairs whose broken side is of this class (repeatable)."),
-    first_n: Optional[int] = typer.Option(None, "--first-n", min=1, help="Use the first N pairs."),
-    rank: int = typer.Option(16, "--rank", min=1),
-    alpha: Optional[int] = typer.Option(None, "--alpha", min=1, help="Default 2 x rank."),
-    dropout: float = typer.Option(0.05, "--dropout", min=0.0, max=0.99),
-    lr: float = typer.Option(1e-4, "--lr", min=0.0),
-    epochs: float = typer.Option(2.0, "--epochs", min=0.01),
-    batch_size: int = typer.Option(1, "--batch-size", min=1),
-    grad_accum: int = typer.Option(4, "--grad-accum", min=1),
-    max_tokens: int = typer.Option(1024, "--max-tokens", min=32),
-    seed: int = typer.Option(0, "--seed"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config: its train section and engine.model are used."),
+    overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE, e.g. train.rank=8 (repeatable)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model (engine.model); default: embedded gemma-3-270m."),
+    method: Optional[str] = typer.Option(None, "--method", help="train.method: sft | dpo (chosen = fixed, rejected = broken)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="train.format: repair (task+tests+broken+error -> fixed) | solve | mixed."),
+    control: Optional[str] = typer.Option(None, "--control", help="train.control: none | corrupted | shuffled | rft | format."),
+    keep_correct: Optional[float] = typer.Option(None, "--keep-correct", help="train.keep_correct: keep-correct examples per pair."),
+    drop_class: list[str] = typer.Option([], "--drop-class", help="train.drop_classes: drop pairs whose broken side is of this class (repeatable)."),
+    first_n: Optional[int] = typer.Option(None, "--first-n", help="train.first_n: use the first N pairs."),
+    rank: Optional[int] = typer.Option(None, "--rank", help="train.rank"),
+    alpha: Optional[int] = typer.Option(None, "--alpha", help="train.alpha (default 2 x rank)."),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help="train.dropout"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="train.lr"),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="train.epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="train.batch_size"),
+    grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help="train.grad_accum"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="train.max_tokens"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="train.seed"),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
-    """Fine-tune a LoRA adapter on mined pairs (or a control built from them)."""
+    """Fine-tune a LoRA adapter on mined pairs (or a control built from them). Settings come from the
+    config's train section (defaults: the recipe's), then --set, then the options here."""
     if no_progress:
         quiet_libraries()
-    from pydantic import ValidationError
-
+    from .config import ConfigError, load_config
     from .engine import ModelError
-    from .train import TrainConfig, TrainError, train
+    from .train import TrainError, train
 
     if (run_dir is None) == (pairs is None):
         fail("give exactly one of --run-dir and --pairs")
+    sets = list(overrides)
+    for key, value in (("engine.model", model), ("train.method", method), ("train.format", fmt), ("train.control", control),
+                       ("train.keep_correct", keep_correct), ("train.first_n", first_n), ("train.rank", rank),
+                       ("train.alpha", alpha), ("train.dropout", dropout), ("train.lr", lr), ("train.epochs", epochs),
+                       ("train.batch_size", batch_size), ("train.grad_accum", grad_accum), ("train.max_tokens", max_tokens),
+                       ("train.seed", seed)):  # fmt: skip
+        if value is not None:
+            sets.append(f"{key}={value}")
+    if drop_class:
+        sets.append(f"train.drop_classes=[{', '.join(drop_class)}]")
     try:
-        cfg = TrainConfig(method=method, format=fmt, control=control, keep_correct=keep_correct, drop_classes=drop_class,
-                          first_n=first_n, rank=rank, alpha=alpha, dropout=dropout, lr=lr, epochs=epochs,
-                          batch_size=batch_size, grad_accum=grad_accum, max_tokens=max_tokens, seed=seed)  # fmt: skip
-    except ValidationError as e:
-        from .config import validation_message
-
-        fail(validation_message(e))
-    try:
-        train(cfg, out, run_dir=run_dir, pairs_file=pairs, model=model, progress=not no_progress, echo=typer.echo)
-    except (TrainError, ModelError, ValueError) as e:
+        cfg = load_config(config, sets)
+        train(cfg.train, out, run_dir=run_dir, pairs_file=pairs, model=cfg.engine.model, progress=not no_progress, echo=typer.echo)
+    except (ConfigError, TrainError, ModelError, ValueError) as e:
         fail(str(e))
 
 
@@ -333,7 +341,9 @@ def eval_run(
         from .datasets import data_dir as resolve_data_dir
 
         resolve_data_dir(data_dir)
-        engine = get_engine(backend, model, **({"dtype": dtype} if backend == "hf" else {}))
+        from .config import EngineConfig
+
+        engine = get_engine(backend, model, **EngineConfig(backend=backend, model=model, dtype=dtype).backend_kwargs())
         report = evaluate(engine, benches, fmt=fmt, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
                           limit=limit, adapter=str(adapter) if adapter else None, data_dir=data_dir,
                           progress=not no_progress, echo=typer.echo)  # fmt: skip
@@ -371,8 +381,8 @@ def eval_score(
     for r in rows:
         counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
     try:
-        report = evaluate(None, benches, n=max(counts.values(), default=1), temperature=1.0 if max(counts.values(), default=1) > 1 else 0.0,
-                          data_dir=data_dir, samples={benches[0]: rows}, echo=typer.echo)  # fmt: skip
+        report = evaluate(None, benches, n=max(counts.values(), default=1), data_dir=data_dir, samples={benches[0]: rows},
+                          echo=typer.echo)  # fmt: skip
     except (DataError, ValueError) as e:
         fail(str(e))
     report["samples_file"] = str(samples)

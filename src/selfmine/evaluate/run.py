@@ -128,11 +128,14 @@ def evaluate(engine: Engine | None, benches: list[str], fmt: str = "raw", n: int
              adapter: str | None = None, data_dir=None, progress: bool = True, samples: dict | None = None,
              model_written_tests: int = 8, echo: Callable[[str], None] = print) -> dict:  # fmt: skip
     """With `samples` ({bench: [EvalPlus sample rows]}), scores given completions and generates nothing."""
-    if n > 1 and temperature == 0:
+    if n > 1 and temperature == 0 and samples is None:
         raise ValueError("n > 1 needs --temperature > 0 (greedy samples are identical)")
+    sampling = {"n": n, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed}
+    if samples is not None:  # made elsewhere: how they were sampled is not known here, and not made up
+        sampling = {"n": n, "temperature": None, "top_p": None, "max_tokens": None, "seed": None, "source": "samples file"}
     report = {
         "format": fmt, "engine": engine.info() if engine else {"backend": "samples"}, "adapter": adapter,
-        "sampling": {"n": n, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed},
+        "sampling": sampling,
         "limit": limit, **stamp(), "benches": {},
     }  # fmt: skip
     cache: dict[str, list] = {}
