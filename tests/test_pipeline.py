@@ -168,3 +168,29 @@ def test_full_disk_is_one_line_and_loses_nothing(tmp_path, tiny_model, data_dir)
         db.close()
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_an_engine_holding_the_gpu_is_released_before_training(tmp_path, monkeypatch):
+    """vLLM keeps most of the GPU's memory: training must start only after the engine let it go, and the
+    next evaluation gets a fresh engine."""
+    import selfmine.pipeline as pipeline_mod
+    import selfmine.train as train_mod
+    from selfmine.config import load_config
+    from selfmine.ledger import Ledger
+
+    events = []
+
+    class GpuEngine:
+        holds_accelerator = True
+
+        def close(self):
+            events.append("engine closed")
+
+    monkeypatch.setattr(pipeline_mod, "get_engine", lambda *a, **k: events.append("engine loaded") or GpuEngine())
+    monkeypatch.setattr(Ledger, "pair_count", lambda self, kinds: 5)
+    monkeypatch.setattr(train_mod, "train", lambda *a, **k: events.append("train") or {"pairs": 5})
+    pipe = pipeline_mod.Pipeline(tmp_path / "run", load_config(None, []), progress=False, echo=lambda s: None)
+    assert pipe.engine is pipe.engine  # loaded once for the baseline evaluation
+    pipe._train("none")
+    pipe.engine  # the adapter's evaluation
+    assert events == ["engine loaded", "engine closed", "train", "engine loaded"]

@@ -46,6 +46,13 @@ class Pipeline:
             self._engine = get_engine(e.backend, e.model, **e.backend_kwargs())
         return self._engine
 
+    def release_engine(self) -> None:
+        """Free an engine that holds the GPU (vLLM keeps most of its memory) before training needs it; the
+        next evaluation loads it again. A CPU engine is kept: reloading it would only cost time."""
+        if self._engine is not None and self._engine.holds_accelerator:
+            self._engine.close()
+            self._engine = None
+
     def _stage(self, name: str) -> str | None:
         ledger = Ledger.in_run_dir(self.dir)
         try:
@@ -150,6 +157,7 @@ class Pipeline:
         out = self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")
         if out.exists():
             shutil.rmtree(out)  # an interrupted earlier attempt
+        self.release_engine()
         cfg = self.cfg.train.model_copy(update={"control": control})
         rec = train(cfg, out, run_dir=self.dir, model=self.cfg.engine.model, progress=self.progress, echo=self.echo)
         return {"pairs": rec["pairs"], "adapter": str(out)}

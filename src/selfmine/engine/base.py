@@ -14,6 +14,7 @@ class EngineError(Exception):
 class Engine(ABC):
     name: str = "engine"
     model_name: str = ""
+    holds_accelerator: bool = False  # True: close() before training, which needs the same GPU memory
 
     @abstractmethod
     def generate(

@@ -65,6 +65,7 @@ class HFEngine(Engine):
         self.model_name = model or "default"
         self.path = resolve_model(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.holds_accelerator = self.device != "cpu"
         if self.device == "cpu":
             torch.set_num_threads(threads or os.cpu_count() or 1)
         torch_dtype = resolve_dtype(dtype, self.device)
@@ -88,6 +89,15 @@ class HFEngine(Engine):
             elif source:
                 ids.update(source)
         return ids
+
+    def close(self) -> None:
+        """Drop the weights (on a GPU, give the memory back for training)."""
+        import gc
+
+        self.model = None
+        gc.collect()
+        if self.device != "cpu" and torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def info(self) -> dict:
         out = {"backend": self.name, "model": self.model_name, "path": str(self.path), "device": self.device,
