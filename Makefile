@@ -1,7 +1,7 @@
 # The two commands of the quick start: `make run` and `make test`. Each sets itself up first.
 VENV ?= .venv
 
-.PHONY: setup run demo-judge test bench clean
+.PHONY: setup run demo-judge test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -17,8 +17,12 @@ demo-judge: setup
 	$(VENV)/bin/selfmine judge examples/add.py --tests examples/add_tests.py
 	-$(VENV)/bin/selfmine judge examples/fake_exit.py --tests examples/add_tests.py
 
-test: setup
+test: setup lint
 	$(VENV)/bin/python -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 
 bench: setup
 	$(VENV)/bin/python benchmarks/judge_throughput.py

@@ -19,14 +19,46 @@ from concurrent.futures import ThreadPoolExecutor
 from selfmine.sandbox import Job, WorkerPool, judge_many
 
 TEMPLATES = [
-    ("def f(xs):\n    return sorted(xs){bug}\n", ["assert f([3, 1, 2]) == [1, 2, 3]", "assert f([]) == []", "assert f([1]) == [1]"], "[::-1]"),
-    ("def f(s):\n    return s[::-1]{bug}\n", ["assert f('abc') == 'cba'", "assert f('') == ''", "assert f('a') == 'a'"], ".upper()"),
-    ("def f(n):\n    return sum(range(n + 1)){bug}\n", ["assert f(3) == 6", "assert f(0) == 0", "assert f(10) == 55"], " + 1"),
-    ("def f(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a{bug}\n", ["assert f(0) == 0", "assert f(10) == 55", "assert f(20) == 6765"], " * 2"),
-    ("def f(xs):\n    return max(xs){bug}\n", ["assert f([1, 5, 3]) == 5", "assert f([-1]) == -1", "assert f([2, 2]) == 2"], " - 1"),
-    ("def f(s):\n    return len(set(s)){bug}\n", ["assert f('aab') == 2", "assert f('') == 0", "assert f('abc') == 3"], " + 0.5"),
-    ("def f(n):\n    return all(n % d for d in range(2, int(n ** 0.5) + 1)) and n > 1{bug}\n", ["assert f(7)", "assert not f(8)", "assert f(97)"], " and n < 50"),
-    ("import math\ndef f(a, b):\n    return math.gcd(a, b){bug}\n", ["assert f(12, 18) == 6", "assert f(7, 5) == 1", "assert f(0, 3) == 3"], " + 1"),
+    (
+        "def f(xs):\n    return sorted(xs){bug}\n",
+        ["assert f([3, 1, 2]) == [1, 2, 3]", "assert f([]) == []", "assert f([1]) == [1]"],
+        "[::-1]",
+    ),
+    (
+        "def f(s):\n    return s[::-1]{bug}\n",
+        ["assert f('abc') == 'cba'", "assert f('') == ''", "assert f('a') == 'a'"],
+        ".upper()",
+    ),
+    (
+        "def f(n):\n    return sum(range(n + 1)){bug}\n",
+        ["assert f(3) == 6", "assert f(0) == 0", "assert f(10) == 55"],
+        " + 1",
+    ),
+    (
+        "def f(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a{bug}\n",
+        ["assert f(0) == 0", "assert f(10) == 55", "assert f(20) == 6765"],
+        " * 2",
+    ),
+    (
+        "def f(xs):\n    return max(xs){bug}\n",
+        ["assert f([1, 5, 3]) == 5", "assert f([-1]) == -1", "assert f([2, 2]) == 2"],
+        " - 1",
+    ),
+    (
+        "def f(s):\n    return len(set(s)){bug}\n",
+        ["assert f('aab') == 2", "assert f('') == 0", "assert f('abc') == 3"],
+        " + 0.5",
+    ),
+    (
+        "def f(n):\n    return all(n % d for d in range(2, int(n ** 0.5) + 1)) and n > 1{bug}\n",
+        ["assert f(7)", "assert not f(8)", "assert f(97)"],
+        " and n < 50",
+    ),
+    (
+        "import math\ndef f(a, b):\n    return math.gcd(a, b){bug}\n",
+        ["assert f(12, 18) == 6", "assert f(7, 5) == 1", "assert f(0, 3) == 3"],
+        " + 1",
+    ),
 ]
 
 
@@ -48,7 +80,9 @@ def naive(jobs: list[Job], workers: int) -> tuple[float, int]:
                 f.write(job.code + "\n" + "\n".join(job.tests) + "\n")
 
         def one(i: int) -> bool:
-            return subprocess.run([sys.executable, paths[i]], capture_output=True, timeout=jobs[i].timeout).returncode == 0
+            return (
+                subprocess.run([sys.executable, paths[i]], capture_output=True, timeout=jobs[i].timeout).returncode == 0
+            )
 
         with ThreadPoolExecutor(workers) as ex:  # threads only wait: each program is its own process
             list(ex.map(one, range(min(workers, len(jobs)))))  # warm the page cache
@@ -76,7 +110,9 @@ def main() -> None:
     t_judge, p_judge, mode = selfmine(jobs, args.workers)
     assert p_naive == p_judge, f"verdicts disagree: naive {p_naive} passed, judge {p_judge}"
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {len(jobs)} programs, {p_judge} pass")
-    print(f"naive subprocess.run([python, file]) x{args.workers}: {len(jobs) / t_naive:8.1f} programs/s  (no isolation)")
+    print(
+        f"naive subprocess.run([python, file]) x{args.workers}: {len(jobs) / t_naive:8.1f} programs/s  (no isolation)"
+    )
     print(f"selfmine judge_many ({args.workers} workers):   {len(jobs) / t_judge:8.1f} programs/s  (isolation: {mode})")
     print(f"ratio: {t_naive / t_judge:.1f}x")
 

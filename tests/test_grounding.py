@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from selfmine.config import load_config
+from selfmine.funnel import boundary
 from selfmine.ledger import Ledger, Problem
 from selfmine.mine import mine
 from selfmine.mine.propose import ground_tests
-from selfmine.funnel import boundary
 from selfmine.sandbox import judge
 from selfmine.tasks.code import parse_function
 
@@ -22,7 +22,9 @@ from .test_mine import TESTS_DIR, snapshot
 
 
 def ground(text: str, **mine_keys):
-    cfg = load_config(None, [f"mine.{k}={v}" for k, v in {"min_asserts": 2, "ask_for_calls": False, **mine_keys}.items()])
+    cfg = load_config(
+        None, [f"mine.{k}={v}" for k, v in {"min_asserts": 2, "ask_for_calls": False, **mine_keys}.items()]
+    )
     parsed = [parse_function(text)]
     problems = [Problem(1, 0, text, "rejected")]
     ground_tests(cfg, 0, parsed, problems)
@@ -30,42 +32,66 @@ def ground(text: str, **mine_keys):
 
 
 def test_expected_values_come_from_the_function_not_the_model():
-    p, prob = ground('def add(a, b):\n    """Add two numbers."""\n    return a + b\n\nassert add(1, 2) == 4\nassert add(3, 4) == 0\n')
+    p, prob = ground(
+        'def add(a, b):\n    """Add two numbers."""\n    return a + b\n\nassert add(1, 2) == 4\nassert add(3, 4) == 0\n'
+    )
     assert p.ok, p.detail
     assert "assert add(1, 2) == 3" in p.tests and "assert add(3, 4) == 7" in p.tests
     assert len(p.tests + p.hidden) > 2  # mutated inputs add tests beyond the model's two calls
     assert prob.meta["grounding"]["origins"]["mutated"] > 0
     assert judge(p.code, p.tests + p.hidden).passed
-    assert not judge('def add(a, b):\n    return a - b\n', p.tests + p.hidden).passed
+    assert not judge("def add(a, b):\n    return a - b\n", p.tests + p.hidden).passed
 
 
 def test_float_results_get_a_tolerance():
-    p, _ = ground('def half(x: float) -> float:\n    """Half of x."""\n    return x / 2\n\nprint(half(3.0))\nprint(half(5.0))\n')
+    p, _ = ground(
+        'def half(x: float) -> float:\n    """Half of x."""\n    return x / 2\n\nprint(half(3.0))\nprint(half(5.0))\n'
+    )
     assert p.ok and any(t.startswith("assert abs(half(3.0) - 1.5) <=") for t in p.tests)
     assert judge("def half(x):\n    return x * 0.5 + 1e-12\n", p.tests + p.hidden).passed
 
 
 def test_calls_that_raise_are_dropped():
-    p, prob = ground('def inv(x):\n    """One over x."""\n    return 1 / x\n\nassert inv(0) == 0\nassert inv(2) == 0.5\nassert inv(4) == 0.25\n')
+    p, prob = ground(
+        'def inv(x):\n    """One over x."""\n    return 1 / x\n\nassert inv(0) == 0\nassert inv(2) == 0.5\nassert inv(4) == 0.25\n'
+    )
     assert p.ok and not any("inv(0)" in t for t in p.tests + p.hidden)
     assert prob.meta["grounding"]["dropped"]["raised"] >= 1
 
 
 def test_nondeterministic_calls_are_dropped():
-    p, prob = ground('def roll(n):\n    """A random number."""\n    import random\n    return random.random() * n\n\n'
-                     'print(roll(2))\nprint(roll(3))\nprint(roll(5))\n', generated_inputs=0)
+    p, prob = ground(
+        'def roll(n):\n    """A random number."""\n    import random\n    return random.random() * n\n\n'
+        "print(roll(2))\nprint(roll(3))\nprint(roll(5))\n",
+        generated_inputs=0,
+    )
     assert not p.ok and p.reason == "too_few_grounded"
     assert prob.meta["grounding"]["dropped"]["nondeterministic"] == 3
 
 
-@pytest.mark.parametrize("text,reason", [
-    ('def same(x):\n    """Return x."""\n    return x\n\nassert same(1) == 1\nassert same(5) == 5\n', "identity"),
-    ('def zero(x):\n    """Zero."""\n    return 0\n\nassert zero(1) == 0\nassert zero(5) == 0\n', "constant_outputs"),
-    ('def big(n):\n    """A long list."""\n    return list(range(1000 + n))\n\nprint(big(1))\nprint(big(2))\n', "huge_output"),
-    ('def obj(n):\n    """An object."""\n    return object()\n\nprint(obj(1))\nprint(obj(2))\n', "too_few_grounded"),
-    ('def boom(n):\n    """Always raises."""\n    raise ValueError(n)\n\nboom(1)\nboom(2)\n', "too_few_grounded"),
-    ('def loop(n):\n    """Never returns."""\n    while True:\n        pass\n\nloop(1)\nloop(2)\n', "too_few_grounded"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ('def same(x):\n    """Return x."""\n    return x\n\nassert same(1) == 1\nassert same(5) == 5\n', "identity"),
+        (
+            'def zero(x):\n    """Zero."""\n    return 0\n\nassert zero(1) == 0\nassert zero(5) == 0\n',
+            "constant_outputs",
+        ),
+        (
+            'def big(n):\n    """A long list."""\n    return list(range(1000 + n))\n\nprint(big(1))\nprint(big(2))\n',
+            "huge_output",
+        ),
+        (
+            'def obj(n):\n    """An object."""\n    return object()\n\nprint(obj(1))\nprint(obj(2))\n',
+            "too_few_grounded",
+        ),
+        ('def boom(n):\n    """Always raises."""\n    raise ValueError(n)\n\nboom(1)\nboom(2)\n', "too_few_grounded"),
+        (
+            'def loop(n):\n    """Never returns."""\n    while True:\n        pass\n\nloop(1)\nloop(2)\n',
+            "too_few_grounded",
+        ),
+    ],
+)
 def test_degenerate_functions_are_rejected_with_a_reason(text, reason):
     p, _ = ground(text)
     assert not p.ok and p.reason == reason, (p.reason, p.detail)
@@ -120,7 +146,11 @@ def test_curriculum_proposes_variants_by_outcome(tmp_path, data_dir):
     assert variants and len(variants) <= 7 * 0.5
     for v in variants:  # harder after all-pass, easier after all-fail, one level away from the parent
         parent = first[v.parent_id]
-        assert v.variant == ("harder" if all(outcome[parent.id]) else "easier") and not any(outcome[parent.id]) or all(outcome[parent.id])
+        assert (
+            v.variant == ("harder" if all(outcome[parent.id]) else "easier")
+            and not any(outcome[parent.id])
+            or all(outcome[parent.id])
+        )
         assert v.difficulty == parent.difficulty + (1 if v.variant == "harder" else -1)
     assert any(p.variant == "harder" and p.status == "valid" and p.entry_point == "sum_three" for p in second)
     assert stats["number"] == 2 and stats["total"]["rounds"] == 2 and "valid by difficulty" in lines[1]
@@ -129,7 +159,9 @@ def test_curriculum_proposes_variants_by_outcome(tmp_path, data_dir):
 
 
 def test_pair_budget_stops_mining(tmp_path, data_dir):
-    stats = mine(tmp_path, cfg(data_dir, rounds=3, target_pairs=1), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
+    stats = mine(
+        tmp_path, cfg(data_dir, rounds=3, target_pairs=1), engine=ScriptedEngine(), progress=False, echo=lambda s: None
+    )
     assert stats["total"]["rounds"] == 1 and stats["total"]["pairs"] >= 1
 
 
@@ -169,7 +201,9 @@ def test_resume_inside_a_later_round_equals_an_uninterrupted_run(tmp_path, data_
 # -- the boundary verdict ---------------------------------------------------------------------------
 def test_boundary_verdicts():
     assert boundary(40, 1, 1, 1, 0, 0, [])["position"] == "unknown"  # 1 of 1 mixed is no evidence of the range
-    assert boundary(64, 1, 1, 1, 0, 0, [])["position"] == "below"  # 1 valid of 64: too few problems, whatever mixed says
+    assert (
+        boundary(64, 1, 1, 1, 0, 0, [])["position"] == "below"
+    )  # 1 valid of 64: too few problems, whatever mixed says
     assert boundary(48, 20, 3, 3, 0, 0, [])["position"] == "unknown"  # 3 solved: too small to tell
     assert boundary(48, 30, 30, 15, 5, 10, [])["position"] == "inside"
     assert boundary(48, 30, 30, 1, 2, 27, [])["position"] == "below"
@@ -180,9 +214,11 @@ def test_boundary_verdicts():
 
 
 def test_calls_with_the_wrong_number_of_arguments_are_fitted_to_the_signature():
-    p, prob = ground('def count_long(words: list) -> int:\n    """Count the words longer than 3 letters."""\n'
-                     '    return sum(1 for w in words if len(w) > 3)\n\n'
-                     'assert count_long(["hello", "a"], 3) == 1\nassert count_long() == 0\n')
+    p, prob = ground(
+        'def count_long(words: list) -> int:\n    """Count the words longer than 3 letters."""\n'
+        "    return sum(1 for w in words if len(w) > 3)\n\n"
+        'assert count_long(["hello", "a"], 3) == 1\nassert count_long() == 0\n'
+    )
     assert p.ok, p.detail
     assert "assert count_long(['hello', 'a']) == 1" in p.tests + p.hidden  # the extra argument was dropped
     assert prob.meta["grounding"]["grounded"] >= 3  # drawn lists of ints raise here (len of an int); the rest count
@@ -190,22 +226,50 @@ def test_calls_with_the_wrong_number_of_arguments_are_fitted_to_the_signature():
 
 @pytest.mark.parametrize("canonical", [False, True])
 def test_canonical_pairs_are_opt_in_and_pair_with_the_proposers_code(tmp_path, data_dir, canonical):
-    stats = mine(tmp_path, cfg(data_dir, repair="false", canonical_pairs=str(canonical).lower()), engine=ScriptedEngine(),
-                 progress=False, echo=lambda s: None)  # fmt: skip
+    stats = mine(
+        tmp_path,
+        cfg(data_dir, repair="false", canonical_pairs=str(canonical).lower()),
+        engine=ScriptedEngine(),
+        progress=False,
+        echo=lambda s: None,
+    )
     ledger = Ledger.in_run_dir(tmp_path)
     pairs = ledger.pairs(("canonical",))
     assert bool(pairs) == canonical and stats["pairs_by_kind"].get("canonical", 0) == len(pairs)
     for p in pairs:  # the fixed side is the problem's own function, which passes every test; the broken side fails
         prob = ledger.problem(p.problem_id)
-        assert p.fixed == prob.code and judge(p.fixed, prob.judge_tests).passed and not judge(p.broken, prob.judge_tests).passed
+        assert (
+            p.fixed == prob.code
+            and judge(p.fixed, prob.judge_tests).passed
+            and not judge(p.broken, prob.judge_tests).passed
+        )
         assert not any(a.passed for a in ledger.attempts(p.problem_id, "solve"))
     ledger.close()
 
 
 def test_probe_command_prints_the_numbers_and_a_verdict(tiny_model, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "selfmine.cli", "probe", "--model", str(tiny_model), "--problems", "2",
-                        "--attempts", "1", "--no-progress", "--set", "mine.propose_max_tokens=32", "--run-dir", str(tmp_path)],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "selfmine.cli",
+            "probe",
+            "--model",
+            str(tiny_model),
+            "--problems",
+            "2",
+            "--attempts",
+            "1",
+            "--no-progress",
+            "--set",
+            "mine.propose_max_tokens=32",
+            "--run-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     for needle in ("valid rate", "mixed-outcome rate", "pairs per proposal", "verdict: "):
         assert needle in r.stdout

@@ -15,8 +15,8 @@ from selfmine.config import load_config
 from selfmine.ledger import Ledger
 from selfmine.mine import mine
 from selfmine.mine.gates import ContaminationIndex, NearDuplicates
-from selfmine.transfer import export_pairs, import_pairs
 from selfmine.tasks.code import classify_failure, fingerprint, leaks, parse_proposal, solve_prompt
+from selfmine.transfer import export_pairs, import_pairs
 
 from .scripted import PROBLEMS, ScriptedEngine
 
@@ -26,7 +26,9 @@ TESTS_DIR = Path(__file__).parent
 def cfg(data_dir, **mine):
     """Reference-recipe tests (`mine.tests=model`) unless a test asks for grounded ones."""
     mine = {"tests": "model", **mine}
-    return load_config(None, [f"data_dir={data_dir}", "mine.propose_batch=3", *[f"mine.{k}={v}" for k, v in mine.items()]])
+    return load_config(
+        None, [f"data_dir={data_dir}", "mine.propose_batch=3", *[f"mine.{k}={v}" for k, v in mine.items()]]
+    )
 
 
 # -- parsing and gates ------------------------------------------------------------------------------
@@ -41,9 +43,15 @@ def test_parse_keeps_function_and_calling_asserts():
     "text,reason",
     [
         ("f(:\n", "syntax"),
-        ('f(x):\n    return x\n\nassert f(1) == 1\nassert f(2) == 2\nassert f(3) == 3\n', "no_docstring"),
-        ('f(x):\n    """Doc."""\n    pass\n\nassert f(1) is None\nassert f(2) is None\nassert f(3) is None\n', "stub_body"),
-        ('f(x):\n    """Doc."""\n    return 0\n\nassert f(1) == 0\nassert f(2) == 0\nassert f(3) == 0\n', "constant_expectations"),
+        ("f(x):\n    return x\n\nassert f(1) == 1\nassert f(2) == 2\nassert f(3) == 3\n", "no_docstring"),
+        (
+            'f(x):\n    """Doc."""\n    pass\n\nassert f(1) is None\nassert f(2) is None\nassert f(3) is None\n',
+            "stub_body",
+        ),
+        (
+            'f(x):\n    """Doc."""\n    return 0\n\nassert f(1) == 0\nassert f(2) == 0\nassert f(3) == 0\n',
+            "constant_expectations",
+        ),
         ('f(x):\n    """Doc."""\n    return x\n\nassert f(1) == 1\nassert True\nassert 2 == 2\n', "too_few_asserts"),
     ],
 )
@@ -112,15 +120,25 @@ def snapshot(run_dir: Path) -> dict:
     db = sqlite3.connect(run_dir / "ledger.sqlite")
     return {
         "problems": sorted(db.execute("SELECT round_id, idx, status, reason, fingerprint FROM problems").fetchall()),
-        "attempts": sorted(db.execute("SELECT p.idx, a.kind, a.idx, a.code, a.status, a.failure_class FROM attempts a "
-                                      "JOIN problems p ON p.id = a.problem_id").fetchall()),
-        "pairs": sorted(db.execute("SELECT p.idx, pr.kind, b.idx, b.kind, f.idx, f.kind FROM pairs pr JOIN problems p ON "
-                                   "p.id = pr.problem_id JOIN attempts b ON b.id = pr.broken_id JOIN attempts f ON f.id = pr.fixed_id").fetchall()),
-    }  # fmt: skip
+        "attempts": sorted(
+            db.execute(
+                "SELECT p.idx, a.kind, a.idx, a.code, a.status, a.failure_class FROM attempts a "
+                "JOIN problems p ON p.id = a.problem_id"
+            ).fetchall()
+        ),
+        "pairs": sorted(
+            db.execute(
+                "SELECT p.idx, pr.kind, b.idx, b.kind, f.idx, f.kind FROM pairs pr JOIN problems p ON "
+                "p.id = pr.problem_id JOIN attempts b ON b.id = pr.broken_id JOIN attempts f ON f.id = pr.fixed_id"
+            ).fetchall()
+        ),
+    }
 
 
 def test_loop_end_to_end_with_scripted_model(tmp_path, data_dir):
-    stats = mine(tmp_path, cfg(data_dir, problems=7, attempts=4), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
+    stats = mine(
+        tmp_path, cfg(data_dir, problems=7, attempts=4), engine=ScriptedEngine(), progress=False, echo=lambda s: None
+    )
     assert stats["proposed"] == 7 and stats["valid"] == 3
     assert stats["rejections"] == {"too_few_asserts": 1, "self_test_failed": 1, "contaminated": 1, "duplicate": 1}
     assert (stats["all_pass"], stats["mixed"], stats["all_fail"], stats["repaired"]) == (1, 1, 1, 1)
@@ -145,7 +163,13 @@ def test_config_change_on_resume_is_refused(tmp_path, data_dir):
 
     mine(tmp_path, cfg(data_dir, problems=2, attempts=2), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
     with pytest.raises(ConfigError, match="mine.attempts"):
-        mine(tmp_path, cfg(data_dir, problems=2, attempts=3), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
+        mine(
+            tmp_path,
+            cfg(data_dir, problems=2, attempts=3),
+            engine=ScriptedEngine(),
+            progress=False,
+            echo=lambda s: None,
+        )
 
 
 KILL_SCRIPT = """
@@ -178,8 +202,11 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path, data_dir, k
 
 def test_export_formats(tmp_path, data_dir):
     mine(tmp_path, cfg(data_dir, problems=7, attempts=4), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
-    for fmt, keys in (("tinyforge", {"signature", "tests", "broken", "error", "fixed"}),
-                      ("sft", {"prompt", "completion"}), ("dpo", {"prompt", "chosen", "rejected"})):  # fmt: skip
+    for fmt, keys in (
+        ("tinyforge", {"signature", "tests", "broken", "error", "fixed"}),
+        ("sft", {"prompt", "completion"}),
+        ("dpo", {"prompt", "chosen", "rejected"}),
+    ):
         out = tmp_path / f"{fmt}.jsonl"
         n = export_pairs(tmp_path, fmt, out)
         rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -205,8 +232,16 @@ def test_import_reference_pairs(tmp_path, data_dir):
 
 def test_mine_with_tiny_model_records_rejections(tmp_path, data_dir, tiny_model):
     """The real HF engine on a random model: nothing valid comes out, and the run says why."""
-    c = load_config(None, [f"data_dir={data_dir}", f"engine.model={tiny_model}", "mine.problems=3",
-                           "mine.propose_max_tokens=48", "mine.attempts=2"])  # fmt: skip
+    c = load_config(
+        None,
+        [
+            f"data_dir={data_dir}",
+            f"engine.model={tiny_model}",
+            "mine.problems=3",
+            "mine.propose_max_tokens=48",
+            "mine.attempts=2",
+        ],
+    )
     lines = []
     stats = mine(tmp_path, c, progress=False, echo=lines.append)
     assert stats["proposed"] == 3 and sum(stats["rejections"].values()) == 3 - stats["valid"]
@@ -215,19 +250,37 @@ def test_mine_with_tiny_model_records_rejections(tmp_path, data_dir, tiny_model)
 
 
 def test_mine_cli_bad_input(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "selfmine.cli", "mine", "--run-dir", str(tmp_path), "--set", "mine.attempts=0"],
-                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "selfmine.cli", "mine", "--run-dir", str(tmp_path), "--set", "mine.attempts=0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "mine.attempts" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "selfmine.cli", "mine", "--run-dir", str(tmp_path), "--set", "mine.bogus=1"],
-                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "selfmine.cli", "mine", "--run-dir", str(tmp_path), "--set", "mine.bogus=1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "mine.bogus" in r.stderr
 
 
 def test_mine_with_the_real_default_model(tmp_path, data_dir):
     """gemma-3-270m on a handful of problems: converted from the embedded GGUF (once per machine), it really
     writes problems, and every proposal ends valid or rejected with a reason."""
-    c = load_config(None, [f"data_dir={data_dir}", "mine.problems=4", "mine.propose_batch=4", "mine.attempts=2",
-                           "mine.propose_max_tokens=160", "mine.solve_max_tokens=96", "mine.salvage_asserts=true"])  # fmt: skip
+    c = load_config(
+        None,
+        [
+            f"data_dir={data_dir}",
+            "mine.problems=4",
+            "mine.propose_batch=4",
+            "mine.attempts=2",
+            "mine.propose_max_tokens=160",
+            "mine.solve_max_tokens=96",
+            "mine.salvage_asserts=true",
+        ],
+    )
     stats = mine(tmp_path, c, progress=False, echo=lambda s: None)
     ledger = Ledger.in_run_dir(tmp_path)
     problems = ledger.problems()
@@ -241,7 +294,11 @@ def test_mine_with_the_real_default_model(tmp_path, data_dir):
 def _mined(run_dir: Path) -> list[tuple]:
     ledger = Ledger.in_run_dir(run_dir)
     try:
-        return [(r["number"], p.idx, p.raw, p.status, p.reason) for r in ledger.mining_rounds() for p in ledger.problems(round_id=r["id"])]
+        return [
+            (r["number"], p.idx, p.raw, p.status, p.reason)
+            for r in ledger.mining_rounds()
+            for p in ledger.problems(round_id=r["id"])
+        ]
     finally:
         ledger.close()
 
@@ -252,10 +309,28 @@ def test_sigkill_in_a_later_round_with_a_real_sampling_engine_resumes_to_the_sam
     import signal
     import time
 
-    args = ["mine", "--model", str(tiny_model), "--data-dir", str(data_dir), "--problems", "8", "--rounds", "2",
-            "--attempts", "2", "--set", "mine.propose_batch=2", "--set", "mine.propose_max_tokens=48", "--no-progress"]  # fmt: skip
+    args = [
+        "mine",
+        "--model",
+        str(tiny_model),
+        "--data-dir",
+        str(data_dir),
+        "--problems",
+        "8",
+        "--rounds",
+        "2",
+        "--attempts",
+        "2",
+        "--set",
+        "mine.propose_batch=2",
+        "--set",
+        "mine.propose_max_tokens=48",
+        "--no-progress",
+    ]
     cli = [sys.executable, "-m", "selfmine.cli"]
-    whole = subprocess.run(cli + args + ["--run-dir", str(tmp_path / "whole")], capture_output=True, text=True, timeout=600)
+    whole = subprocess.run(
+        cli + args + ["--run-dir", str(tmp_path / "whole")], capture_output=True, text=True, timeout=600
+    )
     assert whole.returncode == 0, whole.stderr[-2000:]
     killed = tmp_path / "killed"
     p = subprocess.Popen(cli + args + ["--run-dir", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

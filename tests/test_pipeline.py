@@ -16,7 +16,9 @@ import yaml
 
 
 def run_cli(*args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "selfmine.cli", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "selfmine.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def tiny_config(tmp_path: Path, tiny_model: Path, data_dir: Path) -> Path:
@@ -44,8 +46,17 @@ def finished_run(tmp_path_factory, tiny_model, data_dir):
 
 def test_run_produces_every_artifact(finished_run):
     run, _, out = finished_run
-    for rel in ("ledger.sqlite", "config.yaml", "eval/base.json", "eval/adapter.json", "eval/control-corrupted.json",
-                "adapters/selfmine/adapter_config.json", "adapters/control-corrupted/training.json", "report.html", "report.md"):
+    for rel in (
+        "ledger.sqlite",
+        "config.yaml",
+        "eval/base.json",
+        "eval/adapter.json",
+        "eval/control-corrupted.json",
+        "adapters/selfmine/adapter_config.json",
+        "adapters/control-corrupted/training.json",
+        "report.html",
+        "report.md",
+    ):
         assert (run / rel).exists(), rel
     md = (run / "report.md").read_text()
     assert "first 2 tasks" in md and "control-corrupted" in md and "McNemar" in md
@@ -75,10 +86,17 @@ def test_a_rerun_with_changed_settings_is_refused_naming_the_key(finished_run):
 
 def test_a_second_process_on_the_same_run_dir_gets_one_line(finished_run):
     run, cfg, _ = finished_run
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
-                               f"fd = os.open({str(run / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
-                               "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n"],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(run / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress")
@@ -92,8 +110,11 @@ def test_a_second_process_on_the_same_run_dir_gets_one_line(finished_run):
 def test_killed_run_resumes(tmp_path, tiny_model, data_dir):
     cfg = tiny_config(tmp_path, tiny_model, data_dir)
     run = tmp_path / "run"
-    p = subprocess.Popen([sys.executable, "-m", "selfmine.cli", "run", "-c", str(cfg), "--run-dir", str(run), "--no-progress"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    p = subprocess.Popen(
+        [sys.executable, "-m", "selfmine.cli", "run", "-c", str(cfg), "--run-dir", str(run), "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not (run / "eval" / "base.json").exists() and time.time() < deadline and p.poll() is None:
         time.sleep(0.2)
@@ -106,8 +127,12 @@ def test_killed_run_resumes(tmp_path, tiny_model, data_dir):
 
 @pytest.mark.parametrize(
     "override,needle",
-    [("mine.attempts=0", "mine.attempts"), ("mine.bogus=1", "mine.bogus"), ("engine.model=/nonexistent/m", "not found"),
-     ("train.lr=-1", "train.lr")],
+    [
+        ("mine.attempts=0", "mine.attempts"),
+        ("mine.bogus=1", "mine.bogus"),
+        ("engine.model=/nonexistent/m", "not found"),
+        ("train.lr=-1", "train.lr"),
+    ],
 )
 def test_bad_input_is_one_line(tmp_path, tiny_model, data_dir, override, needle):
     cfg = tiny_config(tmp_path, tiny_model, data_dir)
@@ -127,21 +152,43 @@ def test_missing_config_and_bad_yaml(tmp_path):
 
 def test_missing_data_dir(tmp_path, monkeypatch):
     env = {**os.environ, "SELFMINE_DATA_DIR": str(tmp_path / "nowhere")}
-    r = subprocess.run([sys.executable, "-m", "selfmine.cli", "run", "--run-dir", str(tmp_path / "r")], capture_output=True,
-                       text=True, timeout=120, env=env, cwd=tmp_path)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "selfmine.cli", "run", "--run-dir", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     assert r.returncode == 2 and "--data-dir" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium (the setup script installs it where apt and root allow)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no headless Chromium (the setup script installs it where apt and root allow)"
+)
 def test_report_renders_in_headless_chromium(finished_run, tmp_path):
     run, _, _ = finished_run
     shot = tmp_path / "report.png"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-           "--enable-logging=stderr", "--v=0", "--window-size=1280,2400", f"--screenshot={shot}", (run / "report.html").as_uri()]  # fmt: skip
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--window-size=1280,2400",
+        f"--screenshot={shot}",
+        (run / "report.html").as_uri(),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 20_000, r.stderr[-2000:]
     console = [ln for ln in r.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
@@ -156,7 +203,10 @@ def test_full_disk_is_one_line_and_loses_nothing(tmp_path, tiny_model, data_dir)
 
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         cfg = tiny_config(tmp_path, tiny_model, data_dir)
@@ -192,5 +242,5 @@ def test_an_engine_holding_the_gpu_is_released_before_training(tmp_path, monkeyp
     pipe = pipeline_mod.Pipeline(tmp_path / "run", load_config(None, []), progress=False, echo=lambda s: None)
     assert pipe.engine is pipe.engine  # loaded once for the baseline evaluation
     pipe._train("none")
-    pipe.engine  # the adapter's evaluation
+    assert pipe.engine is not None  # the adapter's evaluation
     assert events == ["engine loaded", "engine closed", "train", "engine loaded"]

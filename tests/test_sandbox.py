@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -90,7 +89,7 @@ def test_output_is_captured_and_capped():
         "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
         "import atexit, os\natexit.register(lambda: os._exit(0))\nimport sys\nsys.exit(0)",
         # forge a report without the nonce, then leave
-        "import os\nos.write(3, b'{\"event\": \"done\", \"count\": 1}\\n')\nos._exit(0)",
+        'import os\nos.write(3, b\'{"event": "done", "count": 1}\\n\')\nos._exit(0)',
     ],
     ids=["sys.exit", "exit", "quit", "SystemExit", "os._exit", "self-SIGKILL", "atexit", "forged-report"],
 )
@@ -179,8 +178,12 @@ def test_environment_is_scrubbed(monkeypatch):
     with WorkerPool(1) as pool:  # started after the secret is set: a leak would show
         v = judge("import os\nprint(dict(os.environ))", [], pool=pool)
         assert "hunter2" not in v.output and v.output.startswith("{")  # it ran and printed its environment
-        v = judge("import os\nfor p in os.listdir('/proc'):\n    try:\n        print(open(f'/proc/{p}/environ','rb').read())\n"
-                  "    except Exception:\n        pass\n", [], pool=pool)
+        v = judge(
+            "import os\nfor p in os.listdir('/proc'):\n    try:\n        print(open(f'/proc/{p}/environ','rb').read())\n"
+            "    except Exception:\n        pass\n",
+            [],
+            pool=pool,
+        )
         assert "hunter2" not in v.output
 
 
@@ -446,17 +449,22 @@ def test_the_canonical_solution_is_not_in_the_programs_process(data_dir):
 
     tasks, _ = load_tasks("humaneval+", data_dir)
     task = next(t for t in tasks if t.task_id == "HumanEval/0")
-    thief = task.prompt + f"""    import gc
+    thief = (
+        task.prompt
+        + f"""    import gc
     for o in gc.get_objects():
         if callable(o) and getattr(o, '__name__', '') == {task.entry_point!r} and o.__code__ is not {task.entry_point}.__code__:
             return o(numbers, threshold)
     return False
 """
+    )
     job = _job(task, thief, 30)
     v = judge(job.code, job.tests, job.timeout, job.memory_mb, setup=job.setup, shadow=job.shadow)
     assert v.status == Status.FAILED, v.message
     honest = _job(task, task.canonical, 30)
-    assert judge(honest.code, honest.tests, honest.timeout, honest.memory_mb, setup=honest.setup, shadow=honest.shadow).passed
+    assert judge(
+        honest.code, honest.tests, honest.timeout, honest.memory_mb, setup=honest.setup, shadow=honest.shadow
+    ).passed
 
 
 def test_values_cross_as_plain_data_of_the_same_type():

@@ -15,10 +15,20 @@ from selfmine.train.data import build_examples, corruptions, select_pairs
 def pairs(n=4):
     out = []
     for i in range(n):
-        out.append(PairView(i + 1, "mixed", "wrong_answer" if i % 2 else "format", f"f{i}",
-                            f'def f{i}(x):\n    """Add {i}."""', [f"assert f{i}(1) == {1 + i}", f"assert f{i}(0) == {i}"],
-                            f"def f{i}(x):\n    return x - {i}\n" if i % 2 else "", f"AssertionError {i}",
-                            f"def f{i}(x):\n    return x + {i}\n", i + 1))  # fmt: skip
+        out.append(
+            PairView(
+                i + 1,
+                "mixed",
+                "wrong_answer" if i % 2 else "format",
+                f"f{i}",
+                f'def f{i}(x):\n    """Add {i}."""',
+                [f"assert f{i}(1) == {1 + i}", f"assert f{i}(0) == {i}"],
+                f"def f{i}(x):\n    return x - {i}\n" if i % 2 else "",
+                f"AssertionError {i}",
+                f"def f{i}(x):\n    return x + {i}\n",
+                i + 1,
+            )
+        )
     return out
 
 
@@ -67,8 +77,14 @@ def test_format_control_targets_are_stubs():
 def trained(tiny_model, data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("adapter")
     cfg = TrainConfig(rank=4, epochs=3, lr=5e-3, grad_accum=1, max_tokens=256, first_n=6, seed=1, dtype="float32")
-    rec = train(cfg, out, pairs_file=data_dir / "tinyforge-zero" / "pairs_7b_40.jsonl", model=str(tiny_model),
-                progress=False, echo=lambda s: None)  # fmt: skip
+    rec = train(
+        cfg,
+        out,
+        pairs_file=data_dir / "tinyforge-zero" / "pairs_7b_40.jsonl",
+        model=str(tiny_model),
+        progress=False,
+        echo=lambda s: None,
+    )
     return out, rec
 
 
@@ -107,13 +123,25 @@ def test_same_seed_same_adapter(tiny_model, data_dir, tmp_path):
 def test_corrupted_control_and_dpo_run(tiny_model, data_dir, tmp_path):
     src = data_dir / "tinyforge-zero" / "pairs_7b_40.jsonl"
     base = dict(rank=4, epochs=1, grad_accum=1, max_tokens=128, first_n=3, dtype="float32")
-    rec = train(TrainConfig(control="corrupted", **base), tmp_path / "c", pairs_file=src, model=str(tiny_model),
-                progress=False, echo=lambda s: None)  # fmt: skip
+    rec = train(
+        TrainConfig(control="corrupted", **base),
+        tmp_path / "c",
+        pairs_file=src,
+        model=str(tiny_model),
+        progress=False,
+        echo=lambda s: None,
+    )
     assert rec["control_info"]["corrupted_verified_failing"] + rec["control_info"]["corrupted_fallback_stub"] == 3
     rows = [json.loads(x) for x in (tmp_path / "c" / "examples.jsonl").read_text().splitlines()]
     assert len(rows) == 3
-    rec = train(TrainConfig(method="dpo", **base), tmp_path / "d", pairs_file=src, model=str(tiny_model),
-                progress=False, echo=lambda s: None)  # fmt: skip
+    rec = train(
+        TrainConfig(method="dpo", **base),
+        tmp_path / "d",
+        pairs_file=src,
+        model=str(tiny_model),
+        progress=False,
+        echo=lambda s: None,
+    )
     assert (tmp_path / "d" / "adapter_config.json").exists() and rec["loss_curve"]
 
 
@@ -126,8 +154,10 @@ def test_completion_only_loss_equals_full_logits_loss(tiny_model):
 
     from selfmine.train.trainers import _completion_only_trainer
 
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32),
-                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))  # fmt: skip
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32),
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
     torch.manual_seed(0)
     ids = torch.randint(5, 500, (2, 40))
     labels = ids.clone()
@@ -147,15 +177,38 @@ def test_train_cli_takes_a_config_then_set_then_options(tiny_model, data_dir, tm
     import yaml
 
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(yaml.safe_dump({"engine": {"model": str(tiny_model)},
-                                   "train": {"rank": 8, "first_n": 4, "epochs": 1, "grad_accum": 1, "max_tokens": 256}}))  # fmt: skip
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "engine": {"model": str(tiny_model)},
+                "train": {"rank": 8, "first_n": 4, "epochs": 1, "grad_accum": 1, "max_tokens": 256},
+            }
+        )
+    )
     out = tmp_path / "adapter"
-    cmd = [sys.executable, "-m", "selfmine.cli", "train", "--pairs", str(data_dir / "tinyforge-zero" / "pairs_7b_40.jsonl"),
-           "--out", str(out), "-c", str(cfg), "--set", "train.rank=4", "--first-n", "2", "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "selfmine.cli",
+        "train",
+        "--pairs",
+        str(data_dir / "tinyforge-zero" / "pairs_7b_40.jsonl"),
+        "--out",
+        str(out),
+        "-c",
+        str(cfg),
+        "--set",
+        "train.rank=4",
+        "--first-n",
+        "2",
+        "--no-progress",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     rec = json.loads((out / "training.json").read_text())
-    assert rec["config"]["rank"] == 4 and rec["config"]["first_n"] == 2 and rec["config"]["epochs"] == 1  # set, option, file
+    assert (
+        rec["config"]["rank"] == 4 and rec["config"]["first_n"] == 2 and rec["config"]["epochs"] == 1
+    )  # set, option, file
     assert rec["model"] == str(tiny_model) and rec["pairs"] == 2
     bad = subprocess.run(cmd[:-1] + ["--set", "train.rank=0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "train.rank" in bad.stderr and "Traceback" not in bad.stderr

@@ -59,10 +59,8 @@ def judge(
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
 ) -> None:
     """Run SOLUTION against TESTS in the sandbox. Exit 0 when every test passed, 1 when not, 2 on bad usage."""
-    from .sandbox import BadTests
+    from .sandbox import BadTests, split_tests
     from .sandbox import judge as run_judge
-
-    from .sandbox import split_tests
 
     code, test_src = read_text(solution, "solution"), read_text(tests, "tests")
     try:
@@ -90,7 +88,9 @@ def _unescape(s: str) -> str:
 @app.command()
 def generate(
     prompt: str = typer.Option(..., "--prompt", "-p", help="Prompt text (\\n and \\t escapes are understood)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="HF model id or local directory; default: the embedded gemma-3-270m base."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="HF model id or local directory; default: the embedded gemma-3-270m base."
+    ),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="A PEFT LoRA adapter directory to apply."),
     backend: str = typer.Option("hf", "--backend", help="hf | vllm | openai"),
     n: int = typer.Option(1, "--n", min=1, help="Completions to sample."),
@@ -100,7 +100,9 @@ def generate(
     stop: list[str] = typer.Option([], "--stop", help="Stop string (repeatable; escapes understood)."),
     seed: int = typer.Option(0, "--seed"),
     chat: bool = typer.Option(False, "--chat", help="Wrap the prompt in the tokenizer's chat template."),
-    dtype: str = typer.Option("auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."),
+    dtype: str = typer.Option(
+        "auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print completions as JSON."),
 ) -> None:
     """Sample completions from a model (raw completion by default: right for base models)."""
@@ -109,8 +111,14 @@ def generate(
     if adapter is not None and not (adapter / "adapter_config.json").exists():
         fail(f"not a PEFT adapter directory (no adapter_config.json): {adapter}")
     try:
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p or 1.0, max_tokens=max_tokens,
-                                stop=[_unescape(s) for s in stop], seed=seed)  # fmt: skip
+        params = SamplingParams(
+            n=n,
+            temperature=temperature,
+            top_p=top_p or 1.0,
+            max_tokens=max_tokens,
+            stop=[_unescape(s) for s in stop],
+            seed=seed,
+        )
         from .config import EngineConfig
 
         engine = get_engine(backend, model, **EngineConfig(backend=backend, model=model, dtype=dtype).backend_kwargs())
@@ -123,7 +131,11 @@ def generate(
     except (ModelError, EngineError, ValueError) as e:
         fail(str(e))
     if as_json:
-        typer.echo(json.dumps({"engine": engine.info(), "prompt": text, "completions": [c.to_dict() for c in completions]}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"engine": engine.info(), "prompt": text, "completions": [c.to_dict() for c in completions]}, indent=2
+            )
+        )
         return
     for i, c in enumerate(completions):
         typer.echo(f"--- completion {i} ({c.finish_reason}, {c.completion_tokens} tokens)")
@@ -134,14 +146,24 @@ def generate(
 def mine_cmd(
     run_dir: Path = typer.Option(..., "--run-dir", help="Run directory (ledger.sqlite lives here). Rerun to resume."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see configs/)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="HF model id or local directory; default: embedded gemma-3-270m."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="HF model id or local directory; default: embedded gemma-3-270m."
+    ),
     problems: Optional[int] = typer.Option(None, "--problems", min=1, help="Problem proposals to generate."),
     attempts: Optional[int] = typer.Option(None, "--attempts", min=1, help="Solve attempts per valid problem (k)."),
     seed: Optional[int] = typer.Option(None, "--seed"),
-    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, help="Mining rounds (the curriculum runs from round 2)."),
-    tests: Optional[str] = typer.Option(None, "--tests", help="grounded (expected values from running the model's function) | model (its own asserts)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data for decontamination (default: the copy shipped with selfmine)."),
-    overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE, e.g. mine.repair=false (repeatable)."),
+    rounds: Optional[int] = typer.Option(
+        None, "--rounds", min=1, help="Mining rounds (the curriculum runs from round 2)."
+    ),
+    tests: Optional[str] = typer.Option(
+        None, "--tests", help="grounded (expected values from running the model's function) | model (its own asserts)."
+    ),
+    data_dir: Optional[Path] = typer.Option(
+        None, "--data-dir", help="Benchmark data for decontamination (default: the copy shipped with selfmine)."
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Config override KEY=VALUE, e.g. mine.repair=false (repeatable)."
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
     """Self-mine pairs: propose problems, ground their tests, solve each k times, judge, repair, pair; over
@@ -154,8 +176,15 @@ def mine_cmd(
     from .mine import mine
 
     sets = list(overrides)
-    for key, value in (("engine.model", model), ("mine.problems", problems), ("mine.attempts", attempts),
-                       ("seed", seed), ("data_dir", data_dir), ("mine.rounds", rounds), ("mine.tests", tests)):  # fmt: skip
+    for key, value in (
+        ("engine.model", model),
+        ("mine.problems", problems),
+        ("mine.attempts", attempts),
+        ("seed", seed),
+        ("data_dir", data_dir),
+        ("mine.rounds", rounds),
+        ("mine.tests", tests),
+    ):
         if value is not None:
             sets.append(f"{key}={value}")
     try:
@@ -169,12 +198,18 @@ def mine_cmd(
 
 @app.command("probe")
 def probe_cmd(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="HF model id, local directory or preset; default: embedded gemma-3-270m."),
-    problems: int = typer.Option(16, "--problems", min=1, help="Proposals to sample (16: about 5 minutes with the CPU default on 2 cores)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="HF model id, local directory or preset; default: embedded gemma-3-270m."
+    ),
+    problems: int = typer.Option(
+        16, "--problems", min=1, help="Proposals to sample (16: about 5 minutes with the CPU default on 2 cores)."
+    ),
     attempts: int = typer.Option(4, "--attempts", min=1, help="Solve attempts per valid problem."),
     seed: int = typer.Option(0, "--seed"),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config for everything else."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Keep the probe's ledger here (default: a temporary dir)."),
+    run_dir: Optional[Path] = typer.Option(
+        None, "--run-dir", help="Keep the probe's ledger here (default: a temporary dir)."
+    ),
     overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE (repeatable)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
@@ -206,7 +241,11 @@ app.add_typer(pairs_app, name="pairs")
 @pairs_app.command("export")
 def pairs_export(
     run_dir: Path = typer.Option(..., "--run-dir"),
-    fmt: str = typer.Option("sft", "--format", help="tinyforge (reference schema) | sft (TRL prompt/completion) | dpo (prompt/chosen/rejected)."),
+    fmt: str = typer.Option(
+        "sft",
+        "--format",
+        help="tinyforge (reference schema) | sft (TRL prompt/completion) | dpo (prompt/chosen/rejected).",
+    ),
     out: Path = typer.Option(..., "--out", help="JSONL file to write."),
     classes: list[str] = typer.Option([], "--class", help="Keep only these broken-attempt classes (repeatable)."),
 ) -> None:
@@ -244,14 +283,28 @@ def train_cmd(
     out: Path = typer.Option(..., "--out", help="Adapter directory to write (PEFT format, plus training.json)."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Train on this run's mined pairs."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="...or on a reference-schema pairs file (JSONL)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config: its train section and engine.model are used."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="YAML run config: its train section and engine.model are used."
+    ),
     overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE, e.g. train.rank=8 (repeatable)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model (engine.model); default: embedded gemma-3-270m."),
-    method: Optional[str] = typer.Option(None, "--method", help="train.method: sft | dpo (chosen = fixed, rejected = broken)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="train.format: repair (task+tests+broken+error -> fixed) | solve | mixed."),
-    control: Optional[str] = typer.Option(None, "--control", help="train.control: none | corrupted | shuffled | rft | format."),
-    keep_correct: Optional[float] = typer.Option(None, "--keep-correct", help="train.keep_correct: keep-correct examples per pair."),
-    drop_class: list[str] = typer.Option([], "--drop-class", help="train.drop_classes: drop pairs whose broken side is of this class (repeatable)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="Base model (engine.model); default: embedded gemma-3-270m."
+    ),
+    method: Optional[str] = typer.Option(
+        None, "--method", help="train.method: sft | dpo (chosen = fixed, rejected = broken)."
+    ),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", help="train.format: repair (task+tests+broken+error -> fixed) | solve | mixed."
+    ),
+    control: Optional[str] = typer.Option(
+        None, "--control", help="train.control: none | corrupted | shuffled | rft | format."
+    ),
+    keep_correct: Optional[float] = typer.Option(
+        None, "--keep-correct", help="train.keep_correct: keep-correct examples per pair."
+    ),
+    drop_class: list[str] = typer.Option(
+        [], "--drop-class", help="train.drop_classes: drop pairs whose broken side is of this class (repeatable)."
+    ),
     first_n: Optional[int] = typer.Option(None, "--first-n", help="train.first_n: use the first N pairs."),
     rank: Optional[int] = typer.Option(None, "--rank", help="train.rank"),
     alpha: Optional[int] = typer.Option(None, "--alpha", help="train.alpha (default 2 x rank)."),
@@ -275,18 +328,38 @@ def train_cmd(
     if (run_dir is None) == (pairs is None):
         fail("give exactly one of --run-dir and --pairs")
     sets = list(overrides)
-    for key, value in (("engine.model", model), ("train.method", method), ("train.format", fmt), ("train.control", control),
-                       ("train.keep_correct", keep_correct), ("train.first_n", first_n), ("train.rank", rank),
-                       ("train.alpha", alpha), ("train.dropout", dropout), ("train.lr", lr), ("train.epochs", epochs),
-                       ("train.batch_size", batch_size), ("train.grad_accum", grad_accum), ("train.max_tokens", max_tokens),
-                       ("train.seed", seed)):  # fmt: skip
+    for key, value in (
+        ("engine.model", model),
+        ("train.method", method),
+        ("train.format", fmt),
+        ("train.control", control),
+        ("train.keep_correct", keep_correct),
+        ("train.first_n", first_n),
+        ("train.rank", rank),
+        ("train.alpha", alpha),
+        ("train.dropout", dropout),
+        ("train.lr", lr),
+        ("train.epochs", epochs),
+        ("train.batch_size", batch_size),
+        ("train.grad_accum", grad_accum),
+        ("train.max_tokens", max_tokens),
+        ("train.seed", seed),
+    ):
         if value is not None:
             sets.append(f"{key}={value}")
     if drop_class:
         sets.append(f"train.drop_classes=[{', '.join(drop_class)}]")
     try:
         cfg = load_config(config, sets)
-        train(cfg.train, out, run_dir=run_dir, pairs_file=pairs, model=cfg.engine.model, progress=not no_progress, echo=typer.echo)
+        train(
+            cfg.train,
+            out,
+            run_dir=run_dir,
+            pairs_file=pairs,
+            model=cfg.engine.model,
+            progress=not no_progress,
+            echo=typer.echo,
+        )
     except (ConfigError, TrainError, ModelError, ValueError) as e:
         fail(str(e))
 
@@ -320,7 +393,9 @@ def eval_run(
     seed: int = typer.Option(0, "--seed"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data (default: SELFMINE_DATA_DIR)."),
     out: Path = typer.Option(Path("results.json"), "--out", help="Results JSON (a .md table is written beside it)."),
-    dtype: str = typer.Option("auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."),
+    dtype: str = typer.Option(
+        "auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."
+    ),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """Generate and score. Subcommands: `score` (samples made elsewhere), `compare` (two results)."""
@@ -344,9 +419,20 @@ def eval_run(
         from .config import EngineConfig
 
         engine = get_engine(backend, model, **EngineConfig(backend=backend, model=model, dtype=dtype).backend_kwargs())
-        report = evaluate(engine, benches, fmt=fmt, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                          limit=limit, adapter=str(adapter) if adapter else None, data_dir=data_dir,
-                          progress=not no_progress, echo=typer.echo)  # fmt: skip
+        report = evaluate(
+            engine,
+            benches,
+            fmt=fmt,
+            n=n,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            limit=limit,
+            adapter=str(adapter) if adapter else None,
+            data_dir=data_dir,
+            progress=not no_progress,
+            echo=typer.echo,
+        )
     except (DataError, ModelError, EngineError, ValueError) as e:
         fail(str(e))
     write(report, out)
@@ -356,7 +442,9 @@ def eval_run(
 @eval_app.command("score")
 def eval_score(
     bench: str = typer.Option(..., "--bench", help="One benchmark the samples are for."),
-    samples: Path = typer.Option(..., "--samples", help="EvalPlus samples JSONL: task_id + solution (full code) or completion."),
+    samples: Path = typer.Option(
+        ..., "--samples", help="EvalPlus samples JSONL: task_id + solution (full code) or completion."
+    ),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
     out: Path = typer.Option(Path("results.json"), "--out"),
 ) -> None:
@@ -381,8 +469,14 @@ def eval_score(
     for r in rows:
         counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
     try:
-        report = evaluate(None, benches, n=max(counts.values(), default=1), data_dir=data_dir, samples={benches[0]: rows},
-                          echo=typer.echo)  # fmt: skip
+        report = evaluate(
+            None,
+            benches,
+            n=max(counts.values(), default=1),
+            data_dir=data_dir,
+            samples={benches[0]: rows},
+            echo=typer.echo,
+        )
     except (DataError, ValueError) as e:
         fail(str(e))
     report["samples_file"] = str(samples)
@@ -420,9 +514,13 @@ def eval_compare(
 
 @app.command("run")
 def run_cmd(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML experiment config (default: the CPU demo)."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="YAML experiment config (default: the CPU demo)."
+    ),
     run_dir: Path = typer.Option(Path("runs/cpu-demo"), "--run-dir", help="Where everything goes; rerun to resume."),
-    overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE, e.g. mine.attempts=8 (repeatable)."),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Config override KEY=VALUE, e.g. mine.attempts=8 (repeatable)."
+    ),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data (default: SELFMINE_DATA_DIR)."),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
@@ -447,7 +545,10 @@ def run_cmd(
     except (ConfigError, DataError, ModelError, EngineError, TrainError, PipelineError, RunDirBusy) as e:
         fail(str(e))
     except OSError as e:
-        fail(f"{e.strerror or e}: {getattr(e, 'filename', '') or ''} (nothing finished is lost; rerun to resume)".strip(), code=3)
+        fail(
+            f"{e.strerror or e}: {getattr(e, 'filename', '') or ''} (nothing finished is lost; rerun to resume)".strip(),
+            code=3,
+        )
     except sqlite3.OperationalError as e:  # e.g. "database or disk is full": the open transaction rolled back
         fail(f"ledger: {e} (nothing committed is lost; free space and rerun to resume)", code=3)
     except KeyboardInterrupt:
@@ -485,16 +586,16 @@ def main() -> None:
         rc = app(standalone_mode=False)  # non-standalone click returns an Exit's code instead of raising
         raise SystemExit(rc if isinstance(rc, int) else 0)
     except typer.Exit as e:
-        raise SystemExit(e.exit_code)
+        raise SystemExit(e.exit_code) from None
     except typer.Abort:
         typer.echo("selfmine: aborted", err=True)
-        raise SystemExit(130)
+        raise SystemExit(130) from None
     except usage_error as e:  # one line, exit 2, no box, no traceback
         if type(e).__name__ == "NoArgsIsHelpError":
             e.show()
-            raise SystemExit(2)
+            raise SystemExit(2) from None
         typer.echo(f"selfmine: error: {e.format_message()} (see --help)", err=True)
-        raise SystemExit(getattr(e, "exit_code", 2))
+        raise SystemExit(getattr(e, "exit_code", 2)) from None
 
 
 if __name__ == "__main__":

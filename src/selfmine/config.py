@@ -43,6 +43,7 @@ class TrainConfig(Section):
     chat: bool = False
     seed: int = 0
 
+
 class ConfigError(Exception):
     """A config the user must fix. The message is one line."""
 
@@ -82,33 +83,62 @@ class MineConfig(Section):
     contamination_ngram: int = Field(10, ge=3)
     contamination_threshold: float = Field(0.5, gt=0, le=1)
     near_duplicate_threshold: float = Field(0.85, gt=0, le=1)
-    salvage_asserts: bool = Field(False, description="tests: model only. Keep a problem whose own body passes only "
-                                  "some of its asserts, with just those asserts (if at least min_asserts remain)")
+    salvage_asserts: bool = Field(
+        False,
+        description="tests: model only. Keep a problem whose own body passes only "
+        "some of its asserts, with just those asserts (if at least min_asserts remain)",
+    )
     chat: bool = False
-    tests: Literal["grounded", "model"] = Field("grounded", description="grounded: expected values come from running "
-                                                "the model's function on its calls and on mutated inputs; model: the "
-                                                "model's own asserts (the reference recipe)")
-    generated_inputs: int = Field(16, ge=0, description="grounded: inputs made by mutating the model's calls (or drawn "
-                                  "from the signature when it wrote none)")
+    tests: Literal["grounded", "model"] = Field(
+        "grounded",
+        description="grounded: expected values come from running "
+        "the model's function on its calls and on mutated inputs; model: the "
+        "model's own asserts (the reference recipe)",
+    )
+    generated_inputs: int = Field(
+        16,
+        ge=0,
+        description="grounded: inputs made by mutating the model's calls (or drawn "
+        "from the signature when it wrote none)",
+    )
     visible_tests: int = Field(3, ge=1, description="grounded: asserts shown in the solve prompt")
     hidden_tests: int = Field(5, ge=0, description="grounded: further asserts only the judge uses")
-    ask_for_calls: bool = Field(True, description="grounded: one short follow-up prompt for calls when the model wrote "
-                                "fewer than min_asserts")
-    own_examples: int = Field(2, ge=0, description="few-shot examples drawn from the model's own valid problems once "
-                              "it has some (at least one shipped example always stays)")
-    rounds: int = Field(1, ge=1, description="mining rounds; from round 2 on, the curriculum proposes harder variants "
-                        "of all-pass problems and easier variants of all-fail ones")
-    variant_share: float = Field(0.5, ge=0, le=1, description="at most this share of a later round's proposals are "
-                                 "curriculum variants; the rest are fresh")
-    canonical_pairs: bool = Field(False, description="for a problem no attempt or repair solved, pair its failing "
-                                  "attempts with the proposer's own function (model-written, judged twice); labelled "
-                                  "'canonical'. Off: the reference recipe mines only mixed outcomes and repairs")
-    target_pairs: Optional[int] = Field(None, ge=1, description="stop mining after the round that reaches this many "
-                                        "(broken, fixed) pairs")
+    ask_for_calls: bool = Field(
+        True, description="grounded: one short follow-up prompt for calls when the model wrote fewer than min_asserts"
+    )
+    own_examples: int = Field(
+        2,
+        ge=0,
+        description="few-shot examples drawn from the model's own valid problems once "
+        "it has some (at least one shipped example always stays)",
+    )
+    rounds: int = Field(
+        1,
+        ge=1,
+        description="mining rounds; from round 2 on, the curriculum proposes harder variants "
+        "of all-pass problems and easier variants of all-fail ones",
+    )
+    variant_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="at most this share of a later round's proposals are curriculum variants; the rest are fresh",
+    )
+    canonical_pairs: bool = Field(
+        False,
+        description="for a problem no attempt or repair solved, pair its failing "
+        "attempts with the proposer's own function (model-written, judged twice); labelled "
+        "'canonical'. Off: the reference recipe mines only mixed outcomes and repairs",
+    )
+    target_pairs: Optional[int] = Field(
+        None, ge=1, description="stop mining after the round that reaches this many (broken, fixed) pairs"
+    )
 
 
 class EvalConfig(Section):
-    benches: list[Literal["humaneval", "humaneval+", "mbpp", "mbpp+"]] = Field(default_factory=lambda: ["humaneval", "humaneval+"])
+    benches: list[Literal["humaneval", "humaneval+", "mbpp", "mbpp+"]] = Field(
+        default_factory=lambda: ["humaneval", "humaneval+"]
+    )
     limit: Optional[int] = Field(None, ge=1, description="first N tasks per benchmark (a labelled subset)")
     format: Literal["raw", "chat"] = "raw"
     n: int = Field(1, ge=1)
@@ -119,8 +149,11 @@ class EvalConfig(Section):
 class PipelineConfig(Section):
     controls: list[Literal["corrupted", "shuffled", "rft", "format"]] = Field(default_factory=lambda: ["corrupted"])
     min_pairs: int = Field(4, ge=1, description="fewer mined pairs than this: supplement (if allowed) or skip training")
-    supplement_pairs: Optional[str] = Field(None, description="reference-schema pairs file used when mining yields "
-                                            "fewer than min_pairs; always labelled as such in the report")
+    supplement_pairs: Optional[str] = Field(
+        None,
+        description="reference-schema pairs file used when mining yields "
+        "fewer than min_pairs; always labelled as such in the report",
+    )
 
 
 class RunConfig(Section):
@@ -163,7 +196,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None) -> RunConfig:
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None
+) -> RunConfig:
     data: dict = dict(base or {})
     if path is not None:
         p = Path(path)

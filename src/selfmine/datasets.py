@@ -14,14 +14,22 @@ from pathlib import Path
 
 # (subdir, file, sha256 of the file as stored)
 FILES = {
-    "humaneval": ("humaneval", "HumanEval.jsonl.gz", "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef"),
-    "humaneval+": ("humanevalplus", "HumanEvalPlus.jsonl.gz", "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101"),
+    "humaneval": (
+        "humaneval",
+        "HumanEval.jsonl.gz",
+        "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef",
+    ),
+    "humaneval+": (
+        "humanevalplus",
+        "HumanEvalPlus.jsonl.gz",
+        "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101",
+    ),
     "mbpp": ("mbpp", "sanitized-mbpp.json", "ca95deaa9a01ef0a6f439f88bcf0dd3db3563d22f22aad6cae04ebb9a8d8c8e9"),
     "mbpp-full": ("mbpp", "mbpp.jsonl", "ccf64ceae9c5403bf50a044cb6d505bfd2a2963ee58338ba268fd65beab92a9f"),
     "mbpp+": ("mbppplus", "MbppPlus.jsonl.gz", "af43697e8791c4c149bdfd6b489d8b5412507551ac20e28a439f650b8225db63"),
     "gsm8k": ("gsm8k", "test.jsonl", "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"),
     "math500": ("math500", "test.jsonl", "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132"),
-}  # fmt: skip
+}
 PACKAGED = Path(__file__).resolve().parent / "data"
 HUB_DIR = "hub"  # the data-dir value that asks for hub copies instead of files
 
@@ -81,7 +89,9 @@ def reference_pairs(name: str = "pairs_7b_40.jsonl", root: str | Path | None = N
     """A released TinyForge-Zero pair file (MIT), shipped with selfmine."""
     path = locate(data_dir(None if _use_hub(root) else root), "tinyforge-zero", name)
     if path is None:
-        raise DataError(f"reference pairs {name!r} not found (shipped ones: pairs_7b_40.jsonl, pairs_14b_multi_new60.jsonl, pairs_math_13.jsonl)")
+        raise DataError(
+            f"reference pairs {name!r} not found (shipped ones: pairs_7b_40.jsonl, pairs_14b_multi_new60.jsonl, pairs_math_13.jsonl)"
+        )
     return path
 
 
@@ -110,7 +120,9 @@ def _fallback(name: str) -> Path | None:
     from .hub import hub_reachable, selfmine_home
 
     if not hub_reachable():
-        raise DataError(f"{name}: the Hugging Face hub is not reachable (--data-dir hub); drop --data-dir to use the copy shipped with selfmine")
+        raise DataError(
+            f"{name}: the Hugging Face hub is not reachable (--data-dir hub); drop --data-dir to use the copy shipped with selfmine"
+        )
     if name in HUB:
         from huggingface_hub import hf_hub_download
 
@@ -123,12 +135,18 @@ def _fallback(name: str) -> Path | None:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             if name == "mbpp":
-                rows = [dict(r) for split in ("train", "test", "validation", "prompt")
-                        for r in load_dataset("google-research-datasets/mbpp", "sanitized", split=split)]  # fmt: skip
+                rows = [
+                    dict(r)
+                    for split in ("train", "test", "validation", "prompt")
+                    for r in load_dataset("google-research-datasets/mbpp", "sanitized", split=split)
+                ]
                 target.write_text(json.dumps(rows))
             else:
-                rows = [dict(r) for split in ("train", "test", "validation", "prompt")
-                        for r in load_dataset("google-research-datasets/mbpp", "full", split=split)]  # fmt: skip
+                rows = [
+                    dict(r)
+                    for split in ("train", "test", "validation", "prompt")
+                    for r in load_dataset("google-research-datasets/mbpp", "full", split=split)
+                ]
                 target.write_text("".join(json.dumps(r) + "\n" for r in rows))
         return target
     return None
@@ -144,7 +162,9 @@ def bench_file(name: str, root: str | Path | None = None, verify: bool = True) -
             raise DataError(f"{name}: no hub copy known; drop --data-dir to use the copy shipped with selfmine")
         digest = sha256(path)
         if path.name == fname and verify and digest != expected:
-            raise DataError(f"{name}: checksum mismatch for {path} (sha256 {digest[:12]}..., expected {expected[:12]}...)")
+            raise DataError(
+                f"{name}: checksum mismatch for {path} (sha256 {digest[:12]}..., expected {expected[:12]}...)"
+            )
         return path, digest
     path = locate(data_dir(root), sub, fname)
     if path is None:
@@ -165,24 +185,54 @@ def load(name: str, root: str | Path | None = None) -> list[BenchTask]:
     if name in ("humaneval", "humaneval+", "mbpp+"):
         rows = _jsonl(path)
         keep = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
-        return [BenchTask(**{k: r.get(k, "") for k in keep}, extra={k: v for k, v in r.items() if k not in keep})
-                for r in rows]  # fmt: skip
+        return [
+            BenchTask(**{k: r.get(k, "") for k in keep}, extra={k: v for k, v in r.items() if k not in keep})
+            for r in rows
+        ]
     if name in ("gsm8k", "math500"):
         rows = _jsonl(path)
         if name == "gsm8k":
-            return [BenchTask(f"GSM8K/{i}", r["question"], "", r["answer"], extra={"answer": r["answer"].split("####")[-1].strip()})
-                    for i, r in enumerate(rows)]  # fmt: skip
-        return [BenchTask(f"MATH-500/{r['unique_id']}", r["problem"], "", r["solution"], extra={k: r[k] for k in ("answer", "subject", "level")})
-                for r in rows]  # fmt: skip
+            return [
+                BenchTask(
+                    f"GSM8K/{i}",
+                    r["question"],
+                    "",
+                    r["answer"],
+                    extra={"answer": r["answer"].split("####")[-1].strip()},
+                )
+                for i, r in enumerate(rows)
+            ]
+        return [
+            BenchTask(
+                f"MATH-500/{r['unique_id']}",
+                r["problem"],
+                "",
+                r["solution"],
+                extra={k: r[k] for k in ("answer", "subject", "level")},
+            )
+            for r in rows
+        ]
     with open_text(path) as f:
-        rows = json.load(f) if ".json" in path.suffixes and ".jsonl" not in path.suffixes else [json.loads(x) for x in f if x.strip()]
+        rows = (
+            json.load(f)
+            if ".json" in path.suffixes and ".jsonl" not in path.suffixes
+            else [json.loads(x) for x in f if x.strip()]
+        )
     if name == "mbpp":
         rows = [r for r in rows if 11 <= r["task_id"] <= 510]  # the sanitized test split: 257 tasks
     out = []
     for r in rows:
         text = r.get("prompt") or r.get("text", "")
-        out.append(BenchTask(f"Mbpp/{r['task_id']}", text, "", r["code"], "\n".join(r["test_list"]),
-                             extra={"test_imports": r.get("test_imports", [])}))  # fmt: skip
+        out.append(
+            BenchTask(
+                f"Mbpp/{r['task_id']}",
+                text,
+                "",
+                r["code"],
+                "\n".join(r["test_list"]),
+                extra={"test_imports": r.get("test_imports", [])},
+            )
+        )
     return out
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -73,8 +73,12 @@ class Pipeline:
         c = self.cfg.model_dump(mode="json")
         engine = {"engine": c["engine"], "seed": c["seed"]}
         mine = {**engine, "mine": c["mine"]}
-        train = {**mine, "train": c["train"], "pipeline.min_pairs": c["pipeline"]["min_pairs"],
-                 "pipeline.supplement_pairs": c["pipeline"]["supplement_pairs"]}  # fmt: skip
+        train = {
+            **mine,
+            "train": c["train"],
+            "pipeline.min_pairs": c["pipeline"]["min_pairs"],
+            "pipeline.supplement_pairs": c["pipeline"]["supplement_pairs"],
+        }
         if name == "baseline":
             return _flat({**engine, "eval": c["eval"], "data_dir": c["data_dir"]})
         if name == "mine":
@@ -99,7 +103,8 @@ class Pipeline:
                     if old.get(key) != new.get(key):
                         raise PipelineError(
                             f"run dir {self.dir}: stage {name!r} was done with {key}={old.get(key)!r}, this run asks for "
-                            f"{new.get(key)!r}; use a new --run-dir, or set {key} back to resume")
+                            f"{new.get(key)!r}; use a new --run-dir, or set {key} back to resume"
+                        )
         finally:
             ledger.close()
 
@@ -112,16 +117,30 @@ class Pipeline:
         info = fn() or {}
         status = info.pop("status", "done")
         self._done(name, status, seconds=round(time.time() - start, 1), settings=self.settings(name), **info)
-        self.echo(f"[{name}] {status} in {time.time() - start:.0f}s" + (f": {info.get('reason')}" if info.get("reason") else ""))
+        self.echo(
+            f"[{name}] {status} in {time.time() - start:.0f}s"
+            + (f": {info.get('reason')}" if info.get("reason") else "")
+        )
 
     # -- stages ---------------------------------------------------------------------------------------
     def _eval(self, out: str, adapter: str | None = None) -> dict:
         from .evaluate import evaluate, write
 
         c = self.cfg.eval
-        report = evaluate(self.engine, c.benches, fmt=c.format, n=c.n, temperature=c.temperature, max_tokens=c.max_tokens,
-                          seed=self.cfg.seed, limit=c.limit, adapter=adapter, data_dir=self.cfg.data_dir,
-                          progress=self.progress, echo=self.echo)  # fmt: skip
+        report = evaluate(
+            self.engine,
+            c.benches,
+            fmt=c.format,
+            n=c.n,
+            temperature=c.temperature,
+            max_tokens=c.max_tokens,
+            seed=self.cfg.seed,
+            limit=c.limit,
+            adapter=adapter,
+            data_dir=self.cfg.data_dir,
+            progress=self.progress,
+            echo=self.echo,
+        )
         report["arm"] = out
         write(report, self.dir / "eval" / f"{out}.json")
         return {}
@@ -144,16 +163,21 @@ class Pipeline:
         p = self.cfg.pipeline
         if mined < p.min_pairs and imported == 0:
             if not p.supplement_pairs:
-                return {"status": "skipped", "reason": f"mining gave {mined} self-mined pairs (< pipeline.min_pairs={p.min_pairs}); "
-                        "mine more (--set mine.rounds=N or mine.problems=N) and rerun, or opt in to reference pairs with "
-                        "--set pipeline.supplement_pairs=pairs_7b_40.jsonl"}  # fmt: skip
+                return {
+                    "status": "skipped",
+                    "reason": f"mining gave {mined} self-mined pairs (< pipeline.min_pairs={p.min_pairs}); "
+                    "mine more (--set mine.rounds=N or mine.problems=N) and rerun, or opt in to reference pairs with "
+                    "--set pipeline.supplement_pairs=pairs_7b_40.jsonl",
+                }
             from .transfer import import_pairs
 
             path = Path(p.supplement_pairs).expanduser()
             if not path.exists():
                 path = reference_pairs(path.name, self.cfg.data_dir)
             info = import_pairs(path, self.dir)
-            self.echo(f"mining gave {mined} pairs: supplemented with {info.get('imported', 0)} reference pairs from {p.supplement_pairs}")
+            self.echo(
+                f"mining gave {mined} pairs: supplemented with {info.get('imported', 0)} reference pairs from {p.supplement_pairs}"
+            )
         out = self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")
         if out.exists():
             shutil.rmtree(out)  # an interrupted earlier attempt

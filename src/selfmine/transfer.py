@@ -5,7 +5,6 @@ rejected) for DPO."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from .ledger import MINED_KINDS, Attempt, Ledger, Pair, PairView, Problem
@@ -21,14 +20,25 @@ def export_record(p: PairView, fmt: str) -> dict:
         return {"signature": p.header, "tests": p.tests, "broken": p.broken, "error": p.error, "fixed": p.fixed}
     if fmt == "sft":
         prompt = repair_prompt(p.header, p.tests, p.broken, p.error, with_header=False)
-        return {"prompt": prompt, "completion": p.fixed, "pair_id": p.id, "kind": p.kind, "failure_class": p.failure_class}
+        return {
+            "prompt": prompt,
+            "completion": p.fixed,
+            "pair_id": p.id,
+            "kind": p.kind,
+            "failure_class": p.failure_class,
+        }
     if fmt == "dpo":
         return {"prompt": solve_prompt(p.header, p.tests), "chosen": p.fixed, "rejected": p.broken, "pair_id": p.id}
     raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
 
-def export_pairs(run_dir: str | Path, fmt: str, out: str | Path, classes: tuple[str, ...] | None = None,
-                 kinds: tuple[str, ...] = (*MINED_KINDS, "imported")) -> int:  # fmt: skip
+def export_pairs(
+    run_dir: str | Path,
+    fmt: str,
+    out: str | Path,
+    classes: tuple[str, ...] | None = None,
+    kinds: tuple[str, ...] = (*MINED_KINDS, "imported"),
+) -> int:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     ledger = Ledger.in_run_dir(run_dir)
@@ -66,10 +76,12 @@ def import_pairs(path: str | Path, run_dir: str | Path, timeout: float = 5.0) ->
         parsed = []
         for i, r in enumerate(rows):
             head = header_from_source(r["signature"]) or header_from_source(r["fixed"])
-            tests = r["tests"] if isinstance(r["tests"], list) else [t for t in str(r["tests"]).splitlines() if t.strip()]
+            tests = (
+                r["tests"] if isinstance(r["tests"], list) else [t for t in str(r["tests"]).splitlines() if t.strip()]
+            )
             parsed.append((i, r, head, tests))
         jobs = []
-        for i, r, head, tests in parsed:
+        for _, r, _, tests in parsed:
             jobs += [Job(r["broken"] or "", tests, timeout), Job(r["fixed"], tests, timeout)]
         verdicts = check_sandbox(judge_many(jobs), "re-judging imported pairs")  # never stored as the pair's failure
         skipped, fixed_fail = 0, 0
@@ -80,14 +92,42 @@ def import_pairs(path: str | Path, run_dir: str | Path, timeout: float = 5.0) ->
                     skipped += 1
                     continue
                 entry, header = head
-                pid = insert_problem(db, Problem(round_id, i, json.dumps(r), "valid", entry_point=entry, code=r["fixed"],
-                                                 tests=tests, solve_prompt=solve_prompt(header, tests), header=header))  # fmt: skip
+                pid = insert_problem(
+                    db,
+                    Problem(
+                        round_id,
+                        i,
+                        json.dumps(r),
+                        "valid",
+                        entry_point=entry,
+                        code=r["fixed"],
+                        tests=tests,
+                        solve_prompt=solve_prompt(header, tests),
+                        header=header,
+                    ),
+                )
                 broken = r["broken"] or ""
                 cls = "" if vb.passed else classify_failure(broken, vb.status.value, vb.error_type, "stop", tests)
-                bid = insert_attempt(db, Attempt(pid, "imported_broken", 0, broken, broken, vb.status.value, vb.passed,
-                                                 cls, error=r.get("error", "") or vb.message))  # fmt: skip
-                fid = insert_attempt(db, Attempt(pid, "imported_fixed", 0, r["fixed"], r["fixed"], vf.status.value,
-                                                 vf.passed, error=vf.message))  # fmt: skip
+                bid = insert_attempt(
+                    db,
+                    Attempt(
+                        pid,
+                        "imported_broken",
+                        0,
+                        broken,
+                        broken,
+                        vb.status.value,
+                        vb.passed,
+                        cls,
+                        error=r.get("error", "") or vb.message,
+                    ),
+                )
+                fid = insert_attempt(
+                    db,
+                    Attempt(
+                        pid, "imported_fixed", 0, r["fixed"], r["fixed"], vf.status.value, vf.passed, error=vf.message
+                    ),
+                )
                 insert_pair(db, Pair(pid, "imported", bid, fid, cls or "passes"))
                 fixed_fail += not vf.passed
             set_meta_in(db, "imports", prior + [source])

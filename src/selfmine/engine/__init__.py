@@ -26,5 +26,18 @@ def get_engine(backend: str = "hf", model: str | None = None, **kwargs) -> Engin
     raise EngineError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "LICENCE", "Completion", "Engine", "EngineError", "ModelError",
-           "SamplingParams", "cut_at_stop", "ensure_default_model", "get_engine", "resolve_model", "selfmine_home"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_MODEL",
+    "LICENCE",
+    "Completion",
+    "Engine",
+    "EngineError",
+    "ModelError",
+    "SamplingParams",
+    "cut_at_stop",
+    "ensure_default_model",
+    "get_engine",
+    "resolve_model",
+    "selfmine_home",
+]

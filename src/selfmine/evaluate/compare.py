@@ -23,8 +23,10 @@ def check_comparable(a: dict, b: dict) -> None:
     """Two arms are compared only when they were evaluated the same way."""
     for key in SETTINGS:
         if _setting(a, key) != _setting(b, key):
-            raise IncomparableResults(f"the two results differ in {key} ({_setting(a, key)!r} vs {_setting(b, key)!r}): "
-                                      "a difference between them would measure that setting, not the model")
+            raise IncomparableResults(
+                f"the two results differ in {key} ({_setting(a, key)!r} vs {_setting(b, key)!r}): "
+                "a difference between them would measure that setting, not the model"
+            )
 
 
 def _per_task(bench: dict) -> tuple[dict[str, float], int]:
@@ -61,12 +63,25 @@ def compare(a: dict, b: dict) -> dict:
         else:
             diff, lo, hi = paired_bootstrap(xa, xb)
             p, test, interval = sign_flip_p(xa, xb), "sign-flip permutation", "paired bootstrap"
-        both = {t["task_id"] for t in a["benches"][bench]["per_task"]} & {t["task_id"] for t in b["benches"][bench]["per_task"]}
+        both = {t["task_id"] for t in a["benches"][bench]["per_task"]} & {
+            t["task_id"] for t in b["benches"][bench]["per_task"]
+        }
         dropped = len(both) - len(ids)
-        out[bench] = {"tasks": len(ids), "a": sum(xa) / len(ids), "b": sum(xb) / len(ids), "diff": diff,
-                      "ci95": [lo, hi], "interval": interval, "p": p, "test": test,
-                      "mcnemar_p": p if binary else None, "unscored_samples": [ua, ub], "tasks_left_out": dropped,
-                      "fixed": fixed, "broken": broke}  # fmt: skip
+        out[bench] = {
+            "tasks": len(ids),
+            "a": sum(xa) / len(ids),
+            "b": sum(xb) / len(ids),
+            "diff": diff,
+            "ci95": [lo, hi],
+            "interval": interval,
+            "p": p,
+            "test": test,
+            "mcnemar_p": p if binary else None,
+            "unscored_samples": [ua, ub],
+            "tasks_left_out": dropped,
+            "fixed": fixed,
+            "broken": broke,
+        }
     return out
 
 
@@ -77,10 +92,14 @@ def interaction(a: float, b: float, c: float, d: float) -> float:
 
 
 def markdown(cmp: dict, name_a: str = "A", name_b: str = "B") -> str:
-    rows = [f"| bench | tasks | {name_a} | {name_b} | difference (95% CI) | p | fixed | broken | unscored samples |",
-            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        f"| bench | tasks | {name_a} | {name_b} | difference (95% CI) | p | fixed | broken | unscored samples |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for bench, c in cmp.items():
-        rows.append(f"| {bench} | {c['tasks']} | {c['a']:.1%} | {c['b']:.1%} | {c['diff']:+.1%} ({c['ci95'][0]:+.1%} .. "
-                    f"{c['ci95'][1]:+.1%}, {c['interval']}) | {c['p']:.3g} ({c['test']}) | {len(c['fixed'])} | {len(c['broken'])} | "
-                    f"{c['unscored_samples'][0]} / {c['unscored_samples'][1]} |")  # fmt: skip
+        rows.append(
+            f"| {bench} | {c['tasks']} | {c['a']:.1%} | {c['b']:.1%} | {c['diff']:+.1%} ({c['ci95'][0]:+.1%} .. "
+            f"{c['ci95'][1]:+.1%}, {c['interval']}) | {c['p']:.3g} ({c['test']}) | {len(c['fixed'])} | {len(c['broken'])} | "
+            f"{c['unscored_samples'][0]} / {c['unscored_samples'][1]} |"
+        )
     return "\n".join(rows) + "\n"

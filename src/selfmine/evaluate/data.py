@@ -55,19 +55,57 @@ def load_tasks(bench: str, data_dir=None) -> tuple[list[EvalTask], str]:
     for t in load(bench, data_dir):
         if bench in ("humaneval", "humaneval+"):
             canonical = t.prompt + t.canonical_solution
-            inputs = (t.extra.get("base_input") or []) + (t.extra.get("plus_input") or []) if bench == "humaneval+" else []
-            tasks.append(EvalTask(t.task_id, bench, t.prompt, t.entry_point, canonical, t.test, [f"check({t.entry_point})"],
-                                  inputs, float(t.extra.get("atol") or 0), _doctest_examples(t.prompt, t.entry_point)))  # fmt: skip
+            inputs = (
+                (t.extra.get("base_input") or []) + (t.extra.get("plus_input") or []) if bench == "humaneval+" else []
+            )
+            tasks.append(
+                EvalTask(
+                    t.task_id,
+                    bench,
+                    t.prompt,
+                    t.entry_point,
+                    canonical,
+                    t.test,
+                    [f"check({t.entry_point})"],
+                    inputs,
+                    float(t.extra.get("atol") or 0),
+                    _doctest_examples(t.prompt, t.entry_point),
+                )
+            )
         elif bench == "mbpp+":
             asserts = [a for a in t.extra.get("assertion", "").splitlines() if a.strip().startswith("assert")]
             inputs = (t.extra.get("base_input") or []) + (t.extra.get("plus_input") or [])
             visible = [ln.strip() for ln in t.prompt.splitlines() if ln.strip().startswith("assert")]
-            tasks.append(EvalTask(t.task_id, bench, t.prompt.rstrip() + "\n", t.entry_point, t.canonical_solution, "import math",
-                                  asserts, inputs, float(t.extra.get("atol") or 0), visible))  # fmt: skip
+            tasks.append(
+                EvalTask(
+                    t.task_id,
+                    bench,
+                    t.prompt.rstrip() + "\n",
+                    t.entry_point,
+                    t.canonical_solution,
+                    "import math",
+                    asserts,
+                    inputs,
+                    float(t.extra.get("atol") or 0),
+                    visible,
+                )
+            )
         else:  # mbpp (sanitized test split)
             tests = t.test.splitlines()
-            entry = re.match(r"\s*assert\s+(?:not\s+)?\(?\s*(?:set\()?\s*(?:math\.isclose\()?\s*([A-Za-z_]\w*)", tests[0])
+            entry = re.match(
+                r"\s*assert\s+(?:not\s+)?\(?\s*(?:set\()?\s*(?:math\.isclose\()?\s*([A-Za-z_]\w*)", tests[0]
+            )
             setup = "\n".join(t.extra.get("test_imports", []))
-            tasks.append(EvalTask(t.task_id, bench, _mbpp_prompt(t.prompt, tests[0]), entry.group(1) if entry else "",
-                                  t.canonical_solution, setup, tests, examples=[tests[0]]))  # fmt: skip
+            tasks.append(
+                EvalTask(
+                    t.task_id,
+                    bench,
+                    _mbpp_prompt(t.prompt, tests[0]),
+                    entry.group(1) if entry else "",
+                    t.canonical_solution,
+                    setup,
+                    tests,
+                    examples=[tests[0]],
+                )
+            )
     return tasks, digest

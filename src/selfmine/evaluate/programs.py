@@ -13,23 +13,54 @@ from ..tasks.code import extract_code  # noqa: F401  (chat answers are read the 
 from .data import EvalTask
 
 # Output comparisons where exact equality is the wrong oracle (same cases as EvalPlus).
-SET_EQUAL = ["similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
-             "intersection_array", "find_dissimilar", "Diff"]  # fmt: skip
+SET_EQUAL = [
+    "similar_elements",
+    "find_char_long",
+    "common_in_nested_lists",
+    "extract_singly",
+    "larg_nnum",
+    "intersection_array",
+    "find_dissimilar",
+    "Diff",
+]
 NOT_NONE = ["check_str", "text_match_three", "text_starta_endb"]
 
 # JSON has no tuples, sets or complex numbers: MBPP+ stores them as lists / strings, and EvalPlus restores
 # them per task before calling the function. The same restorations, table-driven.
 MBPP_RESTORE = {
-    "each_arg_tuple": [2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726, 740, 744, 809],
+    "each_arg_tuple": [
+        2,
+        116,
+        132,
+        143,
+        222,
+        261,
+        273,
+        394,
+        399,
+        421,
+        424,
+        429,
+        470,
+        560,
+        579,
+        596,
+        616,
+        630,
+        726,
+        740,
+        744,
+        809,
+    ],
     "each_arg_items_tuple": [63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780],
     "first_arg_items_tuple": [75, 413, 444, 753],
     "second_arg_tuple": [106, 750],
     "first_arg_tuple": [250, 405, 446, 617, 720, 763, 808],
     "items_then_args_tuple": [259, 401, 445],
     "all_tuples": [580, 615, 791],
-}  # fmt: skip
+}
 
-HARNESS = r'''
+HARNESS = r"""
 import copy as _sm_copy, json as _sm_json, math as _sm_math, sys as _sm_sys
 _sm_sys.set_int_max_str_digits(0)  # some canonical answers are integers beyond the 4300-digit default
 _sm_ref_ns = {}
@@ -110,15 +141,24 @@ def _sm_plus():
         if not _sm_same(%(entry)r, inp, out, exp, _sm_atol):
             raise AssertionError("extra input %%d of %%d: got %%.200r, expected %%.200r" %% (i, len(_sm_inputs), out, exp))
     return True
-'''
+"""
 
 
 def plus_harness(task: EvalTask) -> str:
     mbpp = task.bench.startswith("mbpp")
     number = int(task.task_id.split("/")[-1]) if mbpp else -1
-    return HARNESS % {"canonical": task.canonical, "entry": task.entry_point, "entry_name": task.entry_point, "inputs": json.dumps(task.plus_inputs),
-                      "atol": task.atol, "set_equal": SET_EQUAL if mbpp else [], "not_none": NOT_NONE if mbpp else [],
-                      "restore": MBPP_RESTORE, "mbpp": mbpp, "task_number": number}  # fmt: skip
+    return HARNESS % {
+        "canonical": task.canonical,
+        "entry": task.entry_point,
+        "entry_name": task.entry_point,
+        "inputs": json.dumps(task.plus_inputs),
+        "atol": task.atol,
+        "set_equal": SET_EQUAL if mbpp else [],
+        "not_none": NOT_NONE if mbpp else [],
+        "restore": MBPP_RESTORE,
+        "mbpp": mbpp,
+        "task_number": number,
+    }
 
 
 def _imports(prompt: str) -> str:

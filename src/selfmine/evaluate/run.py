@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 from ..engine import Engine, SamplingParams
 from ..provenance import stamp
@@ -31,8 +31,10 @@ def _prompts(engine: Engine, tasks: list[EvalTask], fmt: str) -> list[str]:
 
 def model_tests(engine: Engine, tasks: list[EvalTask], n_tests: int, seed: int) -> list[list[str]]:
     """CodeT-style: the model writes asserts for each task from its prompt alone (never the hidden tests)."""
-    prompts = [f"{t.prompt.rstrip()}\n    pass\n\n\n# check the correctness of {t.entry_point}\nassert {t.entry_point}("
-               for t in tasks]  # fmt: skip
+    prompts = [
+        f"{t.prompt.rstrip()}\n    pass\n\n\n# check the correctness of {t.entry_point}\nassert {t.entry_point}("
+        for t in tasks
+    ]
     params = SamplingParams(n=n_tests, temperature=0.8, top_p=0.95, max_tokens=64, stop=["\n"], seed=seed + 17)
     out = []
     for t, cs in zip(tasks, engine.generate(prompts, params)):
@@ -60,11 +62,15 @@ def rank_samples(programs: list[str], examples_passed: list[int | None], model_p
     for j in ranked:
         groups[model_passed[j]] = groups.get(model_passed[j], 0) + 1
     common = {p: programs.count(p) for p in programs}
-    return max(ranked, key=lambda j: (examples_passed[j], groups[model_passed[j]] * len(model_passed[j]),
-                                      common[programs[j]], -j))  # fmt: skip
+    return max(
+        ranked,
+        key=lambda j: (examples_passed[j], groups[model_passed[j]] * len(model_passed[j]), common[programs[j]], -j),
+    )
 
 
-def _select(tasks: list[EvalTask], programs: list[list[str]], written: list[list[str]] | None = None) -> list[int | None]:
+def _select(
+    tasks: list[EvalTask], programs: list[list[str]], written: list[list[str]] | None = None
+) -> list[int | None]:
     """A deployable best-of-n selector that never sees hidden tests (see rank_samples)."""
     written = written or [[] for _ in tasks]
     jobs, owners = [], []
@@ -91,22 +97,27 @@ def summarise(tasks: list[EvalTask], results: list[list[SampleResult | None]], n
     base = [(sum(r is not None for r in rs), sum(bool(r and r.base_passed) for r in rs)) for rs in results]
     greedy_like = [rs[0].passed for rs in results if rs and rs[0] is not None]
     out = {
-        "tasks": len(tasks), "unscored_samples": sum(r is None for rs in results for r in rs),
-        "pass@1": mean_pass_at_k(counts, 1), "base_pass@1": mean_pass_at_k(base, 1),
+        "tasks": len(tasks),
+        "unscored_samples": sum(r is None for rs in results for r in rs),
+        "pass@1": mean_pass_at_k(counts, 1),
+        "base_pass@1": mean_pass_at_k(base, 1),
         "pass@k": {str(k): mean_pass_at_k(counts, k) for k in (1, 2, 5, 10, 20, 100) if k <= n},
         "pass@1_ci95": wilson(sum(greedy_like), len(greedy_like)) if n == 1 else None,
         "solved_first_sample": sum(greedy_like),
-    }  # fmt: skip
+    }
     if n > 1:
         # the same rule as pass@k: what the sandbox could not judge is left out, never counted as a failure
         scored = [rs for rs in results if any(r is not None for r in rs)]
         oracle = sum(any(r and r.passed for r in rs) for rs in scored)
         picked = [results[i][c].passed for i, c in enumerate(choice) if c is not None and results[i][c] is not None]
-        out["best_of_n"] = {"n": n, "oracle_pass@n": oracle / max(1, len(scored)),
-                            "selector_pass": sum(picked) / max(1, len(picked)),
-                            "tasks_left_out": {"oracle": len(tasks) - len(scored), "selector": len(tasks) - len(picked)},
-                            "selector": "visible prompt examples, then CodeT agreement on model-written tests, "
-                                        "then the most common program"}  # fmt: skip
+        out["best_of_n"] = {
+            "n": n,
+            "oracle_pass@n": oracle / max(1, len(scored)),
+            "selector_pass": sum(picked) / max(1, len(picked)),
+            "tasks_left_out": {"oracle": len(tasks) - len(scored), "selector": len(tasks) - len(picked)},
+            "selector": "visible prompt examples, then CodeT agreement on model-written tests, "
+            "then the most common program",
+        }
     return out
 
 
@@ -115,29 +126,64 @@ def _score_bench(tasks, programs, texts, digest, limit, n, written) -> dict:
     results = score(tasks, programs, limits)
     choice = _select(tasks, programs, written) if max((len(p) for p in programs), default=1) > 1 else None
     summary = summarise(tasks, results, max((len(p) for p in programs), default=n), choice)
-    summary.update(data_sha256=digest, subset=bool(limit), model_written_tests=sum(map(len, written or [])), per_task=[
-        {"task_id": t.task_id, "time_limit_s": limits[t.task_id], "samples": [
-            {"completion": x, **(r.__dict__ if r else {"status": "sandbox_error", "passed": None})}
-            for x, r in zip(xs, rs)]}
-        for t, xs, rs in zip(tasks, texts, results)])  # fmt: skip
+    summary.update(
+        data_sha256=digest,
+        subset=bool(limit),
+        model_written_tests=sum(map(len, written or [])),
+        per_task=[
+            {
+                "task_id": t.task_id,
+                "time_limit_s": limits[t.task_id],
+                "samples": [
+                    {"completion": x, **(r.__dict__ if r else {"status": "sandbox_error", "passed": None})}
+                    for x, r in zip(xs, rs)
+                ],
+            }
+            for t, xs, rs in zip(tasks, texts, results)
+        ],
+    )
     return summary
 
 
-def evaluate(engine: Engine | None, benches: list[str], fmt: str = "raw", n: int = 1, temperature: float = 0.0,
-             top_p: float = 0.95, max_tokens: int = 512, seed: int = 0, limit: int | None = None,
-             adapter: str | None = None, data_dir=None, progress: bool = True, samples: dict | None = None,
-             model_written_tests: int = 8, echo: Callable[[str], None] = print) -> dict:  # fmt: skip
+def evaluate(
+    engine: Engine | None,
+    benches: list[str],
+    fmt: str = "raw",
+    n: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 0.95,
+    max_tokens: int = 512,
+    seed: int = 0,
+    limit: int | None = None,
+    adapter: str | None = None,
+    data_dir=None,
+    progress: bool = True,
+    samples: dict | None = None,
+    model_written_tests: int = 8,
+    echo: Callable[[str], None] = print,
+) -> dict:
     """With `samples` ({bench: [EvalPlus sample rows]}), scores given completions and generates nothing."""
     if n > 1 and temperature == 0 and samples is None:
         raise ValueError("n > 1 needs --temperature > 0 (greedy samples are identical)")
     sampling = {"n": n, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed}
     if samples is not None:  # made elsewhere: how they were sampled is not known here, and not made up
-        sampling = {"n": n, "temperature": None, "top_p": None, "max_tokens": None, "seed": None, "source": "samples file"}
+        sampling = {
+            "n": n,
+            "temperature": None,
+            "top_p": None,
+            "max_tokens": None,
+            "seed": None,
+            "source": "samples file",
+        }
     report = {
-        "format": fmt, "engine": engine.info() if engine else {"backend": "samples"}, "adapter": adapter,
+        "format": fmt,
+        "engine": engine.info() if engine else {"backend": "samples"},
+        "adapter": adapter,
         "sampling": sampling,
-        "limit": limit, **stamp(), "benches": {},
-    }  # fmt: skip
+        "limit": limit,
+        **stamp(),
+        "benches": {},
+    }
     cache: dict[str, list] = {}
     pending = []
     # Judging one benchmark (sandbox processes) overlaps with generating the next one.
@@ -158,34 +204,55 @@ def evaluate(engine: Engine | None, benches: list[str], fmt: str = "raw", n: int
                 prompts = _prompts(engine, tasks, fmt)
                 todo = [p for p in dict.fromkeys(prompts) if p not in cache]  # humaneval and humaneval+ share prompts
                 if todo:
-                    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-                                            stop=tasks[0].stop if fmt == "raw" else [], seed=seed)  # fmt: skip
+                    params = SamplingParams(
+                        n=n,
+                        temperature=temperature,
+                        top_p=top_p,
+                        max_tokens=max_tokens,
+                        stop=tasks[0].stop if fmt == "raw" else [],
+                        seed=seed,
+                    )
                     for p, cs in zip(todo, engine.generate(todo, params, adapter=adapter, progress=progress)):
                         cache[p] = cs
                 texts = [[c.text for c in cache[p]] for p in prompts]
                 programs = [[program(t, x, fmt) for x in xs] for t, xs in zip(tasks, texts)]
                 if n > 1 and model_written_tests:
                     written = model_tests(engine, tasks, model_written_tests, seed)
-            pending.append((bench, judge_thread.submit(_score_bench, tasks, programs, texts, digest, limit, n, written)))
+            pending.append(
+                (bench, judge_thread.submit(_score_bench, tasks, programs, texts, digest, limit, n, written))
+            )
         for bench, future in pending:
             summary = future.result()
             report["benches"][bench] = summary
-            echo(f"{bench} ({fmt}{', first ' + str(limit) if limit else ''}): pass@1 {summary['pass@1']:.1%} "
-                 f"over {summary['tasks']} tasks" + (f", best-of-{n} oracle {summary['best_of_n']['oracle_pass@n']:.1%}, "
-                                                     f"selector {summary['best_of_n']['selector_pass']:.1%}" if n > 1 else ""))  # fmt: skip
+            echo(
+                f"{bench} ({fmt}{', first ' + str(limit) if limit else ''}): pass@1 {summary['pass@1']:.1%} "
+                f"over {summary['tasks']} tasks"
+                + (
+                    f", best-of-{n} oracle {summary['best_of_n']['oracle_pass@n']:.1%}, "
+                    f"selector {summary['best_of_n']['selector_pass']:.1%}"
+                    if n > 1
+                    else ""
+                )
+            )
     return report
 
 
 def markdown(report: dict) -> str:
-    rows = ["| bench | format | tasks | pass@1 | 95% CI | base tests only | best-of-n oracle | best-of-n selector |",
-            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        "| bench | format | tasks | pass@1 | 95% CI | base tests only | best-of-n oracle | best-of-n selector |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for bench, s in report["benches"].items():
         ci = s.get("pass@1_ci95")
         bon = s.get("best_of_n") or {}
         rows.append(
             f"| {bench}{' (subset)' if s.get('subset') else ''} | {report['format']} | {s['tasks']} | {s['pass@1']:.1%} | "
-            + (f"{ci[0]:.1%} - {ci[1]:.1%}" if ci else "-") + f" | {s['base_pass@1']:.1%} | "
-            + (f"{bon['oracle_pass@n']:.1%}" if bon else "-") + " | " + (f"{bon['selector_pass']:.1%}" if bon else "-") + " |"
+            + (f"{ci[0]:.1%} - {ci[1]:.1%}" if ci else "-")
+            + f" | {s['base_pass@1']:.1%} | "
+            + (f"{bon['oracle_pass@n']:.1%}" if bon else "-")
+            + " | "
+            + (f"{bon['selector_pass']:.1%}" if bon else "-")
+            + " |"
         )
     who = report["engine"].get("model", "?") + (f" + adapter {report['adapter']}" if report.get("adapter") else "")
     return f"**{who}**, {report['format']} format, sampling {report['sampling']}\n\n" + "\n".join(rows) + "\n"

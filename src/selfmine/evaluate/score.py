@@ -21,7 +21,9 @@ def _job(task: EvalTask, program: str, timeout: float) -> Job:
     if task.plus_inputs:
         setup += plus_harness(task)
         tests.append(PLUS_TEST)
-    return Job(program, tests, timeout, 4096, setup, (task.entry_point,))  # EvalPlus allows 4 GiB; Mbpp/255 needs more than 2
+    return Job(
+        program, tests, timeout, 4096, setup, (task.entry_point,)
+    )  # EvalPlus allows 4 GiB; Mbpp/255 needs more than 2
 
 
 @dataclass
@@ -33,7 +35,7 @@ class SampleResult:
     duration_s: float
 
     @classmethod
-    def of(cls, v: Verdict, has_plus: bool) -> "SampleResult":
+    def of(cls, v: Verdict, has_plus: bool) -> SampleResult:
         base = [t for t in v.tests if t.source != PLUS_TEST]
         base_ok = bool(base) and all(t.outcome == "passed" for t in base)
         return cls(v.passed, base_ok if has_plus else v.passed, v.status.value, v.message[:500], v.duration_s)
@@ -42,7 +44,10 @@ class SampleResult:
 def time_limits(tasks: list[EvalTask]) -> dict[str, float]:
     """Per task: max(MIN, FACTOR x the canonical solution's time) - a slow machine slows both."""
     verdicts = _judge_all([_job(t, t.canonical, MAX_TIMEOUT_S) for t in tasks])
-    return {t.task_id: min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, TIME_FACTOR * v.duration_s + 1.0)) for t, v in zip(tasks, verdicts)}
+    return {
+        t.task_id: min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, TIME_FACTOR * v.duration_s + 1.0))
+        for t, v in zip(tasks, verdicts)
+    }
 
 
 def _judge_all(jobs: list[Job], rounds: int = 3) -> list[Verdict]:
@@ -56,7 +61,9 @@ def _judge_all(jobs: list[Job], rounds: int = 3) -> list[Verdict]:
     return verdicts
 
 
-def score(tasks: list[EvalTask], programs: list[list[str]], limits: dict[str, float]) -> list[list[SampleResult | None]]:
+def score(
+    tasks: list[EvalTask], programs: list[list[str]], limits: dict[str, float]
+) -> list[list[SampleResult | None]]:
     """`programs[i]`: the samples for tasks[i]. None where the sandbox failed three times (not scored)."""
     flat = [(i, _job(t, p, limits[t.task_id])) for i, (t, ps) in enumerate(zip(tasks, programs)) for p in ps]
     verdicts = _judge_all([j for _, j in flat])

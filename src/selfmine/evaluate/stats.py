@@ -35,7 +35,9 @@ def mcnemar_exact(b: int, c: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def paired_bootstrap(a: list[float], b: list[float], resamples: int = 10000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+def paired_bootstrap(
+    a: list[float], b: list[float], resamples: int = 10000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
     """(mean of b - a, low, high): percentile bootstrap resampling tasks, keeping each task's two scores
     together (numpy, vectorised). Used for per-task pass rates (n > 1); binary outcomes use newcombe()."""
     assert len(a) == len(b) and a
@@ -76,8 +78,14 @@ def sign_flip_p(a: list[float], b: list[float], resamples: int = 20000, seed: in
         return 1.0
     observed = abs(d.sum())
     if d.size <= 16:
-        signs = ((np.arange(2 ** d.size)[:, None] >> np.arange(d.size)) & 1) * 2 - 1
+        signs = ((np.arange(2**d.size)[:, None] >> np.arange(d.size)) & 1) * 2 - 1
     else:
         signs = np.random.default_rng(seed).choice([-1, 1], size=(resamples, d.size))
     stats = np.abs((signs * d).sum(axis=1))
-    return float(min(1.0, (np.sum(stats >= observed - 1e-12) + (0 if d.size <= 16 else 1)) / (len(stats) + (0 if d.size <= 16 else 1))))
+    return float(
+        min(
+            1.0,
+            (np.sum(stats >= observed - 1e-12) + (0 if d.size <= 16 else 1))
+            / (len(stats) + (0 if d.size <= 16 else 1)),
+        )
+    )

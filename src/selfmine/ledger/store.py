@@ -8,9 +8,9 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .records import MINED_KINDS, Attempt, Pair, PairView, Problem
 
@@ -70,7 +70,7 @@ class Ledger:
                 self.db.execute(f"ALTER TABLE problems ADD COLUMN {name} {decl}")
 
     @classmethod
-    def in_run_dir(cls, run_dir: str | Path) -> "Ledger":
+    def in_run_dir(cls, run_dir: str | Path) -> Ledger:
         return cls(Path(run_dir) / "ledger.sqlite")
 
     @contextmanager
@@ -96,7 +96,9 @@ class Ledger:
         return json.loads(row[0]) if row else default
 
     def set_stage(self, name: str, status: str, **info) -> None:
-        self.db.execute("INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)", (name, status, time.time(), json.dumps(info)))
+        self.db.execute(
+            "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)", (name, status, time.time(), json.dumps(info))
+        )
 
     def stage(self, name: str) -> str | None:
         row = self.db.execute("SELECT status FROM stages WHERE name = ?", (name,)).fetchone()
@@ -104,7 +106,10 @@ class Ledger:
 
     def stages(self) -> dict[str, tuple[str, dict]]:
         """{stage: (status, info)} for every recorded stage."""
-        return {r[0]: (r[1], json.loads(r[2]) if r[2] else {}) for r in self.db.execute("SELECT name, status, info FROM stages")}
+        return {
+            r[0]: (r[1], json.loads(r[2]) if r[2] else {})
+            for r in self.db.execute("SELECT name, status, info FROM stages")
+        }
 
     def stage_info(self, name: str) -> dict:
         row = self.db.execute("SELECT info FROM stages WHERE name = ?", (name,)).fetchone()
@@ -127,7 +132,9 @@ class Ledger:
         return [{"id": r[0], "number": n + 1, "stats": json.loads(r[1]) if r[1] else None} for n, r in enumerate(rows)]
 
     def close_round(self, round_id: int, stats: dict) -> None:
-        self.db.execute("UPDATE rounds SET finished_at = ?, stats = ? WHERE id = ?", (time.time(), json.dumps(stats), round_id))
+        self.db.execute(
+            "UPDATE rounds SET finished_at = ?, stats = ? WHERE id = ?", (time.time(), json.dumps(stats), round_id)
+        )
 
     # -- problems -------------------------------------------------------------------------------------
     def add_problems(self, problems: list[Problem]) -> None:
@@ -168,7 +175,12 @@ class Ledger:
         return [_attempt(r) for r in self.db.execute(q + " ORDER BY problem_id, kind, idx", args)]
 
     def has_attempts(self, problem_id: int, kind: str) -> bool:
-        return self.db.execute("SELECT 1 FROM attempts WHERE problem_id=? AND kind=? LIMIT 1", (problem_id, kind)).fetchone() is not None
+        return (
+            self.db.execute(
+                "SELECT 1 FROM attempts WHERE problem_id=? AND kind=? LIMIT 1", (problem_id, kind)
+            ).fetchone()
+            is not None
+        )
 
     def attempt(self, attempt_id: int) -> Attempt:
         return _attempt(self.db.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,)).fetchone())
@@ -191,13 +203,30 @@ class Ledger:
             q += f" AND pr.failure_class IN ({','.join('?' * len(classes))})"
             args += list(classes)
         rows = self.db.execute(q + " ORDER BY pr.id", args)
-        return [PairView(r["id"], r["kind"], r["failure_class"], r["entry_point"], r["header"], json.loads(r["tests"]),
-                         r["broken"] or "", r["error"] or "", r["fixed"], r["problem_id"]) for r in rows]  # fmt: skip
+        return [
+            PairView(
+                r["id"],
+                r["kind"],
+                r["failure_class"],
+                r["entry_point"],
+                r["header"],
+                json.loads(r["tests"]),
+                r["broken"] or "",
+                r["error"] or "",
+                r["fixed"],
+                r["problem_id"],
+            )
+            for r in rows
+        ]
 
     def round_pairs(self, round_id: int) -> list[Pair]:
-        rows = self.db.execute("SELECT pr.* FROM pairs pr JOIN problems p ON p.id = pr.problem_id WHERE p.round_id = ?"
-                               " ORDER BY pr.id", (round_id,))  # fmt: skip
-        return [Pair(r["problem_id"], r["kind"], r["broken_id"], r["fixed_id"], r["failure_class"], r["id"]) for r in rows]
+        rows = self.db.execute(
+            "SELECT pr.* FROM pairs pr JOIN problems p ON p.id = pr.problem_id WHERE p.round_id = ? ORDER BY pr.id",
+            (round_id,),
+        )
+        return [
+            Pair(r["problem_id"], r["kind"], r["broken_id"], r["fixed_id"], r["failure_class"], r["id"]) for r in rows
+        ]
 
     def pair_count(self, kinds: tuple[str, ...]) -> int:
         marks = ",".join("?" * len(kinds))
@@ -234,7 +263,9 @@ def run_dir_lock(run_dir: str | Path) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise RunDirBusy(f"run dir {key} is in use by another selfmine process; wait for it or use another --run-dir") from None
+        raise RunDirBusy(
+            f"run dir {key} is in use by another selfmine process; wait for it or use another --run-dir"
+        ) from None
     _HELD[key] = (fd, 1)
     try:
         yield
@@ -246,8 +277,10 @@ def run_dir_lock(run_dir: str | Path) -> Iterator[None]:
 def insert_import_round(db: sqlite3.Connection, source: str) -> int:
     """A round that holds pairs imported from a file (seed -1: not a mining round)."""
     now = time.time()
-    return db.execute("INSERT INTO rounds (started_at, finished_at, seed, stats) VALUES (?, ?, -1, ?)",
-                      (now, now, json.dumps({"imported_from": source}))).lastrowid  # fmt: skip
+    return db.execute(
+        "INSERT INTO rounds (started_at, finished_at, seed, stats) VALUES (?, ?, -1, ?)",
+        (now, now, json.dumps({"imported_from": source})),
+    ).lastrowid
 
 
 def set_meta_in(db: sqlite3.Connection, key: str, value) -> None:
@@ -260,10 +293,27 @@ def insert_problem(db: sqlite3.Connection, p: Problem) -> int:
         "INSERT OR IGNORE INTO problems (round_id, idx, raw, status, reason, detail, entry_point, code, tests,"
         " solve_prompt, header, fingerprint, hidden_tests, parent_id, variant, difficulty, meta, created_at)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (p.round_id, p.idx, p.raw, p.status, p.reason, p.detail, p.entry_point, p.code, json.dumps(p.tests),
-         p.solve_prompt, p.header, p.fingerprint, json.dumps(p.hidden_tests), p.parent_id, p.variant, p.difficulty,
-         json.dumps(p.meta), time.time()),
-    )  # fmt: skip
+        (
+            p.round_id,
+            p.idx,
+            p.raw,
+            p.status,
+            p.reason,
+            p.detail,
+            p.entry_point,
+            p.code,
+            json.dumps(p.tests),
+            p.solve_prompt,
+            p.header,
+            p.fingerprint,
+            json.dumps(p.hidden_tests),
+            p.parent_id,
+            p.variant,
+            p.difficulty,
+            json.dumps(p.meta),
+            time.time(),
+        ),
+    )
     return db.execute("SELECT id FROM problems WHERE round_id=? AND idx=?", (p.round_id, p.idx)).fetchone()[0]
 
 
@@ -271,9 +321,23 @@ def insert_attempt(db: sqlite3.Connection, a: Attempt) -> int:
     db.execute(
         "INSERT OR IGNORE INTO attempts (problem_id, kind, idx, completion, code, status, passed, failure_class,"
         " failing_test, error, finish_reason, duration_s, parent_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (a.problem_id, a.kind, a.idx, a.completion, a.code, a.status, int(a.passed), a.failure_class, a.failing_test,
-         a.error, a.finish_reason, a.duration_s, a.parent_id, time.time()),
-    )  # fmt: skip
+        (
+            a.problem_id,
+            a.kind,
+            a.idx,
+            a.completion,
+            a.code,
+            a.status,
+            int(a.passed),
+            a.failure_class,
+            a.failing_test,
+            a.error,
+            a.finish_reason,
+            a.duration_s,
+            a.parent_id,
+            time.time(),
+        ),
+    )
     q = "SELECT id FROM attempts WHERE problem_id=? AND kind=? AND idx=?"
     return db.execute(q, (a.problem_id, a.kind, a.idx)).fetchone()[0]
 

@@ -7,19 +7,19 @@ moment; rerun the same command and it continues without losing or duplicating a 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..config import ConfigError, RunConfig
 from ..datasets import DataError, bench_file, contamination_texts
 from ..engine import Engine, get_engine
+from ..funnel import format_stats, total_stats
 from ..ledger import Attempt, Ledger, run_dir_lock
 from ..provenance import stamp
 from .gates import ContaminationIndex, NearDuplicates
 from .pair import mine_pairs
 from .propose import Slot, propose_batch
 from .solve import pick_broken, repair_batch, solve_batch
-from ..funnel import format_stats, total_stats
 from .stats import round_stats
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
         if isinstance(now[section], dict):
             for key, value in now[section].items():
                 if (section, key) not in RESUMABLE_KEYS and saved.get(section, {}).get(key) != value:
-                    raise ConfigError(f"run dir was started with {section}.{key}={saved.get(section, {}).get(key)!r}, "
-                                      f"not {value!r}: use a new --run-dir or the original setting")  # fmt: skip
+                    raise ConfigError(
+                        f"run dir was started with {section}.{key}={saved.get(section, {}).get(key)!r}, "
+                        f"not {value!r}: use a new --run-dir or the original setting"
+                    )
         elif saved.get(section) != now[section]:
             raise ConfigError(f"run dir was started with {section}={saved.get(section)!r}, not {now[section]!r}")
 
@@ -49,13 +51,20 @@ def _contamination(cfg: RunConfig) -> tuple[ContaminationIndex, dict]:
         try:
             sums[name] = bench_file(name, cfg.data_dir)[1]
         except DataError as e:
-            raise DataError(f"decontamination needs every benchmark ({e}); pass --data-dir DIR or set SELFMINE_DATA_DIR") from None
+            raise DataError(
+                f"decontamination needs every benchmark ({e}); pass --data-dir DIR or set SELFMINE_DATA_DIR"
+            ) from None
     texts = contamination_texts(cfg.data_dir)
     return ContaminationIndex(texts, cfg.mine.contamination_ngram, cfg.mine.contamination_threshold), sums
 
 
-def mine(run_dir: str | Path, cfg: RunConfig, engine: Engine | None = None, progress: bool = True,
-         echo: Callable[[str], None] = print) -> dict:  # fmt: skip
+def mine(
+    run_dir: str | Path,
+    cfg: RunConfig,
+    engine: Engine | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> dict:
     """All rounds up to `mine.rounds` or until `mine.target_pairs` is reached; returns the last round's
     statistics with the totals over rounds under "total"."""
     with run_dir_lock(run_dir):
@@ -79,14 +88,18 @@ def _mine(run_dir, cfg, engine, progress, echo) -> dict:
             all_stats.append(stats)
             echo(format_stats(stats))
             if cfg.mine.target_pairs and sum(s["pairs"] for s in all_stats) >= cfg.mine.target_pairs:
-                echo(f"pair budget reached: {sum(s['pairs'] for s in all_stats)} >= mine.target_pairs={cfg.mine.target_pairs}")
+                echo(
+                    f"pair budget reached: {sum(s['pairs'] for s in all_stats)} >= mine.target_pairs={cfg.mine.target_pairs}"
+                )
                 break
         total = total_stats(all_stats)
         ledger.set_meta("mining_total", total)
         ledger.set_stage("mine", "done", round=all_stats[-1]["round"], rounds=len(all_stats))
         if len(all_stats) > 1:
-            echo(f"all {len(all_stats)} rounds: proposed {total['proposed']}, valid {total['valid']}, "
-                 f"mixed {total['mixed']} of {total['solved']}, pairs {total['pairs']}")  # fmt: skip
+            echo(
+                f"all {len(all_stats)} rounds: proposed {total['proposed']}, valid {total['valid']}, "
+                f"mixed {total['mixed']} of {total['solved']}, pairs {total['pairs']}"
+            )
         return {**all_stats[-1], "total": total}
     finally:
         ledger.close()
@@ -127,15 +140,35 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
         while done < len(slots):
             count = min(m.propose_batch, len(slots) - done)
             own = ledger.problems("valid") if m.own_examples else []
-            ledger.add_problems(propose_batch(engine, cfg, seed, round_id, done, slots[done : done + count],
-                                              fingerprints, near, contamination, own, number))  # fmt: skip
+            ledger.add_problems(
+                propose_batch(
+                    engine,
+                    cfg,
+                    seed,
+                    round_id,
+                    done,
+                    slots[done : done + count],
+                    fingerprints,
+                    near,
+                    contamination,
+                    own,
+                    number,
+                )
+            )
             done += count
             b.update(count)
 
     # solve + judge
     valid = ledger.problems("valid", round_id)
     with bar(total=len(valid), desc=f"{tag}solve x{m.attempts}", unit="problem") as b:
-        _fill(ledger, valid, "solve", cfg.engine.batch_size // m.attempts, lambda chunk: solve_batch(engine, cfg, seed, chunk), b)
+        _fill(
+            ledger,
+            valid,
+            "solve",
+            cfg.engine.batch_size // m.attempts,
+            lambda chunk: solve_batch(engine, cfg, seed, chunk),
+            b,
+        )
 
     # repair round for problems where every attempt failed
     if m.repair:
@@ -146,8 +179,14 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
                 need.append(p)
                 broken[p.id] = pick_broken(solves)
         with bar(total=len(need), desc=f"{tag}repair", unit="problem") as b:
-            _fill(ledger, need, "repair", cfg.engine.batch_size // m.repair_attempts,
-                  lambda chunk: repair_batch(engine, cfg, seed, chunk, broken), b)  # fmt: skip
+            _fill(
+                ledger,
+                need,
+                "repair",
+                cfg.engine.batch_size // m.repair_attempts,
+                lambda chunk: repair_batch(engine, cfg, seed, chunk, broken),
+                b,
+            )
 
     # pairs (a pure function of stored attempts; inserting twice changes nothing)
     for p in valid:

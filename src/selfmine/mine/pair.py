@@ -17,12 +17,15 @@ def _unique(attempts: list[Attempt]) -> list[Attempt]:
     return out
 
 
-def mine_pairs(problem_id: int, solves: list[Attempt], repairs: list[Attempt], cap: int,
-               canonical: list[Attempt] | None = None) -> list[Pair]:  # fmt: skip
+def mine_pairs(
+    problem_id: int, solves: list[Attempt], repairs: list[Attempt], cap: int, canonical: list[Attempt] | None = None
+) -> list[Pair]:
     """`canonical`: the proposer's own function stored as a passing attempt, for problems no attempt or
     repair solved (opt-in); its failing attempts pair with it."""
     passing = _unique([a for a in solves if a.passed])
-    failing = _unique(sorted((a for a in solves if not a.passed), key=lambda a: (CLASS_PRIORITY[a.failure_class], a.idx)))
+    failing = _unique(
+        sorted((a for a in solves if not a.passed), key=lambda a: (CLASS_PRIORITY[a.failure_class], a.idx))
+    )
     pairs = []
     if passing and failing:
         for i, b in enumerate(failing[:cap]):

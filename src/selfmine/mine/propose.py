@@ -14,8 +14,19 @@ from ..engine import Engine, SamplingParams
 from ..ledger import Problem
 from ..sandbox import Job, check_sandbox, judge_many
 from ..tasks import grounding
-from ..tasks.code import (PROPOSE_STOP, calls_prompt, constant_expectations, fingerprint, leaks, parse_calls, parse_function,
-                          parse_proposal, propose_prompt, solve_prompt, variant_prompt)  # fmt: skip
+from ..tasks.code import (
+    PROPOSE_STOP,
+    calls_prompt,
+    constant_expectations,
+    fingerprint,
+    leaks,
+    parse_calls,
+    parse_function,
+    parse_proposal,
+    propose_prompt,
+    solve_prompt,
+    variant_prompt,
+)
 from .gates import ContaminationIndex, NearDuplicates
 from .solve import prompts_for
 
@@ -37,9 +48,19 @@ class Slot:
         return self.parent.difficulty + (1 if self.variant == "harder" else -1)
 
 
-def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, slots: list[Slot],
-                  fingerprints: set[str], near: NearDuplicates, contamination: ContaminationIndex | None,
-                  own: list[Problem] | None = None, round_no: int = 1) -> list[Problem]:  # fmt: skip
+def propose_batch(
+    engine: Engine,
+    cfg,
+    seed: int,
+    round_id: int,
+    start: int,
+    slots: list[Slot],
+    fingerprints: set[str],
+    near: NearDuplicates,
+    contamination: ContaminationIndex | None,
+    own: list[Problem] | None = None,
+    round_no: int = 1,
+) -> list[Problem]:
     """One proposal per slot, numbered from `start`. Deterministic given (seed, round, start, slots, own)."""
     m = cfg.mine
     rng = random.Random(f"{seed}:{round_id}:{start}")
@@ -51,13 +72,29 @@ def propose_batch(engine: Engine, cfg, seed: int, round_id: int, start: int, slo
             prompt, shots = variant_prompt(rng, slot.parent, slot.variant)
         prompts.append(prompt)
         metas.append({"tests": m.tests, "format": "chat" if m.chat else "raw", "shots": shots})
-    params = SamplingParams(n=1, temperature=m.propose_temperature, top_p=m.propose_top_p,
-                            max_tokens=m.propose_max_tokens, stop=[] if m.chat else PROPOSE_STOP, seed=seed * 7919 + (round_no - 1) * 104729 + start)  # fmt: skip
+    params = SamplingParams(
+        n=1,
+        temperature=m.propose_temperature,
+        top_p=m.propose_top_p,
+        max_tokens=m.propose_max_tokens,
+        stop=[] if m.chat else PROPOSE_STOP,
+        seed=seed * 7919 + (round_no - 1) * 104729 + start,
+    )
     outs = engine.generate(prompts_for(engine, cfg, prompts), params)
     problems = []
     for i, (o, slot) in enumerate(zip(outs, slots)):
-        problems.append(Problem(round_id, start + i, o[0].text, "rejected", parent_id=slot.parent.id if slot.parent else None,
-                                variant=slot.variant, difficulty=slot.difficulty, meta=metas[i]))  # fmt: skip
+        problems.append(
+            Problem(
+                round_id,
+                start + i,
+                o[0].text,
+                "rejected",
+                parent_id=slot.parent.id if slot.parent else None,
+                variant=slot.variant,
+                difficulty=slot.difficulty,
+                meta=metas[i],
+            )
+        )
     if m.tests == "grounded":
         parsed = [parse_function(p.raw) for p in problems]
         _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems)
@@ -76,9 +113,17 @@ def _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems) -> None
     need = [i for i, p in enumerate(parsed) if p.ok and len(p.calls) < m.min_asserts]
     if not need or not m.ask_for_calls:
         return
-    params = SamplingParams(n=1, temperature=m.propose_temperature, top_p=m.propose_top_p, max_tokens=96,
-                            stop=[] if m.chat else CALLS_STOP, seed=seed * 7919 + (round_no - 1) * 104729 + start + 1)  # fmt: skip
-    outs = engine.generate(prompts_for(engine, cfg, [calls_prompt(parsed[i].code, parsed[i].entry_point) for i in need]), params)
+    params = SamplingParams(
+        n=1,
+        temperature=m.propose_temperature,
+        top_p=m.propose_top_p,
+        max_tokens=96,
+        stop=[] if m.chat else CALLS_STOP,
+        seed=seed * 7919 + (round_no - 1) * 104729 + start + 1,
+    )
+    outs = engine.generate(
+        prompts_for(engine, cfg, [calls_prompt(parsed[i].code, parsed[i].entry_point) for i in need]), params
+    )
     for i, o in zip(need, outs):
         known = {c.source("f") for c in parsed[i].calls}
         more = [c for c in parse_calls(o[0].text, parsed[i].entry_point, m.chat) if c.source("f") not in known]
@@ -111,9 +156,20 @@ def ground_tests(cfg, seed, parsed, problems) -> None:
         if v1.status.value == "error" and v1.error_type and not any(t.outcome != "not_run" for t in v1.tests):
             p.ok, p.reason, p.detail = False, "load_error", v1.message[:300]
             continue
-        g = grounding.select(p.entry_point, calls, grounding.read_probe(v1.output, tag), grounding.read_probe(v2.output, tag),
-                             m.min_asserts, m.visible_tests, m.hidden_tests)  # fmt: skip
-        problems[i].meta["grounding"] = {**g.stats, "seed_calls": len(p.calls), "non_literal_calls": p.non_literal_calls}
+        g = grounding.select(
+            p.entry_point,
+            calls,
+            grounding.read_probe(v1.output, tag),
+            grounding.read_probe(v2.output, tag),
+            m.min_asserts,
+            m.visible_tests,
+            m.hidden_tests,
+        )
+        problems[i].meta["grounding"] = {
+            **g.stats,
+            "seed_calls": len(p.calls),
+            "non_literal_calls": p.non_literal_calls,
+        }
         if not g.ok:
             p.ok, p.reason, p.detail = False, g.reason, g.detail
             continue

@@ -4,9 +4,9 @@ classified; optionally one repair round for problems where every attempt failed.
 from __future__ import annotations
 
 from ..engine import Engine, SamplingParams
+from ..engine.chat import chat_prompt
 from ..ledger import Attempt, Problem
 from ..sandbox import Job, Verdict, check_sandbox, judge_many
-from ..engine.chat import chat_prompt
 from ..tasks.code import SOLVE_STOP, attempt_program, classify_failure, repair_prompt
 
 CLASS_PRIORITY = {"wrong_answer": 0, "runtime": 1, "timeout": 2, "syntax": 3, "format": 4}
@@ -21,11 +21,22 @@ def _judge(problems_codes: list[tuple[Problem, str]], cfg) -> list[Verdict]:
 def _attempt(p: Problem, kind: str, idx: int, completion, code: str, v: Verdict, parent: int | None = None) -> Attempt:
     bad = v.first_failure
     return Attempt(
-        problem_id=p.id, kind=kind, idx=idx, completion=completion.text, code=code, status=v.status.value,
-        passed=v.passed, failure_class="" if v.passed else classify_failure(completion.text, v.status.value, v.error_type, completion.finish_reason, p.tests),
-        failing_test=bad.source if bad else "", error=v.message[:2000], finish_reason=completion.finish_reason,
-        duration_s=v.duration_s, parent_id=parent,
-    )  # fmt: skip
+        problem_id=p.id,
+        kind=kind,
+        idx=idx,
+        completion=completion.text,
+        code=code,
+        status=v.status.value,
+        passed=v.passed,
+        failure_class=""
+        if v.passed
+        else classify_failure(completion.text, v.status.value, v.error_type, completion.finish_reason, p.tests),
+        failing_test=bad.source if bad else "",
+        error=v.message[:2000],
+        finish_reason=completion.finish_reason,
+        duration_s=v.duration_s,
+        parent_id=parent,
+    )
 
 
 def prompts_for(engine: Engine, cfg, texts: list[str]) -> list[str]:
@@ -40,10 +51,18 @@ def stops(cfg) -> list[str]:
 
 def solve_batch(engine: Engine, cfg, seed: int, problems: list[Problem]) -> dict[int, list[Attempt]]:
     m = cfg.mine
-    params = SamplingParams(n=m.attempts, temperature=m.solve_temperature, top_p=m.solve_top_p,
-                            max_tokens=m.solve_max_tokens, stop=stops(cfg), seed=seed * 7919 + problems[0].id)  # fmt: skip
+    params = SamplingParams(
+        n=m.attempts,
+        temperature=m.solve_temperature,
+        top_p=m.solve_top_p,
+        max_tokens=m.solve_max_tokens,
+        stop=stops(cfg),
+        seed=seed * 7919 + problems[0].id,
+    )
     outs = engine.generate(prompts_for(engine, cfg, [p.solve_prompt for p in problems]), params)
-    flat = [(p, c, attempt_program(p.header, c.text, p.entry_point, m.chat)) for p, cs in zip(problems, outs) for c in cs]
+    flat = [
+        (p, c, attempt_program(p.header, c.text, p.entry_point, m.chat)) for p, cs in zip(problems, outs) for c in cs
+    ]
     verdicts = _judge([(p, code) for p, _, code in flat], cfg)
     result: dict[int, list[Attempt]] = {p.id: [] for p in problems}
     for (p, c, code), v in zip(flat, verdicts):
@@ -56,13 +75,23 @@ def pick_broken(attempts: list[Attempt]) -> Attempt:
     return min((a for a in attempts if not a.passed), key=lambda a: (CLASS_PRIORITY[a.failure_class], a.idx))
 
 
-def repair_batch(engine: Engine, cfg, seed: int, problems: list[Problem], broken: dict[int, Attempt]) -> dict[int, list[Attempt]]:
+def repair_batch(
+    engine: Engine, cfg, seed: int, problems: list[Problem], broken: dict[int, Attempt]
+) -> dict[int, list[Attempt]]:
     m = cfg.mine
     prompts = [repair_prompt(p.header, p.tests, broken[p.id].code, broken[p.id].error) for p in problems]
-    params = SamplingParams(n=m.repair_attempts, temperature=m.solve_temperature, top_p=m.solve_top_p,
-                            max_tokens=m.solve_max_tokens, stop=stops(cfg), seed=seed * 104729 + problems[0].id)  # fmt: skip
+    params = SamplingParams(
+        n=m.repair_attempts,
+        temperature=m.solve_temperature,
+        top_p=m.solve_top_p,
+        max_tokens=m.solve_max_tokens,
+        stop=stops(cfg),
+        seed=seed * 104729 + problems[0].id,
+    )
     outs = engine.generate(prompts_for(engine, cfg, prompts), params)
-    flat = [(p, c, attempt_program(p.header, c.text, p.entry_point, m.chat)) for p, cs in zip(problems, outs) for c in cs]
+    flat = [
+        (p, c, attempt_program(p.header, c.text, p.entry_point, m.chat)) for p, cs in zip(problems, outs) for c in cs
+    ]
     verdicts = _judge([(p, code) for p, _, code in flat], cfg)
     result: dict[int, list[Attempt]] = {p.id: [] for p in problems}
     for (p, c, code), v in zip(flat, verdicts):

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from ..evaluate.compare import compare
-from ..ledger import MINED_KINDS, Ledger
 from ..funnel import format_stats, total_stats
+from ..ledger import MINED_KINDS, Ledger
 from . import charts
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1.5em;color:#222}
@@ -58,17 +58,27 @@ def build_report(run_dir: str | Path) -> dict:
                 continue
             for bench, c in compare(base, r).items():
                 cmp_rows.append((name, bench, c))
-    md += ["## Results (pass@1, greedy unless stated; format as run)", "",
-           "| arm | benchmark | format | tasks | pass@1 | 95% CI | base tests only |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    md += [
+        "## Results (pass@1, greedy unless stated; format as run)",
+        "",
+        "| arm | benchmark | format | tasks | pass@1 | 95% CI | base tests only |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, label, fmt, p, ci, bp, n in rows:
         md.append(f"| {name} | {label} | {fmt} | {n} | {p:.1%} | {_fmt_ci(ci)} | {bp:.1%} |")
     if cmp_rows:
-        md += ["", "## Against the base model (paired over tasks)", "",
-               "| arm | benchmark | base | arm | difference (95% CI) | p | fixed | broken |",
-               "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        md += [
+            "",
+            "## Against the base model (paired over tasks)",
+            "",
+            "| arm | benchmark | base | arm | difference (95% CI) | p | fixed | broken |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for name, bench, c in cmp_rows:
-            md.append(f"| {name} | {bench} | {c['a']:.1%} | {c['b']:.1%} | {c['diff']:+.1%} ({c['ci95'][0]:+.1%} .. "
-                      f"{c['ci95'][1]:+.1%}, {c['interval']}) | {c['p']:.3g} ({c['test']}) | {len(c['fixed'])} | {len(c['broken'])} |")  # fmt: skip
+            md.append(
+                f"| {name} | {bench} | {c['a']:.1%} | {c['b']:.1%} | {c['diff']:+.1%} ({c['ci95'][0]:+.1%} .. "
+                f"{c['ci95'][1]:+.1%}, {c['interval']}) | {c['p']:.3g} ({c['test']}) | {len(c['fixed'])} | {len(c['broken'])} |"
+            )
     skipped = {k: v[1].get("reason") for k, v in stages.items() if v[0] == "skipped"}
     for k, why in skipped.items():
         md.append(f"\n*{k} skipped: {why}*")
@@ -82,15 +92,25 @@ def build_report(run_dir: str | Path) -> dict:
     warning = ""
     if imported:
         used = max(trained_imported.values(), default=0)
-        warning = (f"{imported} reference pairs imported from a file (not self-mined) are in this run's ledger"
-                   + (f"; {used} of them were trained on." if used else "."))  # fmt: skip
+        warning = f"{imported} reference pairs imported from a file (not self-mined) are in this run's ledger" + (
+            f"; {used} of them were trained on." if used else "."
+        )
         md.append(f"\n**{warning}**")
     for name, t in trainings.items():
-        md.append(f"\n- adapter `{name}`: {t['pairs']} pairs, {t['examples']} examples, control {t['control']}, "
-                  f"loss {t['loss_curve'][0]['loss']:.3f} -> {t['loss_curve'][-1]['loss']:.3f}, {t['wall_time_s']} s")  # fmt: skip
-    md += ["", "## Reproducibility", "", f"- versions: `{json.dumps(prov.get('versions', {}))}`",
-           f"- engine: `{json.dumps(prov.get('engine', {}))}`", f"- data checksums: `{json.dumps(prov.get('data_checksums', {}))}`",
-           f"- config: `{json.dumps(config)}`", ""]  # fmt: skip
+        md.append(
+            f"\n- adapter `{name}`: {t['pairs']} pairs, {t['examples']} examples, control {t['control']}, "
+            f"loss {t['loss_curve'][0]['loss']:.3f} -> {t['loss_curve'][-1]['loss']:.3f}, {t['wall_time_s']} s"
+        )
+    md += [
+        "",
+        "## Reproducibility",
+        "",
+        f"- versions: `{json.dumps(prov.get('versions', {}))}`",
+        f"- engine: `{json.dumps(prov.get('engine', {}))}`",
+        f"- data checksums: `{json.dumps(prov.get('data_checksums', {}))}`",
+        f"- config: `{json.dumps(config)}`",
+        "",
+    ]
     md_text = "\n".join(md)
 
     # -- html -----------------------------------------------------------------------------------------
@@ -98,26 +118,43 @@ def build_report(run_dir: str | Path) -> dict:
     if arms:
         imgs.append(("pass@1 per arm", charts.pass_at_1(arms)))
     if stats:
-        steps = [("proposed", stats["proposed"]), ("valid", stats["valid"]), ("mixed", stats["mixed"]), ("pairs", stats["pairs"])]
+        steps = [
+            ("proposed", stats["proposed"]),
+            ("valid", stats["valid"]),
+            ("mixed", stats["mixed"]),
+            ("pairs", stats["pairs"]),
+        ]
         imgs.append(("mining funnel (all rounds)", charts.funnel(steps, stats["rejections"])))
         imgs.append(("curriculum: valid problems by difficulty, per round", charts.curriculum(rounds)))
     body = [_md_tables_to_html(md_text.split("\n## Mining")[0])]
     for title, b64 in imgs:
         body.append(f'<h3>{html.escape(title)}</h3><img alt="{html.escape(title)}" src="data:image/png;base64,{b64}">')
-    body.append("<h2>Mining</h2>" + (f"<pre>{html.escape(mining_text)}</pre><p>All rounds: {html.escape(stats['range'])}</p>"
-                                     if stats else "<p>no mining round</p>"))  # fmt: skip
+    body.append(
+        "<h2>Mining</h2>"
+        + (
+            f"<pre>{html.escape(mining_text)}</pre><p>All rounds: {html.escape(stats['range'])}</p>"
+            if stats
+            else "<p>no mining round</p>"
+        )
+    )
     if warning:
         body.append(f"<p><strong>{html.escape(warning)}</strong></p>")
-    body.append(f"<h2>Pairs ({len(pairs)})</h2><p class='note'>broken attempt (left) vs fixed (right), with the error</p>")
+    body.append(
+        f"<h2>Pairs ({len(pairs)})</h2><p class='note'>broken attempt (left) vs fixed (right), with the error</p>"
+    )
     differ = difflib.HtmlDiff(wrapcolumn=70)
     for p in pairs[:200]:
         table = differ.make_table(p.broken.splitlines() or ["(empty)"], p.fixed.splitlines(), "broken", "fixed")
-        body.append(f"<details><summary>#{p.id} {html.escape(p.entry_point)} - {html.escape(p.kind)} / "
-                    f"{html.escape(p.failure_class or '?')}</summary>{table}<pre>{html.escape(p.error[:1500])}</pre></details>")  # fmt: skip
+        body.append(
+            f"<details><summary>#{p.id} {html.escape(p.entry_point)} - {html.escape(p.kind)} / "
+            f"{html.escape(p.failure_class or '?')}</summary>{table}<pre>{html.escape(p.error[:1500])}</pre></details>"
+        )
     tail = md_text.split("## Reproducibility")[-1]
     body.append(f"<h2>Reproducibility</h2><pre>{html.escape(tail)}</pre>")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>selfmine report {html.escape(run_dir.name)}</title>"
-            f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")  # fmt: skip
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>selfmine report {html.escape(run_dir.name)}</title>"
+        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
+    )
     (run_dir / "report.md").write_text(md_text)
     (run_dir / "report.html").write_text(page)
     return {"html": str(run_dir / "report.html"), "md": str(run_dir / "report.md")}
@@ -131,8 +168,13 @@ def _md_tables_to_html(text: str) -> str:
         if table:
             cells = [[c.strip() for c in r.strip("|").split("|")] for r in table if not set(r) <= set("|-: ")]
             head, *rest = cells
-            out.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>"
-                       + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rest) + "</table>")  # fmt: skip
+            out.append(
+                "<table><tr>"
+                + "".join(f"<th>{html.escape(c)}</th>" for c in head)
+                + "</tr>"
+                + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rest)
+                + "</table>"
+            )
             table.clear()
 
     for line in text.splitlines():

@@ -28,7 +28,9 @@ def pass_at_1(arms: dict[str, dict[str, float]]) -> str:
         ax.bar(xs, [100 * vals.get(b, 0) for b in benches], width, label=arm)
     ax.set_xticks([j + width * (len(arms) - 1) / 2 for j in range(len(benches))], benches)
     ax.set_ylabel("pass@1 (%)")
-    ax.set_ylim(bottom=0, top=max(5.0, max((100 * v for vals in arms.values() for v in vals.values()), default=0) * 1.2))
+    ax.set_ylim(
+        bottom=0, top=max(5.0, max((100 * v for vals in arms.values() for v in vals.values()), default=0) * 1.2)
+    )
     ax.set_title("pass@1 per arm")
     ax.legend(fontsize=8)
     return _png(fig)
@@ -54,9 +56,16 @@ def curriculum(rounds: list[dict]) -> str:
     width = 0.8 / max(1, len(levels))
     for i, lvl in enumerate(levels):
         xs = [j + i * width for j in range(len(rounds))]
-        ax.bar(xs, [r.get("difficulty", {}).get(str(lvl), 0) for r in rounds], width,
-               label=f"difficulty {lvl:+d}" if lvl else "difficulty 0 (fresh)")  # fmt: skip
-    ax.set_xticks([j + width * (len(levels) - 1) / 2 for j in range(len(rounds))], [f"round {r.get('number', i + 1)}" for i, r in enumerate(rounds)])
+        ax.bar(
+            xs,
+            [r.get("difficulty", {}).get(str(lvl), 0) for r in rounds],
+            width,
+            label=f"difficulty {lvl:+d}" if lvl else "difficulty 0 (fresh)",
+        )
+    ax.set_xticks(
+        [j + width * (len(levels) - 1) / 2 for j in range(len(rounds))],
+        [f"round {r.get('number', i + 1)}" for i, r in enumerate(rounds)],
+    )
     ax.set_ylabel("valid problems")
     ax.set_title("curriculum: difficulty per round")
     ax.legend(fontsize=8)

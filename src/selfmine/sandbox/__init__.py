@@ -5,5 +5,17 @@ from .judge import BadTests, Job, SandboxFailed, check_sandbox, judge, judge_man
 from .pool import WorkerPool
 from .verdict import Status, TestResult, Verdict
 
-__all__ = ["BadTests", "Job", "SandboxFailed", "Status", "TestResult", "Verdict", "WorkerPool", "best_launcher",
-           "check_sandbox", "judge", "judge_many", "split_tests"]
+__all__ = [
+    "BadTests",
+    "Job",
+    "SandboxFailed",
+    "Status",
+    "TestResult",
+    "Verdict",
+    "WorkerPool",
+    "best_launcher",
+    "check_sandbox",
+    "judge",
+    "judge_many",
+    "split_tests",
+]

@@ -49,10 +49,12 @@ def interpreter() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _prefix(python: str) -> str:
     try:
-        out = subprocess.run([python, "-I", "-c", "import sys; print(sys.base_prefix)"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            [python, "-I", "-c", "import sys; print(sys.base_prefix)"], capture_output=True, text=True, timeout=20
+        )
         return out.stdout.strip() or "/usr"
     except (OSError, subprocess.SubprocessError):
         return "/usr"
@@ -82,8 +84,19 @@ def _bwrap_prefix(python: str) -> tuple[str, ...]:
         args += ["--size", str(TMPFS_BYTES), "--tmpfs", path]
     for dev in DEVICES:
         args += ["--dev-bind-try", dev, dev]
-    args += ["--proc", "/proc", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-             "--chdir", "/tmp", "--remount-ro", "/", "--"]  # fmt: skip
+    args += [
+        "--proc",
+        "/proc",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--chdir",
+        "/tmp",
+        "--remount-ro",
+        "/",
+        "--",
+    ]
     return tuple(args)
 
 
@@ -118,8 +131,24 @@ def _unshare_prefix(python: str) -> tuple[str, ...]:
         "SIZE": str(TMPFS_BYTES),
     }
     setup = "".join(f"{k}='{v}'\n" for k, v in env.items()) + _UNSHARE_SETUP
-    return ("unshare", "--user", "--map-root-user", "--mount", "--net", "--ipc", "--uts", "--pid", "--fork",
-            "--mount-proc", "--kill-child", "--", "/bin/sh", "-c", setup, "selfmine-sandbox")  # fmt: skip
+    return (
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "--net",
+        "--ipc",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        "--",
+        "/bin/sh",
+        "-c",
+        setup,
+        "selfmine-sandbox",
+    )
 
 
 def candidates() -> list[Launcher]:
@@ -133,7 +162,11 @@ def candidates() -> list[Launcher]:
     if shutil.which("unshare") and os.path.exists("/usr/sbin/chroot"):
         prefixes.append(("unshare", _unshare_prefix(python)))
     prefixes.append(("rlimits", ()))
-    return [Launcher(mode, prefix, drop, python) for mode, prefix in prefixes for drop in ([True, False] if root else [False])]
+    return [
+        Launcher(mode, prefix, drop, python)
+        for mode, prefix in prefixes
+        for drop in ([True, False] if root else [False])
+    ]
 
 
 def popen_kwargs(launcher: Launcher) -> dict:
@@ -153,7 +186,7 @@ def _works(launcher: Launcher) -> bool:
     return r.returncode == 0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def best_launcher(require: str | None = None) -> Launcher:
     """The strongest launcher that works here; `require` pins a mode (or fails with a clear error)."""
     wanted = os.environ.get("SELFMINE_ISOLATION") if require is None else require
@@ -164,7 +197,10 @@ def best_launcher(require: str | None = None) -> Launcher:
             continue
         if _works(launcher):
             if launcher.mode != MODES[0] and not wanted:
-                print(f"selfmine sandbox: bubblewrap does not work here; judging under {launcher.label}"
-                      + (". Install bubblewrap." if launcher.mode == "rlimits" else ""), file=sys.stderr)
+                print(
+                    f"selfmine sandbox: bubblewrap does not work here; judging under {launcher.label}"
+                    + (". Install bubblewrap." if launcher.mode == "rlimits" else ""),
+                    file=sys.stderr,
+                )
             return launcher
     raise RuntimeError(f"isolation {wanted!r} is not available on this machine")

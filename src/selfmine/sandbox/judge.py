@@ -9,9 +9,9 @@ import os
 import secrets
 import signal
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 from .pool import WorkerDied, WorkerPool
 from .verdict import Status, TestResult, Verdict
@@ -107,7 +107,9 @@ def judge(
         except Exception as e:
             return Verdict(Status.SANDBOX_ERROR, f"could not start the sandbox: {e}", isolation=pool.isolation)
         try:
-            reply = worker.run(request, code, {"nonce": nonce, "setup": setup, "tests": asserts, "shadow": list(shadow)})
+            reply = worker.run(
+                request, code, {"nonce": nonce, "setup": setup, "tests": asserts, "shadow": list(shadow)}
+            )
         except WorkerDied as e:
             if e.protocol or e.hung:
                 # The worker enforces the program's deadline itself; a worker that misses it by GRACE_S
@@ -128,7 +130,9 @@ def judge(
             deaths += 1
             if deaths == 1:
                 continue
-            return _verdict_without_reply(asserts, Status.ERROR, "the program killed the judge's tests process", pool, timeout)
+            return _verdict_without_reply(
+                asserts, Status.ERROR, "the program killed the judge's tests process", pool, timeout
+            )
         return verdict
     return Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation)
 
@@ -197,7 +201,13 @@ def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Ve
         return Verdict(Status.SANDBOX_ERROR, "the sandbox could not set up the program's process", **base)
     if load_error is not None:
         msg = f"{load_error.get('type')}: {load_error.get('message')}"
-        return Verdict(Status.ERROR, msg, error_type=str(load_error.get("type")), traceback=str(load_error.get("traceback", "")), **base)
+        return Verdict(
+            Status.ERROR,
+            msg,
+            error_type=str(load_error.get("type")),
+            traceback=str(load_error.get("traceback", "")),
+            **base,
+        )
     if done:  # stamped by the tests process after its last test: how it then ended is irrelevant
         if first_bad is None:
             return Verdict(Status.PASSED, f"all {len(asserts)} tests passed", **base)

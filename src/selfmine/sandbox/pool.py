@@ -75,13 +75,15 @@ class Worker:
         """Send one program and its tests; the reply's header, with `events` (raw lines) and `output`."""
         code_b, tests_b = code.encode("utf-8", "surrogatepass"), json.dumps(tests).encode()
         scrub = list(WRITABLE) if self.launcher.mode != "rlimits" else []  # never the host's own /tmp
-        header = json.dumps({**request, "code_len": len(code_b), "tests_len": len(tests_b), "scrub": scrub, "seccomp": SECCOMP}).encode()
+        header = json.dumps(
+            {**request, "code_len": len(code_b), "tests_len": len(tests_b), "scrub": scrub, "seccomp": SECCOMP}
+        ).encode()
         try:
             self.proc.stdin.write(b"%08d" % len(header) + header + code_b + tests_b)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as e:
             self.kill()
-            raise WorkerDied(f"worker pipe closed: {e}")
+            raise WorkerDied(f"worker pipe closed: {e}") from None
         deadline = time.monotonic() + float(request["timeout"]) + GRACE_S
         line = self._read_frame(deadline)
         try:
@@ -191,7 +193,7 @@ class WorkerPool:
         while not self._idle.empty():
             self._idle.get_nowait()
 
-    def __enter__(self) -> "WorkerPool":
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -19,8 +19,16 @@ Protocol, host -> worker: 8 ASCII digits, a JSON header, the code bytes, the tes
 Worker -> host: 8 ASCII digits, a JSON header, the tests process's event lines, the output bytes.
 """
 
+# Warm imports: children inherit them for free. Only pure standard library, nothing large.
+import ast  # noqa: E401,F401
+import builtins
+import collections
 import ctypes
+import functools
 import gc
+import hashlib
+import heapq  # noqa: E401,F401
+import importlib
 import json
 import os
 import resource
@@ -32,10 +40,6 @@ import sys
 import tempfile
 import time
 import traceback
-
-# Warm imports: children inherit them for free. Only pure standard library, nothing large.
-import ast, bisect, builtins, collections, copy, dataclasses, decimal, fractions, functools, hashlib  # noqa: E401,F401
-import heapq, importlib, itertools, math, operator, random, re, statistics, string, typing  # noqa: E401,F401
 
 TAIL_CHARS = 2000
 EVENTS_CAP = 4 * 1024 * 1024
@@ -83,12 +87,32 @@ def _drop_capabilities():
 # memory, kernel attack surface, and leaving the namespaces. x86_64 numbers; elsewhere no filter is set
 # (and the verdict says so).
 SECCOMP_DENY_X86_64 = {
-    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "perf_event_open": 298,
-    "bpf": 321, "userfaultfd": 323, "keyctl": 250, "add_key": 248, "request_key": 249, "mount": 165,
-    "umount2": 166, "unshare": 272, "setns": 308, "pivot_root": 155, "chroot": 161, "kexec_load": 246,
-    "init_module": 175, "finit_module": 313, "delete_module": 176, "open_by_handle_at": 304,
-    "name_to_handle_at": 303, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-}  # fmt: skip
+    "ptrace": 101,
+    "process_vm_readv": 310,
+    "process_vm_writev": 311,
+    "kcmp": 312,
+    "perf_event_open": 298,
+    "bpf": 321,
+    "userfaultfd": 323,
+    "keyctl": 250,
+    "add_key": 248,
+    "request_key": 249,
+    "mount": 165,
+    "umount2": 166,
+    "unshare": 272,
+    "setns": 308,
+    "pivot_root": 155,
+    "chroot": 161,
+    "kexec_load": 246,
+    "init_module": 175,
+    "finit_module": 313,
+    "delete_module": 176,
+    "open_by_handle_at": 304,
+    "name_to_handle_at": 303,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
+}
 AUDIT_ARCH_X86_64 = 0xC000003E
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
@@ -233,9 +257,17 @@ def encode(v, depth=0, budget=None, strict=False):
         return str.__str__(v)
     if isinstance(v, dict):
         tag = next((tag for kind, tag in _TAGGED_DICTS if isinstance(v, kind)), "d")
-        return {tag: [[encode(k, depth + 1, budget, strict), encode(x, depth + 1, budget, strict)] for k, x in dict.items(v)]}
+        return {
+            tag: [
+                [encode(k, depth + 1, budget, strict), encode(x, depth + 1, budget, strict)] for k, x in dict.items(v)
+            ]
+        }
     if isinstance(v, (list, collections.deque)):
-        return {"q": [encode(x, depth + 1, budget, strict) for x in v]} if isinstance(v, collections.deque) else [encode(x, depth + 1, budget, strict) for x in list(v)]
+        return (
+            {"q": [encode(x, depth + 1, budget, strict) for x in v]}
+            if isinstance(v, collections.deque)
+            else [encode(x, depth + 1, budget, strict) for x in list(v)]
+        )
     if isinstance(v, tuple):
         return {"t": [encode(x, depth + 1, budget, strict) for x in tuple(v)]}
     if isinstance(v, (set, frozenset)):
@@ -268,7 +300,10 @@ def _jsonable(o):
 def digest(v):
     """sha256 of a canonical encoding, for values too large to send: a long top-level sequence is encoded
     element by element (each with the C encoder), sets and dicts in sorted order."""
-    h, dumps = hashlib.sha256(), functools.partial(json.dumps, default=_jsonable, check_circular=False, separators=(",", ":"))
+    h, dumps = (
+        hashlib.sha256(),
+        functools.partial(json.dumps, default=_jsonable, check_circular=False, separators=(",", ":")),
+    )
     if isinstance(v, (list, tuple, collections.deque)):
         h.update(b"T[" if isinstance(v, tuple) else b"L[")
         for x in v:
@@ -337,7 +372,11 @@ def decode(x, depth=0):
             if k in "tszq":
                 return {"t": tuple, "s": set, "z": frozenset, "q": collections.deque}[k](items)
             pairs = {kk: vv for kk, vv in items}
-            return {"d": dict, "C": collections.Counter, "O": collections.OrderedDict}[k](pairs) if k != "D" else collections.defaultdict(None, pairs)
+            return (
+                {"d": dict, "C": collections.Counter, "O": collections.OrderedDict}[k](pairs)
+                if k != "D"
+                else collections.defaultdict(None, pairs)
+            )
         if k == "c" and type(v) is list and len(v) == 2:
             return complex(float.fromhex(v[0]), float.fromhex(v[1]))
         if k == "b" and type(v) is str:
@@ -409,7 +448,13 @@ def _program(hdr, code, sock_fd, workdir, out_path):
 
     # Bound to locals now: the program may replace module attributes, which only spoils its own answers.
     send, recv, enc, dec, info, describe, digest_ = _send, _recv, encode, decode, sys.exc_info, _describe, digest
-    dumps, setitimer, timer_real, callable_, modtype = json.dumps, signal.setitimer, signal.ITIMER_REAL, callable, type(os)
+    dumps, setitimer, timer_real, callable_, modtype = (
+        json.dumps,
+        signal.setitimer,
+        signal.ITIMER_REAL,
+        callable,
+        type(os),
+    )
 
     def alarm(*_):
         raise TimeoutError("the call took longer than its time limit")
@@ -501,7 +546,11 @@ class RemoteError(Exception):
     pass
 
 
-_EXC_KEEP = {n for n in dir(builtins) if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)}
+_EXC_KEEP = {
+    n
+    for n in dir(builtins)
+    if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)
+}
 
 
 class _Link:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .code_examples import EXAMPLES, TOPICS
 from .grounding import model_calls
+
 # What ast raises on hostile model output besides SyntaxError: null bytes, deep nesting, huge expressions.
 HOSTILE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
@@ -24,8 +25,11 @@ STUB_BODIES = {"pass", "...", "raise NotImplementedError", "raise NotImplemented
 
 
 # -- propose ----------------------------------------------------------------------------------------
-HEADER = ["# Python exercises: each is one self-contained function with a docstring, a correct",
-          "# implementation, and at least three assert tests that call it.", ""]  # fmt: skip
+HEADER = [
+    "# Python exercises: each is one self-contained function with a docstring, a correct",
+    "# implementation, and at least three assert tests that call it.",
+    "",
+]
 VARIANT_ASK = {
     "harder": "a harder variant of the exercise above: the same idea with one more requirement or edge case",
     "easier": "an easier variant of the exercise above: the same idea with one step fewer",
@@ -52,7 +56,9 @@ def _diverse(rng: random.Random, own: list, k: int) -> list:
     return chosen
 
 
-def propose_prompt(rng: random.Random, n_examples: int = 3, own: list | None = None, own_share: int = 2) -> tuple[str, list[str]]:
+def propose_prompt(
+    rng: random.Random, n_examples: int = 3, own: list | None = None, own_share: int = 2
+) -> tuple[str, list[str]]:
     """Raw-completion prompt for a base model: a few exercises, then the start of a new one. Once the
     model has valid problems of its own, up to `own_share` of the examples are drawn from them (diverse);
     at least one shipped example stays, to anchor the format. Returns (prompt, example sources)."""
@@ -163,7 +169,12 @@ def _function(completion: str):
     body = fn.body[1:]
     if not body or all(ast.unparse(s) in STUB_BODIES for s in body):
         return Parsed(False, "stub_body", name), None, None, []
-    keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) or (isinstance(n, ast.FunctionDef) and n is not fn and not _calls(n, name))]
+    keep = [
+        n
+        for n in tree.body
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        or (isinstance(n, ast.FunctionDef) and n is not fn and not _calls(n, name))
+    ]
     return None, tree, fn, keep
 
 
@@ -173,7 +184,9 @@ def _accepted(fn: ast.FunctionDef, keep: list, tests: list[str]) -> Parsed:
     head_fn = copy.deepcopy(fn)
     head_fn.body = [fn.body[0]]
     header = ast.unparse(ast.Module(body=[*imports, *[k for k in keep if k not in imports], head_fn], type_ignores=[]))
-    return Parsed(True, entry_point=fn.name, code=code, tests=tests, header=header, body=[ast.unparse(s) for s in fn.body[1:]])
+    return Parsed(
+        True, entry_point=fn.name, code=code, tests=tests, header=header, body=[ast.unparse(s) for s in fn.body[1:]]
+    )
 
 
 def parse_proposal(completion: str, min_asserts: int = 3) -> Parsed:

@@ -53,7 +53,24 @@ assert title_words("") == ""''',
 ]
 
 TOPICS = [
-    "strings", "lists", "dictionaries", "integers and digits", "sorting", "searching", "sets", "tuples",
-    "counting", "prefix sums", "matrices as lists of lists", "intervals", "dates as tuples", "text parsing",
-    "number theory", "recursion", "two pointers", "stacks", "simulation", "geometry on a grid",
-]  # fmt: skip
+    "strings",
+    "lists",
+    "dictionaries",
+    "integers and digits",
+    "sorting",
+    "searching",
+    "sets",
+    "tuples",
+    "counting",
+    "prefix sums",
+    "matrices as lists of lists",
+    "intervals",
+    "dates as tuples",
+    "text parsing",
+    "number theory",
+    "recursion",
+    "two pointers",
+    "stacks",
+    "simulation",
+    "geometry on a grid",
+]

@@ -56,7 +56,10 @@ def model_calls(tree: ast.Module, name: str) -> tuple[list[Call], int]:
             try:
                 if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
                     raise ValueError
-                call = Call(tuple(ast.literal_eval(a) for a in node.args), {k.arg: ast.literal_eval(k.value) for k in node.keywords})
+                call = Call(
+                    tuple(ast.literal_eval(a) for a in node.args),
+                    {k.arg: ast.literal_eval(k.value) for k in node.keywords},
+                )
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 other += 1
                 continue
@@ -144,9 +147,15 @@ def mutate_calls(seeds: list[Call], rng: random.Random, limit: int) -> list[Call
     return out[:limit]
 
 
-_INT_NAMES = re.compile(r"^(n|k|m|i|j|x|y|a|b|num|number|count|size|length|limit|start|end|step|base|power|exp|year|age|value|val|target|index|idx|low|high|lo|hi|\w*_?(num|count|len|size))$")  # noqa: E501
-_STR_NAMES = re.compile(r"^(s|s1|s2|t|text|string|word|words|sentence|name|char|c|ch|prefix|suffix|sub|substring|pattern|key|letter|message|msg|line|str\w*|\w*_?(str|string|text|word|name))$")  # noqa: E501
-_LIST_NAMES = re.compile(r"^(lst|lst1|lst2|l|arr|array|nums|numbers|items|values|list\w*|xs|ys|seq|data|elements|scores|\w*s)$")  # noqa: E501
+_INT_NAMES = re.compile(
+    r"^(n|k|m|i|j|x|y|a|b|num|number|count|size|length|limit|start|end|step|base|power|exp|year|age|value|val|target|index|idx|low|high|lo|hi|\w*_?(num|count|len|size))$"
+)  # noqa: E501
+_STR_NAMES = re.compile(
+    r"^(s|s1|s2|t|text|string|word|words|sentence|name|char|c|ch|prefix|suffix|sub|substring|pattern|key|letter|message|msg|line|str\w*|\w*_?(str|string|text|word|name))$"
+)  # noqa: E501
+_LIST_NAMES = re.compile(
+    r"^(lst|lst1|lst2|l|arr|array|nums|numbers|items|values|list\w*|xs|ys|seq|data|elements|scores|\w*s)$"
+)  # noqa: E501
 
 
 def _kind(annotation: ast.AST | None, name: str) -> str:
@@ -208,7 +217,9 @@ def _param_kinds(fn: ast.FunctionDef) -> list[str] | None:
                 value = ast.literal_eval(d)
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 return []
-            kind = {bool: "bool", int: "int", float: "float", str: "str", list: "list_int", dict: "dict"}.get(type(value), "")
+            kind = {bool: "bool", int: "int", float: "float", str: "str", list: "list_int", dict: "dict"}.get(
+                type(value), ""
+            )
         if not kind:
             return None
         kinds.append(kind)
@@ -230,7 +241,11 @@ def fit_arity(calls: list[Call], fn: ast.FunctionDef, rng: random.Random) -> lis
             if kinds is None:
                 continue
             args = args + tuple(_draw(k, rng) for k in kinds[len(args) : required])
-        kwargs = {k: v for k, v in c.kwargs.items() if k in {p.arg for p in params[len(args) :]} | {a.arg for a in fn.args.kwonlyargs}}
+        kwargs = {
+            k: v
+            for k, v in c.kwargs.items()
+            if k in {p.arg for p in params[len(args) :]} | {a.arg for a in fn.args.kwonlyargs}
+        }
         fitted = Call(args, kwargs, c.origin)
         key = fitted.source("f")
         if key not in seen:
@@ -324,7 +339,9 @@ def assert_for(name: str, call: Call, value_src: str) -> str | None:
     return f"assert {call.source(name)} == {value_src}"
 
 
-def select(name: str, calls: list[Call], first: dict, second: dict, min_asserts: int, visible: int, hidden: int) -> Grounded:
+def select(
+    name: str, calls: list[Call], first: dict, second: dict, min_asserts: int, visible: int, hidden: int
+) -> Grounded:
     """Keep the calls that returned the same literal value in both probe runs, reject degenerate
     functions, and pick a small, diverse set: distinct outputs first, the model's own calls before
     generated ones. The first `visible` go into the prompt; up to `hidden` more only to the judge."""
@@ -340,11 +357,17 @@ def select(name: str, calls: list[Call], first: dict, second: dict, min_asserts:
             dropped["huge" if a[1] == "huge" else "nonliteral"] += 1
         else:
             kept.append((call, a[1]))
-    stats = {"candidates": len(calls), "grounded": len(kept), "dropped": {k: v for k, v in dropped.items() if v},
-             "origins": {}}  # fmt: skip
+    stats = {
+        "candidates": len(calls),
+        "grounded": len(kept),
+        "dropped": {k: v for k, v in dropped.items() if v},
+        "origins": {},
+    }
     if len(kept) < min_asserts:
         reason = "huge_output" if dropped["huge"] and len(kept) + dropped["huge"] >= min_asserts else "too_few_grounded"
-        detail = f"{len(kept)} of {len(calls)} calls grounded" + "".join(f", {k} {v}" for k, v in stats["dropped"].items())
+        detail = f"{len(kept)} of {len(calls)} calls grounded" + "".join(
+            f", {k} {v}" for k, v in stats["dropped"].items()
+        )
         return Grounded(False, reason, detail, stats=stats)
     values = [ast.literal_eval(v) for _, v in kept]
     if all(v == values[0] for v in values):
@@ -368,7 +391,9 @@ def select(name: str, calls: list[Call], first: dict, second: dict, min_asserts:
         else:
             tests.append((t, kept[i][0].origin))
     if len(tests) < min_asserts:
-        return Grounded(False, "too_few_grounded", f"{len(tests)} usable asserts after dropping float containers", stats=stats)
+        return Grounded(
+            False, "too_few_grounded", f"{len(tests)} usable asserts after dropping float containers", stats=stats
+        )
     # the prompt shows distinct-output tests; at least min_asserts of them
     shown = tests[: max(visible, min_asserts)]
     stats["origins"] = {o: sum(1 for _, org in tests if org == o) for o in ("model", "mutated", "drawn")}

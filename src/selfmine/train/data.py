@@ -7,9 +7,9 @@ import ast
 import random
 from dataclasses import dataclass
 
+from ..config import TrainConfig
 from ..ledger import PairView
 from ..tasks.code import HOSTILE, repair_prompt, solve_prompt
-from ..config import TrainConfig
 
 
 @dataclass
@@ -47,7 +47,9 @@ def build_examples(pairs: list[PairView], keep: list[PairView], cfg: TrainConfig
         for p, q in zip(pairs, (pairs[j] for j in order)):
             examples += _pair_examples(p, cfg.format, q.broken, q.error, p.fixed)
     elif cfg.control == "rft":  # the model's own passing attempts, no broken input
-        examples = [Example(solve_prompt(p.header, p.tests, with_header=False), p.fixed, p.id, "control") for p in pairs]
+        examples = [
+            Example(solve_prompt(p.header, p.tests, with_header=False), p.fixed, p.id, "control") for p in pairs
+        ]
     else:
         for p in pairs:
             fixed = p.fixed
@@ -73,8 +75,19 @@ def format_stub(header: str) -> str:
 
 
 # -- mechanical corruption ----------------------------------------------------------------------------
-_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Add, ast.Lt: ast.GtE, ast.Gt: ast.LtE, ast.LtE: ast.Gt,
-         ast.GtE: ast.Lt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.And: ast.Or, ast.Or: ast.And}  # fmt: skip
+_SWAP = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Add,
+    ast.Lt: ast.GtE,
+    ast.Gt: ast.LtE,
+    ast.LtE: ast.Gt,
+    ast.GtE: ast.Lt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.And: ast.Or,
+    ast.Or: ast.And,
+}
 
 
 class _Mutate(ast.NodeTransformer):

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from ..config import TrainConfig
 from ..engine.models import resolve_model
 from ..ledger import MINED_KINDS, Ledger, PairView
 from ..provenance import stamp
 from ..sandbox import Job, judge_many
-from ..config import TrainConfig
 from .data import build_examples, corruptions, format_stub, select_pairs
 
 PAIR_KINDS = (*MINED_KINDS, "imported")
@@ -22,7 +22,9 @@ class TrainError(Exception):
     """Nothing sensible to train on, or a bad source. The message is meant for the user."""
 
 
-def load_pairs(run_dir: str | Path | None, pairs_file: str | Path | None, out: Path) -> tuple[list[PairView], list[PairView], str]:
+def load_pairs(
+    run_dir: str | Path | None, pairs_file: str | Path | None, out: Path
+) -> tuple[list[PairView], list[PairView], str]:
     if pairs_file is not None:
         from ..transfer import import_pairs
 
@@ -57,14 +59,23 @@ def _corruptor(pairs: list[PairView], seed: int) -> tuple[Callable[[PairView], s
     return (lambda p: chosen.get(p.id) or format_stub(by_id[p.id].header)), info
 
 
-def train(cfg: TrainConfig, out: str | Path, run_dir: str | Path | None = None, pairs_file: str | Path | None = None,
-          model: str | None = None, progress: bool = True, echo: Callable[[str], None] = print) -> dict:  # fmt: skip
+def train(
+    cfg: TrainConfig,
+    out: str | Path,
+    run_dir: str | Path | None = None,
+    pairs_file: str | Path | None = None,
+    model: str | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pairs, keep, source = load_pairs(run_dir, pairs_file, out)
     chosen = select_pairs(pairs, cfg)
     if not chosen:
-        raise TrainError(f"no pairs to train on in {source} after filters (classes={cfg.classes}, drop={cfg.drop_classes})")
+        raise TrainError(
+            f"no pairs to train on in {source} after filters (classes={cfg.classes}, drop={cfg.drop_classes})"
+        )
     control_info: dict = {}
     corrupt = None
     if cfg.control == "corrupted":
@@ -75,8 +86,10 @@ def train(cfg: TrainConfig, out: str | Path, run_dir: str | Path | None = None, 
         from ..tasks.code import solve_prompt
         from .trainers import train_dpo
 
-        rows = [{"prompt": solve_prompt(p.header, p.tests, with_header=False), "chosen": p.fixed, "rejected": p.broken}
-                for p in chosen]  # fmt: skip
+        rows = [
+            {"prompt": solve_prompt(p.header, p.tests, with_header=False), "chosen": p.fixed, "rejected": p.broken}
+            for p in chosen
+        ]
         trainer = train_dpo(rows, cfg, model_path, out, progress)
         n_examples = len(rows)
     else:
@@ -88,15 +101,27 @@ def train(cfg: TrainConfig, out: str | Path, run_dir: str | Path | None = None, 
         n_examples = len(examples)
     losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
     record = {
-        "config": cfg.model_dump(mode="json"), "model": model or "default", "model_path": str(model_path),
-        "source": source, "pair_ids": [p.id for p in chosen], "pairs": len(chosen), "examples": n_examples,
-        "failure_classes": {c: sum(p.failure_class == c for p in chosen) for c in sorted({p.failure_class for p in chosen})},
+        "config": cfg.model_dump(mode="json"),
+        "model": model or "default",
+        "model_path": str(model_path),
+        "source": source,
+        "pair_ids": [p.id for p in chosen],
+        "pairs": len(chosen),
+        "examples": n_examples,
+        "failure_classes": {
+            c: sum(p.failure_class == c for p in chosen) for c in sorted({p.failure_class for p in chosen})
+        },
         "sources": {k: sum(p.kind == k for p in chosen) for k in sorted({p.kind for p in chosen})},
-        "control": cfg.control, "control_info": control_info, "loss_curve": losses,
-        "wall_time_s": round(time.time() - start, 1), **stamp(),
-    }  # fmt: skip
+        "control": cfg.control,
+        "control_info": control_info,
+        "loss_curve": losses,
+        "wall_time_s": round(time.time() - start, 1),
+        **stamp(),
+    }
     (out / "training.json").write_text(json.dumps(record, indent=2))
     first, last = (losses[0]["loss"], losses[-1]["loss"]) if losses else (float("nan"), float("nan"))
-    echo(f"trained on {len(chosen)} pairs ({n_examples} examples, control: {cfg.control}) in {record['wall_time_s']}s; "
-         f"loss {first:.3f} -> {last:.3f}; adapter in {out}")  # fmt: skip
+    echo(
+        f"trained on {len(chosen)} pairs ({n_examples} examples, control: {cfg.control}) in {record['wall_time_s']}s; "
+        f"loss {first:.3f} -> {last:.3f}; adapter in {out}"
+    )
     return record

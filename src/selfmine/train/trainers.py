@@ -35,21 +35,37 @@ def _load(model_path: str, load_dtype):
 def _lora(cfg: TrainConfig):
     from peft import LoraConfig
 
-    return LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha or 2 * cfg.rank, lora_dropout=cfg.dropout,
-                      target_modules=list(cfg.target_modules), task_type="CAUSAL_LM")  # fmt: skip
+    return LoraConfig(
+        r=cfg.rank,
+        lora_alpha=cfg.alpha or 2 * cfg.rank,
+        lora_dropout=cfg.dropout,
+        target_modules=list(cfg.target_modules),
+        task_type="CAUSAL_LM",
+    )
 
 
 def _common_args(cfg: TrainConfig, out: Path, cuda: bool, bf16: bool, progress: bool) -> dict:
     return dict(
-        output_dir=str(out / "checkpoints"), per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, num_train_epochs=cfg.epochs, learning_rate=cfg.lr,
-        logging_steps=1, save_strategy="no", report_to=[], seed=cfg.seed, data_seed=cfg.seed,
-        max_length=cfg.max_tokens, use_cpu=not cuda, bf16=bf16, dataloader_num_workers=0,
-        disable_tqdm=not progress, remove_unused_columns=True,
+        output_dir=str(out / "checkpoints"),
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.lr,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        max_length=cfg.max_tokens,
+        use_cpu=not cuda,
+        bf16=bf16,
+        dataloader_num_workers=0,
+        disable_tqdm=not progress,
+        remove_unused_columns=True,
         # TRL turns activation checkpointing on by default: it saves memory that a LoRA run on a 270M-1B model
         # does not need, and recomputes the forward pass (measured ~30% slower on CPU).
         gradient_checkpointing=cfg.gradient_checkpointing,
-    )  # fmt: skip
+    )
 
 
 def fit_to_length(examples: list[Example], tok, max_tokens: int) -> list[dict]:
@@ -108,7 +124,9 @@ def train_sft(examples: list[Example], cfg: TrainConfig, model_path: str, out: P
         raise ValueError(f"every example is longer than max_tokens={cfg.max_tokens} in its completion alone")
     ds = Dataset.from_list(rows)
     args = SFTConfig(**_common_args(cfg, out, cuda, bf16, progress), completion_only_loss=True)
-    trainer = _completion_only_trainer()(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=_lora(cfg))
+    trainer = _completion_only_trainer()(
+        model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=_lora(cfg)
+    )
     trainer.train()
     trainer.model.save_pretrained(out)
     return trainer
@@ -125,8 +143,9 @@ def train_dpo(rows: list[dict], cfg: TrainConfig, model_path: str, out: Path, pr
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     args = DPOConfig(**_common_args(cfg, out, cuda, bf16, progress), beta=cfg.dpo_beta)
-    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
-                         peft_config=_lora(cfg))  # fmt: skip
+    trainer = DPOTrainer(
+        model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok, peft_config=_lora(cfg)
+    )
     trainer.train()
     trainer.model.save_pretrained(out)
     return trainer
