@@ -422,14 +422,31 @@ def f(x):
 }
 
 
-ATTACK_TESTS = {"shadow-builtins": ["assert abs(f(1) - 2.5) < 1e-6 and isinstance(f(1), float)"]}
+ATTACKS["worker-buffer"] = """
+import sys
+def f(x):
+    buf = getattr(sys.modules.get('__main__'), 'BUF', None)  # the worker's report buffer, inherited by fork
+    if x == 2 and buf is not None:
+        data = bytes(buf[: 1 << 20])
+        at = data.find(b'"outcome": "failed"')
+        while at >= 0:  # turn the first test's report into a pass, in place
+            buf[at : at + 19] = b'"outcome": "passed"'
+            at = data.find(b'"outcome": "failed"', at + 1)
+    return 0
+"""
+
+ATTACK_TESTS = {
+    "worker-buffer": [f"assert f(1) == {SECRET!r}", "assert f(2) == 0"],
+    "shadow-builtins": ["assert abs(f(1) - 2.5) < 1e-6 and isinstance(f(1), float)"],
+}
 
 
 @pytest.mark.parametrize("mode", ISOLATED_MODES)
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_an_attack_on_the_verdict_never_passes(attack, mode):
-    """Five of these six attacks (all but proc-reach) forged a pass on the judge of session 2, which ran the
-    tests in the program's process."""
+    """Five of these attacks (all but proc-reach and worker-buffer) forged a pass on the judge of session 2,
+    which ran the tests in the program's process; worker-buffer forges one wherever the worker's report
+    buffer is shared with the program's process."""
     tests = ATTACK_TESTS.get(attack, [f"assert f(1) == {SECRET!r}"])
     with WorkerPool(1, isolation=mode) as pool:
         v = judge(ATTACKS[attack], tests, timeout=10, pool=pool)

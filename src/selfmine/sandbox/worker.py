@@ -19,27 +19,40 @@ Protocol, host -> worker: 8 ASCII digits, a JSON header, the code bytes, the tes
 Worker -> host: 8 ASCII digits, a JSON header, the tests process's event lines, the output bytes.
 """
 
-# Warm imports: children inherit them for free. Only pure standard library, nothing large.
-import ast  # noqa: E401,F401
+import ast
+import bisect  # noqa: F401  (warm imports: the program's process inherits them for free)
 import builtins
 import collections
+import copy  # noqa: F401
 import ctypes
+import dataclasses  # noqa: F401
+import decimal  # noqa: F401
+import fractions  # noqa: F401
 import functools
 import gc
 import hashlib
-import heapq  # noqa: E401,F401
+import heapq  # noqa: F401
 import importlib
+import itertools  # noqa: F401
 import json
+import math  # noqa: F401
+import mmap
+import operator  # noqa: F401
 import os
+import random  # noqa: F401
+import re  # noqa: F401
 import resource
 import select
 import shutil
 import signal
 import socket
+import statistics  # noqa: F401
+import string  # noqa: F401
 import sys
 import tempfile
 import time
 import traceback
+import typing  # noqa: F401
 
 TAIL_CHARS = 2000
 EVENTS_CAP = 4 * 1024 * 1024
@@ -429,7 +442,7 @@ def _program(hdr, code, sock_fd, workdir, out_path):
         os.chdir(workdir)
         n = len(code)
         code = bytes(code).decode("utf-8", "replace")
-        BUF[:n] = bytes(n)
+        _zero(n)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)  # the tests that follow on stdin are not ours to read
         out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -799,7 +812,15 @@ def _status(status):
     }
 
 
-BUF = bytearray(EVENTS_CAP + CODE_CAP)
+# Private anonymous memory, not a bytearray: untouched pages are not resident, so every fork copies (and
+# every child's exit tears down) only what was used; MADV_DONTNEED zeroes a used region by giving it back.
+# Never MAP_SHARED: the program's process would see, and could rewrite, the reports of its tests.
+BUF = mmap.mmap(-1, EVENTS_CAP + CODE_CAP, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+
+def _zero(n):
+    if n > 0:
+        BUF.madvise(mmap.MADV_DONTNEED, 0, min(len(BUF), (n + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE))
 
 
 def _clear(path, keep=None):
@@ -835,7 +856,7 @@ def run_one(hdr, base):
         got += n
     prog_sock, tests_sock = socket.socketpair()
     prog = _fork(_program, hdr, code, prog_sock.fileno(), workdir, out_path)
-    BUF[: hdr["code_len"]] = bytes(hdr["code_len"])
+    _zero(hdr["code_len"])
     prog_sock.close()
     ready_r, ready_w = os.pipe()
     ev_r, ev_w = os.pipe()
@@ -947,7 +968,7 @@ def main():
             sent = 0
             while sent < n:
                 sent += os.write(proto_out, view[sent:])
-            BUF[:n] = bytes(n)  # nothing of this program's tests or output stays in the worker's memory
+            _zero(n)  # nothing of this program's tests or output stays in the worker's memory
             if reply.get("retire"):
                 return  # stdin may hold bytes no child read: the pool starts a fresh worker
     finally:
