@@ -512,6 +512,50 @@ def eval_compare(
     typer.echo(markdown(result, a.stem, b.stem))
 
 
+@app.command("study")
+def study_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML study config (e.g. configs/study-cpu-smoke.yaml)."),
+    run_dir: Path = typer.Option(..., "--run-dir", help="Where every arm is cached; rerun to resume."),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Config override KEY=VALUE, e.g. study.seeds=[0,1] (repeatable)."
+    ),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+) -> None:
+    """Fine-tuning vs best-of-n sampling: for each pair count (nested subsets) and seed, base and tuned
+    models, greedy and n samples; the interaction (D-C)-(B-A) with intervals, the threshold where it turns
+    positive, and the samples' diversity. Writes study.json, study.md and study.html."""
+    if no_progress:
+        quiet_libraries()
+    from .config import ConfigError, load_config
+    from .datasets import DataError
+    from .datasets import data_dir as resolve_data_dir
+    from .engine import EngineError, ModelError
+    from .evaluate.compare import IncomparableResults
+    from .ledger import RunDirBusy
+    from .study import StudyError, run_study
+    from .train import TrainError
+
+    try:
+        cfg = load_config(config, list(overrides))
+        if cfg.data_dir is None:
+            cfg.data_dir = str(resolve_data_dir(None))
+        out = run_study(run_dir, cfg, progress=not no_progress, echo=typer.echo)
+    except (
+        ConfigError,
+        DataError,
+        ModelError,
+        EngineError,
+        TrainError,
+        StudyError,
+        RunDirBusy,
+        IncomparableResults,
+    ) as e:
+        fail(str(e))
+    for name, r in out["study"]["benches"].items():
+        typer.echo(f"{name}: threshold (oracle) {r['threshold_oracle']}, (selector) {r['threshold_selector']}")
+    typer.echo(f"study: {out['html']}, {out['md']} and {out['json']}")
+
+
 @app.command("run")
 def run_cmd(
     config: Optional[Path] = typer.Option(

@@ -156,6 +156,18 @@ class PipelineConfig(Section):
     )
 
 
+class StudyConfig(Section):
+    """`selfmine study`: fine-tuning vs best-of-n sampling over pair counts, seeds and prompt formats."""
+
+    pair_counts: list[int] = Field(default_factory=lambda: [0, 8, 16], description="nested subsets; 0 is the base")
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    n: int = Field(4, ge=2, description="samples per task for best-of-n")
+    temperature: float = Field(0.8, gt=0)
+    formats: list[Literal["raw", "chat"]] = Field(default_factory=lambda: ["raw"], min_length=1)
+    pairs_file: Optional[str] = Field(None, description="train on this reference-schema file instead of mining")
+    resamples: int = Field(2000, ge=100, description="bootstrap resamples for the interaction's interval")
+
+
 class RunConfig(Section):
     seed: int = 0
     data_dir: Optional[str] = None
@@ -164,6 +176,7 @@ class RunConfig(Section):
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    study: StudyConfig = StudyConfig()
 
 
 def validation_message(e: ValidationError) -> str:

@@ -134,12 +134,13 @@ def _score_bench(tasks, programs, texts, digest, limit, n, written) -> dict:
             {
                 "task_id": t.task_id,
                 "time_limit_s": limits[t.task_id],
+                "selected": choice[i] if choice else None,  # the best-of-n selector's pick (sample index)
                 "samples": [
                     {"completion": x, **(r.__dict__ if r else {"status": "sandbox_error", "passed": None})}
                     for x, r in zip(xs, rs)
                 ],
             }
-            for t, xs, rs in zip(tasks, texts, results)
+            for i, (t, xs, rs) in enumerate(zip(tasks, texts, results))
         ],
     )
     return summary

@@ -67,10 +67,15 @@ def train(
     model: str | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    pair_ids: list[int] | None = None,
 ) -> dict:
+    """`pair_ids` (a study's nested subset) restricts training to those pairs, in that order."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pairs, keep, source = load_pairs(run_dir, pairs_file, out)
+    if pair_ids is not None:
+        by_id = {p.id: p for p in pairs}
+        pairs = [by_id[i] for i in pair_ids if i in by_id]
     chosen = select_pairs(pairs, cfg)
     if not chosen:
         raise TrainError(
