@@ -3,6 +3,7 @@ headless browser."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -107,22 +108,53 @@ def test_a_second_process_on_the_same_run_dir_gets_one_line(finished_run):
         holder.wait()
 
 
-def test_killed_run_resumes(tmp_path, tiny_model, data_dir):
+def test_a_run_killed_at_several_points_resumes_to_the_same_result(tmp_path, tiny_model, data_dir, finished_run):
+    """SIGKILL during mining, after the baseline, and inside the first training; each rerun picks up where
+    the last one stopped, and the final result equals the uninterrupted run's."""
     cfg = tiny_config(tmp_path, tiny_model, data_dir)
     run = tmp_path / "run"
-    p = subprocess.Popen(
-        [sys.executable, "-m", "selfmine.cli", "run", "-c", str(cfg), "--run-dir", str(run), "--no-progress"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    while not (run / "eval" / "base.json").exists() and time.time() < deadline and p.poll() is None:
-        time.sleep(0.2)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+
+    def ledger_has_problems() -> bool:
+        from selfmine.ledger import Ledger
+
+        if not (run / "ledger.sqlite").exists():
+            return False
+        ledger = Ledger.in_run_dir(run)
+        try:
+            return bool(ledger.problems())
+        finally:
+            ledger.close()
+
+    points = [
+        ("during mining", ledger_has_problems),
+        ("after the baseline", lambda: (run / "eval" / "base.json").exists() and (run / "adapters").exists()),
+        ("inside the first training", lambda: (run / "adapters" / "selfmine" / "examples.jsonl").exists()),
+    ]
+    killed = []
+    for name, reached in points:
+        p = subprocess.Popen(
+            [sys.executable, "-m", "selfmine.cli", "run", "-c", str(cfg), "--run-dir", str(run), "--no-progress"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 300
+        while not reached() and time.time() < deadline and p.poll() is None:
+            time.sleep(0.05)
+        if p.poll() is None:
+            killed.append(name)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    assert killed, "every run finished before it could be killed"
     r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "[baseline] already done" in r.stdout and (run / "report.html").exists()
+    whole, _, _ = finished_run
+    for rel in ("eval/base.json", "eval/adapter.json", "eval/control-corrupted.json"):
+        a, b = json.loads((run / rel).read_text()), json.loads((whole / rel).read_text())
+        for bench in a["benches"]:
+            assert [[x["completion"] for x in t["samples"]] for t in a["benches"][bench]["per_task"]] == [
+                [x["completion"] for x in t["samples"]] for t in b["benches"][bench]["per_task"]
+            ], (rel, bench, killed)
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,7 @@ class Pipeline:
 
         paths = build_report(self.dir)
         self._done("report")
-        self.echo((self.dir / "report.md").read_text().split("\n## Mining")[0])
+        self.echo(paths["summary"])
         self.echo(f"report: {paths['html']} and {paths['md']}")
         self.echo(f"open it with: python -m webbrowser file://{Path(paths['html']).resolve()}")
         return paths
