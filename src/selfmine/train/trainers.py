@@ -111,7 +111,9 @@ def _completion_only_trainer():
     return CompletionOnlySFTTrainer
 
 
-def train_sft(examples: list[Example], cfg: TrainConfig, model_path: str, out: Path, progress: bool = True):
+def train_sft(
+    examples: list[Example], cfg: TrainConfig, model_path: str, out: Path, progress: bool = True, callbacks=None
+):
     from datasets import Dataset
     from transformers import set_seed
     from trl import SFTConfig
@@ -125,7 +127,7 @@ def train_sft(examples: list[Example], cfg: TrainConfig, model_path: str, out: P
     ds = Dataset.from_list(rows)
     args = SFTConfig(**_common_args(cfg, out, cuda, bf16, progress), completion_only_loss=True)
     trainer = _completion_only_trainer()(
-        model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=_lora(cfg)
+        model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=_lora(cfg), callbacks=callbacks
     )
     trainer.train()
     trainer.model.save_pretrained(out)
