@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -128,23 +129,16 @@ def test_vllm_backend_says_what_it_needs():
             get_engine("vllm", "whatever")
 
 
-def test_openai_backend_against_a_local_server(tmp_path):
-    """A minimal OpenAI-compatible server on loopback, as vLLM serve would answer."""
+@contextlib.contextmanager
+def completions_server(answer):
+    """A minimal OpenAI-compatible server on loopback (threaded, as vLLM serve is): `answer(body)` gives the
+    JSON reply to each POST. Yields the base URL."""
     import http.server
     import threading
 
-    seen = {}
-
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.update(body)
-            choices = [
-                {"index": i, "text": f"    return {i}\ndef other():", "finish_reason": "stop"} for i in range(body["n"])
-            ]
-            data = json.dumps(
-                {"choices": choices, "usage": {"prompt_tokens": 5, "completion_tokens": 8 * body["n"]}}
-            ).encode()
+            data = json.dumps(answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -153,15 +147,29 @@ def test_openai_backend_against_a_local_server(tmp_path):
         def log_message(self, *a):
             pass
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        engine = get_engine("openai", "m", base_url=f"http://127.0.0.1:{server.server_port}/v1")
+        yield f"http://127.0.0.1:{server.server_port}/v1"
+    finally:
+        server.shutdown()
+
+
+def test_openai_backend_against_a_local_server(tmp_path):
+    seen = {}
+
+    def answer(body):
+        seen.update(body)
+        choices = [
+            {"index": i, "text": f"    return {i}\ndef other():", "finish_reason": "stop"} for i in range(body["n"])
+        ]
+        return {"choices": choices, "usage": {"prompt_tokens": 5, "completion_tokens": 8 * body["n"]}}
+
+    with completions_server(answer) as url:
+        engine = get_engine("openai", "m", base_url=url)
         out = engine.generate(["def f():\n"], SamplingParams(n=2, stop=["\ndef "]), adapter="my-lora")
         assert [c.text for c in out[0]] == ["    return 0", "    return 1"]
         assert seen["model"] == "my-lora" and seen["n"] == 2
-    finally:
-        server.shutdown()
     bad = get_engine("openai", "m", base_url="http://127.0.0.1:9/v1", retries=1)
     with pytest.raises(EngineError, match="cannot reach"):
         bad.generate(["x"], SamplingParams())
@@ -240,39 +248,22 @@ def test_preset_without_its_packages_names_the_extra(monkeypatch, tmp_path):
 
 
 def test_openai_backend_sends_prompts_concurrently_and_keeps_their_order():
-    import http.server
     import threading
 
     lock, state = threading.Lock(), {"now": 0, "most": 0}
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with lock:
-                state["now"] += 1
-                state["most"] = max(state["most"], state["now"])
-            time.sleep(0.2)
-            with lock:
-                state["now"] -= 1
-            data = json.dumps(
-                {"choices": [{"index": 0, "text": "echo " + body["prompt"], "finish_reason": "stop"}], "usage": {}}
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(body):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.2)
+        with lock:
+            state["now"] -= 1
+        return {"choices": [{"index": 0, "text": "echo " + body["prompt"], "finish_reason": "stop"}], "usage": {}}
 
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        engine = get_engine("openai", "m", base_url=f"http://127.0.0.1:{server.server_port}/v1")
-        prompts = [f"p{i}" for i in range(8)]
+    with completions_server(answer) as url:
+        engine = get_engine("openai", "m", base_url=url)
         start = time.time()
-        out = engine.generate(prompts, SamplingParams())
+        out = engine.generate([f"p{i}" for i in range(8)], SamplingParams())
         assert [o[0].text for o in out] == [f"echo p{i}" for i in range(8)]
         assert state["most"] > 1 and time.time() - start < 8 * 0.2
-    finally:
-        server.shutdown()

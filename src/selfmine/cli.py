@@ -78,6 +78,11 @@ def judge(
     raise typer.Exit(0 if verdict.passed else 1)
 
 
+def _options_as_sets(*pairs: tuple[str, object]) -> list[str]:
+    """`config.key=value` for every option given on the command line (None: not given, the config decides)."""
+    return [f"{key}={value}" for key, value in pairs if value is not None]
+
+
 def _unescape(s: str) -> str:
     """\\n, \\t and \\\\ become newline, tab and backslash; everything else (non-ASCII text included) stays."""
     import re
@@ -175,8 +180,7 @@ def mine_cmd(
     from .engine import EngineError, ModelError
     from .mine import mine
 
-    sets = list(overrides)
-    for key, value in (
+    sets = list(overrides) + _options_as_sets(
         ("engine.model", model),
         ("mine.problems", problems),
         ("mine.attempts", attempts),
@@ -184,9 +188,7 @@ def mine_cmd(
         ("data_dir", data_dir),
         ("mine.rounds", rounds),
         ("mine.tests", tests),
-    ):
-        if value is not None:
-            sets.append(f"{key}={value}")
+    )
     try:
         cfg = load_config(config, sets)
         mine(run_dir, cfg, progress=not no_progress, echo=typer.echo)
@@ -327,8 +329,7 @@ def train_cmd(
 
     if (run_dir is None) == (pairs is None):
         fail("give exactly one of --run-dir and --pairs")
-    sets = list(overrides)
-    for key, value in (
+    sets = list(overrides) + _options_as_sets(
         ("engine.model", model),
         ("train.method", method),
         ("train.format", fmt),
@@ -344,9 +345,7 @@ def train_cmd(
         ("train.grad_accum", grad_accum),
         ("train.max_tokens", max_tokens),
         ("train.seed", seed),
-    ):
-        if value is not None:
-            sets.append(f"{key}={value}")
+    )
     if drop_class:
         sets.append(f"train.drop_classes=[{', '.join(drop_class)}]")
     try:

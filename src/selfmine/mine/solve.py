@@ -49,25 +49,27 @@ def stops(cfg) -> list[str]:
     return [] if cfg.mine.chat else SOLVE_STOP
 
 
-def solve_batch(engine: Engine, cfg, seed: int, problems: list[Problem]) -> dict[int, list[Attempt]]:
+def _attempts(engine: Engine, cfg, problems: list[Problem], texts: list[str], n: int, seed: int, kind: str,
+              parents: dict[int, int] | None = None) -> dict[int, list[Attempt]]:  # fmt: skip
+    """n sampled programs per problem from its prompt, each judged and recorded as an attempt of `kind`."""
     m = cfg.mine
-    params = SamplingParams(
-        n=m.attempts,
-        temperature=m.solve_temperature,
-        top_p=m.solve_top_p,
-        max_tokens=m.solve_max_tokens,
-        stop=stops(cfg),
-        seed=seed * 7919 + problems[0].id,
-    )
-    outs = engine.generate(prompts_for(engine, cfg, [p.solve_prompt for p in problems]), params)
+    params = SamplingParams(n=n, temperature=m.solve_temperature, top_p=m.solve_top_p, max_tokens=m.solve_max_tokens,
+                            stop=stops(cfg), seed=seed)  # fmt: skip
+    outs = engine.generate(prompts_for(engine, cfg, texts), params)
     flat = [
         (p, c, attempt_program(p.header, c.text, p.entry_point, m.chat)) for p, cs in zip(problems, outs) for c in cs
     ]
     verdicts = _judge([(p, code) for p, _, code in flat], cfg)
     result: dict[int, list[Attempt]] = {p.id: [] for p in problems}
     for (p, c, code), v in zip(flat, verdicts):
-        result[p.id].append(_attempt(p, "solve", len(result[p.id]), c, code, v))
+        parent = parents.get(p.id) if parents else None
+        result[p.id].append(_attempt(p, kind, len(result[p.id]), c, code, v, parent=parent))
     return result
+
+
+def solve_batch(engine: Engine, cfg, seed: int, problems: list[Problem]) -> dict[int, list[Attempt]]:
+    texts = [p.solve_prompt for p in problems]
+    return _attempts(engine, cfg, problems, texts, cfg.mine.attempts, seed * 7919 + problems[0].id, "solve")
 
 
 def pick_broken(attempts: list[Attempt]) -> Attempt:
@@ -78,22 +80,8 @@ def pick_broken(attempts: list[Attempt]) -> Attempt:
 def repair_batch(
     engine: Engine, cfg, seed: int, problems: list[Problem], broken: dict[int, Attempt]
 ) -> dict[int, list[Attempt]]:
-    m = cfg.mine
-    prompts = [repair_prompt(p.header, p.tests, broken[p.id].code, broken[p.id].error) for p in problems]
-    params = SamplingParams(
-        n=m.repair_attempts,
-        temperature=m.solve_temperature,
-        top_p=m.solve_top_p,
-        max_tokens=m.solve_max_tokens,
-        stop=stops(cfg),
-        seed=seed * 104729 + problems[0].id,
+    texts = [repair_prompt(p.header, p.tests, broken[p.id].code, broken[p.id].error) for p in problems]
+    parents = {p.id: broken[p.id].id for p in problems}
+    return _attempts(
+        engine, cfg, problems, texts, cfg.mine.repair_attempts, seed * 104729 + problems[0].id, "repair", parents
     )
-    outs = engine.generate(prompts_for(engine, cfg, prompts), params)
-    flat = [
-        (p, c, attempt_program(p.header, c.text, p.entry_point, m.chat)) for p, cs in zip(problems, outs) for c in cs
-    ]
-    verdicts = _judge([(p, code) for p, _, code in flat], cfg)
-    result: dict[int, list[Attempt]] = {p.id: [] for p in problems}
-    for (p, c, code), v in zip(flat, verdicts):
-        result[p.id].append(_attempt(p, "repair", len(result[p.id]), c, code, v, parent=broken[p.id].id))
-    return result
