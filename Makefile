@@ -27,7 +27,7 @@ lint: setup
 bench: setup
 	$(VENV)/bin/python benchmarks/judge_throughput.py
 	$(VENV)/bin/python benchmarks/generation_throughput.py
-	$(VENV)/bin/python benchmarks/train_speed.py --pairs 10
+	$(VENV)/bin/python benchmarks/train_speed.py --pairs 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info
