@@ -276,3 +276,19 @@ def test_an_engine_holding_the_gpu_is_released_before_training(tmp_path, monkeyp
     pipe._train("none")
     assert pipe.engine is not None  # the adapter's evaluation
     assert events == ["engine loaded", "engine closed", "train", "engine loaded"]
+
+
+def test_every_shipped_config_is_valid():
+    """Recipes are only useful if they load: each YAML under configs/ validates, with nothing unknown."""
+    from pathlib import Path
+
+    from selfmine.config import load_config
+
+    root = Path(__file__).resolve().parents[1] / "src" / "selfmine" / "configs"
+    files = sorted(root.rglob("*.yaml"))
+    assert len(files) >= 12
+    for path in files:
+        cfg = load_config(path, [])
+        assert cfg.engine.backend in ("hf", "vllm", "openai"), path
+    study = [load_config(p, []) for p in files if "study" in p.name or "study-gpu" in str(p)]
+    assert all(max(c.study.pair_counts) > 0 for c in study)
