@@ -179,6 +179,22 @@ class RunConfig(Section):
     study: StudyConfig = StudyConfig()
 
 
+def flatten(d: dict, prefix: str = "") -> dict:
+    """{"train.rank": 16, ...}: nested sections as dotted keys."""
+    out = {}
+    for k, v in d.items():
+        out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def first_difference(old: dict, new: dict) -> tuple[str, object, object] | None:
+    """(key, old value, new value) of the first dotted key whose value changed, or None."""
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            return key, old.get(key), new.get(key)
+    return None
+
+
 def validation_message(e: ValidationError) -> str:
     err = e.errors()[0]
     key = ".".join(str(p) for p in err["loc"])

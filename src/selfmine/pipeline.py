@@ -11,24 +11,14 @@ from pathlib import Path
 
 import yaml
 
-from .config import RunConfig
+from .config import RunConfig, first_difference, flatten
 from .datasets import reference_pairs
-from .engine import Engine, get_engine
+from .engine import Engine, get_engine, release_for_training
 from .ledger import MINED_KINDS, Ledger, run_dir_lock
 
 
 class PipelineError(RuntimeError):
     pass
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 class Pipeline:
@@ -49,9 +39,7 @@ class Pipeline:
     def release_engine(self) -> None:
         """Free an engine that holds the GPU (vLLM keeps most of its memory) before training needs it; the
         next evaluation loads it again. A CPU engine is kept: reloading it would only cost time."""
-        if self._engine is not None and self._engine.holds_accelerator:
-            self._engine.close()
-            self._engine = None
+        self._engine = release_for_training(self._engine)
 
     def _stage(self, name: str) -> str | None:
         ledger = Ledger.in_run_dir(self.dir)
@@ -80,12 +68,12 @@ class Pipeline:
             "pipeline.supplement_pairs": c["pipeline"]["supplement_pairs"],
         }
         if name == "baseline":
-            return _flat({**engine, "eval": c["eval"], "data_dir": c["data_dir"]})
+            return flatten({**engine, "eval": c["eval"], "data_dir": c["data_dir"]})
         if name == "mine":
-            return _flat(mine)
+            return flatten(mine)
         if name.startswith("train:"):
-            return _flat(train)
-        return _flat({**train, "eval": c["eval"], "data_dir": c["data_dir"]})  # eval:<arm>
+            return flatten(train)
+        return flatten({**train, "eval": c["eval"], "data_dir": c["data_dir"]})  # eval:<arm>
 
     def check_settings(self, names: list[str]) -> None:
         """Refuse, naming the key, when a finished stage was made with other settings: reusing it would
@@ -98,13 +86,13 @@ class Pipeline:
                 old = ledger.stage_info(name).get("settings")
                 if old is None:
                     continue  # a run dir from before settings were recorded
-                new = self.settings(name)
-                for key in sorted(set(old) | set(new)):
-                    if old.get(key) != new.get(key):
-                        raise PipelineError(
-                            f"run dir {self.dir}: stage {name!r} was done with {key}={old.get(key)!r}, this run asks for "
-                            f"{new.get(key)!r}; use a new --run-dir, or set {key} back to resume"
-                        )
+                diff = first_difference(old, self.settings(name))
+                if diff:
+                    key, was, now = diff
+                    raise PipelineError(
+                        f"run dir {self.dir}: stage {name!r} was done with {key}={was!r}, this run asks for "
+                        f"{now!r}; use a new --run-dir, or set {key} back to resume"
+                    )
         finally:
             ledger.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Engine, EngineError
+from .base import Engine, EngineError, release_for_training
 from .models import DEFAULT_MODEL, LICENCE, ModelError, ensure_default_model, resolve_model, selfmine_home
 from .types import Completion, SamplingParams, cut_at_stop
 
@@ -27,6 +27,7 @@ def get_engine(backend: str = "hf", model: str | None = None, **kwargs) -> Engin
 
 
 __all__ = [
+    "release_for_training",
     "BACKENDS",
     "DEFAULT_MODEL",
     "LICENCE",

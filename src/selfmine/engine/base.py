@@ -28,3 +28,12 @@ class Engine(ABC):
 
     def close(self) -> None:
         pass
+
+
+def release_for_training(engine: Engine | None) -> Engine | None:
+    """Close an engine that holds the GPU (training needs the memory; vLLM keeps most of it) and return
+    None, so the next evaluation loads it again; a CPU engine is kept, since reloading would only cost time."""
+    if engine is not None and engine.holds_accelerator:
+        engine.close()
+        return None
+    return engine

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import RunConfig
+from ..config import RunConfig, first_difference, flatten
 from ..ledger import MINED_KINDS, Ledger, run_dir_lock
 from .plan import Adapter, Arm, plan, subset
 
@@ -19,26 +19,20 @@ class StudyError(RuntimeError):
     pass
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
 def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
     """A study's arms are comparable only if they were all made with one configuration."""
-    new = _flat(cfg.model_dump(mode="json"))
+    new = flatten(cfg.model_dump(mode="json"))
     old = ledger.get_meta("study_config")
     if old is None:
         ledger.set_meta("study_config", new)
         return
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            raise StudyError(
-                f"this study dir was started with {key}={old.get(key)!r}, this run asks for {new.get(key)!r}; "
-                f"use a new --run-dir, or set {key} back to resume"
-            )
+    diff = first_difference(old, new)
+    if diff:
+        key, was, now = diff
+        raise StudyError(
+            f"this study dir was started with {key}={was!r}, this run asks for {now!r}; "
+            f"use a new --run-dir, or set {key} back to resume"
+        )
 
 
 class Study:
@@ -71,9 +65,9 @@ class Study:
         return self._engine
 
     def _release(self) -> None:
-        if self._engine is not None and self._engine.holds_accelerator:
-            self._engine.close()
-            self._engine = None
+        from ..engine import release_for_training
+
+        self._engine = release_for_training(self._engine)
 
     # -- stages -------------------------------------------------------------------------------------
     def pairs(self) -> list[int]:
