@@ -292,3 +292,27 @@ def test_every_shipped_config_is_valid():
         assert cfg.engine.backend in ("hf", "vllm", "openai"), path
     study = [load_config(p, []) for p in files if "study" in p.name or "study-gpu" in str(p)]
     assert all(max(c.study.pair_counts) > 0 for c in study)
+
+
+def _open_ledger(path, barrier):
+    from selfmine.ledger import Ledger
+
+    barrier.wait()
+    Ledger(path).close()
+
+
+def test_processes_opening_one_fresh_ledger_at_once_all_succeed(tmp_path):
+    """A run's watcher (or a resumed run) opens the ledger while its writer creates it: neither the WAL
+    switch nor the column migration may fail on the race."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(10):
+        barrier = ctx.Barrier(6)
+        path = tmp_path / f"ledger{trial}.sqlite"
+        procs = [ctx.Process(target=_open_ledger, args=(path, barrier)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 6, f"trial {trial}"

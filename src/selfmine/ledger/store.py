@@ -56,18 +56,35 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self._wal()
         self.db.execute("PRAGMA synchronous=FULL")  # a committed attempt survives a power cut, not just a kill
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        # Schema and migration under one write lock: two processes opening the same ledger at once (a
+        # resumed run beside its killed predecessor's last writer) must not both add the same column.
+        with self.transaction() as db:
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                db.execute(statement)
+            self._migrate(db)
 
-    def _migrate(self) -> None:
+    def _wal(self) -> None:
+        # Switching to WAL takes an exclusive lock that SQLite does not wait for (no busy handler), so a
+        # second process opening a fresh ledger at the same moment retries here instead of failing.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
         """Columns added after the first release; a ledger written before them reads with the defaults."""
-        have = {r[1] for r in self.db.execute("PRAGMA table_info(problems)")}
+        have = {r[1] for r in db.execute("PRAGMA table_info(problems)")}
         for name, decl in PROBLEM_COLUMNS:
             if name not in have:
-                self.db.execute(f"ALTER TABLE problems ADD COLUMN {name} {decl}")
+                db.execute(f"ALTER TABLE problems ADD COLUMN {name} {decl}")
 
     @classmethod
     def in_run_dir(cls, run_dir: str | Path) -> Ledger:
