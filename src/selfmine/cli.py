@@ -163,6 +163,9 @@ def mine_cmd(
     tests: Optional[str] = typer.Option(
         None, "--tests", help="grounded (expected values from running the model's function) | model (its own asserts)."
     ),
+    domain: Optional[str] = typer.Option(
+        None, "--domain", help="code (default) | math: word problems with a program-checked answer."
+    ),
     data_dir: Optional[Path] = typer.Option(
         None, "--data-dir", help="Benchmark data for decontamination (default: the copy shipped with selfmine)."
     ),
@@ -171,8 +174,9 @@ def mine_cmd(
     ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
-    """Self-mine pairs: propose problems, ground their tests, solve each k times, judge, repair, pair; over
-    several rounds with the curriculum. Resumable: rerun the same command."""
+    """Self-mine pairs: propose problems, check them (grounded tests for code, a program-checked answer for
+    math), solve each k times, judge, repair, pair; over several rounds with the curriculum. Resumable:
+    rerun the same command."""
     if no_progress:
         quiet_libraries()
     from .config import ConfigError, load_config
@@ -188,6 +192,7 @@ def mine_cmd(
         ("data_dir", data_dir),
         ("mine.rounds", rounds),
         ("mine.tests", tests),
+        ("domain", domain),
     )
     try:
         cfg = load_config(config, sets)
@@ -363,7 +368,9 @@ def train_cmd(
         fail(str(e))
 
 
-eval_app = typer.Typer(help="Evaluate on HumanEval, HumanEval+, MBPP, MBPP+ (pass@1, pass@k, best-of-n).")
+eval_app = typer.Typer(
+    help="Evaluate on HumanEval, HumanEval+, MBPP, MBPP+, GSM8K, MATH-500 (pass@1, pass@k, best-of-n)."
+)
 app.add_typer(eval_app, name="eval")
 
 
@@ -380,7 +387,9 @@ def _benches(text: str) -> list[str]:
 @eval_app.callback(invoke_without_command=True)
 def eval_run(
     ctx: typer.Context,
-    bench: str = typer.Option("humaneval", "--bench", help="Comma-separated: humaneval,humaneval+,mbpp,mbpp+"),
+    bench: str = typer.Option(
+        "humaneval", "--bench", help="Comma-separated: humaneval,humaneval+,mbpp,mbpp+,gsm8k,math500"
+    ),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Default: the embedded gemma-3-270m base."),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="PEFT LoRA adapter directory."),
     backend: str = typer.Option("hf", "--backend", help="hf | vllm | openai"),
@@ -442,7 +451,10 @@ def eval_run(
 def eval_score(
     bench: str = typer.Option(..., "--bench", help="One benchmark the samples are for."),
     samples: Path = typer.Option(
-        ..., "--samples", help="EvalPlus samples JSONL: task_id + solution (full code) or completion."
+        ...,
+        "--samples",
+        help="JSONL: task_id + solution (full code) or completion (EvalPlus format; for gsm8k and math500 the "
+        "completion is a solution ending in `#### ANSWER` or `\\boxed{ANSWER}`).",
     ),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
     out: Path = typer.Option(Path("results.json"), "--out"),

@@ -23,7 +23,7 @@ CONTROLS = ("none", "corrupted", "shuffled", "rft", "format")
 class TrainConfig(Section):
     method: Literal["sft", "dpo"] = "sft"
     format: Literal["repair", "solve", "mixed"] = "repair"
-    control: Literal["none", "corrupted", "shuffled", "rft", "format"] = "none"
+    control: Literal["none", "corrupted", "shuffled", "rft", "format", "overcorrect"] = "none"
     keep_correct: float = Field(0.0, ge=0, description="keep-correct examples per pair (0.5 = one per two pairs)")
     classes: Optional[list[str]] = None  # keep only pairs whose broken side is of these classes
     drop_classes: list[str] = Field(default_factory=list)  # e.g. ["format"]
@@ -133,10 +133,15 @@ class MineConfig(Section):
     target_pairs: Optional[int] = Field(
         None, ge=1, description="stop mining after the round that reaches this many (broken, fixed) pairs"
     )
+    greedy_probe: bool = Field(
+        False,
+        description="one greedy attempt per valid problem besides the samples; the curriculum asks for a "
+        "harder variant when greedy solves it (the recipe's math rule) instead of when every sample does",
+    )
 
 
 class EvalConfig(Section):
-    benches: list[Literal["humaneval", "humaneval+", "mbpp", "mbpp+"]] = Field(
+    benches: list[Literal["humaneval", "humaneval+", "mbpp", "mbpp+", "gsm8k", "math500"]] = Field(
         default_factory=lambda: ["humaneval", "humaneval+"]
     )
     limit: Optional[int] = Field(None, ge=1, description="first N tasks per benchmark (a labelled subset)")
@@ -147,7 +152,9 @@ class EvalConfig(Section):
 
 
 class PipelineConfig(Section):
-    controls: list[Literal["corrupted", "shuffled", "rft", "format"]] = Field(default_factory=lambda: ["corrupted"])
+    controls: list[Literal["corrupted", "shuffled", "rft", "format", "overcorrect"]] = Field(
+        default_factory=lambda: ["corrupted"]
+    )
     min_pairs: int = Field(4, ge=1, description="fewer mined pairs than this: supplement (if allowed) or skip training")
     supplement_pairs: Optional[str] = Field(
         None,
@@ -170,6 +177,7 @@ class StudyConfig(Section):
 
 class RunConfig(Section):
     seed: int = 0
+    domain: Literal["code", "math"] = Field("code", description="what the model writes and is judged on")
     data_dir: Optional[str] = None
     engine: EngineConfig = EngineConfig()
     mine: MineConfig = MineConfig()

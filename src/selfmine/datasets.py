@@ -236,10 +236,12 @@ def load(name: str, root: str | Path | None = None) -> list[BenchTask]:
     return out
 
 
-def contamination_texts(root: str | Path | None = None) -> list[tuple[str, str]]:
+def contamination_texts(
+    root: str | Path | None = None, benches=("humaneval", "humaneval+", "mbpp-full", "mbpp+")
+) -> list[tuple[str, str]]:
     """(source id, text) for every benchmark prompt and solution selfmine must not train on."""
     texts = []
-    for name in ("humaneval", "humaneval+", "mbpp-full", "mbpp+"):
+    for name in benches:
         try:
             tasks = load(name, root)
         except DataError:

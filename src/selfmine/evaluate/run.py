@@ -13,6 +13,7 @@ from ..engine import Engine, SamplingParams
 from ..provenance import stamp
 from ..sandbox import Job, judge_many
 from ..tasks.code import HOSTILE
+from . import math_bench
 from .data import EvalTask, load_tasks
 from .programs import program, solution_field
 from .score import SampleResult, score, time_limits
@@ -125,7 +126,21 @@ def _score_bench(tasks, programs, texts, digest, limit, n, written) -> dict:
     limits = time_limits(tasks)
     results = score(tasks, programs, limits)
     choice = _select(tasks, programs, written) if max((len(p) for p in programs), default=1) > 1 else None
-    summary = summarise(tasks, results, max((len(p) for p in programs), default=n), choice)
+    return _summary(tasks, results, texts, choice, limits, digest, limit, n, written)
+
+
+def _score_math(tasks, texts, digest, limit, n) -> dict:
+    results = math_bench.score(tasks, texts)
+    choice = math_bench.select(texts) if max((len(x) for x in texts), default=1) > 1 else None
+    summary = _summary(tasks, results, texts, choice, {}, digest, limit, n, None)
+    summary["undecided_samples"] = sum(r is not None and r.status == "undecided" for rs in results for r in rs)
+    if "best_of_n" in summary:
+        summary["best_of_n"]["selector"] = "majority vote over math-verify-equivalent final answers"
+    return summary
+
+
+def _summary(tasks, results, texts, choice, limits, digest, limit, n, written) -> dict:
+    summary = summarise(tasks, results, max((len(x) for x in texts), default=n), choice)
     summary.update(
         data_sha256=digest,
         subset=bool(limit),
@@ -133,7 +148,7 @@ def _score_bench(tasks, programs, texts, digest, limit, n, written) -> dict:
         per_task=[
             {
                 "task_id": t.task_id,
-                "time_limit_s": limits[t.task_id],
+                "time_limit_s": limits.get(t.task_id),
                 "selected": choice[i] if choice else None,  # the best-of-n selector's pick (sample index)
                 "samples": [
                     {"completion": x, **(r.__dict__ if r else {"status": "sandbox_error", "passed": None})}
@@ -190,7 +205,8 @@ def evaluate(
     # Judging one benchmark (sandbox processes) overlaps with generating the next one.
     with ThreadPoolExecutor(max_workers=1) as judge_thread:
         for bench in benches:
-            tasks, digest = load_tasks(bench, data_dir)
+            is_math = bench in math_bench.MATH_BENCHES
+            tasks, digest = (math_bench.load_tasks if is_math else load_tasks)(bench, data_dir)
             if limit:
                 tasks = tasks[:limit]
             written = None
@@ -199,10 +215,11 @@ def evaluate(
                 for row in samples[bench]:
                     by_id.setdefault(row["task_id"], []).append(row)
                 tasks = [t for t in tasks if t.task_id in by_id]
-                programs = [[solution_field(t, s) for s in by_id[t.task_id]] for t in tasks]
                 texts = [[s.get("solution") or s.get("completion", "") for s in by_id[t.task_id]] for t in tasks]
+                if not is_math:
+                    programs = [[solution_field(t, s) for s in by_id[t.task_id]] for t in tasks]
             else:
-                prompts = _prompts(engine, tasks, fmt)
+                prompts = (math_bench.prompts if is_math else _prompts)(engine, tasks, fmt)
                 todo = [p for p in dict.fromkeys(prompts) if p not in cache]  # humaneval and humaneval+ share prompts
                 if todo:
                     params = SamplingParams(
@@ -210,18 +227,22 @@ def evaluate(
                         temperature=temperature,
                         top_p=top_p,
                         max_tokens=max_tokens,
-                        stop=tasks[0].stop if fmt == "raw" else [],
+                        stop=math_bench.stop(fmt) if is_math else tasks[0].stop if fmt == "raw" else [],
                         seed=seed,
                     )
                     for p, cs in zip(todo, engine.generate(todo, params, adapter=adapter, progress=progress)):
                         cache[p] = cs
                 texts = [[c.text for c in cache[p]] for p in prompts]
-                programs = [[program(t, x, fmt) for x in xs] for t, xs in zip(tasks, texts)]
-                if n > 1 and model_written_tests:
-                    written = model_tests(engine, tasks, model_written_tests, seed)
-            pending.append(
-                (bench, judge_thread.submit(_score_bench, tasks, programs, texts, digest, limit, n, written))
+                if not is_math:
+                    programs = [[program(t, x, fmt) for x in xs] for t, xs in zip(tasks, texts)]
+                    if n > 1 and model_written_tests:
+                        written = model_tests(engine, tasks, model_written_tests, seed)
+            job = (
+                judge_thread.submit(_score_math, tasks, texts, digest, limit, n)
+                if is_math
+                else judge_thread.submit(_score_bench, tasks, programs, texts, digest, limit, n, written)
             )
+            pending.append((bench, job))
         for bench, future in pending:
             summary = future.result()
             report["benches"][bench] = summary

@@ -7,7 +7,7 @@ from ..tasks.code import code_tokens, ngrams
 
 
 class ContaminationIndex:
-    """n-gram overlap against every HumanEval / HumanEval+ / MBPP / MBPP+ prompt and solution."""
+    """n-gram overlap against every prompt and solution of a domain's benchmarks."""
 
     def __init__(self, texts: list[tuple[str, str]], n: int = 10, threshold: float = 0.5):
         self.n, self.threshold = n, threshold
@@ -53,3 +53,20 @@ class NearDuplicates:
         if key not in self._keys:
             self._keys.add(key)
             self.lsh.insert(key, self._hash(code))
+
+
+def index_for(benches, cfg) -> tuple[ContaminationIndex, dict]:
+    """The n-gram index over the prompts and solutions of `benches`, and their checksums. Every one is
+    needed: decontamination against a missing benchmark would be a silent hole."""
+    from ..datasets import DataError, bench_file, contamination_texts
+
+    sums = {}
+    for name in benches:
+        try:
+            sums[name] = bench_file(name, cfg.data_dir)[1]
+        except DataError as e:
+            raise DataError(
+                f"decontamination needs every benchmark ({e}); pass --data-dir DIR or set SELFMINE_DATA_DIR"
+            ) from None
+    texts = contamination_texts(cfg.data_dir, benches)
+    return ContaminationIndex(texts, cfg.mine.contamination_ngram, cfg.mine.contamination_threshold), sums

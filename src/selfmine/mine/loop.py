@@ -11,21 +11,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import ConfigError, RunConfig
-from ..datasets import DataError, bench_file, contamination_texts
 from ..engine import Engine, get_engine
 from ..funnel import format_stats, total_stats
 from ..ledger import Attempt, Ledger, run_dir_lock
 from ..provenance import stamp
-from .gates import ContaminationIndex, NearDuplicates
+from ..tasks.base import Domain, get_domain
+from .gates import NearDuplicates
 from .pair import mine_pairs
-from .propose import Slot, propose_batch
-from .solve import pick_broken, repair_batch, solve_batch
+from .propose import Slot
+from .solve import greedy_batch, pick_broken, repair_batch, solve_batch
 from .stats import round_stats
 
 log = logging.getLogger(__name__)
 # what a rerun may change: more problems extend a round, more rounds or a larger budget extend the run
 RESUMABLE_KEYS = {("mine", "problems"), ("mine", "rounds"), ("mine", "target_pairs")}
-MINING_SECTIONS = ("seed", "engine", "mine")  # what decides what is mined; train/eval settings may change
+MINING_SECTIONS = ("seed", "domain", "engine", "mine")  # what decides what is mined; train/eval settings may change
 
 
 def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
@@ -45,19 +45,6 @@ def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
             raise ConfigError(f"run dir was started with {section}={saved.get(section)!r}, not {now[section]!r}")
 
 
-def _contamination(cfg: RunConfig) -> tuple[ContaminationIndex, dict]:
-    sums = {}
-    for name in ("humaneval", "humaneval+", "mbpp-full", "mbpp+"):
-        try:
-            sums[name] = bench_file(name, cfg.data_dir)[1]
-        except DataError as e:
-            raise DataError(
-                f"decontamination needs every benchmark ({e}); pass --data-dir DIR or set SELFMINE_DATA_DIR"
-            ) from None
-    texts = contamination_texts(cfg.data_dir)
-    return ContaminationIndex(texts, cfg.mine.contamination_ngram, cfg.mine.contamination_threshold), sums
-
-
 def mine(
     run_dir: str | Path,
     cfg: RunConfig,
@@ -75,7 +62,8 @@ def _mine(run_dir, cfg, engine, progress, echo) -> dict:
     ledger = Ledger.in_run_dir(run_dir)
     try:
         _check_same_config(ledger, cfg)
-        contamination, checksums = _contamination(cfg)
+        domain = get_domain(cfg.domain)
+        contamination, checksums = domain.contamination(cfg)
         engine = engine or get_engine(cfg.engine.backend, cfg.engine.model, **cfg.engine.backend_kwargs())
         if ledger.get_meta("config") is None:
             ledger.set_meta("config", cfg.model_dump(mode="json"))
@@ -84,7 +72,7 @@ def _mine(run_dir, cfg, engine, progress, echo) -> dict:
         ledger.set_stage("mine", "running")
         all_stats = []
         for number in range(1, cfg.mine.rounds + 1):
-            stats = _round(ledger, cfg, engine, number, contamination, progress)
+            stats = _round(ledger, cfg, engine, domain, number, contamination, progress)
             all_stats.append(stats)
             echo(format_stats(stats))
             if cfg.mine.target_pairs and sum(s["pairs"] for s in all_stats) >= cfg.mine.target_pairs:
@@ -106,16 +94,19 @@ def _mine(run_dir, cfg, engine, progress, echo) -> dict:
 
 
 def plan_round(ledger: Ledger, cfg: RunConfig, number: int) -> list[Slot]:
-    """Round 1: fresh proposals. Later rounds, the curriculum: a harder variant of each all-pass problem
-    and an easier variant of each all-fail one from the previous round (at most `variant_share` of the
-    round), then fresh proposals. A pure function of the ledger, so a resumed round plans the same."""
+    """Round 1: fresh proposals. Later rounds, the curriculum: a harder variant of each problem the model
+    finds easy (greedy solves it, with `mine.greedy_probe`; else every sample passes) and an easier variant
+    of each all-fail one from the previous round (at most `variant_share` of the round), then fresh
+    proposals. A pure function of the ledger, so a resumed round plans the same."""
     m = cfg.mine
     slots: list[Slot] = []
     if number > 1:
         prev = ledger.open_round(cfg.seed, number - 1)
         for p in ledger.problems("valid", prev):
             solves = ledger.attempts(p.id, "solve")
-            if solves and all(a.passed for a in solves):
+            greedy = ledger.attempts(p.id, "greedy") if m.greedy_probe else []
+            easy = greedy[0].passed if greedy else bool(solves) and all(a.passed for a in solves)
+            if solves and easy:
                 slots.append(Slot("harder", p))
             elif solves and not any(a.passed for a in solves):
                 slots.append(Slot("easier", p))
@@ -123,7 +114,9 @@ def plan_round(ledger: Ledger, cfg: RunConfig, number: int) -> list[Slot]:
     return slots + [Slot() for _ in range(m.problems - len(slots))]
 
 
-def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamination, progress: bool) -> dict:
+def _round(
+    ledger: Ledger, cfg: RunConfig, engine: Engine, domain: Domain, number: int, contamination, progress: bool
+) -> dict:
     seed, m = cfg.seed, cfg.mine
     round_id = ledger.open_round(seed, number)
     bar = _bar(progress)
@@ -134,14 +127,14 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
     fingerprints = ledger.fingerprints()
     near = NearDuplicates(m.near_duplicate_threshold)
     for p in ledger.problems("valid"):
-        near.add(f"r{p.round_id}p{p.idx}", p.code)
+        near.add(f"r{p.round_id}p{p.idx}", domain.near_text(p))
     done = ledger.proposals_done(round_id)
     with bar(total=len(slots), initial=min(done, len(slots)), desc=f"{tag}propose", unit="problem") as b:
         while done < len(slots):
             count = min(m.propose_batch, len(slots) - done)
             own = ledger.problems("valid") if m.own_examples else []
             ledger.add_problems(
-                propose_batch(
+                domain.propose_batch(
                     engine,
                     cfg,
                     seed,
@@ -166,25 +159,36 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
             valid,
             "solve",
             cfg.engine.batch_size // m.attempts,
-            lambda chunk: solve_batch(engine, cfg, seed, chunk),
+            lambda chunk: solve_batch(engine, domain, cfg, seed, chunk),
             b,
         )
+    if m.greedy_probe:
+        with bar(total=len(valid), desc=f"{tag}greedy", unit="problem") as b:
+            _fill(
+                ledger,
+                valid,
+                "greedy",
+                cfg.engine.batch_size,
+                lambda chunk: greedy_batch(engine, domain, cfg, seed, chunk),
+                b,
+            )
 
     # repair round for problems where every attempt failed
     if m.repair:
         need, broken = [], {}
         for p in valid:
             solves = ledger.attempts(p.id, "solve")
-            if solves and not any(a.passed for a in solves):
+            worst = pick_broken(solves, domain.failure_priority)
+            if solves and not any(a.passed for a in solves) and worst is not None:
                 need.append(p)
-                broken[p.id] = pick_broken(solves)
+                broken[p.id] = worst
         with bar(total=len(need), desc=f"{tag}repair", unit="problem") as b:
             _fill(
                 ledger,
                 need,
                 "repair",
                 cfg.engine.batch_size // m.repair_attempts,
-                lambda chunk: repair_batch(engine, cfg, seed, chunk, broken),
+                lambda chunk: repair_batch(engine, domain, cfg, seed, chunk, broken),
                 b,
             )
 
@@ -196,7 +200,7 @@ def _round(ledger: Ledger, cfg: RunConfig, engine: Engine, number: int, contamin
             if not ledger.has_attempts(p.id, "canonical"):  # its own code passed its tests twice at validation
                 ledger.add_attempts([Attempt(p.id, "canonical", 0, p.code, p.code, "passed", True)])
             canonical = ledger.attempts(p.id, "canonical")
-        pairs = mine_pairs(p.id, solves, repairs, m.pairs_per_problem, canonical)
+        pairs = mine_pairs(p.id, solves, repairs, m.pairs_per_problem, canonical, domain.failure_priority, domain.same)
         if pairs:
             ledger.add_pairs(pairs)
 

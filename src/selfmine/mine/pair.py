@@ -4,13 +4,12 @@ keep-correct examples (a passing attempt that stays as it is) to mix in against 
 from __future__ import annotations
 
 from ..ledger import Attempt, Pair
-from .solve import CLASS_PRIORITY
 
 
-def _unique(attempts: list[Attempt]) -> list[Attempt]:
+def _unique(attempts: list[Attempt], same=None) -> list[Attempt]:
     seen, out = set(), []
     for a in attempts:
-        key = a.code.strip()
+        key = same(a) if same else a.code.strip()
         if key not in seen:
             seen.add(key)
             out.append(a)
@@ -18,13 +17,28 @@ def _unique(attempts: list[Attempt]) -> list[Attempt]:
 
 
 def mine_pairs(
-    problem_id: int, solves: list[Attempt], repairs: list[Attempt], cap: int, canonical: list[Attempt] | None = None
+    problem_id: int,
+    solves: list[Attempt],
+    repairs: list[Attempt],
+    cap: int,
+    canonical: list[Attempt] | None = None,
+    priority: dict[str, int] | None = None,
+    same=None,
 ) -> list[Pair]:
     """`canonical`: the proposer's own function stored as a passing attempt, for problems no attempt or
-    repair solved (opt-in); its failing attempts pair with it."""
-    passing = _unique([a for a in solves if a.passed])
+    repair solved (opt-in); its failing attempts pair with it. `priority`: the domain's failure classes
+    that pair, most informative first (an attempt of another class, such as an undecided check, never
+    pairs). `same(attempt)`: the key under which two attempts count as one (default: the judged program)."""
+    from ..tasks.code_domain import CodeDomain
+
+    priority = priority or CodeDomain.failure_priority
+    passing = _unique([a for a in solves if a.passed], same)
     failing = _unique(
-        sorted((a for a in solves if not a.passed), key=lambda a: (CLASS_PRIORITY[a.failure_class], a.idx))
+        sorted(
+            (a for a in solves if not a.passed and a.failure_class in priority),
+            key=lambda a: (priority[a.failure_class], a.idx),
+        ),
+        same,
     )
     pairs = []
     if passing and failing:
@@ -32,7 +46,7 @@ def mine_pairs(
             pairs.append(Pair(problem_id, "mixed", b.id, passing[i % len(passing)].id, b.failure_class))
     if passing:
         pairs.append(Pair(problem_id, "keep_correct", passing[0].id, passing[0].id, ""))
-    fixed = _unique([r for r in repairs if r.passed])
+    fixed = _unique([r for r in repairs if r.passed], same)
     by_id = {a.id: a for a in solves}
     for r in fixed[:cap]:
         parent = by_id.get(r.parent_id)

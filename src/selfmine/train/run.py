@@ -12,8 +12,8 @@ from ..config import TrainConfig
 from ..engine.models import resolve_model
 from ..ledger import MINED_KINDS, Ledger, PairView
 from ..provenance import stamp
-from ..sandbox import Job, judge_many
-from .data import build_examples, corruptions, format_stub, select_pairs
+from ..tasks.base import get_domain
+from .data import build_examples, select_pairs
 
 PAIR_KINDS = (*MINED_KINDS, "imported")
 
@@ -24,7 +24,8 @@ class TrainError(Exception):
 
 def load_pairs(
     run_dir: str | Path | None, pairs_file: str | Path | None, out: Path
-) -> tuple[list[PairView], list[PairView], str]:
+) -> tuple[list[PairView], list[PairView], str, str]:
+    """(pairs, keep-correct rows, source, domain)."""
     if pairs_file is not None:
         from ..transfer import import_pairs
 
@@ -36,27 +37,10 @@ def load_pairs(
         raise TrainError(f"no ledger in {run_dir}: mine first, or pass --pairs FILE")
     ledger = Ledger.in_run_dir(run_dir)
     try:
-        return ledger.pairs(PAIR_KINDS), ledger.pairs(("keep_correct",)), str(Path(run_dir).resolve())
+        domain = ledger.get_meta("domain") or (ledger.get_meta("config") or {}).get("domain") or "code"
+        return ledger.pairs(PAIR_KINDS), ledger.pairs(("keep_correct",)), str(Path(run_dir).resolve()), domain
     finally:
         ledger.close()
-
-
-def _corruptor(pairs: list[PairView], seed: int) -> tuple[Callable[[PairView], str], dict]:
-    """For each pair, the first mechanical corruption of its fixed side that the judge shows failing."""
-    candidates = {p.id: corruptions(p.fixed, seed) for p in pairs}
-    jobs, owners = [], []
-    for p in pairs:
-        for c in candidates[p.id]:
-            jobs.append(Job(c, p.tests, 5.0))
-            owners.append((p.id, c))
-    chosen: dict[int, str] = {}
-    for (pid, code), v in zip(owners, judge_many(jobs)):
-        if pid not in chosen and not v.passed and not v.infrastructure_failure:
-            chosen[pid] = code
-    fallback = [p.id for p in pairs if p.id not in chosen]
-    info = {"corrupted_verified_failing": len(chosen), "corrupted_fallback_stub": len(fallback)}
-    by_id = {p.id: p for p in pairs}
-    return (lambda p: chosen.get(p.id) or format_stub(by_id[p.id].header)), info
 
 
 def train(
@@ -72,7 +56,8 @@ def train(
     """`pair_ids` (a study's nested subset) restricts training to those pairs, in that order."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    pairs, keep, source = load_pairs(run_dir, pairs_file, out)
+    pairs, keep, source, domain_name = load_pairs(run_dir, pairs_file, out)
+    domain = get_domain(domain_name)
     if pair_ids is not None:
         by_id = {p.id: p for p in pairs}
         pairs = [by_id[i] for i in pair_ids if i in by_id]
@@ -84,15 +69,18 @@ def train(
     control_info: dict = {}
     corrupt = None
     if cfg.control == "corrupted":
-        corrupt, control_info = _corruptor(chosen, cfg.seed)
+        corrupt, control_info = domain.corruptor(chosen, cfg.seed)
     model_path = resolve_model(model)
     start = time.time()
     if cfg.method == "dpo":
-        from ..tasks.code import solve_prompt
         from .trainers import train_dpo
 
         rows = [
-            {"prompt": solve_prompt(p.header, p.tests, with_header=False), "chosen": p.fixed, "rejected": p.broken}
+            {
+                "prompt": domain.train_prompts(p, "solve", p.broken, p.error)["solve"],
+                "chosen": domain.train_target(p, "solve", p.broken, p.fixed),
+                "rejected": domain.train_target(p, "solve", p.broken, p.broken),
+            }
             for p in chosen
         ]
         trainer = train_dpo(rows, cfg, model_path, out, progress)
@@ -100,7 +88,7 @@ def train(
     else:
         from .trainers import train_sft
 
-        examples = build_examples(chosen, keep, cfg, corrupt)
+        examples = build_examples(chosen, keep, cfg, corrupt, domain)
         (out / "examples.jsonl").write_text("".join(json.dumps(e.__dict__) + "\n" for e in examples))
         trainer = train_sft(examples, cfg, model_path, out, progress)
         n_examples = len(examples)
@@ -117,6 +105,7 @@ def train(
             c: sum(p.failure_class == c for p in chosen) for c in sorted({p.failure_class for p in chosen})
         },
         "sources": {k: sum(p.kind == k for p in chosen) for k in sorted({p.kind for p in chosen})},
+        "domain": domain_name,
         "control": cfg.control,
         "control_info": control_info,
         "loss_curve": losses,

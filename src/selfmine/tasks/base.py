@@ -1,0 +1,77 @@
+"""The one interface every domain implements. `mine/`, `train/` and `evaluate/` talk to a domain only
+through it; `get_domain(name)` is the only place a domain is chosen by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+DOMAINS = ("code", "math")
+
+
+@dataclass
+class Grade:
+    """One judged attempt: what the domain's judge says about a completion."""
+
+    code: str  # what was judged: the program (code) or the extracted final answer (math)
+    status: str
+    passed: bool
+    failure_class: str = ""  # one of the domain's failure classes; empty when passed
+    failing_test: str = ""
+    error: str = ""
+    duration_s: float = 0.0
+
+
+class Domain(Protocol):
+    name: str
+    failure_priority: dict[str, int]  # failure classes that pair, most informative first
+    benches: tuple[str, ...]  # the evaluation benchmarks of this domain
+
+    def contamination(self, cfg) -> tuple[object | None, dict]:
+        """(n-gram index over the domain's benchmarks, {bench: sha256})."""
+
+    def near_text(self, problem) -> str:
+        """The text near-duplicate detection compares."""
+
+    def propose_batch(self, engine, cfg, seed, round_id, start, slots, fingerprints, near, contamination, own,
+                      round_no) -> list:  # fmt: skip
+        """One proposal per slot (fresh or a curriculum variant), parsed, validated, gated."""
+
+    def same(self, attempt) -> str:
+        """The key under which two attempts count as one when pairs are mined."""
+
+    def solve_stop(self, chat: bool) -> list[str]: ...
+
+    def repair_texts(self, problems: list, broken: dict) -> list[str]:
+        """The repair prompt for each problem, from its broken attempt."""
+
+    def grade(self, cfg, items: list) -> list[Grade]:
+        """Judge [(problem, completion)] in input order."""
+
+    def train_prompts(self, view, fmt: str, broken: str, error: str) -> dict[str, str]:
+        """{"repair": prompt, "solve": prompt} for one pair (fmt picks which are used)."""
+
+    def train_target(self, view, fmt: str, broken: str, fixed: str) -> str:
+        """The completion a repair (or solve) example trains on."""
+
+    def keep_example(self, view, fmt: str) -> tuple[str, str]:
+        """(prompt, completion) of a right-stays-right example from a passing attempt."""
+
+    def corruptor(self, pairs: list, seed: int):
+        """(corrupt(view) -> a failing version of its fixed side in the same format, counts): the
+        corrupted-pairs control."""
+
+    def format_stub(self, view) -> str:
+        """The right output shape and nothing else: the format control."""
+
+
+def get_domain(name: str) -> Domain:
+    if name == "code":
+        from .code_domain import CodeDomain
+
+        return CodeDomain()
+    if name == "math":
+        from .math_domain import MathDomain
+
+        return MathDomain()
+    raise ValueError(f"unknown domain {name!r}: choose from {', '.join(DOMAINS)}")

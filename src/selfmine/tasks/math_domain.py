@@ -1,0 +1,196 @@
+"""The math domain behind the `Domain` interface.
+
+A proposal is valid only when its program runs in the sandbox (twice, the same value both times: it is
+deterministic), its value is a number or a short closed form, and math-verify finds the program's value
+and the stated answer equivalent. An attempt passes when its final answer is equivalent to that checked
+answer; a check that cannot decide is recorded as undecided and never pairs."""
+
+from __future__ import annotations
+
+import ast
+import random
+
+from ..ledger import Problem
+from . import math as m
+from .base import Grade
+from .mathcheck import checker
+
+MATH_BENCHES = ("gsm8k", "math500")
+PROGRAM_TIMEOUT_S = 10.0
+
+
+def _value(probe: dict, tag_index: int = 0):
+    """The program's value from the grounding probe, or (None, why)."""
+    kind, text = probe.get(tag_index, ("N", "no value"))
+    if kind != "V":
+        return None, text
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None, "unreadable value"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None, f"{type(value).__name__} is not a number or a closed form"
+    return value, text
+
+
+def value_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class MathDomain:
+    name = "math"
+    failure_priority = m.FAILURE_PRIORITY
+    benches = MATH_BENCHES
+
+    def contamination(self, cfg):
+        from ..mine.gates import index_for
+
+        return index_for(MATH_BENCHES, cfg)
+
+    def near_text(self, problem) -> str:
+        return problem.header
+
+    def propose_batch(
+        self, engine, cfg, seed, round_id, start, slots, fingerprints, near, contamination, own=None, round_no=1
+    ) -> list[Problem]:
+        from ..engine import SamplingParams
+        from ..mine.solve import prompts_for
+
+        mc = cfg.mine
+        rng = random.Random(f"{seed}:{round_id}:{start}")
+        prompts, metas = [], []
+        for slot in slots:
+            if slot.parent is None:
+                prompt, shots = m.propose_prompt(rng, own=own or [], own_share=mc.own_examples)
+            else:
+                prompt, shots = m.variant_prompt(rng, slot.parent, slot.variant)
+            prompts.append(prompt)
+            metas.append({"domain": "math", "format": "chat" if mc.chat else "raw", "shots": shots})
+        params = SamplingParams(
+            n=1,
+            temperature=mc.propose_temperature,
+            top_p=mc.propose_top_p,
+            max_tokens=mc.propose_max_tokens,
+            stop=[] if mc.chat else m.PROPOSE_STOP,
+            seed=seed * 7919 + (round_no - 1) * 104729 + start,
+        )
+        outs = engine.generate(prompts_for(engine, cfg, prompts), params)
+        problems = [
+            Problem(
+                round_id,
+                start + i,
+                o[0].text,
+                "rejected",
+                parent_id=slot.parent.id if slot.parent else None,
+                variant=slot.variant,
+                difficulty=slot.difficulty,
+                meta=metas[i],
+            )
+            for i, (o, slot) in enumerate(zip(outs, slots))
+        ]
+        parsed = [m.parse_proposal(p.raw) for p in problems]
+        for prob, p in zip(problems, parsed):
+            prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, m.PROGRAM_NAME
+        self._validate(cfg, parsed, problems, fingerprints, near, contamination)
+        return problems
+
+    def _validate(self, cfg, parsed, problems, fingerprints, near, contamination) -> None:
+        from ..sandbox import Job, check_sandbox, judge_many
+        from . import grounding
+
+        mc = cfg.mine
+        ok = [i for i, p in enumerate(parsed) if p.ok]
+        setup, tag = grounding.probe_setup()
+        tests = grounding.probe_tests(m.PROGRAM_NAME, [grounding.Call(())])
+        jobs = [Job(parsed[i].program, tests, PROGRAM_TIMEOUT_S, mc.judge_memory_mb, setup) for i in ok]
+        runs = check_sandbox(judge_many(jobs + jobs), "validating problems")  # twice: it must be deterministic
+        agree = []
+        for k, i in enumerate(ok):
+            p, prob = parsed[i], problems[i]
+            prob.code, prob.header, prob.tests = p.program, p.question, [p.answer]
+            v1, why1 = _value(grounding.read_probe(runs[k].output, tag))
+            v2, _ = _value(grounding.read_probe(runs[k + len(jobs)].output, tag))
+            if v1 is None:
+                prob.reason, prob.detail = "program_error", (runs[k].message or why1)[:300]
+            elif v1 != v2:
+                prob.reason, prob.detail = "nondeterministic", f"{v1!r} then {v2!r}"[:300]
+            else:
+                prob.meta["value"] = value_text(v1)
+                agree.append(i)
+        checks = checker().check_many([(problems[i].meta["value"], parsed[i].answer) for i in agree])
+        for i, c in zip(agree, checks):
+            p, prob = parsed[i], problems[i]
+            if not c.equal:
+                prob.reason = "disagreement" if c.outcome in ("different", "no_answer") else "undecided"
+                prob.detail = f"program gives {prob.meta['value']}, stated {p.answer} ({c.outcome} {c.detail})"[:300]
+                continue
+            fp = m.fingerprint(p.question)
+            prob.fingerprint = fp
+            if fp in fingerprints:
+                prob.reason = "duplicate"
+                continue
+            similar = near.seen(p.question)
+            if similar:
+                prob.reason, prob.detail = "near_duplicate", f"similar to problem {similar[0]}"
+                continue
+            if contamination is not None:
+                hit = contamination.check(p.question)
+                if hit:
+                    prob.reason, prob.detail = "contaminated", f"{hit[0]:.0%} of {contamination.n}-grams from {hit[1]}"
+                    continue
+            prob.status, prob.reason = "valid", ""
+            prob.solve_prompt = m.chat_text(p.question) if cfg.mine.chat else m.solve_prompt(p.question)
+            fingerprints.add(fp)
+            near.add(f"r{prob.round_id}p{prob.idx}", p.question)
+
+    @staticmethod
+    def same(attempt) -> str:
+        """Two solutions are one when their reasoning is the same text (RFT dedups reasoning paths)."""
+        return " ".join(attempt.code.split())
+
+    def solve_stop(self, chat: bool) -> list[str]:
+        return [] if chat else m.SOLVE_STOP
+
+    def repair_texts(self, problems: list, broken: dict) -> list[str]:
+        # the prompt ends where a repair example's target begins its corrected solution
+        return [
+            m.train_repair(p.header, broken[p.id].completion) + m.repair_target(broken[p.id].completion, "")
+            for p in problems
+        ]
+
+    def grade(self, cfg, items: list) -> list[Grade]:
+        answers = [m.final_answer(c.text) for _, c in items]
+        checks = checker().check_many([(p.tests[0], a) for (p, _), a in zip(items, answers)])
+        out = []
+        for (_, comp), a, c in zip(items, answers, checks):
+            status = "passed" if c.equal else c.outcome
+            cls = "" if c.equal else m.classify_failure(c.outcome)
+            error = f"final answer {a}: {c.outcome}" if a else "no final answer (#### or \\boxed{})"
+            out.append(Grade(m.judged_solution(comp.text), status, c.equal, cls, "", error))
+        return out
+
+    def train_prompts(self, view, fmt: str, broken: str, error: str) -> dict[str, str]:
+        return {"repair": m.train_repair(view.header, broken), "solve": m.train_solve(view.header)}
+
+    def train_target(self, view, fmt: str, broken: str, fixed: str) -> str:
+        return " " + fixed.strip() if fmt == "solve" else m.repair_target(broken, fixed)
+
+    def keep_example(self, view, fmt: str) -> tuple[str, str]:
+        if fmt == "solve":
+            return m.train_solve(view.header), " " + view.fixed.strip()
+        return m.train_repair(view.header, view.fixed), m.keep_target(view.fixed)
+
+    def corruptor(self, pairs: list, seed: int):
+        """Each fixed solution with its final answer changed (checked wrong by math-verify); a bare
+        `#### 0` where that is impossible."""
+        chosen = {p.id: m.corrupt_answer(p.fixed, seed) for p in pairs}
+        todo = [p for p in pairs if chosen[p.id]]
+        checks = checker().check_many([(p.tests[0], m.final_answer(chosen[p.id])) for p in todo])
+        verified = {p.id for p, c in zip(todo, checks) if c.outcome == "different"}
+        info = {"corrupted_verified_failing": len(verified), "corrupted_fallback_stub": len(pairs) - len(verified)}
+        return (lambda p: chosen[p.id] if p.id in verified else self.format_stub(p)), info
+
+    def format_stub(self, view) -> str:
+        return "#### 0"

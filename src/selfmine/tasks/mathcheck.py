@@ -1,0 +1,178 @@
+"""Answer equivalence with math-verify, under a hard deadline that works from any thread.
+
+math-verify's own timeouts use `signal.alarm`, which only works on a process's main thread, and its
+errors turn quietly into `False`. Here every check runs in a long-lived helper process (one per core,
+warm: sympy and the LaTeX parser load once) with its own memory limit. The caller waits at most
+`deadline` seconds; a helper that overruns is killed and replaced, and the check is recorded as
+undecided, never as wrong. An error inside math-verify is undecided too. There is no fall-back to
+comparing strings.
+
+Outcomes: "equal", "different", "no_answer" (nothing parseable in the prediction), "undecided"."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+DEADLINE_S = 5.0
+MEMORY_MB = 2048
+OUTCOMES = ("equal", "different", "no_answer", "undecided")
+
+HELPER = r"""
+import json, resource, sys
+limit = int(sys.argv[1]) << 20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+CONFIG = [LatexExtractionConfig(), ExprExtractionConfig()]
+
+def parsed(text):
+    # a bare answer ("1,234", "\\frac{1}{2}") is tried as LaTeX math too
+    for form in (text, "$" + text + "$", "\\boxed{" + text + "}"):
+        got = parse(form, CONFIG, parsing_timeout=None, raise_on_error=True)
+        if got:
+            return got
+    return []
+
+sys.stdout.write("ready\n"); sys.stdout.flush()
+for line in sys.stdin:
+    req = json.loads(line)
+    try:
+        gold = parsed(req["gold"])
+        if not gold:
+            out = {"outcome": "undecided", "detail": "the reference answer does not parse"}
+        else:
+            pred = parsed(req["pred"])
+            if not pred:
+                out = {"outcome": "no_answer", "detail": ""}
+            else:
+                same = verify(gold, pred, timeout_seconds=None, raise_on_error=True)
+                out = {"outcome": "equal" if same else "different", "detail": str(pred[-1])[:200]}
+    except MemoryError:
+        out = {"outcome": "undecided", "detail": "memory limit"}
+    except BaseException as e:
+        out = {"outcome": "undecided", "detail": (type(e).__name__ + ": " + str(e))[:200]}
+    sys.stdout.write(json.dumps(out) + "\n"); sys.stdout.flush()
+"""
+
+
+class MathVerifyMissing(RuntimeError):
+    pass
+
+
+@dataclass
+class Check:
+    outcome: str  # one of OUTCOMES
+    detail: str = ""
+
+    @property
+    def equal(self) -> bool:
+        return self.outcome == "equal"
+
+
+class _Helper:
+    def __init__(self, memory_mb: int):
+        self.memory_mb = memory_mb
+        self.proc: subprocess.Popen | None = None
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HELPER, str(self.memory_mb)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+        line = self._read(120.0)
+        if line != "ready":
+            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+            self.kill()
+            if "No module named 'math_verify'" in err:
+                raise MathVerifyMissing("the math domain needs math-verify: pip install -e '.[eval]'")
+            raise RuntimeError(f"math-verify helper did not start: {err.strip()[-300:]}")
+
+    def _read(self, timeout: float) -> str | None:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = self.proc.stdout.readline()
+        return line.strip() if line else None
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            self.proc = None
+
+    def check(self, gold: str, pred: str, deadline: float) -> Check:
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        try:
+            self.proc.stdin.write(json.dumps({"gold": gold, "pred": pred}) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            self.kill()
+            return Check("undecided", "checker process died")
+        line = self._read(deadline)
+        if line is None:
+            self.kill()  # overran (or died): the next check gets a fresh helper
+            return Check("undecided", f"no decision within {deadline:g}s")
+        out = json.loads(line)
+        return Check(out["outcome"], out.get("detail", ""))
+
+
+class MathChecker:
+    """`check_many([(gold, pred), ...])` in input order, across `workers` warm helper processes."""
+
+    def __init__(self, workers: int | None = None, deadline: float = DEADLINE_S, memory_mb: int = MEMORY_MB):
+        self.workers = max(1, workers or min(8, os.cpu_count() or 1))
+        self.deadline = deadline
+        self._free = [_Helper(memory_mb) for _ in range(self.workers)]
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(self.workers)
+
+    def _one(self, gold: str, pred: str | None) -> Check:
+        if pred is None or not pred.strip():
+            return Check("no_answer")
+        with self._lock:
+            helper = self._free.pop()
+        try:
+            return helper.check(gold, pred, self.deadline)
+        finally:
+            with self._lock:
+                self._free.append(helper)
+
+    def check(self, gold: str, pred: str | None) -> Check:
+        return self._one(gold, pred)
+
+    def check_many(self, pairs: list[tuple[str, str | None]]) -> list[Check]:
+        return list(self._pool.map(lambda gp: self._one(*gp), pairs))
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        for h in self._free:
+            h.kill()
+
+
+_SHARED: MathChecker | None = None
+_SHARED_PID = 0
+
+
+def checker() -> MathChecker:
+    """The process's shared checker (helpers start on first use, stop at exit)."""
+    global _SHARED, _SHARED_PID
+    if _SHARED is None or _SHARED_PID != os.getpid():
+        _SHARED, _SHARED_PID = MathChecker(), os.getpid()
+        atexit.register(_SHARED.close)
+    return _SHARED

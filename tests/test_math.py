@@ -1,0 +1,247 @@
+"""The math domain: the verified answer check, proposing with program-checked labels, the curriculum,
+the training formats (keep-correct and the over-correction control), GSM8K / MATH-500 scoring, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from selfmine.config import load_config
+from selfmine.evaluate import evaluate
+from selfmine.evaluate.math_bench import load_tasks, majority
+from selfmine.ledger import Ledger
+from selfmine.mine import mine
+from selfmine.tasks import math as m
+from selfmine.tasks.mathcheck import MathChecker
+
+from .scripted_math import ScriptedMathEngine
+from .test_mine import snapshot
+
+TESTS_DIR = Path(__file__).parent
+
+
+def cfg(data_dir, *sets):
+    base = [f"data_dir={data_dir}", "domain=math", "mine.problems=8", "mine.propose_batch=8", "mine.attempts=4"]
+    return load_config(None, base + list(sets))
+
+
+# -- the answer check ----------------------------------------------------------------------------------
+def test_final_answer_extraction():
+    assert m.final_answer("so 3 + 4 = 7.\n#### 7") == "7"
+    assert m.final_answer("#### 3\nWait, no.\n#### $1,234.") == "$1,234"
+    assert m.final_answer("The answer is $\\boxed{\\frac{1}{2}}$.") == "\\frac{1}{2}"
+    assert m.final_answer("x = \\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}") == "\\left( 3, \\frac{\\pi}{2} \\right)"
+    assert m.final_answer("no answer here") is None
+
+
+def test_pathological_answers_are_undecided_within_the_deadline_off_the_main_thread():
+    """math-verify's own timeouts need the main thread; ours hold from any thread, and the helper that
+    overran is replaced (the next check still works)."""
+    ck = MathChecker(workers=1, deadline=2.0)
+    got = {}
+
+    def work():
+        for pred in ("10**10**10", "(10**7)!", "1,234"):
+            t = time.monotonic()
+            got[pred] = (ck.check("1234", pred), time.monotonic() - t)
+
+    th = threading.Thread(target=work)
+    th.start()
+    th.join(60)
+    ck.close()
+    assert not th.is_alive()
+    for pred in ("10**10**10", "(10**7)!"):
+        check, took = got[pred]
+        assert check.outcome in ("undecided", "different") and took < 2.0 + 3.0  # never equal, never stuck
+    assert got["10**10**10"][0].outcome == "undecided"
+    assert got["1,234"][0].outcome == "equal"
+
+
+def _samples(tasks, answer_of):
+    return [{"task_id": t.task_id, "completion": f"Some steps.\n#### {answer_of(t)}"} for t in tasks]
+
+
+def _score(bench, rows, data_dir):
+    r = evaluate(None, [bench], n=1, data_dir=data_dir, samples={bench: rows}, echo=lambda s: None)
+    return r["benches"][bench]
+
+
+@pytest.mark.parametrize("bench", ["gsm8k", "math500"])
+def test_reference_solutions_all_pass(bench, data_dir):
+    tasks, _ = load_tasks(bench, data_dir)
+    rows = [{"task_id": t.task_id, "completion": t.reference_completion()} for t in tasks]
+    s = _score(bench, rows, data_dir)
+    assert s["tasks"] == len(tasks) == {"gsm8k": 1319, "math500": 500}[bench]
+    assert s["solved_first_sample"] == len(tasks) and s["undecided_samples"] == 0
+
+
+def test_restated_answers_pass_and_off_by_one_or_swapped_fail(data_dir):
+    tasks, _ = load_tasks("gsm8k", data_dir)
+    number = {t.task_id: int(t.answer.replace(",", "")) for t in tasks}
+    restated = _score("gsm8k", _samples(tasks, lambda t: f"{number[t.task_id]:,}.0"), data_dir)
+    assert restated["solved_first_sample"] == len(tasks)
+    off = _score("gsm8k", _samples(tasks, lambda t: number[t.task_id] + 1), data_dir)
+    assert off["solved_first_sample"] == 0
+    nxt = {t.task_id: tasks[(i + 1) % len(tasks)].task_id for i, t in enumerate(tasks)}
+    differ = [t for t in tasks if number[nxt[t.task_id]] != number[t.task_id]]
+    swapped = _score("gsm8k", _samples(differ, lambda t: number[nxt[t.task_id]]), data_dir)
+    assert swapped["tasks"] == len(differ) and swapped["solved_first_sample"] == 0
+
+
+def test_majority_vote_uses_equivalence_not_strings():
+    assert majority(["7", "1/2", "0.5", "\\frac{1}{2}", "7.0", None]) == 1  # 1/2 x3 beats 7 x2
+    assert majority([None, None]) is None
+
+
+# -- proposing ----------------------------------------------------------------------------------------
+def test_parse_proposal_rejections():
+    ok = m.parse_proposal(" A tank holds 40 litres and loses 3 litres a day. How many litres after 5 days?\n"
+                          "Program:\ndef solution():\n    return 40 - 3 * 5\nAnswer: 25\n")  # fmt: skip
+    assert ok.ok and ok.answer == "25" and ok.program.startswith("def solution")
+    assert m.parse_proposal(" A question that is long enough?\nAnswer: 3").reason == "no_program"
+    assert m.parse_proposal(" A question that is long enough?\nProgram:\nx = 1\nAnswer: 3").reason == "no_program"
+    long_answer = (
+        " A question that is long enough?\nProgram:\ndef solution():\n    return 1\nAnswer: one apple and a pear"
+    )
+    assert m.parse_proposal(long_answer).reason == "not_closed_form"
+    trivial = " There are 12 eggs in a box of 12. How many?\nProgram:\ndef solution():\n    return 12\nAnswer: 12"
+    assert m.parse_proposal(trivial).reason == "trivial"
+
+
+def test_mining_verifies_labels_and_runs_the_curriculum(tmp_path, data_dir):
+    """Wrong labels, crashing and runaway programs and trivial problems are rejected with reasons; a
+    greedy-solved problem gets a harder variant and an all-fail one an easier variant next round; mixed
+    outcomes and repairs give pairs; the difficulty level is stored per problem."""
+    c = cfg(data_dir, "mine.rounds=2", "mine.greedy_probe=true", "mine.variant_share=0.5")
+    stats = mine(tmp_path, c, engine=ScriptedMathEngine(), progress=False, echo=lambda s: None)
+    ledger = Ledger.in_run_dir(tmp_path)
+    try:
+        first = ledger.problems(round_id=ledger.open_round(0, 1))
+        reasons = {p.raw.split("?")[0][:30]: p.reason for p in first}
+        assert sorted(p.reason for p in first) == sorted(
+            ["", "", "", "disagreement", "program_error", "program_error", "trivial", "duplicate"]
+        ), reasons
+        second = ledger.problems(round_id=ledger.open_round(0, 2))
+        variants = sorted((p.variant, p.difficulty, p.status) for p in second if p.variant)
+        # easy and mid are greedy-solved (harder; the script writes one harder variant, so the second is a
+        # duplicate), hard fails every sample (easier)
+        assert [(v, d) for v, d, _ in variants] == [("easier", -1), ("harder", 1), ("harder", 1)]
+        assert sorted(s for _, _, s in variants) == ["rejected", "valid", "valid"]
+        valid = {p.header: p for p in first if p.status == "valid"}
+        mid = next(p for q, p in valid.items() if q.startswith("Sam has"))
+        pairs = ledger.pairs(("mixed", "repair", "keep_correct"))
+        kinds = {(pr.kind, pr.problem_id) for pr in pairs}
+        assert ("mixed", mid.id) in kinds
+        hard = next(p for q, p in valid.items() if q.startswith("A car uses 8 litres") and "350" in q)
+        assert ("repair", hard.id) in kinds
+        assert all(ledger.attempts(p.id, "greedy") for p in valid.values())
+        for pr in pairs:
+            if pr.kind == "mixed":
+                assert m.final_answer(pr.fixed) and pr.failure_class in ("wrong_answer", "format")
+    finally:
+        ledger.close()
+    assert stats["total"]["pairs"] >= 2
+
+
+def test_overcorrect_control_has_no_keep_correct_and_the_main_arm_does(tmp_path, data_dir):
+    from selfmine.tasks.base import get_domain
+    from selfmine.train.data import build_examples
+
+    mine(tmp_path, cfg(data_dir), engine=ScriptedMathEngine(), progress=False, echo=lambda s: None)
+    ledger = Ledger.in_run_dir(tmp_path)
+    pairs, keep = ledger.pairs(("mixed", "repair")), ledger.pairs(("keep_correct",))
+    ledger.close()
+    assert pairs and keep
+    domain = get_domain("math")
+    train = load_config(None, ["train.format=repair", "train.keep_correct=1.0"]).train
+    main = build_examples(pairs, keep, train, domain=domain)
+    over = build_examples(pairs, keep, train.model_copy(update={"control": "overcorrect"}), domain=domain)
+    assert any(e.kind == "keep_correct" for e in main) and not any(e.kind == "keep_correct" for e in over)
+    for e in over:
+        assert e.prompt.startswith("Question:") and e.completion.startswith("Wait, that is wrong")
+        assert m.final_answer(e.completion) is not None
+    for e in main:
+        if e.kind == "keep_correct":
+            assert "That is right" in e.completion and m.final_answer(e.completion) == m.final_answer(e.prompt)
+    solve = build_examples(pairs, keep, train.model_copy(update={"format": "solve"}), domain=domain)
+    assert all(e.prompt.rstrip().endswith("Answer:") for e in solve)
+    corrupt, info = domain.corruptor(pairs, 0)
+    assert info["corrupted_verified_failing"] == len(pairs)
+    for p in pairs:
+        assert m.final_answer(corrupt(p)) != m.final_answer(p.fixed)
+
+
+KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from scripted_math import ScriptedMathEngine
+from selfmine.config import load_config
+from selfmine.mine import mine
+cfg = load_config(None, ["data_dir={data}", "domain=math", "mine.problems=8", "mine.propose_batch=4",
+                         "mine.attempts=4", "mine.rounds=2", "mine.greedy_probe=true"])
+mine({run!r}, cfg, engine=ScriptedMathEngine(), progress=False)
+"""
+
+
+@pytest.mark.parametrize("kill_after", [2, 5])
+def test_resume_after_sigkill(tmp_path, data_dir, kill_after):
+    script = KILL_SCRIPT.format(tests=str(TESTS_DIR), data=str(data_dir), run=str(tmp_path / "clean"))
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    script = KILL_SCRIPT.format(tests=str(TESTS_DIR), data=str(data_dir), run=str(tmp_path / "killed"))
+    env = {**os.environ, "SCRIPTED_KILL_AFTER": str(kill_after)}
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == -9, r.stderr[-2000:]
+    env.pop("SCRIPTED_KILL_AFTER")
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert snapshot(tmp_path / "killed") == snapshot(tmp_path / "clean")
+
+
+def test_cli_eval_score_and_bad_input(tmp_path, data_dir):
+    tasks, _ = load_tasks("math500", data_dir)
+    f = tmp_path / "s.jsonl"
+    f.write_text(
+        "".join(json.dumps({"task_id": t.task_id, "completion": t.reference_completion()}) + "\n" for t in tasks[:20])
+    )
+    cli = [sys.executable, "-m", "selfmine.cli"]
+    r = subprocess.run(cli + ["eval", "score", "--bench", "math500", "--samples", str(f), "--out", str(tmp_path / "r.json")],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["benches"]["math500"]["solved_first_sample"] == 20
+    r = subprocess.run(
+        cli + ["mine", "--run-dir", str(tmp_path / "x"), "--domain", "poetry"], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "domain" in r.stderr
+
+
+def test_import_reference_math_pairs_rejudges_every_label(tmp_path, data_dir):
+    """The 13 released math rows: each label is checked against an independent program run in the
+    sandbox; the wrong one and the two ill-posed ones are flagged and left out of training by default."""
+    from selfmine.train.data import select_pairs
+    from selfmine.transfer import import_pairs
+
+    src = data_dir / "tinyforge-zero" / "pairs_math_13.jsonl"
+    info = import_pairs(src, tmp_path)
+    assert info["imported"] == 13 and info["label_checks"]["verified"] == 10
+    assert info["label_checks"]["label_wrong"] == 1 and info["label_checks"]["ill_posed"] == 2
+    ledger = Ledger.in_run_dir(tmp_path)
+    pairs = ledger.pairs(("imported",))
+    ledger.close()
+    wrong = next(p for p in pairs if p.failure_class == "label_wrong")
+    assert "consecutive integers" in wrong.header and wrong.tests == ["21"]  # the right answer is 20
+    kept = select_pairs(pairs, load_config(None, []).train)
+    assert len(kept) == 10 and all(p.failure_class == "verified" for p in kept)
+    # without the shipped checks a label is only compared with its own solution
+    bare = tmp_path / "copy" / "math.jsonl"
+    bare.parent.mkdir()
+    bare.write_text(src.read_text())
+    flags = import_pairs(bare, tmp_path / "bare")["label_checks"]
+    assert flags == {"solution_disagrees": 1, "unverified": 12}
