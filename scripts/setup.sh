@@ -47,6 +47,6 @@ else
   echo "setup: the PyTorch CPU wheel index is not reachable; installing $TORCH_SPEC from the default index"
   "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
 fi
-"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[ml,eval,dev]"
+"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[ml,eval,dev,ray]"
 touch "$VENV/.installed"
 echo "setup: done ($("$VENV/bin/selfmine" version))"

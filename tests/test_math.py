@@ -176,6 +176,13 @@ def test_overcorrect_control_has_no_keep_correct_and_the_main_arm_does(tmp_path,
     assert info["corrupted_verified_failing"] == len(pairs)
     for p in pairs:
         assert m.final_answer(corrupt(p)) != m.final_answer(p.fixed)
+    from selfmine.transfer import export_pairs
+
+    for fmt, keys in (("tinyforge", {"problem", "solution", "answer"}), ("sft", {"prompt", "completion"})):
+        n = export_pairs(tmp_path, fmt, tmp_path / f"{fmt}.jsonl")
+        rows = [json.loads(x) for x in (tmp_path / f"{fmt}.jsonl").read_text().splitlines()]
+        assert n == len(rows) == len(pairs) and all(keys <= set(r) for r in rows)
+    assert all(r["prompt"].startswith("Question:") for r in rows)
 
 
 KILL_SCRIPT = """
@@ -245,3 +252,20 @@ def test_import_reference_math_pairs_rejudges_every_label(tmp_path, data_dir):
     bare.write_text(src.read_text())
     flags = import_pairs(bare, tmp_path / "bare")["label_checks"]
     assert flags == {"solution_disagrees": 1, "unverified": 12}
+
+
+def test_program_answers_mode_takes_the_label_from_the_program_and_canonical_pairs_use_it(tmp_path, data_dir):
+    """`mine.math_answers=program`: the sandboxed program's value is the label (the stated one is kept in
+    meta), so the wrong-label problem becomes valid with the program's answer; `canonical_pairs` pairs the
+    failing attempts of an unsolved problem with the proposer's own program as a worked solution."""
+    c = cfg(data_dir, "mine.math_answers=program", "mine.canonical_pairs=true", "mine.repair=false")
+    mine(tmp_path, c, engine=ScriptedMathEngine(), progress=False, echo=lambda s: None)
+    ledger = Ledger.in_run_dir(tmp_path)
+    try:
+        problems = ledger.problems()
+        pencils = next(p for p in problems if p.header.startswith("A pack has 12 pencils"))
+        assert pencils.status == "valid" and pencils.tests == ["60"] and pencils.meta["stated"] == "65"
+        canonical = [p for p in ledger.pairs(("canonical",))]
+        assert canonical and all("def solution" in p.fixed and m.final_answer(p.fixed) for p in canonical)
+    finally:
+        ledger.close()

@@ -172,6 +172,9 @@ def mine_cmd(
     overrides: list[str] = typer.Option(
         [], "--set", help="Config override KEY=VALUE, e.g. mine.repair=false (repeatable)."
     ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
     """Self-mine pairs: propose problems, check them (grounded tests for code, a program-checked answer for
@@ -193,11 +196,14 @@ def mine_cmd(
         ("mine.rounds", rounds),
         ("mine.tests", tests),
         ("domain", domain),
+        ("scale.ray_address", ray_address),
     )
+    from .scale import RayMissing
+
     try:
         cfg = load_config(config, sets)
         mine(run_dir, cfg, progress=not no_progress, echo=typer.echo)
-    except (ConfigError, DataError, ModelError, EngineError) as e:
+    except (ConfigError, DataError, ModelError, EngineError, RayMissing) as e:
         fail(str(e))
     except RuntimeError as e:
         fail(str(e), code=3)
@@ -404,6 +410,9 @@ def eval_run(
     dtype: str = typer.Option(
         "auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."
     ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
+    ),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """Generate and score. Subcommands: `score` (samples made elsewhere), `compare` (two results)."""
@@ -420,10 +429,13 @@ def eval_run(
         fail(f"--format must be raw or chat, not {fmt!r}")
     if adapter is not None and not (adapter / "adapter_config.json").exists():
         fail(f"not a PEFT adapter directory (no adapter_config.json): {adapter}")
+    from .scale import RayMissing, connect
+
     try:
         from .datasets import data_dir as resolve_data_dir
 
         resolve_data_dir(data_dir)
+        connect(ray_address)
         from .config import EngineConfig
 
         engine = get_engine(backend, model, **EngineConfig(backend=backend, model=model, dtype=dtype).backend_kwargs())
@@ -441,7 +453,7 @@ def eval_run(
             progress=not no_progress,
             echo=typer.echo,
         )
-    except (DataError, ModelError, EngineError, ValueError) as e:
+    except (DataError, ModelError, EngineError, ValueError, RayMissing) as e:
         fail(str(e))
     write(report, out)
     typer.echo(f"results: {out} and {out.with_suffix('.md')}")
@@ -458,10 +470,14 @@ def eval_score(
     ),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
     out: Path = typer.Option(Path("results.json"), "--out"),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
+    ),
 ) -> None:
     """Score completions produced elsewhere (EvalPlus samples format)."""
     from .datasets import DataError
     from .evaluate import evaluate, write
+    from .scale import RayMissing, connect
 
     benches = _benches(bench)
     if not samples.exists():
@@ -480,6 +496,7 @@ def eval_score(
     for r in rows:
         counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
     try:
+        connect(ray_address)
         report = evaluate(
             None,
             benches,
@@ -488,7 +505,7 @@ def eval_score(
             samples={benches[0]: rows},
             echo=typer.echo,
         )
-    except (DataError, ValueError) as e:
+    except (DataError, ValueError, RayMissing) as e:
         fail(str(e))
     report["samples_file"] = str(samples)
     write(report, out)
@@ -530,6 +547,9 @@ def study_cmd(
     overrides: list[str] = typer.Option(
         [], "--set", help="Config override KEY=VALUE, e.g. study.seeds=[0,1] (repeatable)."
     ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
     """Fine-tuning vs best-of-n sampling: for each pair count (nested subsets) and seed, base and tuned
@@ -543,11 +563,12 @@ def study_cmd(
     from .engine import EngineError, ModelError
     from .evaluate.compare import IncomparableResults
     from .ledger import RunDirBusy
+    from .scale import RayMissing
     from .study import StudyError, run_study
     from .train import TrainError
 
     try:
-        cfg = load_config(config, list(overrides))
+        cfg = load_config(config, list(overrides) + _options_as_sets(("scale.ray_address", ray_address)))
         if cfg.data_dir is None:
             cfg.data_dir = str(resolve_data_dir(None))
         out = run_study(run_dir, cfg, progress=not no_progress, echo=typer.echo)
@@ -560,6 +581,7 @@ def study_cmd(
         StudyError,
         RunDirBusy,
         IncomparableResults,
+        RayMissing,
     ) as e:
         fail(str(e))
     for name, r in out["study"]["benches"].items():
@@ -577,6 +599,9 @@ def run_cmd(
         [], "--set", help="Config override KEY=VALUE, e.g. mine.attempts=8 (repeatable)."
     ),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data (default: SELFMINE_DATA_DIR)."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
+    ),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """The whole loop: baseline eval -> mine -> train -> eval adapter -> controls -> report. Resumable."""
@@ -586,18 +611,19 @@ def run_cmd(
     from .engine import EngineError, ModelError
     from .ledger import RunDirBusy
     from .pipeline import Pipeline, PipelineError
+    from .scale import RayMissing
     from .train import TrainError
 
     if no_progress:
         quiet_libraries()
     path = config or Path(__file__).parent / "configs" / "cpu-demo.yaml"
-    sets = list(overrides) + ([f"data_dir={data_dir}"] if data_dir else [])
+    sets = list(overrides) + _options_as_sets(("data_dir", data_dir), ("scale.ray_address", ray_address))
     try:
         cfg = load_config(path, sets)
         if cfg.data_dir is None:
             cfg.data_dir = str(resolve_data_dir(None))
         Pipeline(run_dir, cfg, progress=not no_progress, echo=typer.echo).run()
-    except (ConfigError, DataError, ModelError, EngineError, TrainError, PipelineError, RunDirBusy) as e:
+    except (ConfigError, DataError, ModelError, EngineError, TrainError, PipelineError, RunDirBusy, RayMissing) as e:
         fail(str(e))
     except OSError as e:
         fail(

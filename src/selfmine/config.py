@@ -133,6 +133,11 @@ class MineConfig(Section):
     target_pairs: Optional[int] = Field(
         None, ge=1, description="stop mining after the round that reaches this many (broken, fixed) pairs"
     )
+    math_answers: Literal["agree", "program"] = Field(
+        "agree",
+        description="math: agree (a problem is valid when its program's value and its stated answer are "
+        "equivalent) | program (the sandboxed program's value is the label, as grounded tests are for code)",
+    )
     greedy_probe: bool = Field(
         False,
         description="one greedy attempt per valid problem besides the samples; the curriculum asks for a "
@@ -175,6 +180,14 @@ class StudyConfig(Section):
     resamples: int = Field(2000, ge=100, description="bootstrap resamples for the interaction's interval")
 
 
+class ScaleConfig(Section):
+    ray_address: Optional[str] = Field(
+        None,
+        description="judge on a Ray cluster: auto (the running cluster), ray://HOST:PORT, or local (start one "
+        "here); null keeps everything on this machine",
+    )
+
+
 class RunConfig(Section):
     seed: int = 0
     domain: Literal["code", "math"] = Field("code", description="what the model writes and is judged on")
@@ -185,6 +198,7 @@ class RunConfig(Section):
     eval: EvalConfig = EvalConfig()
     pipeline: PipelineConfig = PipelineConfig()
     study: StudyConfig = StudyConfig()
+    scale: ScaleConfig = ScaleConfig()
 
 
 def flatten(d: dict, prefix: str = "") -> dict:

@@ -60,7 +60,7 @@ class Pipeline:
         they are unchanged."""
         c = self.cfg.model_dump(mode="json")
         engine = {"engine": c["engine"], "seed": c["seed"]}
-        mine = {**engine, "mine": c["mine"]}
+        mine = {**engine, "domain": c["domain"], "mine": c["mine"]}
         train = {
             **mine,
             "train": c["train"],
@@ -175,6 +175,9 @@ class Pipeline:
         return {"pairs": rec["pairs"], "adapter": str(out)}
 
     def run(self) -> dict:
+        from .scale import connect
+
+        connect(self.cfg.scale.ray_address)
         with run_dir_lock(self.dir):
             return self._run()
 

@@ -10,25 +10,33 @@ from pathlib import Path
 from .ledger import MINED_KINDS, Attempt, Ledger, Pair, PairView, Problem
 from .ledger.store import insert_attempt, insert_import_round, insert_pair, insert_problem, set_meta_in
 from .sandbox import Job, check_sandbox, judge_many
-from .tasks.code import classify_failure, header_from_source, repair_prompt, solve_prompt
+from .tasks.code import classify_failure, header_from_source, solve_prompt
 
 FORMATS = ("tinyforge", "sft", "dpo")
 
 
-def export_record(p: PairView, fmt: str) -> dict:
+def export_record(p: PairView, fmt: str, domain=None) -> dict:
+    from .tasks.base import get_domain
+
+    d = domain or get_domain("code")
     if fmt == "tinyforge":
-        return {"signature": p.header, "tests": p.tests, "broken": p.broken, "error": p.error, "fixed": p.fixed}
+        return d.reference_row(p)
     if fmt == "sft":
-        prompt = repair_prompt(p.header, p.tests, p.broken, p.error, with_header=False)
         return {
-            "prompt": prompt,
-            "completion": p.fixed,
+            "prompt": d.train_prompts(p, "repair", p.broken, p.error)["repair"],
+            "completion": d.train_target(p, "repair", p.broken, p.fixed),
             "pair_id": p.id,
             "kind": p.kind,
             "failure_class": p.failure_class,
         }
     if fmt == "dpo":
-        return {"prompt": solve_prompt(p.header, p.tests), "chosen": p.fixed, "rejected": p.broken, "pair_id": p.id}
+        prompt = d.train_prompts(p, "solve", p.broken, p.error)["solve"]
+        return {
+            "prompt": prompt,
+            "chosen": d.train_target(p, "solve", p.broken, p.fixed),
+            "rejected": d.train_target(p, "solve", p.broken, p.broken),
+            "pair_id": p.id,
+        }
     raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
 
@@ -41,15 +49,18 @@ def export_pairs(
 ) -> int:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    from .tasks.base import get_domain
+
     ledger = Ledger.in_run_dir(run_dir)
     try:
         pairs = ledger.pairs(kinds, classes)
+        domain = get_domain(ledger.get_meta("domain") or (ledger.get_meta("config") or {}).get("domain") or "code")
     finally:
         ledger.close()
     tmp = Path(str(out) + ".tmp")
     with open(tmp, "w") as f:
         for p in pairs:
-            f.write(json.dumps(export_record(p, fmt)) + "\n")
+            f.write(json.dumps(export_record(p, fmt, domain)) + "\n")
     tmp.replace(out)
     return len(pairs)
 

@@ -54,6 +54,9 @@ def mine(
 ) -> dict:
     """All rounds up to `mine.rounds` or until `mine.target_pairs` is reached; returns the last round's
     statistics with the totals over rounds under "total"."""
+    from ..scale import connect
+
+    connect(cfg.scale.ray_address)
     with run_dir_lock(run_dir):
         return _mine(run_dir, cfg, engine, progress, echo)
 
@@ -197,8 +200,9 @@ def _round(
         solves, repairs = ledger.attempts(p.id, "solve"), ledger.attempts(p.id, "repair")
         canonical = []
         if m.canonical_pairs and solves and not any(a.passed for a in solves + repairs):
-            if not ledger.has_attempts(p.id, "canonical"):  # its own code passed its tests twice at validation
-                ledger.add_attempts([Attempt(p.id, "canonical", 0, p.code, p.code, "passed", True)])
+            if not ledger.has_attempts(p.id, "canonical"):  # the proposer's own program, checked at validation
+                text = domain.canonical_text(p)
+                ledger.add_attempts([Attempt(p.id, "canonical", 0, text, text, "passed", True)])
             canonical = ledger.attempts(p.id, "canonical")
         pairs = mine_pairs(p.id, solves, repairs, m.pairs_per_problem, canonical, domain.failure_priority, domain.same)
         if pairs:

@@ -224,6 +224,16 @@ def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Ve
     return Verdict(Status.ERROR, msg, error_type="EarlyExit", **base)
 
 
+_REMOTE: Callable | None = None  # set by selfmine.scale: judge on a cluster instead of this machine
+
+
+def set_remote(fn: Callable | None) -> Callable | None:
+    """Route judge_many through `fn` (None: back to this machine); returns the previous route."""
+    global _REMOTE
+    before, _REMOTE = _REMOTE, fn
+    return before
+
+
 def judge_many(
     jobs: Iterable[Job],
     *,
@@ -232,8 +242,11 @@ def judge_many(
     on_result: Callable[[int, Verdict], None] | None = None,
 ) -> list[Verdict]:
     """Judge many programs in parallel (one warm sandbox per core). Results keep the input order;
-    sandbox errors are retried once here before they are returned."""
+    sandbox errors are retried once here before they are returned. With a cluster connected
+    (`selfmine.scale.connect`) and no pool named, the jobs are judged there."""
     jobs = list(jobs)
+    if _REMOTE is not None and pool is None and workers is None:
+        return _REMOTE(jobs, on_result=on_result)
     own = pool is None and workers is not None
     pool = WorkerPool(workers) if own else (pool or default_pool())
     results: list[Verdict | None] = [None] * len(jobs)

@@ -21,8 +21,9 @@ class StudyError(RuntimeError):
 
 def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
     """A study's arms are comparable only if they were all made with one configuration."""
-    new = flatten(cfg.model_dump(mode="json"))
-    old = ledger.get_meta("study_config")
+    new = {k: v for k, v in flatten(cfg.model_dump(mode="json")).items() if not k.startswith("scale.")}
+    old = ledger.get_meta("study_config")  # where it runs (scale.*) never changes what an arm computes
+    old = old and {k: v for k, v in old.items() if not k.startswith("scale.")}
     if old is None:
         ledger.set_meta("study_config", new)
         return
@@ -152,6 +153,9 @@ class Study:
         return json.loads(path.read_text())
 
     def run(self) -> dict:
+        from ..scale import connect
+
+        connect(self.cfg.scale.ray_address)
         with run_dir_lock(self.dir):
             self.dir.mkdir(parents=True, exist_ok=True)
             ledger = Ledger.in_run_dir(self.dir)

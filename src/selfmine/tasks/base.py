@@ -37,8 +37,14 @@ class Domain(Protocol):
                       round_no) -> list:  # fmt: skip
         """One proposal per slot (fresh or a curriculum variant), parsed, validated, gated."""
 
+    def canonical_text(self, problem) -> str:
+        """The proposer's own checked solution as an attempt (`mine.canonical_pairs`)."""
+
     def same(self, attempt) -> str:
         """The key under which two attempts count as one when pairs are mined."""
+
+    def reference_row(self, view) -> dict:
+        """One pair in the reference implementation's schema (`pairs export --format tinyforge`)."""
 
     def solve_stop(self, chat: bool) -> list[str]: ...
 

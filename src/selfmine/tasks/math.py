@@ -238,6 +238,11 @@ def fingerprint(question: str) -> str:
     return hashlib.sha256(" ".join(tokens(question)).encode()).hexdigest()[:32]
 
 
+def program_solution(program: str, answer: str) -> str:
+    """The proposer's own checked program as a worked solution (`mine.canonical_pairs`)."""
+    return f" Let me compute it step by step in Python.\n{program.rstrip()}\n#### {answer}"
+
+
 # -- training formats --------------------------------------------------------------------------------
 def train_solve(question: str) -> str:
     return solve_prompt(question, shots=False)

@@ -67,7 +67,10 @@ class MathDomain:
             else:
                 prompt, shots = m.variant_prompt(rng, slot.parent, slot.variant)
             prompts.append(prompt)
-            metas.append({"domain": "math", "format": "chat" if mc.chat else "raw", "shots": shots})
+            metas.append(
+                {"domain": "math", "tests": f"answer:{mc.math_answers}", "format": "chat" if mc.chat else "raw",
+                 "shots": shots}
+            )  # fmt: skip
         params = SamplingParams(
             n=1,
             temperature=mc.propose_temperature,
@@ -116,12 +119,21 @@ class MathDomain:
                 prob.reason, prob.detail = "program_error", (runs[k].message or why1)[:300]
             elif v1 != v2:
                 prob.reason, prob.detail = "nondeterministic", f"{v1!r} then {v2!r}"[:300]
+            elif not m.closed_form(value_text(v1)):
+                prob.reason, prob.detail = "not_closed_form", f"the program gives {value_text(v1)[:80]}"
             else:
                 prob.meta["value"] = value_text(v1)
                 agree.append(i)
+        if mc.math_answers == "program":  # the executor is the oracle: the program's value is the label
+            for i in agree:
+                problems[i].meta["stated"] = parsed[i].answer
+                parsed[i].answer = problems[i].tests[0] = problems[i].meta["value"]
         checks = checker().check_many([(problems[i].meta["value"], parsed[i].answer) for i in agree])
         for i, c in zip(agree, checks):
             p, prob = parsed[i], problems[i]
+            if mc.math_answers == "program" and m.trivial(p.question, p.answer):
+                prob.reason, prob.detail = "trivial", f"the answer {p.answer} appears in the question"
+                continue
             if not c.equal:
                 prob.reason = "disagreement" if c.outcome in ("different", "no_answer") else "undecided"
                 prob.detail = f"program gives {prob.meta['value']}, stated {p.answer} ({c.outcome} {c.detail})"[:300]
@@ -145,10 +157,17 @@ class MathDomain:
             fingerprints.add(fp)
             near.add(f"r{prob.round_id}p{prob.idx}", p.question)
 
+    def canonical_text(self, problem) -> str:
+        return m.program_solution(problem.code, problem.tests[0])
+
     @staticmethod
     def same(attempt) -> str:
         """Two solutions are one when their reasoning is the same text (RFT dedups reasoning paths)."""
         return " ".join(attempt.code.split())
+
+    def reference_row(self, view) -> dict:
+        """The reference implementation's math schema (problem, solution, answer)."""
+        return {"problem": view.header, "solution": view.fixed, "answer": view.tests[0] if view.tests else ""}
 
     def solve_stop(self, chat: bool) -> list[str]:
         return [] if chat else m.SOLVE_STOP
@@ -172,10 +191,14 @@ class MathDomain:
         return out
 
     def train_prompts(self, view, fmt: str, broken: str, error: str) -> dict[str, str]:
-        return {"repair": m.train_repair(view.header, broken), "solve": m.train_solve(view.header)}
+        # an imported reference row has no wrong attempt: its repair example is a solve example
+        repair = m.train_repair(view.header, broken) if broken.strip() else m.train_solve(view.header)
+        return {"repair": repair, "solve": m.train_solve(view.header)}
 
     def train_target(self, view, fmt: str, broken: str, fixed: str) -> str:
-        return " " + fixed.strip() if fmt == "solve" else m.repair_target(broken, fixed)
+        if fmt == "solve" or not broken.strip():
+            return " " + fixed.strip()
+        return m.repair_target(broken, fixed)
 
     def keep_example(self, view, fmt: str) -> tuple[str, str]:
         if fmt == "solve":

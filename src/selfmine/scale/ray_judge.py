@@ -1,0 +1,123 @@
+"""Judging on a Ray cluster: one long-lived actor per node owns a warm sandbox pool sized to the node's
+cores; the driver cuts the jobs into batches, hands them out round-robin, and reassembles the verdicts in
+input order. An actor whose process dies is restarted by Ray (on its node, or elsewhere if the node is
+gone) and its batch runs again; what cannot be judged after that comes back as a sandbox error, which no
+stage ever scores as the program's."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from ..sandbox.judge import judge_many as local_judge_many
+from ..sandbox.judge import set_remote
+from ..sandbox.verdict import Status, Verdict
+from . import RAY_EXTRA, RayMissing
+
+BATCH = 8  # jobs per actor call: small enough to spread, large enough that a call outweighs its overhead
+CONCURRENT_BATCHES = 2  # per actor: one batch's slowest program does not idle the node's other workers
+
+
+def ray_module():
+    try:
+        import ray
+    except ImportError:
+        raise RayMissing(f"--ray-address needs Ray, an optional extra: {RAY_EXTRA}") from None
+    return ray
+
+
+class JudgeNode:
+    """Runs inside a Ray worker on one node (wrapped by `ray.remote` at connect time)."""
+
+    def __init__(self, workers: int):
+        from ..sandbox import WorkerPool
+
+        self.pool = WorkerPool(workers)
+
+    def judge(self, jobs: list) -> list[Verdict]:
+        return local_judge_many(jobs, pool=self.pool)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def info(self) -> dict:
+        return {"pid": os.getpid(), "workers": self.pool.size, "isolation": self.pool.isolation}
+
+
+class RayJudge:
+    def __init__(self, address: str, batch: int = BATCH, workers: int | None = None):
+        """`workers`: sandbox workers per node (default: the node's CPU count)."""
+        ray = ray_module()
+        self.ray, self.batch = ray, batch
+        if not ray.is_initialized():
+            kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            ray.init(**kwargs) if address == "local" else ray.init(address=address, **kwargs)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        remote = ray.remote(JudgeNode)
+        self.actors = []
+        for node in ray.nodes():
+            if not node.get("Alive"):
+                continue
+            cpus = workers or max(1, int(node.get("Resources", {}).get("CPU", 1)))
+            self.actors.append(
+                remote.options(
+                    num_cpus=0,  # the sandbox processes are its work; the CPU resource stays free for stages
+                    max_restarts=-1,
+                    max_task_retries=-1,  # a call on a dead actor runs again on its restart
+                    max_concurrency=CONCURRENT_BATCHES,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=True),
+                ).remote(cpus)
+            )
+        if not self.actors:
+            raise RuntimeError("the Ray cluster has no live node")
+        self._lock = threading.Lock()
+        self._next = 0
+
+    def info(self) -> list[dict]:
+        return self.ray.get([a.info.remote() for a in self.actors])
+
+    def judge_many(self, jobs, on_result: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
+        jobs = list(jobs)
+        batches = [(i, jobs[i : i + self.batch]) for i in range(0, len(jobs), self.batch)]
+        with self._lock:  # concurrent callers share the round-robin
+            start, self._next = self._next, self._next + len(batches)
+        futures = [self.actors[(start + k) % len(self.actors)].judge.remote(b) for k, (_, b) in enumerate(batches)]
+        out: list[Verdict] = []
+        for (first, b), f in zip(batches, futures):
+            try:
+                verdicts = self.ray.get(f)
+            except self.ray.exceptions.RayError as e:  # the cluster failed, not the program
+                why = f"ray: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                verdicts = [Verdict(Status.SANDBOX_ERROR, why, isolation="ray") for _ in b]
+            for k, v in enumerate(verdicts):
+                if on_result:
+                    on_result(first + k, v)
+            out += verdicts
+        return out
+
+    def close(self) -> None:
+        for a in self.actors:
+            self.ray.kill(a)
+        self.actors = []
+
+
+_ACTIVE: RayJudge | None = None
+
+
+def install(address: str) -> RayJudge:
+    """Route every `judge_many` that names no pool of its own through the cluster."""
+    global _ACTIVE
+    if _ACTIVE is None:
+        _ACTIVE = RayJudge(address)
+        set_remote(_ACTIVE.judge_many)
+    return _ACTIVE
+
+
+def uninstall() -> None:
+    global _ACTIVE
+    set_remote(None)
+    if _ACTIVE is not None:
+        _ACTIVE.close()
+        _ACTIVE = None

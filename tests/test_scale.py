@@ -1,0 +1,124 @@
+"""Scale-out on Ray, on a local cluster this module starts and stops itself: the same verdicts as the
+local judge, mining through the cluster, a Ray worker killed mid-judging, and a clear line without Ray."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from selfmine.config import load_config
+from selfmine.mine import mine
+from selfmine.sandbox import Job, judge_many
+
+from .scripted import ScriptedEngine
+from .test_mine import snapshot
+
+ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from selfmine.scale import ray_judge
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    judge = ray_judge.install("auto")
+    yield judge
+    ray_judge.uninstall()
+    ray.shutdown()
+
+
+def _local(jobs):
+    from selfmine.sandbox.judge import set_remote
+
+    remote = set_remote(None)
+    try:
+        return judge_many(jobs)
+    finally:
+        set_remote(remote)
+
+
+def _key(v):
+    return (v.status.value, [(t.index, t.outcome) for t in v.tests])
+
+
+def test_eval_score_of_canonical_solutions_through_ray_equals_local(cluster, data_dir):
+    """HumanEval's 164 canonical solutions with their tests (and MBPP+'s first 40 with plus inputs):
+    every verdict through the cluster equals the local one, in order."""
+    from selfmine.evaluate.data import load_tasks
+    from selfmine.evaluate.score import MAX_TIMEOUT_S, _job
+
+    tasks = load_tasks("humaneval", data_dir)[0] + load_tasks("mbpp+", data_dir)[0][:40]
+    jobs = [_job(t, t.canonical, MAX_TIMEOUT_S) for t in tasks]
+    remote = judge_many(jobs)
+    assert sum(v.passed for v in remote[:164]) == 164
+    assert [_key(v) for v in remote] == [_key(v) for v in _local(jobs)]
+    assert {i["isolation"] for i in cluster.info()} == {remote[0].isolation}
+
+
+def test_mine_through_ray_equals_local_and_duplicates_nothing(cluster, tmp_path, data_dir):
+    sets = [f"data_dir={data_dir}", "mine.propose_batch=3", "mine.problems=7", "mine.attempts=4", "mine.tests=model"]
+    from selfmine.sandbox.judge import set_remote
+
+    remote = set_remote(None)
+    try:
+        mine(tmp_path / "local", load_config(None, sets), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
+    finally:
+        set_remote(remote)
+    cfg = load_config(None, sets + ["scale.ray_address=auto"])
+    mine(tmp_path / "ray", cfg, engine=ScriptedEngine(), progress=False, echo=lambda s: None)
+    got = snapshot(tmp_path / "ray")
+    assert got == snapshot(tmp_path / "local") and got["pairs"]
+    assert len(set(got["attempts"])) == len(got["attempts"])
+
+
+def test_a_killed_ray_worker_mid_judging_changes_no_verdict(cluster):
+    """The actor process that owns the node's sandbox pool is SIGKILLed while it judges; Ray restarts it
+    and reruns its batch: the verdicts equal the local ones, and none is a sandbox error."""
+    jobs = [
+        Job(
+            f"import time\ndef f(x):\n    time.sleep(0.2)\n    return x + {i % 3}",
+            [f"assert f(1) == {1 + (i % 2)}"],
+            10,
+        )
+        for i in range(48)
+    ]
+    pid = ray.get(cluster.actors[0].pid.remote())
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("v", judge_many(jobs)))
+    t.start()
+    time.sleep(1.0)
+    assert t.is_alive()  # killed while it judges
+    subprocess.run(["kill", "-9", str(pid)], check=True)
+    t.join(300)
+    assert not t.is_alive()
+    assert ray.get(cluster.actors[0].pid.remote()) != pid  # it really was replaced
+    assert not any(v.infrastructure_failure for v in out["v"])
+    assert [_key(v) for v in out["v"]] == [_key(v) for v in _local(jobs)]
+
+
+def test_without_ray_one_line_names_the_extra(tmp_path):
+    script = (
+        "import sys; sys.modules['ray'] = None\n"
+        "import selfmine, selfmine.cli, selfmine.mine, selfmine.pipeline, selfmine.evaluate\n"
+        "from selfmine.cli import main\n"
+        f"sys.argv = ['selfmine', 'eval', 'score', '--bench', 'humaneval', '--samples', {str(tmp_path / 's.jsonl')!r},"
+        " '--ray-address', 'auto']\n"
+        "main()\n"
+    )
+    (tmp_path / "s.jsonl").write_text('{"task_id": "HumanEval/0", "completion": "    return False\\n"}\n')
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "pip install -e '.[ray]'" in r.stderr
+
+
+def test_importing_selfmine_never_imports_ray():
+    code = (
+        "import sys, selfmine, selfmine.cli, selfmine.mine, selfmine.pipeline, selfmine.evaluate, selfmine.scale\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
