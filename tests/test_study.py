@@ -77,7 +77,7 @@ def _study_config(tmp_path, tiny_model, data_dir):
         "data_dir": str(data_dir),
         "engine": {"model": str(tiny_model), "batch_size": 8},
         "train": {"epochs": 1, "grad_accum": 1, "max_tokens": 256, "rank": 4, "dtype": "float32"},
-        "eval": {"benches": ["humaneval"], "limit": 2, "max_tokens": 16},
+        "eval": {"benches": ["humaneval", "gsm8k"], "limit": 2, "max_tokens": 16},
         "study": {"pair_counts": [0, 2, 4], "seeds": [0, 1], "n": 2, "formats": ["raw"],
                   "pairs_file": "tinyforge-zero/pairs_7b_40.jsonl", "resamples": 200},
     }  # fmt: skip
@@ -103,6 +103,10 @@ def test_the_study_end_to_end_on_the_tiny_model_and_a_resume(tmp_path, tiny_mode
         assert set(row["interaction"]["per_seed"]) == {"0", "1"}
         assert row["interaction"]["ci95"][0] <= row["interaction"]["mean"] <= row["interaction"]["ci95"][1]
     assert "not measured" in study["boundary"]["note"]
+    # the transfer axis: code pairs measured on a math benchmark beside the code one
+    assert study["benches"]["gsm8k (raw)"]["transfer"] and not study["benches"]["humaneval (raw)"]["transfer"]
+    assert [row["pairs"] for row in study["benches"]["gsm8k (raw)"]["rows"]] == [2, 4]
+    assert "Transfer: code pairs, a math benchmark." in (run / "study.md").read_text()
     assert (run / "study.html").exists() and "threshold" in (run / "study.md").read_text().lower()
     training = json.loads((run / "study" / "adapters" / "pairs4-seed0" / "training.json").read_text())
     small = json.loads((run / "study" / "adapters" / "pairs2-seed0" / "training.json").read_text())

@@ -12,6 +12,7 @@ import numpy as np
 from ..evaluate.compare import IncomparableResults, check_comparable
 from ..funnel import total_stats
 from ..ledger import Ledger
+from ..tasks.base import bench_domain
 from .diversity import diversity
 from .plan import Arm
 from .stats import bootstrap_tasks, gain, interaction_table, threshold
@@ -116,9 +117,12 @@ def analyse(cfg, arms: list[Arm], results: dict, run_dir: Path) -> dict:
                     m: float(np.mean([d[m] for d in per_seed]))
                     for m in ("distinct", "edit_distance", "first_token_entropy")
                 }
+            measured = bench_domain(bench)
             out["benches"][f"{bench} ({fmt})"] = {
                 "bench": bench,
                 "format": fmt,
+                "domain": measured,
+                "transfer": measured != cfg.domain,  # pairs of one domain, benchmark of the other
                 "rows": rows,
                 "threshold_oracle": threshold(rows),
                 "threshold_selector": threshold([{**r, "interaction": r["interaction_selector"]} for r in rows]),

@@ -32,7 +32,12 @@ def markdown(study: dict) -> str:
         f"{b['mixed_rate']:.0%} ({b['mixed_ci'][0]:.0%}-{b['mixed_ci'][1]:.0%}), pairs per proposal "
         f"{b['pairs_per_proposal']:.2f}: {b['verdict']}"), ""]  # fmt: skip
     for name, r in study["benches"].items():
-        md += [f"## {name}", "", f"Threshold (oracle best-of-n): **{r['threshold_oracle']}**; "
+        where = (
+            f"Transfer: {study['config'].get('domain', 'code')} pairs, a {r['domain']} benchmark."
+            if r.get("transfer")
+            else f"In-domain: {r.get('domain', 'code')} pairs, a {r.get('domain', 'code')} benchmark."
+        )
+        md += [f"## {name}", "", where, "", f"Threshold (oracle best-of-n): **{r['threshold_oracle']}**; "
                f"(selector): **{r['threshold_selector']}**", "",
                "| pairs | tasks | pass@1 gain (CI) | oracle gain (CI) | selector gain (CI) | interaction, oracle (CI) | "
                "per seed | interaction, selector (CI) | left out |",

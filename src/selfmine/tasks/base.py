@@ -81,3 +81,11 @@ def get_domain(name: str) -> Domain:
 
         return MathDomain()
     raise ValueError(f"unknown domain {name!r}: choose from {', '.join(DOMAINS)}")
+
+
+def bench_domain(bench: str) -> str:
+    """The domain a benchmark measures (a study's transfer axis: pairs of one domain, benchmark of another)."""
+    for name in DOMAINS:
+        if bench in get_domain(name).benches:
+            return name
+    raise ValueError(f"unknown benchmark {bench!r}")
