@@ -269,3 +269,16 @@ def test_program_answers_mode_takes_the_label_from_the_program_and_canonical_pai
         assert canonical and all("def solution" in p.fixed and m.final_answer(p.fixed) for p in canonical)
     finally:
         ledger.close()
+
+
+def test_a_gsm8k_question_is_caught_as_contaminated(data_dir):
+    from selfmine.tasks.base import get_domain
+
+    index, sums = get_domain("math").contamination(cfg(data_dir))
+    assert set(sums) == {"gsm8k", "math500"}
+    question = load_tasks("gsm8k", data_dir)[0][5].question
+    hit = index.check(question)
+    assert hit and hit[1].startswith("gsm8k:GSM8K/5")
+    assert (
+        index.check("A farmer plants 7 rows of 9 trees and 4 of them die over the winter. How many are left?") is None
+    )
