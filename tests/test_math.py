@@ -97,7 +97,7 @@ def test_restated_answers_pass_and_off_by_one_or_swapped_fail(data_dir):
 
 def test_majority_vote_uses_equivalence_not_strings():
     assert majority(["7", "1/2", "0.5", "\\frac{1}{2}", "7.0", None]) == 1  # 1/2 x3 beats 7 x2
-    assert majority([None, None]) is None
+    assert majority([None, None]) == 0 and majority([]) is None
 
 
 # -- proposing ----------------------------------------------------------------------------------------

@@ -60,7 +60,8 @@ def score(tasks: list[MathTask], texts: list[list[str]]) -> list[list[SampleResu
 
 def majority(answers: list[str | None]) -> int | None:
     """Self-consistency: the sample whose final answer is equivalent to the most others (math-verify,
-    not string equality); ties go to the earliest. Samples without an answer are not voted for."""
+    not string equality); ties go to the earliest. Samples without an answer get no vote; when none has
+    one, the first sample is the pick (a selector always picks; None means nothing was there to pick)."""
     reps: list[tuple[int, str]] = []  # (first sample index, answer) per cluster
     votes: list[int] = []
     ck = checker()
@@ -75,7 +76,7 @@ def majority(answers: list[str | None]) -> int | None:
             reps.append((j, a))
             votes.append(1)
     if not reps:
-        return None
+        return 0 if answers else None
     best = max(range(len(reps)), key=lambda k: (votes[k], -reps[k][0]))
     return reps[best][0]
 
