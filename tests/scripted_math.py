@@ -4,10 +4,9 @@ and pairing are real. SCRIPTED_KILL_AFTER=N SIGKILLs the process on the Nth gene
 
 from __future__ import annotations
 
-import os
-import signal
+from selfmine.engine import Completion
 
-from selfmine.engine import Completion, Engine
+from .scripted import ScriptedEngine
 
 # name: (question, program, stated answer, correct solution, wrong solution)
 PROBLEMS = {
@@ -84,18 +83,11 @@ def proposal(q: str, program: str, answer: str) -> str:
     return f" {q}\nProgram:\n{program}\nAnswer: {answer}\n"
 
 
-class ScriptedMathEngine(Engine):
+class ScriptedMathEngine(ScriptedEngine):
+    """The code script's engine (call counting, SCRIPTED_KILL_AFTER) with math outputs."""
+
     name = "scripted-math"
     model_name = "scripted-math"
-
-    def __init__(self):
-        self.calls = 0
-
-    def generate(self, prompts, params, adapter=None, progress=False):
-        self.calls += 1
-        if int(os.environ.get("SCRIPTED_KILL_AFTER", "0")) == self.calls:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return [[self._one(p, params, pos, i) for i in range(params.n)] for pos, p in enumerate(prompts)]
 
     def _one(self, prompt: str, params, pos: int, i: int) -> Completion:
         if "a harder variant" in prompt:

@@ -4,7 +4,6 @@ the training formats (keep-correct and the over-correction control), GSM8K / MAT
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from selfmine.tasks import math as m
 from selfmine.tasks.mathcheck import MathChecker
 
 from .scripted_math import ScriptedMathEngine
-from .test_mine import snapshot
+from .test_mine import kill_then_resume, snapshot
 
 TESTS_DIR = Path(__file__).parent
 
@@ -187,8 +186,8 @@ def test_overcorrect_control_has_no_keep_correct_and_the_main_arm_does(tmp_path,
 
 KILL_SCRIPT = """
 import sys
-sys.path.insert(0, {tests!r})
-from scripted_math import ScriptedMathEngine
+sys.path.insert(0, {root!r})
+from tests.scripted_math import ScriptedMathEngine
 from selfmine.config import load_config
 from selfmine.mine import mine
 cfg = load_config(None, ["data_dir={data}", "domain=math", "mine.problems=8", "mine.propose_batch=4",
@@ -199,16 +198,12 @@ mine({run!r}, cfg, engine=ScriptedMathEngine(), progress=False)
 
 @pytest.mark.parametrize("kill_after", [2, 5])
 def test_resume_after_sigkill(tmp_path, data_dir, kill_after):
-    script = KILL_SCRIPT.format(tests=str(TESTS_DIR), data=str(data_dir), run=str(tmp_path / "clean"))
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    def script(name):
+        return KILL_SCRIPT.format(root=str(TESTS_DIR.parent), data=str(data_dir), run=str(tmp_path / name))
+
+    r = subprocess.run([sys.executable, "-c", script("clean")], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    script = KILL_SCRIPT.format(tests=str(TESTS_DIR), data=str(data_dir), run=str(tmp_path / "killed"))
-    env = {**os.environ, "SCRIPTED_KILL_AFTER": str(kill_after)}
-    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == -9, r.stderr[-2000:]
-    env.pop("SCRIPTED_KILL_AFTER")
-    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
+    kill_then_resume(script("killed"), kill_after)
     assert snapshot(tmp_path / "killed") == snapshot(tmp_path / "clean")
 
 

@@ -190,14 +190,18 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path, data_dir, k
     clean = tmp_path / "clean"
     mine(clean, cfg(data_dir, problems=7, attempts=4), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
     run = tmp_path / "killed"
-    script = KILL_SCRIPT.format(tests=str(TESTS_DIR), data=str(data_dir), run=str(run))
+    kill_then_resume(KILL_SCRIPT.format(tests=str(TESTS_DIR), data=str(data_dir), run=str(run)), kill_after)
+    assert snapshot(run) == snapshot(clean)
+
+
+def kill_then_resume(script: str, kill_after: int) -> None:
+    """Run `script` until the scripted model SIGKILLs it on its Nth call, then run it again to the end."""
     env = {**os.environ, "SCRIPTED_KILL_AFTER": str(kill_after)}
     r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == -9, r.stderr[-2000:]
     env.pop("SCRIPTED_KILL_AFTER")
     r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert snapshot(run) == snapshot(clean)
 
 
 def test_export_formats(tmp_path, data_dir):

@@ -70,3 +70,21 @@ def index_for(benches, cfg) -> tuple[ContaminationIndex, dict]:
             ) from None
     texts = contamination_texts(cfg.data_dir, benches)
     return ContaminationIndex(texts, cfg.mine.contamination_ngram, cfg.mine.contamination_threshold), sums
+
+
+def passes_gates(prob, fp: str, near_text: str, contam_text: str, fingerprints, near, contamination) -> bool:
+    """Exact duplicate, near duplicate, benchmark contamination: sets the problem's fingerprint, and its
+    reason and detail when a gate stops it."""
+    prob.fingerprint = fp
+    if fp in fingerprints:
+        prob.reason = "duplicate"
+        return False
+    similar = near.seen(near_text)
+    if similar:
+        prob.reason, prob.detail = "near_duplicate", f"similar to problem {similar[0]}"
+        return False
+    hit = contamination.check(contam_text) if contamination is not None else None
+    if hit:
+        prob.reason, prob.detail = "contaminated", f"{hit[0]:.0%} of {contamination.n}-grams from {hit[1]}"
+        return False
+    return True

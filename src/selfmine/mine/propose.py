@@ -27,7 +27,7 @@ from ..tasks.code import (
     solve_prompt,
     variant_prompt,
 )
-from .gates import ContaminationIndex, NearDuplicates
+from .gates import ContaminationIndex, NearDuplicates, passes_gates
 from .solve import prompts_for
 
 CALLS_STOP = ["\n\n\n", "\ndef ", "\n###", "\nclass "]
@@ -63,38 +63,15 @@ def propose_batch(
 ) -> list[Problem]:
     """One proposal per slot, numbered from `start`. Deterministic given (seed, round, start, slots, own)."""
     m = cfg.mine
-    rng = random.Random(f"{seed}:{round_id}:{start}")
-    prompts, metas = [], []
-    for slot in slots:
+
+    def make(rng, slot):
         if slot.parent is None:
-            prompt, shots = propose_prompt(rng, own=own or [], own_share=m.own_examples)
-        else:
-            prompt, shots = variant_prompt(rng, slot.parent, slot.variant)
-        prompts.append(prompt)
-        metas.append({"tests": m.tests, "format": "chat" if m.chat else "raw", "shots": shots})
-    params = SamplingParams(
-        n=1,
-        temperature=m.propose_temperature,
-        top_p=m.propose_top_p,
-        max_tokens=m.propose_max_tokens,
-        stop=[] if m.chat else PROPOSE_STOP,
-        seed=seed * 7919 + (round_no - 1) * 104729 + start,
+            return propose_prompt(rng, own=own or [], own_share=m.own_examples)
+        return variant_prompt(rng, slot.parent, slot.variant)
+
+    problems = draft_problems(
+        engine, cfg, seed, round_id, start, slots, round_no, make, PROPOSE_STOP, {"tests": m.tests}
     )
-    outs = engine.generate(prompts_for(engine, cfg, prompts), params)
-    problems = []
-    for i, (o, slot) in enumerate(zip(outs, slots)):
-        problems.append(
-            Problem(
-                round_id,
-                start + i,
-                o[0].text,
-                "rejected",
-                parent_id=slot.parent.id if slot.parent else None,
-                variant=slot.variant,
-                difficulty=slot.difficulty,
-                meta=metas[i],
-            )
-        )
     if m.tests == "grounded":
         parsed = [parse_function(p.raw) for p in problems]
         _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems)
@@ -105,6 +82,41 @@ def propose_batch(
         prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, p.entry_point
     _validate(cfg, parsed, problems, fingerprints, near, contamination)
     return problems
+
+
+def draft_problems(engine, cfg, seed, round_id, start, slots, round_no, make_prompt, stop, meta) -> list[Problem]:
+    """The model's raw proposals, one per slot, as rejected Problems for a domain to parse and validate.
+    `make_prompt(rng, slot) -> (prompt, few-shot sources)`; the sampling seed depends only on (seed, round,
+    start), so a resumed batch regenerates the same text."""
+    m = cfg.mine
+    rng = random.Random(f"{seed}:{round_id}:{start}")
+    prompts, metas = [], []
+    for slot in slots:
+        prompt, shots = make_prompt(rng, slot)
+        prompts.append(prompt)
+        metas.append({**meta, "format": "chat" if m.chat else "raw", "shots": shots})
+    params = SamplingParams(
+        n=1,
+        temperature=m.propose_temperature,
+        top_p=m.propose_top_p,
+        max_tokens=m.propose_max_tokens,
+        stop=[] if m.chat else stop,
+        seed=seed * 7919 + (round_no - 1) * 104729 + start,
+    )
+    outs = engine.generate(prompts_for(engine, cfg, prompts), params)
+    return [
+        Problem(
+            round_id,
+            start + i,
+            o[0].text,
+            "rejected",
+            parent_id=slot.parent.id if slot.parent else None,
+            variant=slot.variant,
+            difficulty=slot.difficulty,
+            meta=metas[i],
+        )
+        for i, (o, slot) in enumerate(zip(outs, slots))
+    ]
 
 
 def _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems) -> None:
@@ -203,19 +215,8 @@ def _validate(cfg, parsed, problems, fingerprints, near, contamination) -> None:
             prob.reason, prob.detail = "nondeterministic", f"second run: {v2.status.value}: {v2.message}"[:500]
             continue
         fp = fingerprint(p.code)
-        prob.fingerprint = fp
-        if fp in fingerprints:
-            prob.reason = "duplicate"
+        if not passes_gates(prob, fp, p.code, p.header + "\n" + p.code, fingerprints, near, contamination):
             continue
-        similar = near.seen(p.code)
-        if similar:
-            prob.reason, prob.detail = "near_duplicate", f"similar to problem {similar[0]}"
-            continue
-        if contamination is not None:
-            hit = contamination.check(p.header + "\n" + p.code)
-            if hit:
-                prob.reason, prob.detail = "contaminated", f"{hit[0]:.0%} of {contamination.n}-grams from {hit[1]}"
-                continue
         prompt = solve_prompt(p.header, p.tests)
         leaked = leaks(prompt, p.body)
         if leaked:

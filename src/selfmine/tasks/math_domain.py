@@ -8,7 +8,6 @@ answer; a check that cannot decide is recorded as undecided and never pairs."""
 from __future__ import annotations
 
 import ast
-import random
 
 from ..ledger import Problem
 from . import math as m
@@ -55,44 +54,17 @@ class MathDomain:
     def propose_batch(
         self, engine, cfg, seed, round_id, start, slots, fingerprints, near, contamination, own=None, round_no=1
     ) -> list[Problem]:
-        from ..engine import SamplingParams
-        from ..mine.solve import prompts_for
+        from ..mine.propose import draft_problems
 
         mc = cfg.mine
-        rng = random.Random(f"{seed}:{round_id}:{start}")
-        prompts, metas = [], []
-        for slot in slots:
+
+        def make(rng, slot):
             if slot.parent is None:
-                prompt, shots = m.propose_prompt(rng, own=own or [], own_share=mc.own_examples)
-            else:
-                prompt, shots = m.variant_prompt(rng, slot.parent, slot.variant)
-            prompts.append(prompt)
-            metas.append(
-                {"domain": "math", "tests": f"answer:{mc.math_answers}", "format": "chat" if mc.chat else "raw",
-                 "shots": shots}
-            )  # fmt: skip
-        params = SamplingParams(
-            n=1,
-            temperature=mc.propose_temperature,
-            top_p=mc.propose_top_p,
-            max_tokens=mc.propose_max_tokens,
-            stop=[] if mc.chat else m.PROPOSE_STOP,
-            seed=seed * 7919 + (round_no - 1) * 104729 + start,
-        )
-        outs = engine.generate(prompts_for(engine, cfg, prompts), params)
-        problems = [
-            Problem(
-                round_id,
-                start + i,
-                o[0].text,
-                "rejected",
-                parent_id=slot.parent.id if slot.parent else None,
-                variant=slot.variant,
-                difficulty=slot.difficulty,
-                meta=metas[i],
-            )
-            for i, (o, slot) in enumerate(zip(outs, slots))
-        ]
+                return m.propose_prompt(rng, own=own or [], own_share=mc.own_examples)
+            return m.variant_prompt(rng, slot.parent, slot.variant)
+
+        meta = {"domain": "math", "tests": f"answer:{mc.math_answers}"}
+        problems = draft_problems(engine, cfg, seed, round_id, start, slots, round_no, make, m.PROPOSE_STOP, meta)
         parsed = [m.parse_proposal(p.raw) for p in problems]
         for prob, p in zip(problems, parsed):
             prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, m.PROGRAM_NAME
@@ -100,6 +72,7 @@ class MathDomain:
         return problems
 
     def _validate(self, cfg, parsed, problems, fingerprints, near, contamination) -> None:
+        from ..mine.gates import passes_gates
         from ..sandbox import Job, check_sandbox, judge_many
         from . import grounding
 
@@ -139,19 +112,8 @@ class MathDomain:
                 prob.detail = f"program gives {prob.meta['value']}, stated {p.answer} ({c.outcome} {c.detail})"[:300]
                 continue
             fp = m.fingerprint(p.question)
-            prob.fingerprint = fp
-            if fp in fingerprints:
-                prob.reason = "duplicate"
+            if not passes_gates(prob, fp, p.question, p.question, fingerprints, near, contamination):
                 continue
-            similar = near.seen(p.question)
-            if similar:
-                prob.reason, prob.detail = "near_duplicate", f"similar to problem {similar[0]}"
-                continue
-            if contamination is not None:
-                hit = contamination.check(p.question)
-                if hit:
-                    prob.reason, prob.detail = "contaminated", f"{hit[0]:.0%} of {contamination.n}-grams from {hit[1]}"
-                    continue
             prob.status, prob.reason = "valid", ""
             prob.solve_prompt = m.chat_text(p.question) if cfg.mine.chat else m.solve_prompt(p.question)
             fingerprints.add(fp)
