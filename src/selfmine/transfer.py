@@ -54,7 +54,7 @@ def export_pairs(
     ledger = Ledger.in_run_dir(run_dir)
     try:
         pairs = ledger.pairs(kinds, classes)
-        domain = get_domain(ledger.get_meta("domain") or (ledger.get_meta("config") or {}).get("domain") or "code")
+        domain = get_domain(ledger.domain())
     finally:
         ledger.close()
     tmp = Path(str(out) + ".tmp")
@@ -170,9 +170,9 @@ def import_math_pairs(path: str | Path, rows: list[dict], run_dir: str | Path) -
     verified | unverified (no check program) | label_wrong | ill_posed | solution_disagrees."""
     import hashlib
 
-    from .tasks import grounding
+    from .sandbox.judge import DEFAULT_MEMORY_MB
     from .tasks import math as m
-    from .tasks.math_domain import PROGRAM_TIMEOUT_S, _value, value_text
+    from .tasks.math_domain import program_values, value_text
     from .tasks.mathcheck import checker
 
     path = Path(path)
@@ -188,14 +188,11 @@ def import_math_pairs(path: str | Path, rows: list[dict], run_dir: str | Path) -
         ]
         own = checker().check_many([(lab, m.final_answer(r["solution"])) for lab, r in zip(labels, rows)])
         spec = [checks.get(hashlib.sha256(r["problem"].encode()).hexdigest()[:16], {}) for r in rows]
-        setup, tag = grounding.probe_setup()
-        tests = grounding.probe_tests(m.PROGRAM_NAME, [grounding.Call(())])
         with_prog = [i for i, c in enumerate(spec) if c.get("program")]
-        runs = check_sandbox(
-            judge_many([Job(spec[i]["program"], tests, PROGRAM_TIMEOUT_S, setup=setup) for i in with_prog]),
-            "re-judging imported labels",
+        (got,) = program_values(
+            [spec[i]["program"] for i in with_prog], DEFAULT_MEMORY_MB, "re-judging imported labels"
         )
-        values = {i: _value(grounding.read_probe(v.output, tag))[0] for i, v in zip(with_prog, runs)}
+        values = {i: value for i, (value, _) in zip(with_prog, got)}
         agree = checker().check_many([(value_text(values[i]), labels[i]) for i in with_prog if values[i] is not None])
         verdict = dict(zip([i for i in with_prog if values[i] is not None], agree))
         flags = []

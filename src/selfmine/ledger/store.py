@@ -112,6 +112,10 @@ class Ledger:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
+    def domain(self) -> str:
+        """The run's domain: set by an import, else by the mining config; ledgers from before: code."""
+        return self.get_meta("domain") or (self.get_meta("config") or {}).get("domain") or "code"
+
     def set_stage(self, name: str, status: str, **info) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)", (name, status, time.time(), json.dumps(info))

@@ -6,10 +6,10 @@ from __future__ import annotations
 from ..ledger import Attempt, Pair
 
 
-def _unique(attempts: list[Attempt], same=None) -> list[Attempt]:
+def _unique(attempts: list[Attempt], same) -> list[Attempt]:
     seen, out = set(), []
     for a in attempts:
-        key = same(a) if same else a.code.strip()
+        key = same(a)
         if key not in seen:
             seen.add(key)
             out.append(a)
@@ -21,17 +21,14 @@ def mine_pairs(
     solves: list[Attempt],
     repairs: list[Attempt],
     cap: int,
-    canonical: list[Attempt] | None = None,
-    priority: dict[str, int] | None = None,
-    same=None,
+    canonical: list[Attempt] | None,
+    priority: dict[str, int],
+    same,
 ) -> list[Pair]:
     """`canonical`: the proposer's own function stored as a passing attempt, for problems no attempt or
     repair solved (opt-in); its failing attempts pair with it. `priority`: the domain's failure classes
     that pair, most informative first (an attempt of another class, such as an undecided check, never
-    pairs). `same(attempt)`: the key under which two attempts count as one (default: the judged program)."""
-    from ..tasks.code_domain import CodeDomain
-
-    priority = priority or CodeDomain.failure_priority
+    pairs). `same(attempt)`: the key under which two attempts count as one."""
     passing = _unique([a for a in solves if a.passed], same)
     failing = _unique(
         sorted(

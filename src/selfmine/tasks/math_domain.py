@@ -32,6 +32,26 @@ def _value(probe: dict, tag_index: int = 0):
     return value, text
 
 
+def program_values(programs: list[str], memory_mb: int, doing: str, runs: int = 1) -> list[list[tuple]]:
+    """Each `solution()` program run in the sandbox `runs` times (all runs in one batch): per run, per
+    program, (value, text) or (None, why). Sandbox failures raise (`check_sandbox`): never a verdict."""
+    from ..sandbox import Job, check_sandbox, judge_many
+    from . import grounding
+
+    setup, tag = grounding.probe_setup()
+    tests = grounding.probe_tests(m.PROGRAM_NAME, [grounding.Call(())])
+    jobs = [Job(code, tests, PROGRAM_TIMEOUT_S, memory_mb, setup) for code in programs]
+    verdicts = check_sandbox(judge_many(jobs * runs), doing)
+    out = []
+    for r in range(runs):
+        got = []
+        for v in verdicts[r * len(jobs) : (r + 1) * len(jobs)]:
+            value, why = _value(grounding.read_probe(v.output, tag))
+            got.append((value, why if value is not None else (v.message or why)))
+        out.append(got)
+    return out
+
+
 def value_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -73,23 +93,18 @@ class MathDomain:
 
     def _validate(self, cfg, parsed, problems, fingerprints, near, contamination) -> None:
         from ..mine.gates import passes_gates
-        from ..sandbox import Job, check_sandbox, judge_many
-        from . import grounding
 
         mc = cfg.mine
         ok = [i for i, p in enumerate(parsed) if p.ok]
-        setup, tag = grounding.probe_setup()
-        tests = grounding.probe_tests(m.PROGRAM_NAME, [grounding.Call(())])
-        jobs = [Job(parsed[i].program, tests, PROGRAM_TIMEOUT_S, mc.judge_memory_mb, setup) for i in ok]
-        runs = check_sandbox(judge_many(jobs + jobs), "validating problems")  # twice: it must be deterministic
+        # twice: the value must not depend on the run
+        first, second = program_values([parsed[i].program for i in ok], mc.judge_memory_mb, "validating problems", 2)
         agree = []
         for k, i in enumerate(ok):
             p, prob = parsed[i], problems[i]
             prob.code, prob.header, prob.tests = p.program, p.question, [p.answer]
-            v1, why1 = _value(grounding.read_probe(runs[k].output, tag))
-            v2, _ = _value(grounding.read_probe(runs[k + len(jobs)].output, tag))
+            (v1, why1), (v2, _) = first[k], second[k]
             if v1 is None:
-                prob.reason, prob.detail = "program_error", (runs[k].message or why1)[:300]
+                prob.reason, prob.detail = "program_error", why1[:300]
             elif v1 != v2:
                 prob.reason, prob.detail = "nondeterministic", f"{v1!r} then {v2!r}"[:300]
             elif not m.closed_form(value_text(v1)):

@@ -37,8 +37,7 @@ def load_pairs(
         raise TrainError(f"no ledger in {run_dir}: mine first, or pass --pairs FILE")
     ledger = Ledger.in_run_dir(run_dir)
     try:
-        domain = ledger.get_meta("domain") or (ledger.get_meta("config") or {}).get("domain") or "code"
-        return ledger.pairs(PAIR_KINDS), ledger.pairs(("keep_correct",)), str(Path(run_dir).resolve()), domain
+        return ledger.pairs(PAIR_KINDS), ledger.pairs(("keep_correct",)), str(Path(run_dir).resolve()), ledger.domain()
     finally:
         ledger.close()
 
