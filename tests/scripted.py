@@ -67,7 +67,7 @@ class ScriptedEngine(Engine):
     def __init__(self):
         self.calls = 0
 
-    def generate(self, prompts, params, adapter=None, progress=False):
+    def generate(self, prompts, params, adapter=None, progress=False, seeds=None):
         self.calls += 1
         if int(os.environ.get("SCRIPTED_KILL_AFTER", "0")) == self.calls:
             os.kill(os.getpid(), signal.SIGKILL)

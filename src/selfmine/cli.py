@@ -421,7 +421,7 @@ def eval_run(
     if no_progress:
         quiet_libraries()
     from .datasets import DataError
-    from .engine import EngineError, ModelError, get_engine
+    from .engine import EngineError, ModelError
     from .evaluate import evaluate, write
 
     benches = _benches(bench)
@@ -436,9 +436,12 @@ def eval_run(
 
         resolve_data_dir(data_dir)
         connect(ray_address)
-        from .config import EngineConfig
+        from .config import EngineConfig, ScaleConfig
+        from .scale import make_engine
 
-        engine = get_engine(backend, model, **EngineConfig(backend=backend, model=model, dtype=dtype).backend_kwargs())
+        engine = make_engine(
+            EngineConfig(backend=backend, model=model, dtype=dtype), ScaleConfig(ray_address=ray_address)
+        )
         report = evaluate(
             engine,
             benches,

@@ -54,6 +54,12 @@ class EngineConfig(Section):
     dtype: str = "auto"
     batch_size: int = Field(32, ge=1)
     base_url: Optional[str] = None  # openai backend
+    tensor_parallel_size: int = Field(
+        1,
+        ge=1,
+        description="vllm backend: GPUs per engine (a 72B model needs several); on a Ray cluster, "
+        "each engine actor reserves this many GPUs of one node",
+    )
 
     def backend_kwargs(self) -> dict:
         """The settings that apply to the chosen backend, as `get_engine` keyword arguments."""
@@ -61,6 +67,8 @@ class EngineConfig(Section):
             return {"dtype": self.dtype, "batch_size": self.batch_size}
         if self.backend == "openai":
             return {"base_url": self.base_url}
+        if self.backend == "vllm" and self.tensor_parallel_size > 1:
+            return {"tensor_parallel_size": self.tensor_parallel_size}
         return {}
 
 
@@ -183,8 +191,18 @@ class StudyConfig(Section):
 class ScaleConfig(Section):
     ray_address: Optional[str] = Field(
         None,
-        description="judge on a Ray cluster: auto (the running cluster), ray://HOST:PORT, or local (start one "
+        description="judge and generate on a Ray cluster: auto (the running cluster), ray://HOST:PORT, or local (start one "
         "here); null keeps everything on this machine",
+    )
+    generation: Literal["ray", "local"] = Field(
+        "ray",
+        description="with ray_address: ray = one engine actor per GPU (per CPU-only node for hf), "
+        "prompts sharded across them; local = generate in this process, judge on the cluster",
+    )
+    engines_per_node: Optional[int] = Field(
+        None,
+        ge=1,
+        description="engine actors per node (default: one per tensor_parallel_size GPUs; one on a node without GPUs)",
     )
 
 

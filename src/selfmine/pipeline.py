@@ -13,8 +13,9 @@ import yaml
 
 from .config import RunConfig, first_difference, flatten
 from .datasets import reference_pairs
-from .engine import Engine, get_engine, release_for_training
+from .engine import Engine, release_for_training
 from .ledger import MINED_KINDS, Ledger, run_dir_lock
+from .scale import make_engine
 
 
 class PipelineError(RuntimeError):
@@ -32,8 +33,7 @@ class Pipeline:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            e = self.cfg.engine
-            self._engine = get_engine(e.backend, e.model, **e.backend_kwargs())
+            self._engine = make_engine(self.cfg.engine, self.cfg.scale)
         return self._engine
 
     def release_engine(self) -> None:

@@ -18,9 +18,15 @@ class Engine(ABC):
 
     @abstractmethod
     def generate(
-        self, prompts: list[str], params: SamplingParams, adapter: str | None = None, progress: bool = False
+        self,
+        prompts: list[str],
+        params: SamplingParams,
+        adapter: str | None = None,
+        progress: bool = False,
+        seeds: list[int] | None = None,
     ) -> list[list[Completion]]:
-        """For each prompt, `params.n` completions, cut at the first stop string."""
+        """For each prompt, `params.n` completions, cut at the first stop string. `seeds`: one sampling
+        seed per prompt (default: drawn from params.seed and the prompt's index, `types.prompt_seeds`)."""
 
     def info(self) -> dict:
         """What a result needs to say about how it was generated."""

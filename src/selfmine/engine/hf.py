@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import torch
 
 from .base import Engine
 from .models import resolve_model
-from .types import Completion, SamplingParams, cut_at_stop
+from .types import Completion, SamplingParams, cut_at_stop, mix_seed, prompt_seeds
 
 NUCLEUS_CANDIDATES = 256
 
@@ -137,8 +138,14 @@ class HFEngine(Engine):
 
     # -- generation -----------------------------------------------------------------------------------
     def generate(
-        self, prompts: list[str], params: SamplingParams, adapter: str | None = None, progress: bool = False
+        self,
+        prompts: list[str],
+        params: SamplingParams,
+        adapter: str | None = None,
+        progress: bool = False,
+        seeds: list[int] | None = None,
     ) -> list[list[Completion]]:
+        seeds = prompt_seeds(params, len(prompts), seeds)
         encoded = [self.tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
         results: list[list[Completion | None]] = [[None] * params.n for _ in prompts]
         per_prompt = max(1, min(params.n, self.batch_size))
@@ -156,7 +163,6 @@ class HFEngine(Engine):
             cur.append(it)
         if cur:
             chunks.append(cur)
-        gen = torch.Generator(device="cpu").manual_seed(params.seed)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -165,7 +171,9 @@ class HFEngine(Engine):
         start, tokens = time.perf_counter(), 0
         with self._using(adapter) as model, torch.inference_mode():
             for chunk in chunks:
-                outs = self._decode_chunk(model, [encoded[i] for i, _, _ in chunk], chunk[0][2], params, gen)
+                # One random stream per sample, from its prompt's seed and its index among the n.
+                rngs = [random.Random(mix_seed(seeds[i], s + j)) for i, s, k in chunk for j in range(k)]
+                outs = self._decode_chunk(model, [encoded[i] for i, _, _ in chunk], chunk[0][2], params, rngs)
                 for (i, s, _), completions in zip(chunk, outs):
                     for j, c in enumerate(completions):
                         results[i][s + j] = c
@@ -178,7 +186,7 @@ class HFEngine(Engine):
         return results  # type: ignore[return-value]
 
     def _decode_chunk(
-        self, model, ids_list: list[list[int]], k: int, params: SamplingParams, gen
+        self, model, ids_list: list[list[int]], k: int, params: SamplingParams, rngs: list[random.Random]
     ) -> list[list[Completion]]:
         dev = self.device
         width = max(len(x) for x in ids_list)
@@ -201,7 +209,8 @@ class HFEngine(Engine):
         max_stop = max((len(s) for s in params.stop), default=0)
         checked = [0] * rows  # decoded characters already searched for stop strings
         for step in range(params.max_tokens):
-            next_tok = self._pick(logits, params, gen).tolist()
+            uniforms = None if params.greedy else torch.tensor([rngs[r].random() for r in active], dtype=torch.float64)
+            next_tok = self._pick(logits, params, uniforms).tolist()
             keep = []
             for j, r in enumerate(active):
                 t = next_tok[j]
@@ -242,7 +251,9 @@ class HFEngine(Engine):
         return cache if cache is not None else out.past_key_values
 
     @staticmethod
-    def _pick(logits: torch.Tensor, params: SamplingParams, gen: torch.Generator) -> torch.Tensor:
+    def _pick(logits: torch.Tensor, params: SamplingParams, uniforms: torch.Tensor | None) -> torch.Tensor:
+        """The next token of each row; sampling rows consume their own uniform draw (inverse CDF), so a
+        row's choice never depends on the other rows of the batch."""
         if params.greedy:
             return logits.argmax(-1)
         logits = logits.float().cpu() / params.temperature
@@ -251,24 +262,27 @@ class HFEngine(Engine):
             probs = vals.softmax(-1)
             if params.top_p < 1:
                 probs = _nucleus(probs, params.top_p)
-        elif params.top_p < 1:
-            kcand = min(NUCLEUS_CANDIDATES, logits.shape[-1])
-            vals, idx = logits.topk(kcand, dim=-1)
-            probs = (vals - logits.logsumexp(-1, keepdim=True)).exp()
-            short = probs.sum(-1) < params.top_p  # the candidates miss part of the nucleus: sort fully
-            if short.any():
-                full_vals, full_idx = logits[short].sort(dim=-1, descending=True)
-                full = _nucleus(full_vals.softmax(-1), params.top_p)
-                choice = torch.multinomial(full, 1, generator=gen)
-                picked = full_idx.gather(-1, choice).squeeze(-1)
-            probs = _nucleus(probs / probs.sum(-1, keepdim=True).clamp(min=1e-12), params.top_p, renorm_mass=probs)
-        else:
-            return torch.multinomial(logits.softmax(-1), 1, generator=gen).squeeze(-1)
-        choice = torch.multinomial(probs, 1, generator=gen)
-        out = idx.gather(-1, choice).squeeze(-1)
-        if not params.top_k and params.top_p < 1 and short.any():
-            out[short] = picked
+            return idx.gather(-1, _draw(probs, uniforms)[:, None]).squeeze(-1)
+        if params.top_p >= 1:
+            return _draw(logits.softmax(-1), uniforms)
+        kcand = min(NUCLEUS_CANDIDATES, logits.shape[-1])
+        vals, idx = logits.topk(kcand, dim=-1)
+        probs = (vals - logits.logsumexp(-1, keepdim=True)).exp()
+        short = probs.sum(-1) < params.top_p  # the candidates miss part of the nucleus: sort fully
+        probs = _nucleus(probs / probs.sum(-1, keepdim=True).clamp(min=1e-12), params.top_p, renorm_mass=probs)
+        out = idx.gather(-1, _draw(probs, uniforms)[:, None]).squeeze(-1)
+        if short.any():
+            full_vals, full_idx = logits[short].sort(dim=-1, descending=True)
+            full = _nucleus(full_vals.softmax(-1), params.top_p)
+            out[short] = full_idx.gather(-1, _draw(full, uniforms[short])[:, None]).squeeze(-1)
         return out
+
+
+def _draw(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """Inverse-CDF sampling: row i takes the first index whose cumulative mass exceeds u_i of its total."""
+    cdf = probs.double().cumsum(-1)
+    target = (uniforms.to(cdf.dtype) * cdf[:, -1])[:, None]
+    return torch.searchsorted(cdf, target, right=True).clamp(max=probs.shape[-1] - 1).squeeze(-1)
 
 
 def _nucleus(probs: torch.Tensor, top_p: float, renorm_mass: torch.Tensor | None = None) -> torch.Tensor:

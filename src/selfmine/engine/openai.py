@@ -12,7 +12,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from .base import Engine, EngineError
-from .types import Completion, SamplingParams, cut_at_stop
+from .types import Completion, SamplingParams, cut_at_stop, prompt_seeds
 
 
 class OpenAIEngine(Engine):
@@ -59,7 +59,7 @@ class OpenAIEngine(Engine):
             time.sleep(2**attempt)
         raise AssertionError
 
-    def _one(self, i: int, prompt: str, params: SamplingParams, adapter) -> list[Completion]:
+    def _one(self, seed: int, prompt: str, params: SamplingParams, adapter) -> list[Completion]:
         body = {
             "model": adapter or self.model_name,
             "prompt": prompt,
@@ -67,7 +67,7 @@ class OpenAIEngine(Engine):
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
-            "seed": params.seed + i,
+            "seed": seed,
         }
         if params.stop:
             body["stop"] = params.stop
@@ -88,9 +88,10 @@ class OpenAIEngine(Engine):
             )
         return out
 
-    def generate(self, prompts, params: SamplingParams, adapter=None, progress=False):
+    def generate(self, prompts, params: SamplingParams, adapter=None, progress=False, seeds=None):
         """All prompts in flight at once (up to `concurrency`), so the server can batch them; results in
-        prompt order, each prompt seeded by its index as before."""
+        prompt order, each request with its prompt's own seed."""
         prompts = list(prompts)
+        jobs = list(zip(prompt_seeds(params, len(prompts), seeds), prompts))
         with ThreadPoolExecutor(min(self.concurrency, max(1, len(prompts)))) as ex:
-            return list(ex.map(lambda ip: self._one(ip[0], ip[1], params, adapter), enumerate(prompts)))
+            return list(ex.map(lambda sp: self._one(sp[0], sp[1], params, adapter), jobs))

@@ -7,7 +7,7 @@ import os
 
 from .base import Engine, EngineError
 from .models import resolve_model
-from .types import Completion, SamplingParams, cut_at_stop
+from .types import Completion, SamplingParams, cut_at_stop, prompt_seeds
 
 
 class VLLMEngine(Engine):
@@ -52,19 +52,22 @@ class VLLMEngine(Engine):
         lora_id = self._lora_ids.setdefault(key, len(self._lora_ids) + 1)
         return LoRARequest(f"adapter{lora_id}", lora_id, key)
 
-    def generate(self, prompts, params: SamplingParams, adapter=None, progress=False):
+    def generate(self, prompts, params: SamplingParams, adapter=None, progress=False, seeds=None):
         from vllm import SamplingParams as VSP
 
-        sp = VSP(
-            n=params.n,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            top_k=params.top_k or -1,
-            max_tokens=params.max_tokens,
-            stop=params.stop or None,
-            seed=params.seed,
-        )
-        outs = self.llm.generate(prompts, sp, lora_request=self._lora(adapter), use_tqdm=progress)
+        sps = [  # one per prompt: vLLM seeds each request on its own, so a prompt's samples keep its seed
+            VSP(
+                n=params.n,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                top_k=params.top_k or -1,
+                max_tokens=params.max_tokens,
+                stop=params.stop or None,
+                seed=s,
+            )
+            for s in prompt_seeds(params, len(prompts), seeds)
+        ]
+        outs = self.llm.generate(prompts, sps, lora_request=self._lora(adapter), use_tqdm=progress)
         results = []
         for o in outs:
             row = []

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import ConfigError, RunConfig
-from ..engine import Engine, get_engine
+from ..engine import Engine
 from ..funnel import format_stats, total_stats
 from ..ledger import Attempt, Ledger, run_dir_lock
 from ..provenance import stamp
+from ..scale import make_engine
 from ..tasks.base import Domain, get_domain
 from .gates import NearDuplicates
 from .pair import mine_pairs
@@ -67,7 +68,7 @@ def _mine(run_dir, cfg, engine, progress, echo) -> dict:
         _check_same_config(ledger, cfg)
         domain = get_domain(cfg.domain)
         contamination, checksums = domain.contamination(cfg)
-        engine = engine or get_engine(cfg.engine.backend, cfg.engine.model, **cfg.engine.backend_kwargs())
+        engine = engine or make_engine(cfg.engine, cfg.scale)
         if ledger.get_meta("config") is None:
             ledger.set_meta("config", cfg.model_dump(mode="json"))
             ledger.set_meta("provenance", {**stamp(), "engine": engine.info(), "data_checksums": checksums})
@@ -215,17 +216,16 @@ def _round(
 
 
 def _fill(ledger: Ledger, problems: list, kind: str, per: int, generate, bar) -> None:
-    """Attempts of `kind` for every problem, `per` problems to a generation call (their attempts fill one
-    batch). Chunks are fixed slices and each chunk's sampling seed comes from its first problem, so a
-    resumed run regenerates a half-stored chunk exactly and keeps only what is missing."""
+    """Attempts of `kind` for every problem that has none yet, `per` problems to a generation call (their
+    attempts fill one batch). Each problem samples from its own seed, so a resumed run generates exactly
+    what an uninterrupted one would have, whatever the chunks."""
     per = max(1, per)
-    for i in range(0, len(problems), per):
-        chunk = problems[i : i + per]
-        missing = {p.id for p in chunk if not ledger.has_attempts(p.id, kind)}
-        if missing:
-            for pid, attempts in generate(chunk).items():
-                if pid in missing:
-                    ledger.add_attempts(attempts)
+    todo = [p for p in problems if not ledger.has_attempts(p.id, kind)]
+    bar.update(len(problems) - len(todo))
+    for i in range(0, len(todo), per):
+        chunk = todo[i : i + per]
+        for attempts in generate(chunk).values():
+            ledger.add_attempts(attempts)
         bar.update(len(chunk))
 
 

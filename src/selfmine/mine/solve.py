@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from ..engine import Engine, SamplingParams
 from ..engine.chat import chat_prompt
+from ..engine.types import mix_seed
 from ..ledger import Attempt, Problem
 from ..tasks.base import Domain, Grade
+
+KIND_SEEDS = {"solve": 1, "greedy": 2, "repair": 3}
 
 
 def _attempt(p: Problem, kind: str, idx: int, completion, g: Grade, parent: int | None = None) -> Attempt:
@@ -35,12 +38,14 @@ def prompts_for(engine: Engine, cfg, texts: list[str]) -> list[str]:
 def _attempts(engine: Engine, domain: Domain, cfg, problems: list[Problem], texts: list[str], n: int, seed: int,
               kind: str, parents: dict[int, int] | None = None, temperature: float | None = None,
               ) -> dict[int, list[Attempt]]:  # fmt: skip
-    """n sampled attempts per problem from its prompt, each judged and recorded as an attempt of `kind`."""
+    """n sampled attempts per problem from its prompt, each judged and recorded as an attempt of `kind`.
+    Each problem samples from its own seed (run seed, kind, problem id), whatever else shares the call."""
     m = cfg.mine
     t = m.solve_temperature if temperature is None else temperature
     params = SamplingParams(n=n, temperature=t, top_p=m.solve_top_p if t else 1.0, max_tokens=m.solve_max_tokens,
                             stop=domain.solve_stop(m.chat), seed=seed)  # fmt: skip
-    outs = engine.generate(prompts_for(engine, cfg, texts), params)
+    seeds = [mix_seed(seed, KIND_SEEDS[kind], p.id) for p in problems]
+    outs = engine.generate(prompts_for(engine, cfg, texts), params, seeds=seeds)
     flat = [(p, c) for p, cs in zip(problems, outs) for c in cs]
     grades = domain.grade(cfg, flat)
     result: dict[int, list[Attempt]] = {p.id: [] for p in problems}
@@ -52,7 +57,7 @@ def _attempts(engine: Engine, domain: Domain, cfg, problems: list[Problem], text
 
 def solve_batch(engine: Engine, domain: Domain, cfg, seed: int, problems: list[Problem]) -> dict[int, list[Attempt]]:
     texts = [p.solve_prompt for p in problems]
-    return _attempts(engine, domain, cfg, problems, texts, cfg.mine.attempts, seed * 7919 + problems[0].id, "solve")
+    return _attempts(engine, domain, cfg, problems, texts, cfg.mine.attempts, seed, "solve")
 
 
 def greedy_batch(engine: Engine, domain: Domain, cfg, seed: int, problems: list[Problem]) -> dict[int, list[Attempt]]:
@@ -79,7 +84,7 @@ def repair_batch(
         problems,
         texts,
         cfg.mine.repair_attempts,
-        seed * 104729 + problems[0].id,
+        seed,
         "repair",
         parents,
     )

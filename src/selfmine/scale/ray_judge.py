@@ -30,6 +30,15 @@ def ray_module():
     return ray
 
 
+def ray_init(address: str):
+    """Ray, connected to `address` (`local` starts a fresh local cluster); once per process."""
+    ray = ray_module()
+    if not ray.is_initialized():
+        kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        ray.init(**kwargs) if address == "local" else ray.init(address=address, **kwargs)
+    return ray
+
+
 class JudgeNode:
     """Runs inside a Ray worker on one node (wrapped by `ray.remote` at connect time)."""
 
@@ -51,11 +60,8 @@ class JudgeNode:
 class RayJudge:
     def __init__(self, address: str, batch: int | None = None, workers: int | None = None):
         """`workers`: sandbox workers per node (default: the node's CPU count)."""
-        ray = ray_module()
+        ray = ray_init(address)
         self.ray, self.batch = ray, batch
-        if not ray.is_initialized():
-            kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-            ray.init(**kwargs) if address == "local" else ray.init(address=address, **kwargs)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         remote = ray.remote(JudgeNode)

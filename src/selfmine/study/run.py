@@ -59,10 +59,9 @@ class Study:
     @property
     def engine(self):
         if self._engine is None:
-            from ..engine import get_engine
+            from ..scale import make_engine
 
-            e = self.cfg.engine
-            self._engine = get_engine(e.backend, e.model, **e.backend_kwargs())
+            self._engine = make_engine(self.cfg.engine, self.cfg.scale)
         return self._engine
 
     def _release(self) -> None:
