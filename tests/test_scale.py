@@ -202,3 +202,37 @@ def test_importing_selfmine_never_imports_ray():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_study_arms_run_as_ray_tasks_and_resume(cluster, tmp_path, tiny_model, data_dir):
+    """With a cluster, every training and evaluation arm is a Ray task in another process; the driver
+    writes what comes back. A rerun after two arms are forgotten runs only those two."""
+    import json
+    import os
+
+    from selfmine.study import run_study
+
+    from .test_study import _study_config
+
+    sets = ["scale.ray_address=auto", "scale.arm_cpus=1", "eval.benches=[humaneval]", "study.seeds=[0]"]
+    cfg = load_config(_study_config(tmp_path, tiny_model, data_dir), sets)
+    run, lines = tmp_path / "study", []
+    out = run_study(run, cfg, progress=False, echo=lines.append)
+    rows = out["study"]["benches"]["humaneval (raw)"]["rows"]
+    assert [row["pairs"] for row in rows] == [2, 4]
+    assert sum(line.startswith("[study] trained") for line in lines) == 2
+    reports = [json.loads(p.read_text()) for p in (run / "study" / "eval").glob("*.json")]
+    assert len(reports) == 6 and all(r["ran_on"]["pid"] != os.getpid() for r in reports)
+    small = json.loads((run / "study" / "adapters" / "pairs2-seed0" / "training.json").read_text())
+    large = json.loads((run / "study" / "adapters" / "pairs4-seed0" / "training.json").read_text())
+    assert small["pair_ids"] == large["pair_ids"][:2]  # the adapters came back whole, from nested subsets
+    ledger = Ledger.in_run_dir(run)
+    stages = [n for n in ledger.stages() if n.startswith("study:eval:") and "pairs2-seed0" in n]
+    for name in stages:
+        ledger.set_stage(name, "started")
+    ledger.close()
+    lines.clear()
+    again = run_study(run, cfg, progress=False, echo=lines.append)
+    assert sum(line.startswith("[study] evaluated") for line in lines) == len(stages) == 2
+    assert not any(line.startswith("[study] trained") for line in lines)
+    assert again["study"]["benches"] == out["study"]["benches"]

@@ -199,6 +199,12 @@ class ScaleConfig(Section):
         description="with ray_address: ray = one engine actor per GPU (per CPU-only node for hf), "
         "prompts sharded across them; local = generate in this process, judge on the cluster",
     )
+    arm_cpus: Optional[int] = Field(
+        None,
+        ge=1,
+        description="study arms as Ray tasks: CPUs each arm reserves on a cluster without GPUs "
+        "(default: a whole node's); with GPUs each arm takes one GPU",
+    )
     engines_per_node: Optional[int] = Field(
         None,
         ge=1,

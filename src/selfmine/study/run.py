@@ -123,27 +123,33 @@ class Study:
     def result_path(self, arm: Arm) -> Path:
         return self.dir / "study" / "eval" / f"{arm.key}.json"
 
+    def eval_kwargs(self, arm: Arm) -> dict:
+        """What decides an arm's evaluation (the engine and the adapter aside), wherever it runs."""
+        s, e = self.cfg.study, self.cfg.eval
+        sample = arm.decoding == "sample"
+        return {
+            "benches": e.benches,
+            "fmt": arm.fmt,
+            "n": s.n if sample else 1,
+            "temperature": s.temperature if sample else 0.0,
+            "max_tokens": e.max_tokens,
+            "seed": arm.seed,
+            "limit": e.limit,
+            "data_dir": self.cfg.data_dir,
+        }
+
     def evaluate(self, arm: Arm) -> dict:
         name, path = f"study:eval:{arm.key}", self.result_path(arm)
         if self._stage(name) is None:
             from ..evaluate import evaluate, write
 
-            s, e = self.cfg.study, self.cfg.eval
-            sample = arm.decoding == "sample"
             self.echo(f"[study] evaluating {arm.key}")
             report = evaluate(
                 self.engine,
-                e.benches,
-                fmt=arm.fmt,
-                n=s.n if sample else 1,
-                temperature=s.temperature if sample else 0.0,
-                max_tokens=e.max_tokens,
-                seed=arm.seed,
-                limit=e.limit,
                 adapter=str(self.adapter_dir(arm.adapter)) if arm.adapter else None,
-                data_dir=self.cfg.data_dir,
                 progress=self.progress,
                 echo=self.echo,
+                **self.eval_kwargs(arm),
             )
             report["arm"] = arm.key
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +178,11 @@ class Study:
                     "mine more (mine.problems, mine.rounds) or lower the counts"
                 )
             adapters, arms = plan(s.pair_counts, s.seeds, s.formats)
+            if self.cfg.scale.ray_address:  # every missing arm as a Ray task; results land here as they finish
+                from ..scale.ray_study import run_arms
+
+                self._release()
+                run_arms(self, adapters, arms, pair_ids, self.eval_kwargs)
             for a in adapters:
                 self.train(a, pair_ids)
             results = {arm.key: self.evaluate(arm) for arm in arms}

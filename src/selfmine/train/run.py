@@ -56,6 +56,25 @@ def train(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pairs, keep, source, domain_name = load_pairs(run_dir, pairs_file, out)
+    return fit(cfg, out, pairs, keep, source, domain_name, model, progress, echo, pair_ids)
+
+
+def fit(
+    cfg: TrainConfig,
+    out: str | Path,
+    pairs: list[PairView],
+    keep: list[PairView],
+    source: str,
+    domain_name: str,
+    model: str | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    pair_ids: list[int] | None = None,
+) -> dict:
+    """Train an adapter into `out` on pairs already read from a ledger: what runs where the ledger is not
+    (a study arm on a Ray node)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     domain = get_domain(domain_name)
     if pair_ids is not None:
         by_id = {p.id: p for p in pairs}

@@ -1,0 +1,135 @@
+"""A study's arms as Ray tasks: training arms on GPU nodes (or whole CPU nodes), evaluation arms wherever
+there is room, each evaluation of an adapter scheduled after its training. The tasks never see the ledger:
+the driver reads the pairs, ships them, and alone writes what comes back (adapter files, reports) and
+marks each arm done in the ledger as it arrives, so a killed driver resumes with the arms it lacks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .ray_engine import adapter_files
+from .ray_judge import ray_init
+
+
+def _write(files: dict[str, bytes], root: Path) -> None:
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+
+
+def _where() -> dict:
+    import socket
+
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def train_arm(train_cfg: dict, model: str | None, pairs, keep, source: str, domain: str, pair_ids) -> dict:
+    """Runs in a Ray task: one adapter, returned as its files (training.json included)."""
+    from ..config import TrainConfig
+    from ..train.run import fit
+
+    with tempfile.TemporaryDirectory() as d:
+        record = fit(TrainConfig(**train_cfg), d, pairs, keep, source, domain, model, False, lambda s: None, pair_ids)
+        _, files = adapter_files(d)
+    return {"files": files, "pairs": record["pairs"], "ran_on": _where()}
+
+
+def eval_arm(engine_cfg: dict, kwargs: dict, trained: dict | None) -> dict:
+    """Runs in a Ray task: one evaluation, with the adapter's files when the arm is tuned. A training
+    task's result passed here makes Ray run this task after that training."""
+    from ..config import EngineConfig
+    from ..engine import get_engine
+    from ..evaluate import evaluate
+
+    e = EngineConfig(**engine_cfg)
+    engine = get_engine(e.backend, e.model, **e.backend_kwargs())
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            if trained is not None:
+                _write(trained["files"], Path(d))
+            report = evaluate(engine, adapter=d if trained else None, progress=False, echo=lambda s: None, **kwargs)
+    finally:
+        engine.close()
+    report["ran_on"] = _where()
+    return report
+
+
+def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
+    """Every adapter and evaluation of the grid the ledger lacks, as Ray tasks; results land in the study
+    dir and the ledger, on the driver, as they arrive. `eval_kwargs(arm)` gives `evaluate`'s settings."""
+    from ..evaluate import write
+    from ..train.run import load_pairs
+
+    cfg = study.cfg
+    ray = ray_init(cfg.scale.ray_address)
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    gpus = any(n.get("Resources", {}).get("GPU", 0) for n in alive)
+    cpus = cfg.scale.arm_cpus or min(max(1, int(n.get("Resources", {}).get("CPU", 1))) for n in alive)
+    opts = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": cpus}
+    train_task = ray.remote(max_retries=2)(train_arm).options(**opts)
+    eval_task = ray.remote(max_retries=2)(eval_arm).options(**opts)
+
+    pending, trained = {}, {}
+    todo_train = [a for a in adapters if study._stage(f"study:train:{a.key}") is None]
+    if todo_train:
+        pairs, keep, source, domain = load_pairs(study.dir, None, study.dir)
+        from ..study.plan import subset
+
+        for a in todo_train:
+            chosen = subset(pair_ids, a.pairs, a.seed)
+            tcfg = cfg.train.model_copy(update={"seed": a.seed, "first_n": None}).model_dump(mode="json")
+            ref = train_task.remote(tcfg, cfg.engine.model, pairs, keep, source, domain, chosen)
+            trained[a.key] = ref
+            pending[ref] = ("train", a, chosen)
+    shipped = {}
+    for arm in arms:
+        if study._stage(f"study:eval:{arm.key}") is not None:
+            continue
+        payload = None
+        if arm.adapter is not None:
+            payload = trained.get(arm.adapter.key)
+            if payload is None:  # trained earlier: ship what is on disk, once per adapter
+                if arm.adapter.key not in shipped:
+                    _, files = adapter_files(study.adapter_dir(arm.adapter))
+                    shipped[arm.adapter.key] = ray.put({"files": files})
+                payload = shipped[arm.adapter.key]
+        ref = eval_task.remote(cfg.engine.model_dump(mode="json"), eval_kwargs(arm), payload)
+        pending[ref] = ("eval", arm, None)
+    if not pending:
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(pending), desc="study arms (ray)", unit="arm", disable=not study.progress)
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            what, item, chosen = pending.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayError as e:
+                from ..study.run import StudyError
+
+                raise StudyError(f"{what} arm {item.key} failed on the cluster: {str(e).splitlines()[0][:300]}") from e
+            if what == "train":
+                out = study.adapter_dir(item)
+                if out.exists():
+                    import shutil
+
+                    shutil.rmtree(out)
+                _write(result["files"], out)
+                study._done(f"study:train:{item.key}", pair_ids=chosen, ran_on=result["ran_on"])
+                study.echo(f"[study] trained {item.key} on {result['pairs']} pairs on {result['ran_on']['host']}")
+            else:
+                path = study.result_path(item)
+                report = {**result, "arm": item.key}
+                if item.adapter is not None:
+                    report["adapter"] = str(study.adapter_dir(item.adapter))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write(report, path)
+                study._done(f"study:eval:{item.key}", result=str(path), ran_on=result["ran_on"])
+                study.echo(f"[study] evaluated {item.key} on {result['ran_on']['host']}")
+            bar.update(1)
+    finally:
+        bar.close()
