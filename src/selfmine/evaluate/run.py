@@ -12,6 +12,7 @@ from pathlib import Path
 from ..engine import Engine, SamplingParams
 from ..provenance import stamp
 from ..sandbox import Job, judge_many
+from ..tasks.base import bench_domain
 from ..tasks.code import HOSTILE
 from . import math_bench
 from .data import EvalTask, load_tasks
@@ -122,21 +123,62 @@ def summarise(tasks: list[EvalTask], results: list[list[SampleResult | None]], n
     return out
 
 
-def _score_bench(tasks, programs, texts, digest, limit, n, written) -> dict:
-    limits = time_limits(tasks)
-    results = score(tasks, programs, limits)
-    choice = _select(tasks, programs, written) if max((len(p) for p in programs), default=1) > 1 else None
-    return _summary(tasks, results, texts, choice, limits, digest, limit, n, written)
+class CodeKit:
+    """How a code benchmark is loaded, prompted, cut and scored: programs judged in the sandbox against
+    the hidden tests; best-of-n by visible examples and model-written tests."""
+
+    load = staticmethod(load_tasks)
+    prompts = staticmethod(_prompts)
+
+    def stop(self, tasks, fmt: str) -> list[str]:
+        return tasks[0].stop if fmt == "raw" else []
+
+    def from_rows(self, tasks, rows: list[list[dict]], fmt: str):
+        return [[solution_field(t, s) for s in rs] for t, rs in zip(tasks, rows)]
+
+    def from_texts(self, tasks, texts: list[list[str]], fmt: str):
+        return [[program(t, x, fmt) for x in xs] for t, xs in zip(tasks, texts)]
+
+    def helpers(self, engine, tasks, n: int, count: int, seed: int):
+        return model_tests(engine, tasks, count, seed) if n > 1 and count else None
+
+    def score(self, tasks, texts, programs, digest, limit, n, written) -> dict:
+        limits = time_limits(tasks)
+        results = score(tasks, programs, limits)
+        choice = _select(tasks, programs, written) if max((len(p) for p in programs), default=1) > 1 else None
+        return _summary(tasks, results, texts, choice, limits, digest, limit, n, written)
 
 
-def _score_math(tasks, texts, digest, limit, n) -> dict:
-    results = math_bench.score(tasks, texts)
-    choice = math_bench.select(texts) if max((len(x) for x in texts), default=1) > 1 else None
-    summary = _summary(tasks, results, texts, choice, {}, digest, limit, n, None)
-    summary["undecided_samples"] = sum(r is not None and r.status == "undecided" for rs in results for r in rs)
-    if "best_of_n" in summary:
-        summary["best_of_n"]["selector"] = "majority vote over math-verify-equivalent final answers"
-    return summary
+class MathKit:
+    """How a math benchmark is loaded, prompted, cut and scored: final answers checked by math-verify;
+    best-of-n by majority vote over equivalent answers."""
+
+    load = staticmethod(math_bench.load_tasks)
+    prompts = staticmethod(math_bench.prompts)
+
+    def stop(self, tasks, fmt: str) -> list[str]:
+        return math_bench.stop(fmt)
+
+    def from_rows(self, tasks, rows, fmt):
+        return None  # the text is what is scored
+
+    def from_texts(self, tasks, texts, fmt):
+        return None
+
+    def helpers(self, engine, tasks, n, count, seed):
+        return None
+
+    def score(self, tasks, texts, programs, digest, limit, n, written) -> dict:
+        results = math_bench.score(tasks, texts)
+        choice = math_bench.select(texts) if max((len(x) for x in texts), default=1) > 1 else None
+        summary = _summary(tasks, results, texts, choice, {}, digest, limit, n, None)
+        summary["undecided_samples"] = sum(r is not None and r.status == "undecided" for rs in results for r in rs)
+        if "best_of_n" in summary:
+            summary["best_of_n"]["selector"] = "majority vote over math-verify-equivalent final answers"
+        return summary
+
+
+KITS = {"code": CodeKit(), "math": MathKit()}  # by the domain a benchmark measures (tasks.base.bench_domain)
 
 
 def _summary(tasks, results, texts, choice, limits, digest, limit, n, written) -> dict:
@@ -205,8 +247,8 @@ def evaluate(
     # Judging one benchmark (sandbox processes) overlaps with generating the next one.
     with ThreadPoolExecutor(max_workers=1) as judge_thread:
         for bench in benches:
-            is_math = bench in math_bench.MATH_BENCHES
-            tasks, digest = (math_bench.load_tasks if is_math else load_tasks)(bench, data_dir)
+            kit = KITS[bench_domain(bench)]
+            tasks, digest = kit.load(bench, data_dir)
             if limit:
                 tasks = tasks[:limit]
             written = None
@@ -215,11 +257,11 @@ def evaluate(
                 for row in samples[bench]:
                     by_id.setdefault(row["task_id"], []).append(row)
                 tasks = [t for t in tasks if t.task_id in by_id]
-                texts = [[s.get("solution") or s.get("completion", "") for s in by_id[t.task_id]] for t in tasks]
-                if not is_math:
-                    programs = [[solution_field(t, s) for s in by_id[t.task_id]] for t in tasks]
+                rows = [by_id[t.task_id] for t in tasks]
+                texts = [[s.get("solution") or s.get("completion", "") for s in rs] for rs in rows]
+                programs = kit.from_rows(tasks, rows, fmt)
             else:
-                prompts = (math_bench.prompts if is_math else _prompts)(engine, tasks, fmt)
+                prompts = kit.prompts(engine, tasks, fmt)
                 todo = [p for p in dict.fromkeys(prompts) if p not in cache]  # humaneval and humaneval+ share prompts
                 if todo:
                     params = SamplingParams(
@@ -227,21 +269,15 @@ def evaluate(
                         temperature=temperature,
                         top_p=top_p,
                         max_tokens=max_tokens,
-                        stop=math_bench.stop(fmt) if is_math else tasks[0].stop if fmt == "raw" else [],
+                        stop=kit.stop(tasks, fmt),
                         seed=seed,
                     )
                     for p, cs in zip(todo, engine.generate(todo, params, adapter=adapter, progress=progress)):
                         cache[p] = cs
                 texts = [[c.text for c in cache[p]] for p in prompts]
-                if not is_math:
-                    programs = [[program(t, x, fmt) for x in xs] for t, xs in zip(tasks, texts)]
-                    if n > 1 and model_written_tests:
-                        written = model_tests(engine, tasks, model_written_tests, seed)
-            job = (
-                judge_thread.submit(_score_math, tasks, texts, digest, limit, n)
-                if is_math
-                else judge_thread.submit(_score_bench, tasks, programs, texts, digest, limit, n, written)
-            )
+                programs = kit.from_texts(tasks, texts, fmt)
+                written = kit.helpers(engine, tasks, n, model_written_tests, seed)
+            job = judge_thread.submit(kit.score, tasks, texts, programs, digest, limit, n, written)
             pending.append((bench, job))
         for bench, future in pending:
             summary = future.result()
