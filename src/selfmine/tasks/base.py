@@ -43,6 +43,11 @@ class Domain(Protocol):
     def same(self, attempt) -> str:
         """The key under which two attempts count as one when pairs are mined."""
 
+    import_keys: tuple[str, ...]  # the keys of a row of this domain's reference pair files
+
+    def import_rows(self, path, rows: list[dict], run_dir, timeout: float = 5.0) -> dict:
+        """Reference rows into the run's ledger, re-judged; returns counts."""
+
     def reference_row(self, view) -> dict:
         """One pair in the reference implementation's schema (`pairs export --format tinyforge`)."""
 

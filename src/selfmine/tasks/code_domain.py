@@ -34,6 +34,13 @@ class CodeDomain:
     def same(attempt) -> str:
         return attempt.code.strip()
 
+    import_keys = ("signature", "tests", "broken", "fixed")
+
+    def import_rows(self, path, rows: list[dict], run_dir, timeout: float = 5.0) -> dict:
+        from .code_import import import_code_rows
+
+        return import_code_rows(path, rows, run_dir, timeout)
+
     def reference_row(self, view) -> dict:
         """The reference implementation's pair schema."""
         return {"signature": view.header, "tests": view.tests, "broken": view.broken, "error": view.error,

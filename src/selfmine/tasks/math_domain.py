@@ -62,6 +62,12 @@ class MathDomain:
     name = "math"
     failure_priority = m.FAILURE_PRIORITY
     benches = MATH_BENCHES
+    import_keys = ("problem", "solution", "answer")
+
+    def import_rows(self, path, rows: list[dict], run_dir, timeout: float = 5.0) -> dict:
+        from .math_import import import_math_rows
+
+        return import_math_rows(path, rows, run_dir, timeout)
 
     def contamination(self, cfg):
         from ..mine.gates import index_for

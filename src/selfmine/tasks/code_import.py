@@ -1,0 +1,83 @@
+"""Reference code pairs (the TinyForge-Zero schema: signature, tests, broken, error, fixed) into a run's
+ledger, both sides re-judged, so the mix of failure classes, and fixed sides that do not actually pass,
+are visible. Records whose broken side is empty are kept (class: format)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..ledger import Attempt, Ledger, Pair, Problem
+from ..ledger.store import insert_attempt, insert_import_round, insert_pair, insert_problem, set_meta_in
+from ..sandbox import Job, check_sandbox, judge_many
+from .code import classify_failure, header_from_source, solve_prompt
+
+
+def import_code_rows(path: str | Path, rows: list[dict], run_dir: str | Path, timeout: float = 5.0) -> dict:
+    ledger = Ledger.in_run_dir(run_dir)
+    try:
+        source = str(Path(path).resolve())
+        prior = ledger.get_meta("imports", [])
+        if source in prior:
+            return {"imported": 0, "skipped": len(rows), "note": "already imported"}
+        parsed = []
+        for i, r in enumerate(rows):
+            head = header_from_source(r["signature"]) or header_from_source(r["fixed"])
+            tests = (
+                r["tests"] if isinstance(r["tests"], list) else [t for t in str(r["tests"]).splitlines() if t.strip()]
+            )
+            parsed.append((i, r, head, tests))
+        jobs = []
+        for _, r, _, tests in parsed:
+            jobs += [Job(r["broken"] or "", tests, timeout), Job(r["fixed"], tests, timeout)]
+        verdicts = check_sandbox(judge_many(jobs), "re-judging imported pairs")  # never stored as the pair's failure
+        skipped, fixed_fail = 0, 0
+        with ledger.transaction() as db:  # all of the file or nothing: a killed import leaves no trace
+            round_id = insert_import_round(db, source)
+            for (i, r, head, tests), vb, vf in zip(parsed, verdicts[::2], verdicts[1::2]):
+                if head is None:
+                    skipped += 1
+                    continue
+                entry, header = head
+                pid = insert_problem(
+                    db,
+                    Problem(
+                        round_id,
+                        i,
+                        json.dumps(r),
+                        "valid",
+                        entry_point=entry,
+                        code=r["fixed"],
+                        tests=tests,
+                        solve_prompt=solve_prompt(header, tests),
+                        header=header,
+                    ),
+                )
+                broken = r["broken"] or ""
+                cls = "" if vb.passed else classify_failure(broken, vb.status.value, vb.error_type, "stop", tests)
+                bid = insert_attempt(
+                    db,
+                    Attempt(
+                        pid,
+                        "imported_broken",
+                        0,
+                        broken,
+                        broken,
+                        vb.status.value,
+                        vb.passed,
+                        cls,
+                        error=r.get("error", "") or vb.message,
+                    ),
+                )
+                fid = insert_attempt(
+                    db,
+                    Attempt(
+                        pid, "imported_fixed", 0, r["fixed"], r["fixed"], vf.status.value, vf.passed, error=vf.message
+                    ),
+                )
+                insert_pair(db, Pair(pid, "imported", bid, fid, cls or "passes"))
+                fixed_fail += not vf.passed
+            set_meta_in(db, "imports", prior + [source])
+        return {"imported": len(rows) - skipped, "skipped": skipped, "fixed_side_fails": fixed_fail, "round": round_id}
+    finally:
+        ledger.close()
