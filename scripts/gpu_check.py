@@ -60,7 +60,7 @@ def main() -> None:
                    progress=False)  # fmt: skip
     losses = [x["loss"] for x in record["loss_curve"]]
     print(f"train: {record['pairs']} pairs, {record['examples']} examples, {time.perf_counter() - t:.1f} s, "
-          f"dtype {record['config']['dtype']}, loss {losses[0]:.3f} -> {losses[-1]:.3f}")  # fmt: skip
+          f"precision {record['precision']}, loss {losses[0]:.3f} -> {losses[-1]:.3f}")  # fmt: skip
     engine = get_engine("hf", model, batch_size=32)
     base = engine.generate(prompts[:16], params)
     tuned = engine.generate(prompts[:16], params, adapter=str(work / "adapter"))

@@ -96,6 +96,10 @@ def test_reference_pairs_train_loss_goes_down_and_adapter_saves(trained, tiny_mo
     saved = json.loads((out / "training.json").read_text())
     assert saved["pairs"] == 6 and saved["versions"]["peft"]
     assert saved["config"]["seed"] == rec["config"]["seed"] and len(saved["pair_ids"]) == 6
+    import torch
+
+    want = ("cuda", "bfloat16") if torch.cuda.is_available() else ("cpu", "float32")  # what dtype: auto became
+    assert (saved["precision"]["device"], saved["precision"]["weights"]) == want
 
 
 def test_adapter_reloads_and_changes_output(trained, tiny_model):

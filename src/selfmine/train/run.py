@@ -124,6 +124,7 @@ def fit(
         },
         "sources": {k: sum(p.kind == k for p in chosen) for k in sorted({p.kind for p in chosen})},
         "domain": domain_name,
+        "precision": _precision(cfg),
         "control": cfg.control,
         "control_info": control_info,
         "loss_curve": losses,
@@ -137,3 +138,11 @@ def fit(
         f"loss {first:.3f} -> {last:.3f}; adapter in {out}"
     )
     return record
+
+
+def _precision(cfg: TrainConfig) -> dict:
+    """What `dtype: auto` became on this machine: the config alone does not say."""
+    from .trainers import _device_and_precision
+
+    cuda, load_dtype, bf16 = _device_and_precision(cfg)
+    return {"device": "cuda" if cuda else "cpu", "weights": str(load_dtype).replace("torch.", ""), "bf16": bf16}
