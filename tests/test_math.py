@@ -277,3 +277,39 @@ def test_a_gsm8k_question_is_caught_as_contaminated(data_dir):
     assert (
         index.check("A farmer plants 7 rows of 9 trees and 4 of them die over the winter. How many are left?") is None
     )
+
+
+def test_the_answer_checker_runs_in_the_sandbox_view(tmp_path):
+    """The model's text reaches sympy's parsers, so the helpers run in the judge's isolation: their own
+    namespaces, an empty private /tmp, none of the host's files but the system, the interpreter and
+    math-verify's packages (read-only)."""
+    import os
+
+    from selfmine.sandbox.isolation import best_launcher
+    from selfmine.tasks.mathcheck import MathChecker
+
+    if best_launcher().mode == "rlimits":
+        pytest.skip("this machine offers no namespaces: the checker runs under a memory limit only (announced)")
+    (tmp_path / "secret").write_text("host file")
+
+    def leaves(pid):
+        kids = open(f"/proc/{pid}/task/{pid}/children").read().split()
+        return [leaf for k in kids for leaf in leaves(int(k))] or [pid]
+
+    c = MathChecker(workers=1)
+    try:
+        assert [x.outcome for x in c.check_many([("1/2", "0.5"), ("3", "4")])] == ["equal", "different"]
+        helper = c._free[0]
+        assert helper.isolation.startswith(best_launcher().mode)
+        (pid,) = leaves(helper.proc.pid)
+        root = f"/proc/{pid}/root"
+        assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+        assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+        assert os.listdir(root + "/tmp") == [] and not os.path.exists(root + str(tmp_path / "secret"))
+        import math_verify
+
+        site = os.path.dirname(os.path.dirname(os.path.realpath(math_verify.__file__)))
+        shown = set(os.listdir(root + site))
+        assert "math_verify" in shown and "sympy" in shown and "torch" not in shown
+    finally:
+        c.close()

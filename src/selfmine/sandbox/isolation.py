@@ -76,12 +76,14 @@ def view(python: str) -> list[tuple[str, str]]:
     return out
 
 
-def _bwrap_prefix(python: str) -> tuple[str, ...]:
+def _bwrap_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     args = ["bwrap"]
     for kind, path in view(python):
         args += ["--symlink", os.readlink(path), path] if kind == "link" else ["--ro-bind", path, path]
     for path in WRITABLE:
         args += ["--size", str(TMPFS_BYTES), "--tmpfs", path]
+    for path in extra:  # after the tmpfs mounts, which would hide a path under /home or /root
+        args += ["--ro-bind", path, path]
     for dev in DEVICES:
         args += ["--dev-bind-try", dev, dev]
     args += [
@@ -115,15 +117,17 @@ for p in $LINKS; do ln -s "$(readlink $p)" $R$p; done
 mkdir -p $R/proc $R/dev && mount -t proc proc $R/proc
 for d in $DEVICES; do [ -e $d ] && touch $R$d && mount --bind $d $R$d || true; done
 for p in $WRITABLE; do mkdir -p $R$p && mount -t tmpfs -o size=$SIZE,mode=1777 selfmine $R$p; done
+for p in $EXTRA; do mkdir -p $R$p && mount --rbind $p $R$p && mount -o remount,bind,ro $R$p; done
 mount -o remount,ro,bind $R
 cd $R/tmp
 exec /usr/sbin/chroot $R "$@"
 """
 
 
-def _unshare_prefix(python: str) -> tuple[str, ...]:
+def _unshare_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     entries = view(python)
     env = {
+        "EXTRA": " ".join(extra),
         "BINDS": " ".join(p for kind, p in entries if kind == "bind"),
         "LINKS": " ".join(p for kind, p in entries if kind == "link"),
         "DEVICES": " ".join(DEVICES),
@@ -184,6 +188,15 @@ def _works(launcher: Launcher) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return r.returncode == 0
+
+
+def with_binds(launcher: Launcher, paths: tuple[str, ...]) -> Launcher:
+    """The same isolation with more host directories in view, read-only (a helper's own packages)."""
+    if launcher.mode == "bwrap":
+        return Launcher("bwrap", _bwrap_prefix(launcher.python, paths), launcher.drop_to_nobody, launcher.python)
+    if launcher.mode == "unshare":
+        return Launcher("unshare", _unshare_prefix(launcher.python, paths), launcher.drop_to_nobody, launcher.python)
+    return launcher
 
 
 @functools.cache

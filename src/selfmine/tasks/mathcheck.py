@@ -27,6 +27,7 @@ OUTCOMES = ("equal", "different", "no_answer", "undecided")
 
 HELPER = r"""
 import json, resource, sys
+sys.path[:0] = sys.argv[2:]  # the directories that hold math-verify and its dependencies, read-only
 limit = int(sys.argv[1]) << 20
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
@@ -76,28 +77,73 @@ class Check:
         return self.outcome == "equal"
 
 
+PACKAGES = ("math_verify", "latex2sympy2_extended", "sympy", "mpmath", "antlr4")  # what the helper imports
+
+
+def _packages() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(package directories and their metadata to show read-only, their parents for sys.path). The
+    metadata travels too: the LaTeX parser checks the ANTLR runtime's version through it."""
+    import importlib.metadata
+    import importlib.util
+
+    dirs, owners = [], importlib.metadata.packages_distributions()
+    for name in PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise MathVerifyMissing("the math domain needs math-verify: pip install -e '.[eval]'")
+        dirs.append(os.path.realpath(list(spec.submodule_search_locations)[0]))
+        for dist in owners.get(name, []):
+            meta = getattr(importlib.metadata.distribution(dist), "_path", None)
+            if meta is not None and os.path.isdir(meta):
+                dirs.append(os.path.realpath(meta))
+    parents = [os.path.dirname(os.path.realpath(list(importlib.util.find_spec(n).submodule_search_locations)[0]))
+               for n in PACKAGES]  # fmt: skip
+    return tuple(dict.fromkeys(dirs)), tuple(dict.fromkeys(parents))
+
+
+_ANNOUNCED: set[str] = set()
+
+
+def helper_command(memory_mb: int) -> tuple[list[str], dict, str]:
+    """The helper runs in the judge's isolation (its minimal view of the host, its namespaces, no
+    network), with only math-verify's packages added read-only: the text it parses is the model's.
+    Returns (command, Popen keyword arguments, isolation label)."""
+    from ..sandbox.isolation import best_launcher, popen_kwargs, with_binds
+
+    dirs, paths = _packages()
+    launcher = with_binds(best_launcher(), dirs)
+    if launcher.mode == "rlimits" and "rlimits" not in _ANNOUNCED:
+        _ANNOUNCED.add("rlimits")
+        print("selfmine math checker: no sandbox here; math-verify runs under a memory limit only", file=sys.stderr)
+    label = launcher.label.replace("+seccomp", "")  # the filter is the judge's program process's, not this
+    return launcher.command("-c", HELPER, str(memory_mb), *paths), popen_kwargs(launcher), label
+
+
 class _Helper:
     def __init__(self, memory_mb: int):
         self.memory_mb = memory_mb
         self.proc: subprocess.Popen | None = None
+        self.isolation = ""
 
     def _start(self) -> None:
+        cmd, kwargs, self.isolation = helper_command(self.memory_mb)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", HELPER, str(self.memory_mb)],
+            cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
             start_new_session=True,
+            **kwargs,
         )
         line = self._read(120.0)
         if line != "ready":
             err = self.proc.stderr.read() if self.proc.poll() is not None else ""
             self.kill()
-            if "No module named 'math_verify'" in err:
-                raise MathVerifyMissing("the math domain needs math-verify: pip install -e '.[eval]'")
-            raise RuntimeError(f"math-verify helper did not start: {err.strip()[-300:]}")
+            if "No module named" in err:
+                raise MathVerifyMissing(f"the math checker could not import its packages: {err.strip()[-200:]}")
+            raise RuntimeError(f"math-verify helper did not start ({self.isolation}): {err.strip()[-300:]}")
 
     def _read(self, timeout: float) -> str | None:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
