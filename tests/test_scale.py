@@ -104,18 +104,25 @@ def test_a_killed_ray_worker_mid_judging_changes_no_verdict(cluster):
         )
         for i in range(48)
     ]
-    pid = ray.get(cluster.actors[0].pid.remote())
+    verdicts = _kill_actor_during(cluster.actors[0], lambda: judge_many(jobs))
+    assert not any(v.infrastructure_failure for v in verdicts)
+    assert [_key(v) for v in verdicts] == [_key(v) for v in _local(jobs)]
+
+
+def _kill_actor_during(actor, call):
+    """Run `call` in a thread, SIGKILL the actor's process while it works, and return what `call`
+    returned after Ray restarted the actor."""
+    pid = ray.get(actor.pid.remote())
     out = {}
-    t = threading.Thread(target=lambda: out.setdefault("v", judge_many(jobs)))
+    t = threading.Thread(target=lambda: out.setdefault("result", call()))
     t.start()
     time.sleep(1.0)
-    assert t.is_alive()  # killed while it judges
+    assert t.is_alive()  # killed while it works
     subprocess.run(["kill", "-9", str(pid)], check=True)
     t.join(300)
     assert not t.is_alive()
-    assert ray.get(cluster.actors[0].pid.remote()) != pid  # it really was replaced
-    assert not any(v.infrastructure_failure for v in out["v"])
-    assert [_key(v) for v in out["v"]] == [_key(v) for v in _local(jobs)]
+    assert ray.get(actor.pid.remote()) != pid  # it really was replaced
+    return out["result"]
 
 
 @pytest.fixture(scope="module")
@@ -161,17 +168,8 @@ def test_a_killed_engine_actor_mid_generation_changes_no_sample(ray_engine, tiny
 
     prompts = [f"x{i} = [" for i in range(24)]
     params = SamplingParams(n=4, temperature=1.0, max_tokens=48, seed=9)
-    pid = ray.get(ray_engine.actors[0].pid.remote())
-    out = {}
-    t = threading.Thread(target=lambda: out.setdefault("rows", ray_engine.generate(prompts, params)))
-    t.start()
-    time.sleep(1.0)
-    assert t.is_alive()  # killed while it generates
-    subprocess.run(["kill", "-9", str(pid)], check=True)
-    t.join(300)
-    assert not t.is_alive()
-    assert ray.get(ray_engine.actors[0].pid.remote()) != pid
-    assert agreement(out["rows"], tiny_engine.generate(prompts, params)) >= 0.9
+    rows = _kill_actor_during(ray_engine.actors[0], lambda: ray_engine.generate(prompts, params))
+    assert agreement(rows, tiny_engine.generate(prompts, params)) >= 0.9
 
 
 def test_mine_with_generation_and_judging_on_ray_equals_local(cluster, tiny_model, tmp_path, data_dir):

@@ -137,14 +137,7 @@ class HFEngine(Engine):
         yield self._peft
 
     # -- generation -----------------------------------------------------------------------------------
-    def generate(
-        self,
-        prompts: list[str],
-        params: SamplingParams,
-        adapter: str | None = None,
-        progress: bool = False,
-        seeds: list[int] | None = None,
-    ) -> list[list[Completion]]:
+    def generate(self, prompts, params: SamplingParams, adapter=None, progress=False, seeds=None):
         seeds = prompt_seeds(params, len(prompts), seeds)
         encoded = [self.tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
         results: list[list[Completion | None]] = [[None] * params.n for _ in prompts]

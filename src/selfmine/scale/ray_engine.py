@@ -128,14 +128,7 @@ class RayEngine(Engine):
             self._adapters[key] = (digest, [self.ray.put(files)])
         return self._adapters[key]
 
-    def generate(
-        self,
-        prompts: list[str],
-        params: SamplingParams,
-        adapter: str | None = None,
-        progress: bool = False,
-        seeds: list[int] | None = None,
-    ) -> list[list[Completion]]:
+    def generate(self, prompts, params: SamplingParams, adapter=None, progress=False, seeds=None):
         prompts = list(prompts)
         seeds = prompt_seeds(params, len(prompts), seeds)
         if not prompts:
