@@ -91,6 +91,11 @@ def test_mine_through_ray_equals_local_and_duplicates_nothing(cluster, tmp_path,
     got = snapshot(tmp_path / "ray")
     assert got == snapshot(tmp_path / "local") and got["pairs"]
     assert len(set(got["attempts"])) == len(got["attempts"])
+    from selfmine.transfer import export_pairs
+
+    mined = [p for p in got["pairs"] if p[1] != "keep_correct"]  # keep-correct rows are not (broken, fixed)
+    assert export_pairs(tmp_path / "ray", "sft", tmp_path / "pairs.jsonl") == len(mined) > 0
+    assert len((tmp_path / "pairs.jsonl").read_text().splitlines()) == len(mined)
 
 
 def test_a_killed_ray_worker_mid_judging_changes_no_verdict(cluster):
