@@ -1,7 +1,8 @@
-"""Scale-out on Ray. It wraps the judge (and the engine) and never changes what a stage computes: the
-driver alone writes the ledger, verdicts come back in input order, and a dead node's batch is judged
-again elsewhere (an infrastructure failure, never the program's). Ray is an optional extra: importing
-selfmine never imports it; `connect(address)` does."""
+"""Scale-out on Ray. It wraps the judge, the engine and a study's arms, and never changes what a stage
+computes: the driver alone writes the ledger, verdicts and completions come back in input order, every
+prompt keeps its own seed, and a dead node's work runs again elsewhere (an infrastructure failure, never
+the program's). Ray is an optional extra: importing selfmine never imports it; `connect(address)` and
+`make_engine` with an address do."""
 
 from __future__ import annotations
 
