@@ -268,7 +268,7 @@ def test_an_engine_holding_the_gpu_is_released_before_training(tmp_path, monkeyp
         def close(self):
             events.append("engine closed")
 
-    monkeypatch.setattr(pipeline_mod, "get_engine", lambda *a, **k: events.append("engine loaded") or GpuEngine())
+    monkeypatch.setattr(pipeline_mod, "make_engine", lambda *a, **k: events.append("engine loaded") or GpuEngine())
     monkeypatch.setattr(Ledger, "pair_count", lambda self, kinds: 5)
     monkeypatch.setattr(train_mod, "train", lambda *a, **k: events.append("train") or {"pairs": 5})
     pipe = pipeline_mod.Pipeline(tmp_path / "run", load_config(None, []), progress=False, echo=lambda s: None)
