@@ -83,6 +83,7 @@ class RayEngine(Engine):
         ray = ray_init(address)
         self.ray, self.name, self.model_name = ray, f"ray:{backend}", model or "default"
         kwargs = dict(kwargs or {})
+        self.batch_rows = int(kwargs.get("batch_size") or 256)  # rows one engine call decodes well together
         gpus_each = int(kwargs.get("tensor_parallel_size", 1) or 1)
         remote = ray.remote(EngineNode)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -134,7 +135,9 @@ class RayEngine(Engine):
         if not prompts:
             return []
         payload = self._adapter(adapter)
-        size = max(1, -(-len(prompts) // (len(self.actors) * SHARDS_PER_ACTOR)))
+        # several shards per actor, but none smaller than one full batch of the engine: a small shard
+        # decodes a small batch, which wastes what batching gives (measured: 0.38x on one node)
+        size = max(-(-len(prompts) // (len(self.actors) * SHARDS_PER_ACTOR)), self.batch_rows // params.n, 1)
         shards = [(i, prompts[i : i + size], seeds[i : i + size]) for i in range(0, len(prompts), size)]
         results: list[list[Completion] | None] = [None] * len(prompts)
         bar = None
