@@ -24,16 +24,19 @@ def connect(address: str | None) -> bool:
     return True
 
 
-def make_engine(engine_cfg, scale_cfg=None):
+def make_engine(engine_cfg, scale_cfg):
     """The engine a stage generates with: local (`engine.get_engine`), or, with `scale.ray_address` and
     `scale.generation: ray`, one engine actor per GPU (per CPU-only node for hf) across the cluster."""
     from ..engine import get_engine
 
-    address = scale_cfg.ray_address if scale_cfg is not None else None
-    if not address or scale_cfg.generation != "ray":
+    if not scale_cfg.ray_address or scale_cfg.generation != "ray":
         return get_engine(engine_cfg.backend, engine_cfg.model, **engine_cfg.backend_kwargs())
     from .ray_engine import RayEngine
 
     return RayEngine(
-        address, engine_cfg.backend, engine_cfg.model, engine_cfg.backend_kwargs(), scale_cfg.engines_per_node
+        scale_cfg.ray_address,
+        engine_cfg.backend,
+        engine_cfg.model,
+        engine_cfg.backend_kwargs(),
+        scale_cfg.engines_per_node,
     )

@@ -41,9 +41,7 @@ class EngineNode:
             import ray
 
             tmp = Path(tempfile.mkdtemp(dir=ADAPTER_CACHE.parent, prefix=".adapter-"))
-            for rel, data in ray.get(ref).items():
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_bytes(data)
+            write_files(ray.get(ref), tmp)
             ADAPTER_CACHE.mkdir(exist_ok=True)
             try:
                 os.rename(tmp, path)  # atomic: two actors on one node may race; the first wins
@@ -58,6 +56,13 @@ class EngineNode:
 
     def pid(self) -> int:
         return os.getpid()
+
+
+def write_files(files: dict[str, bytes], root: Path) -> None:
+    """The inverse of `adapter_files`: {relative name: bytes} written under `root`."""
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
 
 
 def adapter_files(path: str | Path) -> tuple[str, dict[str, bytes]]:

@@ -9,14 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .ray_engine import adapter_files
+from .ray_engine import adapter_files, write_files
 from .ray_judge import ray_init
-
-
-def _write(files: dict[str, bytes], root: Path) -> None:
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
 
 
 def _where() -> dict:
@@ -48,7 +42,7 @@ def eval_arm(engine_cfg: dict, kwargs: dict, trained: dict | None) -> dict:
     try:
         with tempfile.TemporaryDirectory() as d:
             if trained is not None:
-                _write(trained["files"], Path(d))
+                write_files(trained["files"], Path(d))
             report = evaluate(engine, adapter=d if trained else None, progress=False, echo=lambda s: None, **kwargs)
     finally:
         engine.close()
@@ -118,7 +112,7 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
                     import shutil
 
                     shutil.rmtree(out)
-                _write(result["files"], out)
+                write_files(result["files"], out)
                 study._done(f"study:train:{item.key}", pair_ids=chosen, ran_on=result["ran_on"])
                 study.echo(f"[study] trained {item.key} on {result['pairs']} pairs on {result['ran_on']['host']}")
             else:

@@ -86,18 +86,18 @@ def _packages() -> tuple[tuple[str, ...], tuple[str, ...]]:
     import importlib.metadata
     import importlib.util
 
-    dirs, owners = [], importlib.metadata.packages_distributions()
+    dirs, parents, owners = [], [], importlib.metadata.packages_distributions()
     for name in PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.submodule_search_locations:
             raise MathVerifyMissing("the math domain needs math-verify: pip install -e '.[eval]'")
-        dirs.append(os.path.realpath(list(spec.submodule_search_locations)[0]))
+        package = os.path.realpath(list(spec.submodule_search_locations)[0])
+        dirs.append(package)
+        parents.append(os.path.dirname(package))
         for dist in owners.get(name, []):
             meta = getattr(importlib.metadata.distribution(dist), "_path", None)
             if meta is not None and os.path.isdir(meta):
                 dirs.append(os.path.realpath(meta))
-    parents = [os.path.dirname(os.path.realpath(list(importlib.util.find_spec(n).submodule_search_locations)[0]))
-               for n in PACKAGES]  # fmt: skip
     return tuple(dict.fromkeys(dirs)), tuple(dict.fromkeys(parents))
 
 
