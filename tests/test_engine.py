@@ -107,6 +107,40 @@ def test_stopped_sequences_leave_the_batch(tiny_engine, monkeypatch):
     assert with_stops < sum(rows[1:])
 
 
+def test_onednn_linears_agree_with_aten_and_leave_the_model_plain(tiny_engine):
+    """The decode-time kernel switch: same logits up to rounding, autograd untouched, and the model is a
+    plain transformers model again after the block (training and `model.generate` never see the switch)."""
+    from selfmine.engine import onednn
+
+    model = tiny_engine.model
+    ids = tiny_engine.tokenizer(["def f(x):\n    return x", "import os"], return_tensors="pt", padding=True)
+    linears = [m for m in model.modules() if type(m) is torch.nn.Linear]
+    with torch.inference_mode():
+        ref = model(**ids).logits
+        with onednn.linears(model) as n:
+            got = model(**ids).logits
+    if onednn.available(torch.float32):  # a torch build with mkldnn (every x86 wheel)
+        assert n == len(linears) > 0
+        assert tiny_engine.info()["linear_kernel"] == "onednn"
+    else:
+        assert n == 0 and tiny_engine.info()["linear_kernel"] == "aten"
+    assert torch.allclose(got, ref, atol=1e-4, rtol=1e-4)
+    assert not any("forward" in m.__dict__ for m in linears)
+    with onednn.linears(model):  # with autograd on, the layers fall back to F.linear and gradients flow
+        model(**ids).logits.sum().backward()
+    assert linears[0].weight.grad is not None and linears[0].weight.grad.abs().sum() > 0
+    model.zero_grad(set_to_none=True)
+    p = SamplingParams(n=2, temperature=1.0, max_tokens=12, seed=5)
+    prompts = ["def f(x):\n", "class A:\n", "x = ["]
+    with_kernel = tiny_engine.generate(prompts, p)
+    tiny_engine.onednn_linears = False
+    try:
+        assert tiny_engine.info()["linear_kernel"] == "aten"
+        assert agreement(tiny_engine.generate(prompts, p), with_kernel) >= 0.9
+    finally:
+        tiny_engine.onednn_linears = True
+
+
 def test_nucleus_sampling_respects_top_p():
     from selfmine.engine.hf import HFEngine
 
