@@ -36,7 +36,7 @@ def test_pass_and_per_test_results():
     v = judge(ADD, ADD_TESTS)
     assert v.status == Status.PASSED and v.passed
     assert [t.outcome for t in v.tests] == ["passed", "passed"]
-    assert v.isolation == best_launcher().label and v.isolation.startswith(best_launcher().mode)
+    assert v.isolation.startswith(best_launcher().mode) and v.isolation == WorkerPool(1).isolation
 
 
 def test_failed_assert_reports_which_and_message():
@@ -581,3 +581,56 @@ def f():
     v = judge(code, ["assert all(r == -1 and e == 1 for _, r, e in f()), f()"])
     assert v.passed, v.message
     assert "+seccomp" in v.isolation
+
+
+def test_the_whole_sandbox_sits_in_one_cgroup_with_aggregate_limits():
+    """Where the machine offers cgroups (v2 delegated, or v1's pids and memory hierarchies as here), every
+    process of a sandbox is in its cgroup, and memory is capped across them: three children of one
+    program, each inside its own address-space limit, together pass the cap and one is killed."""
+    import time
+
+    from selfmine.sandbox import cgroup
+
+    children = """
+import os, time
+def f():
+    pids = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            block = b"x" * (400 * 1024 * 1024)  # written, so resident, unlike a zeroed bytearray
+            time.sleep(2)
+            os._exit(0)
+        pids.append(pid)
+    return [os.waitpid(p, 0)[1] for p in pids]
+"""
+    with WorkerPool(1) as pool:
+        assert judge(ADD, ADD_TESTS, pool=pool).passed
+        worker = pool._all[0]
+        if cgroup.label() == cgroup.NONE:
+            assert worker.cgroup is None and pool.isolation.endswith("(no cgroup)")
+            return
+        assert pool.isolation.split()[0].endswith("+cgroup" + str(worker.cgroup.version))
+        def alive(pid):  # an exited child stays a zombie until reaped, and zombies have left their cgroup
+            try:
+                return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+            except OSError:
+                return False
+
+        sandbox = {p for p in [worker.proc.pid, *cgroup._descendants(worker.proc.pid)] if alive(p)}
+        assert sandbox <= set(worker.cgroup.processes())
+        assert (worker.cgroup.dirs[0] / "pids.max").read_text().strip() == str(cgroup.PIDS_MAX)
+        limit = 512 * 1024 * 1024 + cgroup.OVERHEAD
+        with ThreadPoolExecutor(1) as ex:
+            running = ex.submit(judge, children, ["assert 9 not in [s & 0x7F for s in f()]"], 20, 512, pool=pool)
+            peak = 0
+            while not running.done():
+                peak = max(peak, len(worker.cgroup.processes()))
+                time.sleep(0.05)
+            v = running.result()
+        assert peak > len(sandbox)  # the program's processes joined the sandbox's cgroup
+        assert v.status == Status.FAILED, v.message  # a child was SIGKILLed by the cgroup's memory cap
+        assert 3 * 400 * 1024 * 1024 > limit  # what the cap had to stop
+        assert judge(ADD, ADD_TESTS, pool=pool).passed  # the pool is sound afterwards
+        dirs = worker.cgroup.dirs
+    assert not any(d.exists() for d in dirs)  # closing the pool removes its cgroups

@@ -13,10 +13,12 @@ import threading
 import time
 from pathlib import Path
 
+from . import cgroup
 from .isolation import SECCOMP, WRITABLE, Launcher, best_launcher, popen_kwargs
 
 WORKER_SOURCE = (Path(__file__).parent / "worker.py").read_text()
 START_TIMEOUT_S = 20.0
+DEFAULT_CGROUP_MEMORY = 1024 * 1024 * 1024 + 512 * 1024 * 1024  # until the first request names its own
 GRACE_S = 5.0  # the worker's own deadline handling gets this long before we kill the whole sandbox
 
 
@@ -43,9 +45,22 @@ class Worker:
             **popen_kwargs(launcher),
         )
         self._buf = b""
+        self.cgroup: cgroup.Cgroup | None = None
+        self._cgroup_memory = 0
         hello = self._read_frame(time.monotonic() + START_TIMEOUT_S)
         if not json.loads(hello).get("ready"):
             raise WorkerDied(f"worker did not start: {hello[:200]!r}")
+        if cgroup.label() != cgroup.NONE:
+            # The worker forks nothing before its first request: moving the tree now puts every later
+            # process of this sandbox inside.
+            self.cgroup = cgroup.create(DEFAULT_CGROUP_MEMORY)
+            try:
+                if self.cgroup is None:
+                    raise OSError("could not create it")
+                self.cgroup.adopt(self.proc.pid)
+            except OSError as e:
+                self.kill()
+                raise WorkerDied(f"could not place the sandbox in its cgroup: {e}") from None
 
     def _read_exact(self, n: int, deadline: float) -> bytes:
         fd = self.proc.stdout.fileno()
@@ -84,6 +99,10 @@ class Worker:
         except (BrokenPipeError, OSError, ValueError) as e:
             self.kill()
             raise WorkerDied(f"worker pipe closed: {e}") from None
+        memory = int(request.get("memory_mb", 0)) * 1024 * 1024 + cgroup.OVERHEAD
+        if self.cgroup is not None and memory != self._cgroup_memory:
+            self.cgroup.limit(memory)
+            self._cgroup_memory = memory
         deadline = time.monotonic() + float(request["timeout"]) + GRACE_S
         line = self._read_frame(deadline)
         try:
@@ -123,6 +142,8 @@ class Worker:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        if self.cgroup is not None:
+            self.cgroup.kill()
 
 
 class WorkerPool:
@@ -131,6 +152,7 @@ class WorkerPool:
     def __init__(self, size: int | None = None, isolation: str | None = None):
         self.size = max(1, size or os.cpu_count() or 1)
         self.launcher = best_launcher(isolation)
+        cgroup.announce()
         self._idle: queue.LifoQueue[Worker] = queue.LifoQueue()
         self._started = 0
         self._lock = threading.Lock()
@@ -139,7 +161,10 @@ class WorkerPool:
 
     @property
     def isolation(self) -> str:
-        return self.launcher.label
+        """The launcher's label with the cgroup part: `bwrap+seccomp+cgroup1`, `unshare+seccomp (no cgroup)`."""
+        mode, sep, rest = self.launcher.label.partition(" ")
+        suffix = cgroup.label()
+        return mode + suffix + sep + rest if suffix.startswith("+") else self.launcher.label + suffix
 
     def acquire(self) -> Worker:
         while True:
