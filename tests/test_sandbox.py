@@ -611,6 +611,7 @@ def f():
             assert worker.cgroup is None and pool.isolation.endswith("(no cgroup)")
             return
         assert pool.isolation.split()[0].endswith("+cgroup" + str(worker.cgroup.version))
+
         def alive(pid):  # an exited child stays a zombie until reaped, and zombies have left their cgroup
             try:
                 return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"

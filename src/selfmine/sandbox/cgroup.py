@@ -14,11 +14,12 @@ import errno
 import functools
 import itertools
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .worker import _descendants, kill_until_none_new
 
 PIDS_MAX = 128  # threads count too; the worker, its two children and the program's own processes
 OVERHEAD = 512 * 1024 * 1024  # the worker and the tests process, beside the program's own limit
@@ -102,7 +103,7 @@ class Cgroup:
 
     def adopt(self, root_pid: int) -> None:
         """Move a process and every descendant it has now into this cgroup (on v1, into each hierarchy)."""
-        for pid in [root_pid, *_descendants(root_pid)]:
+        for pid in [root_pid, *sorted(_descendants(root_pid))]:
             for d in self.dirs:
                 (d / "cgroup.procs").write_text(str(pid))
 
@@ -111,41 +112,19 @@ class Cgroup:
 
     def kill(self) -> None:
         """SIGKILL everything inside, wherever its session or process group, then remove the cgroup."""
-        for _ in range(50):
-            try:
-                pids = self.processes()
-            except OSError:
-                return
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.01)
+        try:
+            kill_until_none_new(self.processes, 0.005)
+            for _ in range(100):  # a killed process leaves the cgroup once it has exited
+                if not self.processes():
+                    break
+                time.sleep(0.005)
+        except OSError:
+            return
         for d in self.dirs:
             try:
                 d.rmdir()  # fails while a process is still inside; the kernel then keeps it
             except OSError:
                 pass
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def _v2_parent() -> Path | None:

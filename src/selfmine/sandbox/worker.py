@@ -749,14 +749,15 @@ def _descendants(root):
     return found
 
 
-def _kill_all_below(me):
-    # The worker is a subreaper: once a process dies its orphans become the worker's children, so killing
-    # the children until none is left reaches every descendant. Children killed earlier may still be
-    # tearing down: they can run no more code, and are reaped here or before the next program.
+def kill_until_none_new(current, pause, before=None):
+    """SIGKILL every process `current()` names, again and again, until it names none not killed yet
+    (the host's cgroup cleanup uses this too). Killed processes may still be tearing down: they can run no
+    more code."""
     killed = set()
     for _ in range(200):
-        _reap()
-        pids = _descendants(me)
+        if before:
+            before()
+        pids = set(current())
         if not pids - killed:
             break
         for pid in pids:
@@ -765,7 +766,14 @@ def _kill_all_below(me):
             except OSError:
                 pass
         killed |= pids
-        time.sleep(0.0005)
+        time.sleep(pause)
+
+
+def _kill_all_below(me):
+    # The worker is a subreaper: once a process dies its orphans become the worker's children, so killing
+    # the children until none is left reaches every descendant. They are reaped here or before the next
+    # program.
+    kill_until_none_new(lambda: _descendants(me), 0.0005, before=_reap)
     _reap()
 
 
