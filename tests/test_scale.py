@@ -63,12 +63,13 @@ def test_eval_score_of_canonical_solutions_through_ray_equals_local(cluster, dat
 
 def test_humaneval_plus_canonical_samples_through_ray_all_pass(cluster, data_dir):
     """HumanEval+'s canonical solutions with every plus input, judged on the cluster exactly as `eval
-    score` judges them: 164/164, as locally (tests/test_evaluate.py), nothing lost to the cluster."""
+    score` judges them: all pass, as locally, nothing lost to the cluster. Every 4th task (41, spread over
+    the benchmark) keeps the suite inside its time budget; tests/test_evaluate.py checks all 164 locally."""
     from selfmine.evaluate.data import load_tasks
     from selfmine.evaluate.score import canonical_check
 
-    tasks = load_tasks("humaneval+", data_dir)[0]
-    assert len(tasks) == 164 and all(t.plus_inputs for t in tasks)
+    tasks = load_tasks("humaneval+", data_dir)[0][::4]
+    assert len(tasks) == 41 and all(t.plus_inputs for t in tasks)
     assert canonical_check(tasks) == []
 
 
