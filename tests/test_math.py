@@ -101,8 +101,10 @@ def test_majority_vote_uses_equivalence_not_strings():
 
 # -- proposing ----------------------------------------------------------------------------------------
 def test_parse_proposal_rejections():
-    ok = m.parse_proposal(" A tank holds 40 litres and loses 3 litres a day. How many litres after 5 days?\n"
-                          "Program:\ndef solution():\n    return 40 - 3 * 5\nAnswer: 25\n")  # fmt: skip
+    ok = m.parse_proposal(
+        " A tank holds 40 litres and loses 3 litres a day. How many litres after 5 days?\n"
+        "Program:\ndef solution():\n    return 40 - 3 * 5\nAnswer: 25\n"
+    )
     assert ok.ok and ok.answer == "25" and ok.program.startswith("def solution")
     assert m.parse_proposal(" A question that is long enough?\nAnswer: 3").reason == "no_program"
     assert m.parse_proposal(" A question that is long enough?\nProgram:\nx = 1\nAnswer: 3").reason == "no_program"
@@ -214,8 +216,12 @@ def test_cli_eval_score_and_bad_input(tmp_path, data_dir):
         "".join(json.dumps({"task_id": t.task_id, "completion": t.reference_completion()}) + "\n" for t in tasks[:20])
     )
     cli = [sys.executable, "-m", "selfmine.cli"]
-    r = subprocess.run(cli + ["eval", "score", "--bench", "math500", "--samples", str(f), "--out", str(tmp_path / "r.json")],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    r = subprocess.run(
+        cli + ["eval", "score", "--bench", "math500", "--samples", str(f), "--out", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "r.json").read_text())["benches"]["math500"]["solved_first_sample"] == 20
     r = subprocess.run(

@@ -176,9 +176,17 @@ def test_a_killed_engine_actor_mid_generation_changes_no_sample(ray_engine, tiny
 def test_mine_with_generation_and_judging_on_ray_equals_local(cluster, tiny_model, tmp_path, data_dir):
     """`mine` builds its engine from the config: with scale.ray_address the model runs in engine actors.
     The proposals equal those of a local run (greedy, so that only a last-bit tie could differ)."""
-    sets = [f"data_dir={data_dir}", f"engine.model={tiny_model}", "engine.dtype=float32", "mine.problems=6",
-            "mine.propose_batch=3", "mine.attempts=2", "mine.propose_max_tokens=24", "mine.tests=model",
-            "mine.propose_temperature=0"]  # fmt: skip
+    sets = [
+        f"data_dir={data_dir}",
+        f"engine.model={tiny_model}",
+        "engine.dtype=float32",
+        "mine.problems=6",
+        "mine.propose_batch=3",
+        "mine.attempts=2",
+        "mine.propose_max_tokens=24",
+        "mine.tests=model",
+        "mine.propose_temperature=0",
+    ]
     from selfmine.sandbox.judge import set_remote
 
     remote = set_remote(None)

@@ -78,9 +78,15 @@ def _study_config(tmp_path, tiny_model, data_dir):
         "engine": {"model": str(tiny_model), "batch_size": 8},
         "train": {"epochs": 1, "grad_accum": 1, "max_tokens": 256, "rank": 4, "dtype": "float32"},
         "eval": {"benches": ["humaneval", "gsm8k"], "limit": 2, "max_tokens": 16},
-        "study": {"pair_counts": [0, 2, 4], "seeds": [0, 1], "n": 2, "formats": ["raw"],
-                  "pairs_file": "tinyforge-zero/pairs_7b_40.jsonl", "resamples": 200},
-    }  # fmt: skip
+        "study": {
+            "pair_counts": [0, 2, 4],
+            "seeds": [0, 1],
+            "n": 2,
+            "formats": ["raw"],
+            "pairs_file": "tinyforge-zero/pairs_7b_40.jsonl",
+            "resamples": 200,
+        },
+    }
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

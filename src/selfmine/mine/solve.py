@@ -35,15 +35,30 @@ def prompts_for(engine: Engine, cfg, texts: list[str]) -> list[str]:
     return [chat_prompt(engine, t) for t in texts] if cfg.mine.chat else texts
 
 
-def _attempts(engine: Engine, domain: Domain, cfg, problems: list[Problem], texts: list[str], n: int, seed: int,
-              kind: str, parents: dict[int, int] | None = None, temperature: float | None = None,
-              ) -> dict[int, list[Attempt]]:  # fmt: skip
+def _attempts(
+    engine: Engine,
+    domain: Domain,
+    cfg,
+    problems: list[Problem],
+    texts: list[str],
+    n: int,
+    seed: int,
+    kind: str,
+    parents: dict[int, int] | None = None,
+    temperature: float | None = None,
+) -> dict[int, list[Attempt]]:
     """n sampled attempts per problem from its prompt, each judged and recorded as an attempt of `kind`.
     Each problem samples from its own seed (run seed, kind, problem id), whatever else shares the call."""
     m = cfg.mine
     t = m.solve_temperature if temperature is None else temperature
-    params = SamplingParams(n=n, temperature=t, top_p=m.solve_top_p if t else 1.0, max_tokens=m.solve_max_tokens,
-                            stop=domain.solve_stop(m.chat), seed=seed)  # fmt: skip
+    params = SamplingParams(
+        n=n,
+        temperature=t,
+        top_p=m.solve_top_p if t else 1.0,
+        max_tokens=m.solve_max_tokens,
+        stop=domain.solve_stop(m.chat),
+        seed=seed,
+    )
     seeds = [mix_seed(seed, KIND_SEEDS[kind], p.id) for p in problems]
     outs = engine.generate(prompts_for(engine, cfg, texts), params, seeds=seeds)
     flat = [(p, c) for p, cs in zip(problems, outs) for c in cs]

@@ -50,12 +50,18 @@ def context(run_dir: Path) -> dict:
         ledger.close()
     trainings = {p.parent.name: json.loads(p.read_text()) for p in (run_dir / "adapters").glob("*/training.json")}
     rows = [
-        {"arm": name, "label": f"{bench}{' (first ' + str(r['limit']) + ' tasks)' if r.get('limit') else ''}",
-         "format": r["format"], "pass1": s["pass@1"], "ci": s.get("pass@1_ci95"), "base_pass1": s["base_pass@1"],
-         "tasks": s["tasks"]}
+        {
+            "arm": name,
+            "label": f"{bench}{' (first ' + str(r['limit']) + ' tasks)' if r.get('limit') else ''}",
+            "format": r["format"],
+            "pass1": s["pass@1"],
+            "ci": s.get("pass@1_ci95"),
+            "base_pass1": s["base_pass@1"],
+            "tasks": s["tasks"],
+        }
         for name, r in evals.items()
         for bench, s in r["benches"].items()
-    ]  # fmt: skip
+    ]
     base = evals.get("base")
     cmp_rows = [
         (name, bench, c)
@@ -85,19 +91,35 @@ def context(run_dir: Path) -> dict:
         images.append(("curriculum: valid problems by difficulty, per round", charts.curriculum(rounds)))
     differ = difflib.HtmlDiff(wrapcolumn=70)
     shown = [
-        {"id": p.id, "entry_point": p.entry_point, "kind": p.kind, "failure_class": p.failure_class, "error": p.error[:1500],
-         "diff": differ.make_table(p.broken.splitlines() or ["(empty)"], p.fixed.splitlines(), "broken", "fixed")}
+        {
+            "id": p.id,
+            "entry_point": p.entry_point,
+            "kind": p.kind,
+            "failure_class": p.failure_class,
+            "error": p.error[:1500],
+            "diff": differ.make_table(p.broken.splitlines() or ["(empty)"], p.fixed.splitlines(), "broken", "fixed"),
+        }
         for p in pairs[:MAX_PAIRS_SHOWN]
-    ]  # fmt: skip
+    ]
     return {
-        "name": run_dir.name, "rows": rows, "cmp_rows": cmp_rows,
+        "name": run_dir.name,
+        "rows": rows,
+        "cmp_rows": cmp_rows,
         "skipped": {k: v[1].get("reason") for k, v in stages.items() if v[0] == "skipped"},
-        "stats": stats, "mining_text": "\n".join(format_stats(r) for r in rounds) if stats else "",
-        "warning": warning, "trainings": trainings, "pairs": pairs, "shown_pairs": shown, "images": images,
-        "prov": {"versions": prov.get("versions", {}), "engine": prov.get("engine", {}),
-                 "data_checksums": prov.get("data_checksums", {})},
+        "stats": stats,
+        "mining_text": "\n".join(format_stats(r) for r in rounds) if stats else "",
+        "warning": warning,
+        "trainings": trainings,
+        "pairs": pairs,
+        "shown_pairs": shown,
+        "images": images,
+        "prov": {
+            "versions": prov.get("versions", {}),
+            "engine": prov.get("engine", {}),
+            "data_checksums": prov.get("data_checksums", {}),
+        },
         "config": config,
-    }  # fmt: skip
+    }
 
 
 def build_report(run_dir: str | Path) -> dict:

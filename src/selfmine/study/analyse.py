@@ -54,9 +54,18 @@ def _boundary(run_dir: Path) -> dict:
         return {"note": "no mining in this study (pairs from a file): the boundary was not measured"}
     t = total_stats(rounds)
     b = t["boundary"]
-    return {"valid_rate": b["valid_rate"], "valid_ci": b["valid_ci"], "mixed_rate": b["mixed_rate"], "mixed_ci": b["mixed_ci"],
-            "pairs_per_proposal": b["pairs_per_proposal"], "pairs_per_proposal_ci": b["pairs_per_proposal_ci"],
-            "position": b["position"], "verdict": b["verdict"], "proposed": t["proposed"], "pairs": t["pairs"]}  # fmt: skip
+    return {
+        "valid_rate": b["valid_rate"],
+        "valid_ci": b["valid_ci"],
+        "mixed_rate": b["mixed_rate"],
+        "mixed_ci": b["mixed_ci"],
+        "pairs_per_proposal": b["pairs_per_proposal"],
+        "pairs_per_proposal_ci": b["pairs_per_proposal_ci"],
+        "position": b["position"],
+        "verdict": b["verdict"],
+        "proposed": t["proposed"],
+        "pairs": t["pairs"],
+    }
 
 
 def analyse(cfg, arms: list[Arm], results: dict, run_dir: Path) -> dict:
@@ -82,10 +91,16 @@ def analyse(cfg, arms: list[Arm], results: dict, run_dir: Path) -> dict:
                     if all(
                         cache[(fmt, sd, dec, pairs)][t][field] is not None
                         for sd in seeds
-                        for dec, pairs, field in (("greedy", 0, "greedy"), ("sample", 0, "oracle"), ("sample", 0, "selector"),
-                                                  ("greedy", k, "greedy"), ("sample", k, "oracle"), ("sample", k, "selector"))
+                        for dec, pairs, field in (
+                            ("greedy", 0, "greedy"),
+                            ("sample", 0, "oracle"),
+                            ("sample", 0, "selector"),
+                            ("greedy", k, "greedy"),
+                            ("sample", k, "oracle"),
+                            ("sample", k, "selector"),
+                        )
                     )
-                ]  # fmt: skip
+                ]
                 left_out[k] = len(tasks) - len(keep)
                 if not keep:
                     continue

@@ -27,21 +27,34 @@ def markdown(study: dict) -> str:
         "",
     ]
     b = study["boundary"]
-    md += ["## Boundary diagnostics", "", b.get("note") or (
-        f"valid rate {b['valid_rate']:.0%} (95% CI {b['valid_ci'][0]:.0%}-{b['valid_ci'][1]:.0%}), mixed-outcome rate "
-        f"{b['mixed_rate']:.0%} ({b['mixed_ci'][0]:.0%}-{b['mixed_ci'][1]:.0%}), pairs per proposal "
-        f"{b['pairs_per_proposal']:.2f}: {b['verdict']}"), ""]  # fmt: skip
+    md += [
+        "## Boundary diagnostics",
+        "",
+        b.get("note")
+        or (
+            f"valid rate {b['valid_rate']:.0%} (95% CI {b['valid_ci'][0]:.0%}-{b['valid_ci'][1]:.0%}), mixed-outcome rate "
+            f"{b['mixed_rate']:.0%} ({b['mixed_ci'][0]:.0%}-{b['mixed_ci'][1]:.0%}), pairs per proposal "
+            f"{b['pairs_per_proposal']:.2f}: {b['verdict']}"
+        ),
+        "",
+    ]
     for name, r in study["benches"].items():
         where = (
             f"Transfer: {study['config'].get('domain', 'code')} pairs, a {r['domain']} benchmark."
             if r.get("transfer")
             else f"In-domain: {r.get('domain', 'code')} pairs, a {r.get('domain', 'code')} benchmark."
         )
-        md += [f"## {name}", "", where, "", f"Threshold (oracle best-of-n): **{r['threshold_oracle']}**; "
-               f"(selector): **{r['threshold_selector']}**", "",
-               "| pairs | tasks | pass@1 gain (CI) | oracle gain (CI) | selector gain (CI) | interaction, oracle (CI) | "
-               "per seed | interaction, selector (CI) | left out |",
-               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        md += [
+            f"## {name}",
+            "",
+            where,
+            "",
+            f"Threshold (oracle best-of-n): **{r['threshold_oracle']}**; (selector): **{r['threshold_selector']}**",
+            "",
+            "| pairs | tasks | pass@1 gain (CI) | oracle gain (CI) | selector gain (CI) | interaction, oracle (CI) | "
+            "per seed | interaction, selector (CI) | left out |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for row in r["rows"]:
             io, isel = row["interaction_oracle"], row["interaction_selector"]
             md.append(
@@ -51,8 +64,13 @@ def markdown(study: dict) -> str:
                 f"{_pct(io['mean'])} ({_ci(io['ci95'])}) | {', '.join(f'{v:+.2f}' for v in io['per_seed'].values())} | "
                 f"{_pct(isel['mean'])} ({_ci(isel['ci95'])}) | {row['tasks_left_out']} |"
             )
-        md += ["", "Diversity of the n samples (mean over tasks and seeds):", "",
-               "| model | distinct programs | pairwise edit distance | first-token entropy (bits) |", "|---|---|---|---|"]  # fmt: skip
+        md += [
+            "",
+            "Diversity of the n samples (mean over tasks and seeds):",
+            "",
+            "| model | distinct programs | pairwise edit distance | first-token entropy (bits) |",
+            "|---|---|---|---|",
+        ]
         for who, d in r["diversity"].items():
             label = who if who == "base" else f"tuned on {who} pairs"
             md.append(f"| {label} | {d['distinct']:.2f} | {d['edit_distance']:.3f} | {d['first_token_entropy']:.2f} |")
@@ -86,8 +104,12 @@ def _plots(study: dict, out: Path) -> list[str]:
                 ax.set_title(title)
             ys = [row["interaction"]["mean"] for row in r["rows"]]
             axes[3].plot(xs, ys, marker="o", label=r["format"])
-            axes[3].fill_between(xs, [row["interaction"]["ci95"][0] for row in r["rows"]],
-                                 [row["interaction"]["ci95"][1] for row in r["rows"]], alpha=0.2)  # fmt: skip
+            axes[3].fill_between(
+                xs,
+                [row["interaction"]["ci95"][0] for row in r["rows"]],
+                [row["interaction"]["ci95"][1] for row in r["rows"]],
+                alpha=0.2,
+            )
             axes[3].set_title("interaction (D-C)-(B-A)")
         for ax in axes:
             ax.axhline(0, color="grey", lw=0.8)

@@ -33,8 +33,9 @@ class Domain(Protocol):
     def near_text(self, problem) -> str:
         """The text near-duplicate detection compares."""
 
-    def propose_batch(self, engine, cfg, seed, round_id, start, slots, fingerprints, near, contamination, own,
-                      round_no) -> list:  # fmt: skip
+    def propose_batch(
+        self, engine, cfg, seed, round_id, start, slots, fingerprints, near, contamination, own, round_no
+    ) -> list:
         """One proposal per slot (fresh or a curriculum variant), parsed, validated, gated."""
 
     def canonical_text(self, problem) -> str:

@@ -43,8 +43,13 @@ class CodeDomain:
 
     def reference_row(self, view) -> dict:
         """The reference implementation's pair schema."""
-        return {"signature": view.header, "tests": view.tests, "broken": view.broken, "error": view.error,
-                "fixed": view.fixed}  # fmt: skip
+        return {
+            "signature": view.header,
+            "tests": view.tests,
+            "broken": view.broken,
+            "error": view.error,
+            "fixed": view.fixed,
+        }
 
     def solve_stop(self, chat: bool) -> list[str]:
         # a chat answer opens with a fence and a `def`: the raw stop strings would cut it at once

@@ -133,8 +133,20 @@ EXAMPLES = [
         "25",
     ),
 ]
-TOPICS = ["money", "time", "speed", "fractions", "percentages", "geometry", "shopping", "ages", "ratios",
-          "work rates", "averages", "counting"]  # fmt: skip
+TOPICS = [
+    "money",
+    "time",
+    "speed",
+    "fractions",
+    "percentages",
+    "geometry",
+    "shopping",
+    "ages",
+    "ratios",
+    "work rates",
+    "averages",
+    "counting",
+]
 PROPOSE_STOP = ["\n### Problem", "\n###", "\n\n\n"]
 VARIANT_ASK = {
     "harder": "a harder variant of the problem above: the same situation with one more step",

@@ -70,16 +70,34 @@ def import_math_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
             for i, (r, lab, flag) in enumerate(zip(rows, labels, flags)):
                 pid = insert_problem(
                     db,
-                    Problem(round_id, i, json.dumps(r), "valid", entry_point=m.PROGRAM_NAME,
-                            code=spec[i].get("program", ""), tests=[lab], solve_prompt=m.solve_prompt(r["problem"]),
-                            header=r["problem"], meta={"domain": "math", "label_check": flag}),
-                )  # fmt: skip
+                    Problem(
+                        round_id,
+                        i,
+                        json.dumps(r),
+                        "valid",
+                        entry_point=m.PROGRAM_NAME,
+                        code=spec[i].get("program", ""),
+                        tests=[lab],
+                        solve_prompt=m.solve_prompt(r["problem"]),
+                        header=r["problem"],
+                        meta={"domain": "math", "label_check": flag},
+                    ),
+                )
                 ok = flag in ("verified", "unverified")
                 fid = insert_attempt(
                     db,
-                    Attempt(pid, "imported_fixed", 0, r["solution"], m.judged_solution(r["solution"]),
-                            "passed" if ok else flag, ok, "" if ok else flag, error=spec[i].get("ill_posed", "")),
-                )  # fmt: skip
+                    Attempt(
+                        pid,
+                        "imported_fixed",
+                        0,
+                        r["solution"],
+                        m.judged_solution(r["solution"]),
+                        "passed" if ok else flag,
+                        ok,
+                        "" if ok else flag,
+                        error=spec[i].get("ill_posed", ""),
+                    ),
+                )
                 insert_pair(db, Pair(pid, "imported", None, fid, flag))
             set_meta_in(db, "imports", prior + [source])
             set_meta_in(db, "domain", "math")
