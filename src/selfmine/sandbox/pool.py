@@ -93,16 +93,16 @@ class Worker:
         header = json.dumps(
             {**request, "code_len": len(code_b), "tests_len": len(tests_b), "scrub": scrub, "seccomp": SECCOMP}
         ).encode()
+        memory = int(request.get("memory_mb", 0)) * 1024 * 1024 + cgroup.OVERHEAD
+        if self.cgroup is not None and memory != self._cgroup_memory:  # before the program can exist
+            self.cgroup.limit(memory)
+            self._cgroup_memory = memory
         try:
             self.proc.stdin.write(b"%08d" % len(header) + header + code_b + tests_b)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as e:
             self.kill()
             raise WorkerDied(f"worker pipe closed: {e}") from None
-        memory = int(request.get("memory_mb", 0)) * 1024 * 1024 + cgroup.OVERHEAD
-        if self.cgroup is not None and memory != self._cgroup_memory:
-            self.cgroup.limit(memory)
-            self._cgroup_memory = memory
         deadline = time.monotonic() + float(request["timeout"]) + GRACE_S
         line = self._read_frame(deadline)
         try:
