@@ -91,8 +91,7 @@ class Cgroup:
                     return False
         return False
 
-    def limit(self, memory_bytes: int, pids: int = PIDS_MAX) -> None:
-        self._write("pids.max", str(pids))
+    def limit(self, memory_bytes: int) -> None:
         if self.version == 2:
             self._write("memory.max", str(memory_bytes))
             self._write("memory.swap.max", "0")
@@ -196,8 +195,9 @@ def _layout() -> tuple[int, tuple[Path, ...]] | None:
     return layout
 
 
-def create(memory_bytes: int) -> Cgroup | None:
-    """A fresh cgroup for one sandbox, with its limits set; None where this machine offers none to us."""
+def create() -> Cgroup | None:
+    """A fresh cgroup for one sandbox, its process cap set (the memory cap comes with each request); None
+    where this machine offers none to us."""
     layout = _layout() if os.environ.get("SELFMINE_CGROUP", "1") != "0" else None
     if layout is None:
         return None
@@ -213,7 +213,7 @@ def create(memory_bytes: int) -> Cgroup | None:
             d.rmdir()
         return None
     cg = Cgroup(version, tuple(made))
-    cg.limit(memory_bytes)
+    cg._write("pids.max", str(PIDS_MAX))
     return cg
 
 

@@ -18,7 +18,6 @@ from .isolation import SECCOMP, WRITABLE, Launcher, best_launcher, popen_kwargs
 
 WORKER_SOURCE = (Path(__file__).parent / "worker.py").read_text()
 START_TIMEOUT_S = 20.0
-DEFAULT_CGROUP_MEMORY = 1024 * 1024 * 1024 + 512 * 1024 * 1024  # until the first request names its own
 GRACE_S = 5.0  # the worker's own deadline handling gets this long before we kill the whole sandbox
 
 
@@ -53,7 +52,7 @@ class Worker:
         if cgroup.label() != cgroup.NONE:
             # The worker forks nothing before its first request: moving the tree now puts every later
             # process of this sandbox inside.
-            self.cgroup = cgroup.create(DEFAULT_CGROUP_MEMORY)
+            self.cgroup = cgroup.create()  # its memory cap follows each request's own limit
             try:
                 if self.cgroup is None:
                     raise OSError("could not create it")
