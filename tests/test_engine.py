@@ -340,3 +340,33 @@ def test_openai_backend_sends_prompts_concurrently_and_keeps_their_order():
         out = engine.generate([f"p{i}" for i in range(8)], SamplingParams())
         assert [o[0].text for o in out] == [f"echo p{i}" for i in range(8)]
         assert state["most"] > 1 and time.time() - start < 8 * 0.2
+
+
+def test_a_converted_tokenizer_keeps_the_bos_rule_and_must_encode_the_same_once_saved(tiny_model, tmp_path):
+    from tokenizers import Tokenizer, models
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    from selfmine.engine.models import TOKENIZER_PROBES, ModelError, check_saved_tokenizer, ensure_bos
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    tok.backend_tokenizer.post_processor = None  # as some transformers versions rebuild a GGUF's tokenizer
+    text = TOKENIZER_PROBES[0]
+    assert tok(text)["input_ids"][0] != tok.bos_token_id
+    ensure_bos(tok, None)  # the GGUF says nothing: left alone
+    assert tok(text)["input_ids"][0] != tok.bos_token_id
+    ensure_bos(tok, True)
+    ids = tok(text)["input_ids"]
+    assert ids[0] == tok.bos_token_id and ids.count(tok.bos_token_id) == 1
+    tok.save_pretrained(tmp_path / "good")
+    check_saved_tokenizer(tok, tmp_path / "good")
+    assert AutoTokenizer.from_pretrained(tmp_path / "good")(text)["input_ids"] == ids
+
+    # What transformers 5.17 saved for gemma-3: the same vocabulary without merges, one token per character.
+    vocab = tok.backend_tokenizer.get_vocab()
+    chars = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    chars.pre_tokenizer, chars.decoder = tok.backend_tokenizer.pre_tokenizer, tok.backend_tokenizer.decoder
+    broken = PreTrainedTokenizerFast(tokenizer_object=chars, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>")
+    broken.save_pretrained(tmp_path / "broken")
+    assert len(AutoTokenizer.from_pretrained(tmp_path / "broken")(text)["input_ids"]) > len(ids)
+    with pytest.raises(ModelError, match=r"transformers>=5\.18"):
+        check_saved_tokenizer(tok, tmp_path / "broken")

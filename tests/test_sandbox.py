@@ -635,3 +635,18 @@ def f():
         assert judge(ADD, ADD_TESTS, pool=pool).passed  # the pool is sound afterwards
         dirs = worker.cgroup.dirs
     assert not any(d.exists() for d in dirs)  # closing the pool removes its cgroups
+
+
+def test_a_fallback_from_bubblewrap_says_why(monkeypatch, capsys):
+    from selfmine.sandbox import isolation
+
+    python = isolation.interpreter()
+    fails = ("/bin/sh", "-c", 'echo "bwrap: setting up uid map: Permission denied" >&2; exit 1', "sh")
+    ok = isolation.Launcher("rlimits", (), False, python)
+    monkeypatch.setattr(isolation, "candidates", lambda: [isolation.Launcher("bwrap", fails, False, python), ok])
+    isolation.best_launcher.cache_clear()
+    try:
+        assert isolation.best_launcher() == ok
+    finally:
+        isolation.best_launcher.cache_clear()
+    assert "bubblewrap does not work here (bwrap: setting up uid map: Permission denied)" in capsys.readouterr().err

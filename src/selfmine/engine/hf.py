@@ -262,7 +262,9 @@ class HFEngine(Engine):
         row's choice never depends on the other rows of the batch."""
         if params.greedy:
             return logits.argmax(-1)
-        logits = logits.float().cpu() / params.temperature
+        # On the logits' own device: copying rows x 262k logits to the host and taking their top-k there
+        # would cost more than the forward pass on a GPU.
+        logits, uniforms = logits.float() / params.temperature, uniforms.to(logits.device)
         if params.top_k:
             vals, idx = logits.topk(min(params.top_k, logits.shape[-1]), dim=-1)
             probs = vals.softmax(-1)

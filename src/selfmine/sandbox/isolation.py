@@ -77,7 +77,9 @@ def view(python: str) -> list[tuple[str, str]]:
 
 
 def _bwrap_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
-    args = ["bwrap"]
+    # By its full path: the sandbox's environment has a bare PATH, and a bwrap in /usr/local/bin or a
+    # venv would not be found there.
+    args = [shutil.which("bwrap") or "bwrap"]
     for kind, path in view(python):
         args += ["--symlink", os.readlink(path), path] if kind == "link" else ["--ro-bind", path, path]
     for path in WRITABLE:
@@ -136,7 +138,7 @@ def _unshare_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]
     }
     setup = "".join(f"{k}='{v}'\n" for k, v in env.items()) + _UNSHARE_SETUP
     return (
-        "unshare",
+        shutil.which("unshare") or "unshare",
         "--user",
         "--map-root-user",
         "--mount",
@@ -180,14 +182,18 @@ def popen_kwargs(launcher: Launcher) -> dict:
     return kw
 
 
-def _works(launcher: Launcher) -> bool:
+def _failure(launcher: Launcher) -> str | None:
+    """Why a probe program fails under this launcher (its first line of error), or None if it runs."""
     probe = "import os,socket;s=socket.socket();print(os.getpid())"
     cmd = launcher.command("-c", probe)
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=20, start_new_session=True, **popen_kwargs(launcher))
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return r.returncode == 0
+    except (OSError, subprocess.SubprocessError) as e:
+        return str(e)
+    if r.returncode == 0:
+        return None
+    lines = r.stderr.decode(errors="replace").strip().splitlines()
+    return lines[0][:200] if lines else f"exit status {r.returncode}"
 
 
 def with_binds(launcher: Launcher, paths: tuple[str, ...]) -> Launcher:
@@ -205,15 +211,19 @@ def best_launcher(require: str | None = None) -> Launcher:
     wanted = os.environ.get("SELFMINE_ISOLATION") if require is None else require
     if wanted and wanted not in MODES:
         raise ValueError(f"unknown isolation {wanted!r}: choose one of {', '.join(MODES)}")
+    why = "bubblewrap is not installed"
     for launcher in candidates():
         if wanted and launcher.mode != wanted:
             continue
-        if _works(launcher):
+        failure = _failure(launcher)
+        if failure is None:
             if launcher.mode != MODES[0] and not wanted:
                 print(
-                    f"selfmine sandbox: bubblewrap does not work here; judging under {launcher.label}"
+                    f"selfmine sandbox: {why}; judging under {launcher.label}"
                     + (". Install bubblewrap." if launcher.mode == "rlimits" else ""),
                     file=sys.stderr,
                 )
             return launcher
+        if launcher.mode == "bwrap":
+            why = f"bubblewrap does not work here ({failure})"
     raise RuntimeError(f"isolation {wanted!r} is not available on this machine")
