@@ -618,7 +618,7 @@ def f():
             except OSError:
                 return False
 
-        sandbox = {p for p in [worker.proc.pid, *cgroup._descendants(worker.proc.pid)] if alive(p)}
+        sandbox = {p for p in [worker.proc.pid, *cgroup.descendants(worker.proc.pid)] if alive(p)}
         assert sandbox <= set(worker.cgroup.processes())
         assert (worker.cgroup.dirs[0] / "pids.max").read_text().strip() == str(cgroup.PIDS_MAX)
         limit = 512 * 1024 * 1024 + cgroup.OVERHEAD
@@ -650,3 +650,13 @@ def test_a_fallback_from_bubblewrap_says_why(monkeypatch, capsys):
     finally:
         isolation.best_launcher.cache_clear()
     assert "bubblewrap does not work here (bwrap: setting up uid map: Permission denied)" in capsys.readouterr().err
+
+
+def test_an_rlimits_worker_leaves_no_scratch_directory_on_the_host():
+    """Under rlimits the worker's scratch directory is in the host's /tmp; the pool kills its workers
+    (SIGKILL) on close, so the host removes the directory."""
+    with WorkerPool(1, isolation="rlimits") as pool:
+        assert judge(ADD, ADD_TESTS, pool=pool).passed
+        scratch = pool._all[0]._scratch
+        assert scratch and os.path.isdir(scratch)
+    assert not os.path.exists(scratch)

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .worker import _descendants, kill_until_none_new
+from .worker import descendants, kill_until_none_new
 
 PIDS_MAX = 128  # threads count too; the worker, its two children and the program's own processes
 OVERHEAD = 512 * 1024 * 1024  # the worker and the tests process, beside the program's own limit
@@ -102,7 +102,7 @@ class Cgroup:
 
     def adopt(self, root_pid: int) -> None:
         """Move a process and every descendant it has now into this cgroup (on v1, into each hierarchy)."""
-        for pid in [root_pid, *sorted(_descendants(root_pid))]:
+        for pid in [root_pid, *sorted(descendants(root_pid))]:
             for d in self.dirs:
                 (d / "cgroup.procs").write_text(str(pid))
 

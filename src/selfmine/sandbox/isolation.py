@@ -32,8 +32,13 @@ class Launcher:
     @property
     def label(self) -> str:
         """What the verdict records: how the program was isolated, here."""
-        extra = "+seccomp" if SECCOMP else ""
-        return self.mode + extra + (" (no filesystem or network isolation)" if self.mode == "rlimits" else "")
+        return self.describe()
+
+    def describe(self, cgroup: str = "") -> str:
+        """The label with the cgroup's part (`+cgroup1`, or ` (no cgroup)`) where it belongs."""
+        tag, note = (cgroup, "") if cgroup.startswith("+") else ("", cgroup)
+        rlimits = " (no filesystem or network isolation)" if self.mode == "rlimits" else ""
+        return self.mode + ("+seccomp" if SECCOMP else "") + tag + rlimits + note
 
     def command(self, *args: str) -> list[str]:
         return [*self.prefix, self.python, "-I", *args]

@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import select
+import shutil
 import signal
 import subprocess
 import threading
@@ -46,9 +47,16 @@ class Worker:
         self._buf = b""
         self.cgroup: cgroup.Cgroup | None = None
         self._cgroup_memory = 0
-        hello = self._read_frame(time.monotonic() + START_TIMEOUT_S)
-        if not json.loads(hello).get("ready"):
-            raise WorkerDied(f"worker did not start: {hello[:200]!r}")
+        self._scratch: str | None = None
+        raw = self._read_frame(time.monotonic() + START_TIMEOUT_S)
+        hello = json.loads(raw)
+        if not hello.get("ready"):
+            raise WorkerDied(f"worker did not start: {raw[:200]!r}")
+        scratch = str(hello.get("base", ""))
+        if launcher.mode == "rlimits" and os.path.basename(scratch).startswith("selfmine-judge-"):
+            # No private /tmp under rlimits: the worker's scratch directory is the host's, and a killed
+            # worker cannot remove it itself.
+            self._scratch = scratch
         if cgroup.label() != cgroup.NONE:
             # The worker forks nothing before its first request: moving the tree now puts every later
             # process of this sandbox inside.
@@ -143,6 +151,8 @@ class Worker:
             pass
         if self.cgroup is not None:
             self.cgroup.kill()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 class WorkerPool:
@@ -161,9 +171,7 @@ class WorkerPool:
     @property
     def isolation(self) -> str:
         """The launcher's label with the cgroup part: `bwrap+seccomp+cgroup1`, `unshare+seccomp (no cgroup)`."""
-        mode, sep, rest = self.launcher.label.partition(" ")
-        suffix = cgroup.label()
-        return mode + suffix + sep + rest if suffix.startswith("+") else self.launcher.label + suffix
+        return self.launcher.describe(cgroup.label())
 
     def acquire(self) -> Worker:
         while True:

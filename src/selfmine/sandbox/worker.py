@@ -731,7 +731,7 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, workdir, out_path):
 # -- the worker --
 
 
-def _descendants(root):
+def descendants(root):
     """Every live process below `root` (orphans included: the worker is a subreaper)."""
     parent = {}
     for name in os.listdir("/proc"):
@@ -773,7 +773,7 @@ def _kill_all_below(me):
     # The worker is a subreaper: once a process dies its orphans become the worker's children, so killing
     # the children until none is left reaches every descendant. They are reaped here or before the next
     # program.
-    kill_until_none_new(lambda: _descendants(me), 0.0005, before=_reap)
+    kill_until_none_new(lambda: descendants(me), 0.0005, before=_reap)
     _reap()
 
 
@@ -956,7 +956,7 @@ def main():
     proto_out = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 1)  # children must not inherit the reply pipe under its usual number
-    hello = json.dumps({"ready": True, "pid": os.getpid()}).encode()
+    hello = json.dumps({"ready": True, "pid": os.getpid(), "base": base}).encode()
     os.write(proto_out, b"%08d" % len(hello) + hello)
     try:
         while True:
