@@ -371,3 +371,20 @@ def test_a_converted_tokenizer_keeps_the_bos_rule_and_must_encode_the_same_once_
     assert len(AutoTokenizer.from_pretrained(tmp_path / "broken")(text)["input_ids"]) > len(ids)
     with pytest.raises(ModelError, match=r"transformers>=5\.18"):
         check_saved_tokenizer(tok, tmp_path / "broken")
+
+
+def test_env_cli_reports_isolation_precision_and_each_model(tmp_path):
+    import os
+
+    (tmp_path / "models" / "gemma-3-270m").mkdir(parents=True)
+    meta = {"conversion": 2, "converted_with": {"transformers": "9.9.9"}}
+    (tmp_path / "models" / "gemma-3-270m" / "selfmine.json").write_text(json.dumps(meta))
+    env = {**os.environ, "SELFMINE_HOME": str(tmp_path)}
+    r = subprocess.run(
+        [sys.executable, "-m", "selfmine.cli", "env"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert r.returncode == 0, r.stderr
+    assert "judge isolation: " in r.stdout and "hf engine dtype auto: " in r.stdout
+    assert "gemma-3-270m: converted (conversion 2, transformers 9.9.9)" in r.stdout
+    assert "qwen2.5-coder-0.5b-instruct: not converted yet" in r.stdout
+    assert f"transformers: {__import__('transformers').__version__}" in r.stdout

@@ -659,6 +659,21 @@ def version() -> None:
     typer.echo(f"selfmine {__version__} (judge isolation: {best_launcher().mode})")
 
 
+@app.command()
+def env() -> None:
+    """What this machine offers selfmine: judge isolation, accelerator, precision, packages, models.
+    Paste it into a bug report."""
+    from .provenance import environment
+
+    for key, value in environment().items():
+        if isinstance(value, dict):
+            typer.echo(f"{key}:")
+            for k, v in value.items():
+                typer.echo(f"  {k}: {v}")
+        else:
+            typer.echo(f"{key}: {value}")
+
+
 def main() -> None:
     # Typer vendors its own click in recent releases; its exceptions share TyperException as base.
     usage_error = getattr(typer, "TyperException", None)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..engine.base import Engine, EngineError
 from ..engine.types import Completion, SamplingParams, prompt_seeds
+from .nodes import live_nodes, pinned_actor_options
 from .ray_judge import ray_init
 
 SHARDS_PER_ACTOR = 4  # more shards than actors: a slow actor gets fewer, and the progress bar moves
@@ -91,20 +92,12 @@ class RayEngine(Engine):
         self.batch_rows = int(kwargs.get("batch_size") or 256)  # rows one engine call decodes well together
         gpus_each = int(kwargs.get("tensor_parallel_size", 1) or 1)
         remote = ray.remote(EngineNode)
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         self.actors, self.holds_accelerator = [], False
-        for node in ray.nodes():
-            if not node.get("Alive"):
-                continue
+        for node in live_nodes(ray):
             res = node.get("Resources", {})
             gpus, cpus = int(res.get("GPU", 0)), max(1, int(res.get("CPU", 1)))
             count = per_node or max(1, gpus // gpus_each)
-            opts: dict = {
-                "max_restarts": -1,
-                "max_task_retries": -1,  # a shard on a dead actor runs again after its restart
-                "scheduling_strategy": NodeAffinitySchedulingStrategy(node["NodeID"], soft=True),
-            }
+            opts = pinned_actor_options(node)  # a shard on a dead actor runs again after its restart
             node_kwargs = dict(kwargs)
             if gpus >= gpus_each:
                 opts |= {"num_gpus": gpus_each, "num_cpus": 1}

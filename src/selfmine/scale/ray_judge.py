@@ -14,6 +14,7 @@ from ..sandbox.judge import judge_many as local_judge_many
 from ..sandbox.judge import set_remote
 from ..sandbox.verdict import Status, Verdict
 from . import RAY_EXTRA, RayMissing
+from .nodes import live_nodes, pinned_actor_options
 
 # Jobs per actor call. A call costs tens of milliseconds (measured here: batches of 8 ran at half the
 # local rate, batches of 32 at the local rate), so a call carries as many jobs as still gives every
@@ -62,23 +63,13 @@ class RayJudge:
         """`workers`: sandbox workers per node (default: the node's CPU count)."""
         ray = ray_init(address)
         self.ray, self.batch = ray, batch
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         remote = ray.remote(JudgeNode)
         self.actors = []
-        for node in ray.nodes():
-            if not node.get("Alive"):
-                continue
+        for node in live_nodes(ray):
             cpus = workers or max(1, int(node.get("Resources", {}).get("CPU", 1)))
-            self.actors.append(
-                remote.options(
-                    num_cpus=0,  # the sandbox processes are its work; the CPU resource stays free for stages
-                    max_restarts=-1,
-                    max_task_retries=-1,  # a call on a dead actor runs again on its restart
-                    max_concurrency=CONCURRENT_BATCHES,
-                    scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=True),
-                ).remote(cpus)
-            )
+            # num_cpus=0: the sandbox processes are its work; the CPU resource stays free for stages
+            opts = pinned_actor_options(node, num_cpus=0, max_concurrency=CONCURRENT_BATCHES)
+            self.actors.append(remote.options(**opts).remote(cpus))
         if not self.actors:
             raise RuntimeError("the Ray cluster has no live node")
         self._lock = threading.Lock()

@@ -9,6 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from .nodes import live_nodes
 from .ray_engine import adapter_files, write_files
 from .ray_judge import ray_init
 
@@ -58,7 +59,7 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
 
     cfg = study.cfg
     ray = ray_init(cfg.scale.ray_address)
-    alive = [n for n in ray.nodes() if n.get("Alive")]
+    alive = live_nodes(ray)
     gpus = any(n.get("Resources", {}).get("GPU", 0) for n in alive)
     cpus = cfg.scale.arm_cpus or min(max(1, int(n.get("Resources", {}).get("CPU", 1))) for n in alive)
     opts = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": cpus}

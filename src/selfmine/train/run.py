@@ -142,7 +142,7 @@ def fit(
 
 def _precision(cfg: TrainConfig) -> dict:
     """What `dtype: auto` became on this machine: the config alone does not say."""
-    from .trainers import _device_and_precision
+    from .trainers import device_and_precision
 
-    cuda, load_dtype, bf16 = _device_and_precision(cfg)
+    cuda, load_dtype, bf16 = device_and_precision(cfg)
     return {"device": "cuda" if cuda else "cpu", "weights": str(load_dtype).replace("torch.", ""), "bf16": bf16}

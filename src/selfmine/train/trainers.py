@@ -12,7 +12,7 @@ from ..config import TrainConfig
 from .data import Example
 
 
-def _device_and_precision(cfg: TrainConfig):
+def device_and_precision(cfg: TrainConfig):
 
     from ..engine.hf import resolve_dtype
 
@@ -118,7 +118,7 @@ def train_sft(
     from transformers import set_seed
     from trl import SFTConfig
 
-    cuda, load_dtype, bf16 = _device_and_precision(cfg)
+    cuda, load_dtype, bf16 = device_and_precision(cfg)
     set_seed(cfg.seed)  # before the LoRA weights are initialised
     model, tok = _load(model_path, load_dtype)
     rows = fit_to_length(examples, tok, cfg.max_tokens)
@@ -139,7 +139,7 @@ def train_dpo(rows: list[dict], cfg: TrainConfig, model_path: str, out: Path, pr
     from transformers import set_seed
     from trl import DPOConfig, DPOTrainer
 
-    cuda, load_dtype, bf16 = _device_and_precision(cfg)
+    cuda, load_dtype, bf16 = device_and_precision(cfg)
     set_seed(cfg.seed)
     model, tok = _load(model_path, load_dtype)
     if tok.pad_token is None:
