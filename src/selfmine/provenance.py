@@ -41,10 +41,9 @@ def environment() -> dict:
     """What this machine offers selfmine, for `selfmine env` and bug reports: the judge's isolation, the
     accelerator and precision the hf engine would pick, the packages, and the state of each converted
     model. Starts no sandbox and loads no model."""
-    import json
     import os
 
-    from .engine.models import DEFAULT_MODEL, PRESETS
+    from .engine.models import DEFAULT_MODEL, PRESETS, conversion_meta
     from .hub import selfmine_home
     from .sandbox import cgroup
     from .sandbox.isolation import best_launcher
@@ -53,22 +52,22 @@ def environment() -> dict:
     try:
         import torch
 
-        from .engine.hf import cpu_has_native_bf16
+        from .engine.hf import cpu_has_native_bf16, resolve_dtype
 
         cuda = torch.cuda.is_available()
         out["accelerator"] = torch.cuda.get_device_name(0) if cuda else "none (CPU)"
         out["cpu"] = f"{os.cpu_count()} cores, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}"
-        out["hf engine dtype auto"] = "bfloat16" if cuda or cpu_has_native_bf16() else "float32"
+        auto = resolve_dtype("auto", "cuda" if cuda else "cpu")
+        out["hf engine dtype auto"] = str(auto).replace("torch.", "")
     except ImportError:
         out["accelerator"] = "torch is not installed (pip install -e '.[ml]')"
     models = {}
     for name in (DEFAULT_MODEL, *PRESETS):
-        meta = selfmine_home() / "models" / name / "selfmine.json"
-        try:
-            m = json.loads(meta.read_text())
+        m = conversion_meta(selfmine_home() / "models" / name)
+        if m is None:
+            models[name] = "not converted yet (the first use converts it)"
+        else:
             made = m.get("converted_with", {}).get("transformers", "an older selfmine")
             models[name] = f"converted (conversion {m.get('conversion', 1)}, transformers {made})"
-        except (OSError, ValueError):
-            models[name] = "not converted yet (the first use converts it)"
     out["models"] = models
     return out

@@ -156,11 +156,17 @@ def ensure_preset(name: str) -> Path:
     return target
 
 
-def _current(target: Path) -> bool:
+def conversion_meta(target: Path) -> dict | None:
+    """What a converted model directory records of its conversion (selfmine.json), or None."""
     try:
-        return json.loads((target / "selfmine.json").read_text()).get("conversion", 1) >= CONVERSION
+        return json.loads((target / "selfmine.json").read_text())
     except (OSError, ValueError):
-        return False
+        return None
+
+
+def _current(target: Path) -> bool:
+    meta = conversion_meta(target)
+    return meta is not None and meta.get("conversion", 1) >= CONVERSION
 
 
 def _convert_default(target: Path) -> None:

@@ -183,6 +183,15 @@ def _sweep(parents: tuple[Path, ...]) -> None:
                 pass
 
 
+def _off() -> bool:
+    return os.environ.get("SELFMINE_CGROUP", "1") == "0"
+
+
+def _active() -> tuple[int, tuple[Path, ...]] | None:
+    """The layout sandboxes use: none when turned off."""
+    return None if _off() else _layout()
+
+
 @functools.cache
 def _layout() -> tuple[int, tuple[Path, ...]] | None:
     parent = _v2_parent()
@@ -198,7 +207,7 @@ def _layout() -> tuple[int, tuple[Path, ...]] | None:
 def create() -> Cgroup | None:
     """A fresh cgroup for one sandbox, its process cap set (the memory cap comes with each request); None
     where this machine offers none to us."""
-    layout = _layout() if os.environ.get("SELFMINE_CGROUP", "1") != "0" else None
+    layout = _active()
     if layout is None:
         return None
     version, parents = layout
@@ -222,9 +231,8 @@ NONE = " (no cgroup)"
 
 def label() -> str:
     """The suffix every verdict's isolation carries."""
-    if os.environ.get("SELFMINE_CGROUP", "1") == "0" or _layout() is None:
-        return NONE
-    return f"+cgroup{_layout()[0]}"
+    layout = _active()
+    return NONE if layout is None else f"+cgroup{layout[0]}"
 
 
 _announced = False
@@ -236,7 +244,7 @@ def announce() -> None:
         _announced = True
         why = (
             "turned off (SELFMINE_CGROUP=0)"
-            if os.environ.get("SELFMINE_CGROUP", "1") == "0"
+            if _off()
             else "not available here (needs cgroup v2 with pids and memory delegated, or writable cgroup v1 "
             "pids and memory hierarchies)"
         )
