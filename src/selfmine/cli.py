@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from .errors import UserError
+
 app = typer.Typer(
     help="selfmine: a base model invents problems, judges its own attempts, mines (broken, fixed) pairs, "
     "fine-tunes on them, and measures the gain on public benchmarks.",
@@ -689,6 +691,9 @@ def main() -> None:
     except typer.Abort:
         typer.echo("selfmine: aborted", err=True)
         raise SystemExit(130) from None
+    except UserError as e:  # whatever a command did not catch itself: still one line
+        typer.echo(f"selfmine: error: {e}", err=True)
+        raise SystemExit(2) from None
     except usage_error as e:  # one line, exit 2, no box, no traceback
         if type(e).__name__ == "NoArgsIsHelpError":
             e.show()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import onednn
+from . import invariant, onednn
 from .base import Engine
 from .models import resolve_model
 from .types import Completion, SamplingParams, cut_at_stop, mix_seed, prompt_seeds
@@ -175,6 +175,7 @@ class HFEngine(Engine):
             self._using(adapter) as model,
             torch.inference_mode(),
             onednn.linears(model, self._use_onednn()),
+            invariant.decode_attention(model),
         ):
             for chunk in chunks:
                 # One random stream per sample, from its prompt's seed and its index among the n.
@@ -191,32 +192,52 @@ class HFEngine(Engine):
             bar.close()
         return results  # type: ignore[return-value]
 
+    def _prefill(self, model, ids_list: list[list[int]], k: int):
+        """(cache, last logits per row, attention mask) for the chunk's rows, each prompt repeated k times.
+        Each prompt is prefilled alone and unpadded, so its cache and first logits never depend on the other
+        prompts of its chunk (`invariant.py`); a cache of a kind that cannot be joined falls back to one
+        left-padded batch."""
+        dev = self.device
+        width = max(len(x) for x in ids_list)
+        attn = torch.zeros((len(ids_list), width), dtype=torch.long)
+        for r, ids in enumerate(ids_list):
+            attn[r, width - len(ids) :] = 1
+        attn = attn.to(dev).repeat_interleave(k, 0)
+        caches, logits = [], []
+        for ids in ids_list:
+            out = model(input_ids=torch.tensor([ids], device=dev), use_cache=True, logits_to_keep=1)
+            caches.append(self._cache_of(out))
+            logits.append(out.logits[:, -1, :])
+        cache = invariant.join_caches(model.config, caches, [len(x) for x in ids_list], k)
+        if cache is not None:
+            return cache, torch.cat(logits).repeat_interleave(k, 0), attn
+        input_ids = torch.full((len(ids_list), width), self.pad_id, dtype=torch.long)
+        for r, ids in enumerate(ids_list):
+            input_ids[r, width - len(ids) :] = torch.tensor(ids)
+        mask = attn[::k]
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = model(input_ids=input_ids.to(dev), attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+        cache = self._cache_of(out)
+        if k > 1:  # the n samples of a prompt share its prefilled cache
+            cache.batch_repeat_interleave(k)
+        return cache, out.logits[:, -1, :].repeat_interleave(k, 0), attn
+
     def _decode_chunk(
         self, model, ids_list: list[list[int]], k: int, params: SamplingParams, rngs: list[random.Random]
     ) -> list[list[Completion]]:
         dev = self.device
-        width = max(len(x) for x in ids_list)
-        input_ids = torch.full((len(ids_list), width), self.pad_id, dtype=torch.long)
-        attn = torch.zeros((len(ids_list), width), dtype=torch.long)
-        for r, ids in enumerate(ids_list):
-            input_ids[r, width - len(ids) :] = torch.tensor(ids)
-            attn[r, width - len(ids) :] = 1
-        input_ids, attn = input_ids.to(dev), attn.to(dev)
-        pos = (attn.cumsum(-1) - 1).clamp(min=0)
-        out = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1)
-        cache, logits = self._cache_of(out), out.logits[:, -1, :]
-        if k > 1:  # the n samples of a prompt share its prefilled cache
-            cache.batch_repeat_interleave(k)
-            logits, attn = logits.repeat_interleave(k, 0), attn.repeat_interleave(k, 0)
+        cache, logits, attn = self._prefill(model, ids_list, k)
         rows = len(ids_list) * k
         generated: list[list[int]] = [[] for _ in range(rows)]
         finished: list[Completion | None] = [None] * rows
-        active = list(range(rows))
+        active = list(range(rows))  # the real rows; the tensors hold one copy more when only one is left
+        if rows < invariant.MIN_ROWS:
+            cache, attn, logits = self._select(cache, attn, logits, [0] * invariant.MIN_ROWS)
         max_stop = max((len(s) for s in params.stop), default=0)
         checked = [0] * rows  # decoded characters already searched for stop strings
         for step in range(params.max_tokens):
             uniforms = None if params.greedy else torch.tensor([rngs[r].random() for r in active], dtype=torch.float64)
-            next_tok = self._pick(logits, params, uniforms).tolist()
+            next_tok = self._pick(logits[: len(active)], params, uniforms).tolist()
             keep = []
             for j, r in enumerate(active):
                 t = next_tok[j]
@@ -237,11 +258,13 @@ class HFEngine(Engine):
             if not keep or step == params.max_tokens - 1:
                 break
             if len(keep) < len(active):  # finished sequences stop costing compute
-                idx = torch.tensor(keep, device=dev)
-                cache.batch_select_indices(idx)
-                attn = attn[idx]
+                rows_now = keep + keep[:1] * (invariant.MIN_ROWS - len(keep))
+                cache, attn, _ = self._select(cache, attn, None, rows_now)
                 active = [active[j] for j in keep]
-            tok = torch.tensor([next_tok[j] for j in keep], device=dev)[:, None]
+                next_tok = [next_tok[j] for j in rows_now]
+            tok = torch.tensor(next_tok[: attn.shape[0]], device=dev)[:, None]
+            if tok.shape[0] < attn.shape[0]:  # the padding copy of a single row
+                tok = tok.repeat(attn.shape[0], 1)
             attn = torch.cat([attn, attn.new_ones((attn.shape[0], 1))], dim=1)
             pos = attn.sum(-1, keepdim=True) - 1
             out = model(input_ids=tok, attention_mask=attn, position_ids=pos, use_cache=True, **{self._cache_kw: cache})
@@ -251,6 +274,11 @@ class HFEngine(Engine):
                 text = self.tokenizer.decode(generated[r], skip_special_tokens=True)
                 finished[r] = Completion(text, "length", len(ids_list[r // k]), len(generated[r]))
         return [finished[p * k : (p + 1) * k] for p in range(len(ids_list))]  # type: ignore[misc]
+
+    def _select(self, cache, attn, logits, rows: list[int]):
+        idx = torch.tensor(rows, device=self.device)
+        cache.batch_select_indices(idx)
+        return cache, attn[idx], None if logits is None else logits[idx]
 
     def _cache_of(self, out):
         cache = getattr(out, "cache", None)

@@ -113,8 +113,8 @@ def _bwrap_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
 # root holding read-only binds of the same paths bubblewrap shows) and chroots into it.
 _UNSHARE_SETUP = r"""
 set -e
-R=/tmp/.selfmine-root
-mount -t tmpfs -o size=1m,mode=755 selfmine /tmp
+R=$HOLD/.selfmine-root
+mount -t tmpfs -o size=1m,mode=755 selfmine $HOLD
 mkdir -p $R && mount -t tmpfs -o size=16m,mode=755 selfmine $R
 for p in $BINDS; do
   if [ -d $p ]; then mkdir -p $R$p; else mkdir -p $R$(dirname $p) && touch $R$p; fi
@@ -131,9 +131,19 @@ exec /usr/sbin/chroot $R "$@"
 """
 
 
+def _hold(extra: tuple[str, ...]) -> str:
+    """Where the namespace's root builds its new root: a host directory hidden (in the namespace only) by a
+    small tmpfs, so it must not lie above a path still to be bound (a venv or a staged copy under /tmp)."""
+    for path in ("/tmp", "/mnt", "/media", "/srv", "/var/tmp", "/opt", "/home"):
+        if os.path.isdir(path) and not os.path.islink(path) and not any(p.startswith(path + "/") for p in extra):
+            return path
+    raise RuntimeError("unshare: no directory to build the sandbox's root in")
+
+
 def _unshare_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     entries = view(python)
     env = {
+        "HOLD": _hold((*extra, *(p for kind, p in entries if kind == "bind"))),
         "EXTRA": " ".join(extra),
         "BINDS": " ".join(p for kind, p in entries if kind == "bind"),
         "LINKS": " ".join(p for kind, p in entries if kind == "link"),

@@ -12,14 +12,20 @@ Outcomes: "equal", "different", "no_answer" (nothing parseable in the prediction
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import select
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+from ..errors import UserError
 
 DEADLINE_S = 5.0
 MEMORY_MB = 2048
@@ -63,8 +69,12 @@ for line in sys.stdin:
 """
 
 
-class MathVerifyMissing(RuntimeError):
+class MathVerifyMissing(UserError, RuntimeError):
     pass
+
+
+class MathHelperFailed(UserError, RuntimeError):
+    """The sandboxed helper would not start here (its message names the isolation and the first error)."""
 
 
 @dataclass
@@ -101,22 +111,85 @@ def _packages() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(dict.fromkeys(dirs)), tuple(dict.fromkeys(parents))
 
 
+def _world_readable(path: str) -> bool:
+    """Whether any user (the sandbox's `nobody`) can reach `path`: every directory above it searchable by
+    others, and the path itself readable and searchable."""
+    try:
+        st = os.stat(path)
+        if (st.st_mode & (stat.S_IROTH | stat.S_IXOTH)) != (stat.S_IROTH | stat.S_IXOTH):
+            return False
+        parent = os.path.dirname(path)
+        while parent and parent != os.path.dirname(parent):
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                return False
+            parent = os.path.dirname(parent)
+    except OSError:
+        return False
+    return True
+
+
+def _stage(dirs: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A copy of `dirs` that the sandbox's unprivileged user can read, for a virtual environment under a
+    directory it cannot enter (`/root`, a 0700 home or `mktemp -d` folder): hard links where the file
+    system allows (no data copied), else copies, in one directory per content under the system's temporary
+    directory, made once and reused. Returns (what to bind, what to put on sys.path)."""
+    key = hashlib.sha256()
+    for d in dirs:
+        key.update(f"{d}:{os.stat(d).st_mtime_ns}\n".encode())
+    home = os.path.join(tempfile.gettempdir(), f"selfmine-math-{os.geteuid()}")
+    os.makedirs(home, mode=0o755, exist_ok=True)
+    st = os.lstat(home)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise MathHelperFailed(f"math checker: {home} is not a private directory of this user; remove it")
+    os.chmod(home, 0o755)
+    final = os.path.join(home, key.hexdigest()[:16])
+    if not os.path.isdir(final):
+        work = tempfile.mkdtemp(prefix=".staging-", dir=home)
+        os.chmod(work, 0o755)
+        site = os.path.join(work, "site")
+        os.mkdir(site, 0o755)
+        for d in dirs:
+            shutil.copytree(d, os.path.join(site, os.path.basename(d)), copy_function=_link_or_copy, symlinks=True)
+        for root, subdirs, files in os.walk(site):  # readable by others, whatever the venv's umask was
+            os.chmod(root, 0o755)
+            for f in files:
+                path = os.path.join(root, f)
+                if not os.path.islink(path) and os.stat(path).st_mode & 0o004 == 0:
+                    os.chmod(path, 0o644)
+        try:
+            os.rename(work, final)
+        except OSError:  # another process staged the same content first
+            shutil.rmtree(work, ignore_errors=True)
+    site = os.path.join(final, "site")
+    return (final,), (site,)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 _ANNOUNCED: set[str] = set()
 
 
-def helper_command(memory_mb: int) -> tuple[list[str], dict, str]:
+def helper_command(memory_mb: int) -> tuple[list[str], dict, str, tuple[str, ...]]:
     """The helper runs in the judge's isolation (its minimal view of the host, its namespaces, no
     network), with only math-verify's packages added read-only: the text it parses is the model's.
-    Returns (command, Popen keyword arguments, isolation label)."""
+    Returns (command, Popen keyword arguments, isolation label, the helper's package directories)."""
     from ..sandbox.isolation import best_launcher, popen_kwargs, with_binds
 
     dirs, paths = _packages()
-    launcher = with_binds(best_launcher(), dirs)
+    launcher = best_launcher()
+    if launcher.drop_to_nobody and not all(_world_readable(d) for d in dirs):
+        dirs, paths = _stage(dirs)
+    launcher = with_binds(launcher, dirs)
     if launcher.mode == "rlimits" and "rlimits" not in _ANNOUNCED:
         _ANNOUNCED.add("rlimits")
         print("selfmine math checker: no sandbox here; math-verify runs under a memory limit only", file=sys.stderr)
     label = launcher.label.replace("+seccomp", "")  # the filter is the judge's program process's, not this
-    return launcher.command("-c", HELPER, str(memory_mb), *paths), popen_kwargs(launcher), label
+    return launcher.command("-c", HELPER, str(memory_mb), *paths), popen_kwargs(launcher), label, paths
 
 
 class _Helper:
@@ -124,9 +197,10 @@ class _Helper:
         self.memory_mb = memory_mb
         self.proc: subprocess.Popen | None = None
         self.isolation = ""
+        self.paths: tuple[str, ...] = ()  # where the helper finds math-verify (a staged copy, if it had to be)
 
     def _start(self) -> None:
-        cmd, kwargs, self.isolation = helper_command(self.memory_mb)
+        cmd, kwargs, self.isolation, self.paths = helper_command(self.memory_mb)
         self.proc = subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
@@ -143,7 +217,8 @@ class _Helper:
             self.kill()
             if "No module named" in err:
                 raise MathVerifyMissing(f"the math checker could not import its packages: {err.strip()[-200:]}")
-            raise RuntimeError(f"math-verify helper did not start ({self.isolation}): {err.strip()[-300:]}")
+            first = next((x for x in reversed(err.strip().splitlines()) if x.strip()), "no output")
+            raise MathHelperFailed(f"math-verify helper did not start ({self.isolation}): {first[:300]}")
 
     def _read(self, timeout: float) -> str | None:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)

@@ -1,0 +1,98 @@
+"""Batch-invariant decoding: a row's numbers never depend on the other rows of its batch.
+
+Why: every prompt samples from its own seed so that a resumed run, a Ray shard and a local run give the
+same samples. That holds only if a row's logits are bit-for-bit the same whatever else is in its batch. In
+bf16 (the default on CPUs with native bf16) any last-bit difference is rounded up into the next layer, and
+the samples part after a few tokens: on the tiny test model, 34% of a prompt's samples were the same alone
+and in a batch. Three things made a row depend on its neighbours, each measured here (torch 2.13, oneDNN):
+
+1. Prefill with left padding: the prompt's GEMMs ran with M = rows x the batch's widest prompt. Now each
+   prompt is prefilled alone, unpadded, and the caches are joined for decoding (`join_caches`).
+2. Attention over a padded cache: SDPA's result for a row changes with the amount of masked padding in
+   front of it (8 of 24 cases in bf16, 18 of 24 in fp32). Now each decode step attends every group of rows
+   that share one valid length over exactly their valid keys, unpadded (`rows_attention`); SDPA's result for
+   a row does not depend on how many rows share the call.
+3. GEMM kernels chosen by the row count: a linear's row is the same for any M from 2 to 32 (the row's
+   position and the other rows' values do not matter), but a single row takes another path. The decode
+   loop never runs fewer than `MIN_ROWS` rows (a copy of the last one pads it).
+
+Batches of more than 32 rows choose other kernels again: the engine keeps decode batches at 32 or fewer
+rows. What remains is the machine: another CPU or library version may choose its kernels differently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+MIN_ROWS = 2
+MAX_ROWS = 32
+
+
+def rows_attention(module, query, key, value, attention_mask, **kwargs):
+    """SDPA for one decode step, each group of rows with one valid length over its valid keys only. The
+    valid keys of a row are a suffix of the cache (left padding, then a sliding window's start). Prefill and
+    anything else goes to SDPA unchanged."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if query.shape[2] != 1 or attention_mask is None or attention_mask.dtype != torch.bool:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    valid = attention_mask[:, 0, 0, :]
+    if valid.shape[0] != query.shape[0]:  # a mask broadcast over the batch: nothing differs between rows
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    width = valid.shape[-1]
+    counts = valid.sum(-1)
+    suffix = valid.flip(-1).cumprod(-1).sum(-1) == counts  # valid keys form one block at the end
+    if not bool(suffix.all()):
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    out = None
+    for count in counts.unique().tolist():
+        rows = (counts == count).nonzero().squeeze(1)
+        start = width - count
+        part, _ = sdpa_attention_forward(
+            module, query[rows], key[rows, :, start:], value[rows, :, start:], None, **kwargs
+        )
+        if out is None:
+            out = part.new_empty((query.shape[0], *part.shape[1:]))
+        out[rows] = part
+    return out, None
+
+
+@contextlib.contextmanager
+def decode_attention(model, enabled: bool = True):
+    """Route the model's SDPA attention through `rows_attention` while the engine generates. Models on
+    another attention implementation are left as they are (and are not batch-invariant)."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    config = getattr(model, "config", None)
+    active = enabled and getattr(config, "_attn_implementation", None) == "sdpa"
+    if active:
+        ALL_ATTENTION_FUNCTIONS["sdpa"] = rows_attention
+    try:
+        yield active
+    finally:
+        if active:
+            del ALL_ATTENTION_FUNCTIONS["sdpa"]
+
+
+def join_caches(config, caches, widths: list[int], repeats: int):
+    """One decoding cache for prompts prefilled alone: each prompt's keys and values repeated for its
+    `repeats` samples and right-aligned at the widest prompt's width (the padding is masked out), fed
+    through a fresh cache's own `update` so that sliding-window layers keep what they would have kept.
+    Returns None where the cache is of a kind this does not know (the caller then prefills as a batch)."""
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    if not all(type(c) is DynamicCache and all(isinstance(x, DynamicLayer) for x in c.layers) for c in caches):
+        return None
+    width = max(widths)
+    joined = DynamicCache(config=config)
+    for layer in range(len(caches[0].layers)):
+        keys, values = [], []
+        for cache in caches:
+            k, v = cache.layers[layer].keys, cache.layers[layer].values
+            pad = (0, 0, width - k.shape[-2], 0)  # a sliding layer may hold fewer keys than its prompt
+            keys.append(torch.nn.functional.pad(k, pad).repeat_interleave(repeats, 0))
+            values.append(torch.nn.functional.pad(v, pad).repeat_interleave(repeats, 0))
+        joined.update(torch.cat(keys), torch.cat(values), layer)
+    return joined

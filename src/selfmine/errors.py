@@ -1,0 +1,6 @@
+"""The one base of every error a user can cause or mend (bad input, a missing extra, a machine that cannot
+run a helper): the CLI catches it once and prints its message as one line, never a traceback."""
+
+
+class UserError(Exception):
+    """An error whose message, alone, tells the user what happened and what to do."""
