@@ -137,6 +137,7 @@ def judge(
     return Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation)
 
 
+TEST_OUTCOMES = ("passed", "failed", "error")
 _TESTS_KILLED = Verdict(Status.SANDBOX_ERROR, "the tests process was killed")
 
 
@@ -146,16 +147,25 @@ def _verdict_without_reply(asserts, status, message, pool, timeout) -> Verdict:
 
 
 def _events(raw: str, nonce: str) -> list[dict]:
-    """The tests process's reports: only lines stamped with this request's nonce, which the program's
-    process never sees."""
-    events = []
-    for line in raw.splitlines():
+    """The tests process's reports: length-prefixed records stamped with this request's nonce, which the
+    program's process never sees. Parsing stops at the first record that is not whole and well formed:
+    nothing after a broken record counts, so a damaged stream can only lose reports, never make one."""
+    events, at = [], 0
+    while at + 8 <= len(raw):
+        head = raw[at : at + 8]
+        if not head.isdigit():
+            break
+        end = at + 8 + int(head)
+        if end > len(raw):
+            break
         try:
-            event = json.loads(line)
+            event = json.loads(raw[at + 8 : end])
         except ValueError:
-            continue
-        if isinstance(event, dict) and event.pop("nonce", None) == nonce:
-            events.append(event)
+            break
+        if not isinstance(event, dict) or event.pop("nonce", None) != nonce:
+            break
+        events.append(event)
+        at = end
     return events
 
 
@@ -167,7 +177,11 @@ def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Ve
     if reply.get("tests") is None:
         return Verdict(Status.SANDBOX_ERROR, "the sandbox could not start the program's process", isolation=isolation)
     events = _events(reply["events"], nonce)
-    by_index = {e["index"]: e for e in events if e.get("event") == "test" and isinstance(e.get("index"), int)}
+    by_index = {
+        e["index"]: e
+        for e in events
+        if e.get("event") == "test" and isinstance(e.get("index"), int) and e.get("outcome") in TEST_OUTCOMES
+    }
     tests = []
     for i, src in enumerate(asserts):
         e = by_index.get(i)
@@ -179,6 +193,8 @@ def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Ve
     load_error = next((e for e in events if e.get("event") == "load_error"), None)
     gone = next((e for e in events if e.get("event") == "program_gone"), None)
     done = any(e.get("event") == "done" and e.get("count") == len(asserts) for e in events)
+    if done and len(by_index) < len(asserts):  # every test needs its own report: a pass needs proof of each
+        done = False
     prog, tst = reply["program"], reply["tests"]
     signals = {prog["signal"], tst["signal"]} - {None}
     base = dict(

@@ -16,7 +16,8 @@ buffer that is zeroed after each reply, so a later program forked from the worke
 inherited memory.
 
 Protocol, host -> worker: 8 ASCII digits, a JSON header, the code bytes, the tests bytes (JSON).
-Worker -> host: 8 ASCII digits, a JSON header, the tests process's event lines, the output bytes.
+Worker -> host: 8 ASCII digits, a JSON header, the tests process's event records (each 8 ASCII digits
+and a JSON object), the output bytes.
 """
 
 import ast
@@ -125,7 +126,22 @@ SECCOMP_DENY_X86_64 = {
     "io_uring_setup": 425,
     "io_uring_enter": 426,
     "io_uring_register": 427,
+    "pidfd_send_signal": 424,
+    "pidfd_getfd": 438,
+    "fsopen": 430,
+    "fsmount": 432,
+    "move_mount": 429,
+    "open_tree": 428,
 }
+# Signals reach only the process itself and its own process group: the tests process and the worker run as
+# the same user, and a stopped or killed tests process must never be the program's doing. (Their ids, as
+# the first argument.)
+SECCOMP_SIGNAL_X86_64 = {"kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297}
+# ... nor by proxy: a file's owner (F_SETOWN, F_SETSIG, F_SETOWN_EX; FIOSETOWN, SIOCSPGRP) receives SIGIO
+# or any chosen signal whenever the file becomes ready.
+FCNTL, FCNTL_OWNER = 72, (8, 10, 15)
+IOCTL, IOCTL_OWNER = 16, (0x8901, 0x8902)
+X32_SYSCALL_BIT = 0x40000000  # the x32 ABI shares x86_64's audit arch: its numbers would bypass every check
 AUDIT_ARCH_X86_64 = 0xC000003E
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
@@ -140,25 +156,65 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def _seccomp_program():
-    """A classic BPF filter: wrong architecture -> kill; a denied syscall -> EPERM; anything else allowed."""
-    ld, jeq, ret = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
-    deny = sorted(SECCOMP_DENY_X86_64.values())
-    code = [(ld, 0, 0, 4), (jeq, 1, 0, AUDIT_ARCH_X86_64), (ret, 0, 0, SECCOMP_RET_KILL_PROCESS), (ld, 0, 0, 0)]
-    for i, nr in enumerate(deny):
-        code.append((jeq, len(deny) - i, 0, nr))  # to the EPERM return after the allow
-    code += [(ret, 0, 0, SECCOMP_RET_ALLOW), (ret, 0, 0, SECCOMP_RET_ERRNO | EPERM)]
+def _assemble(lines):
+    """Classic BPF from (op, k, true label, false label) and label strings: jumps are resolved to the
+    forward offsets the kernel wants."""
+    at, n = {}, 0
+    for line in lines:
+        if isinstance(line, str):
+            at[line] = n
+        else:
+            n += 1
+    code, n = [], 0
+    for line in lines:
+        if isinstance(line, str):
+            continue
+        op, k, yes, no = line
+        jt = at[yes] - n - 1 if yes else 0
+        jf = at[no] - n - 1 if no else 0
+        code.append((op, jt, jf, k))
+        n += 1
+    return code
+
+
+def _seccomp_program(own_pid):
+    """The filter of one process: wrong architecture -> kill; an x32 or denied syscall -> EPERM; a signal
+    to anything but itself or its own process group -> EPERM; making a file signal its owner -> EPERM;
+    anything else allowed."""
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    arg0, arg1 = 16, 24  # low words of seccomp_data.args[0] and args[1] (little endian)
+    lines = [(ld, 4, None, None), (jeq, AUDIT_ARCH_X86_64, "nr", "kill"), "nr", (ld, 0, None, None)]
+    lines.append((jge, X32_SYSCALL_BIT, "deny", "x64"))
+    lines.append("x64")
+    for nr in sorted(SECCOMP_DENY_X86_64.values()):
+        lines.append((jeq, nr, "deny", None))
+    for nr in sorted(SECCOMP_SIGNAL_X86_64.values()):
+        lines.append((jeq, nr, "signal", None))
+    lines += [(jeq, FCNTL, "fcntl", None), (jeq, IOCTL, "ioctl", None), (ret, SECCOMP_RET_ALLOW, None, None)]
+    lines += ["signal", (ld, arg0, None, None)]
+    for pid in (own_pid, 0, (-own_pid) & 0xFFFFFFFF):
+        lines.append((jeq, pid, "allow", None))
+    lines.append((ret, SECCOMP_RET_ERRNO | EPERM, None, None))
+    lines += ["fcntl", (ld, arg1, None, None)] + [(jeq, cmd, "deny", None) for cmd in FCNTL_OWNER]
+    lines.append((ret, SECCOMP_RET_ALLOW, None, None))
+    lines += ["ioctl", (ld, arg1, None, None)] + [(jeq, cmd, "deny", None) for cmd in IOCTL_OWNER]
+    lines += ["allow", (ret, SECCOMP_RET_ALLOW, None, None)]
+    lines += ["deny", (ret, SECCOMP_RET_ERRNO | EPERM, None, None)]
+    lines += ["kill", (ret, SECCOMP_RET_KILL_PROCESS, None, None)]
+    code = _assemble(lines)
     return (_SockFilter * len(code))(*[_SockFilter(*c) for c in code])
 
 
-_SECCOMP = _seccomp_program() if os.uname().machine == "x86_64" else None
+SECCOMP_ARCH = os.uname().machine == "x86_64"
 
 
 def _install_seccomp():
-    """True when the filter is in place (needs no_new_privs, set just before)."""
-    if _SECCOMP is None:
+    """True when this process's filter is in place (needs no_new_privs, set just before). Built here, after
+    the fork, because it names the process's own id."""
+    if not SECCOMP_ARCH:
         return False
-    prog = _SockFprog(len(_SECCOMP), ctypes.cast(_SECCOMP, ctypes.POINTER(_SockFilter)))
+    filt = _seccomp_program(os.getpid())
+    prog = _SockFprog(len(filt), ctypes.cast(filt, ctypes.POINTER(_SockFilter)))
     try:
         return _LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
     except Exception:
@@ -600,6 +656,7 @@ class _Link:
             raise exc
         err = reply.get("raise")
         if isinstance(err, list) and len(err) == 3 and all(isinstance(x, str) for x in err):
+            err = _bounded(err)
             kind = getattr(builtins, err[0]) if err[0] in _EXC_KEEP else None
             try:
                 exc = kind(err[1]) if kind is not None else RemoteError("%s: %s" % (err[0], err[1]))
@@ -609,6 +666,13 @@ class _Link:
             raise exc
         self.gone = "the program broke the call protocol"
         raise ProgramGone(self.gone)
+
+
+def _bounded(described):
+    """(type, message, traceback) as the program sent them, cut to the sizes the tests process reports:
+    nothing the program writes reaches a report at a length it chose."""
+    kind, message, tb = described
+    return [kind[:200], message[:TAIL_CHARS], tb[-TAIL_CHARS:]]
 
 
 def _referenced(sources):
@@ -639,14 +703,30 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, workdir, out_path):
         os.dup2(sock_fd, 4)
         os.closerange(5, 1 << 16)
         _limits(hdr, 0)
+        # The tests may be model-written (mine.tests: model) or come from a file: confined like the program.
+        if not _drop_capabilities() or (hdr.get("seccomp") and not _install_seccomp()):
+            os._exit(70)
         sock = socket.socket(fileno=4)
         nonce, setup, tests, shadow = payload["nonce"], payload["setup"], payload["tests"], set(payload["shadow"])
     except BaseException:
         os._exit(70)
 
+    sent = [0]
+
     def report(**event):
+        # One length-prefixed record per event, written until complete (a pipe may take a large write in
+        # parts), so no short or interleaved write can make or close a record. Past half the worker's
+        # buffer, failures keep their outcome and type but lose their text: the final record must fit.
         event["nonce"] = nonce
-        os.write(3, (json.dumps(event) + "\n").encode())
+        if sent[0] > EVENTS_CAP // 2:
+            event.pop("message", None)
+            event.pop("traceback", None)
+        data = json.dumps(event).encode()
+        frame = memoryview(b"%08d" % len(data) + data)
+        done = 0
+        while done < len(frame):
+            done += os.write(3, frame[done:])
+        sent[0] += len(frame)
 
     def outcome():
         etype, value, tb = sys.exc_info()
@@ -671,7 +751,8 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, workdir, out_path):
     if "load_error" in first:
         e = first["load_error"]
         ok = isinstance(e, list) and len(e) == 3 and all(isinstance(x, str) for x in e)
-        report(event="load_error", **dict(zip(("type", "message", "traceback"), e if ok else ["Error", "", ""])))
+        fields = _bounded(e) if ok else ["Error", "", ""]
+        report(event="load_error", **dict(zip(("type", "message", "traceback"), fields)))
         os._exit(0)
 
     class NotAValue(TypeError):
@@ -769,12 +850,27 @@ def kill_until_none_new(current, pause, before=None):
         time.sleep(pause)
 
 
-def _kill_all_below(me):
-    # The worker is a subreaper: once a process dies its orphans become the worker's children, so killing
-    # the children until none is left reaches every descendant. They are reaped here or before the next
-    # program.
+def _kill_all_below(me, settle=2.0):
+    """Kill every descendant and wait until each is gone (reaped), so that nothing the program started
+    outlives its verdict. The worker is a subreaper: once a process dies its orphans become the worker's
+    children, so killing until none is left reaches every descendant, whatever its session. A SIGKILLed
+    process can take a moment to die on a loaded machine; one that is still there after `settle` seconds
+    returns False, and the worker retires (its whole sandbox is then killed)."""
     kill_until_none_new(lambda: descendants(me), 0.0005, before=_reap)
-    _reap()
+    until = time.monotonic() + settle
+    while True:
+        _reap()
+        left = descendants(me)
+        if not left:
+            return True
+        if time.monotonic() > until:
+            return False
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.001)
 
 
 def _reap():
@@ -907,7 +1003,8 @@ def run_one(hdr, base):
     os.close(ready_r)
     os.close(ev_r)
     duration = time.monotonic() - start
-    _kill_all_below(os.getpid())
+    if not _kill_all_below(os.getpid()):
+        retire = True
     n_output, output_bytes = 0, 0
     try:
         output_bytes = os.path.getsize(out_path)
