@@ -640,6 +640,7 @@ def f():
 def test_a_fallback_from_bubblewrap_says_why(monkeypatch, capsys):
     from selfmine.sandbox import isolation
 
+    monkeypatch.delenv("SELFMINE_ISOLATION", raising=False)  # the fall-back is what is tested, not a forced mode
     python = isolation.interpreter()
     fails = ("/bin/sh", "-c", 'echo "bwrap: setting up uid map: Permission denied" >&2; exit 1', "sh")
     ok = isolation.Launcher("rlimits", (), False, python)

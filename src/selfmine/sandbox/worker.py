@@ -47,6 +47,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import statistics  # noqa: F401
 import string  # noqa: F401
 import sys
@@ -490,20 +491,19 @@ def _recv(sock):
 # -- the program process --
 
 
-def _program(hdr, code, sock_fd, workdir, out_path):
+def _program(hdr, code, sock_fd, work_fd, out_fd):
     """Runs in the forked program child. Never returns."""
     try:
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        os.chdir(workdir)
+        os.fchdir(work_fd)
         n = len(code)
         code = bytes(code).decode("utf-8", "replace")
         _zero(n)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)  # the tests that follow on stdin are not ours to read
-        out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
         os.dup2(sock_fd, 3)
         os.closerange(4, 1 << 16)
         _limits(hdr, hdr["nproc"])
@@ -685,20 +685,19 @@ def _referenced(sources):
     return names
 
 
-def _tests(hdr, sock_fd, ev_fd, ready_fd, workdir, out_path):
+def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
     """Runs in the forked tests child. Never returns."""
     try:
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         _prctl(PR_SET_DUMPABLE, 0)  # no /proc/<pid>/mem or /proc/<pid>/fd for the program to reach
-        os.chdir(workdir)
+        os.fchdir(work_fd)
         payload = json.loads(_read_exact(0, hdr["tests_len"]))
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.write(ready_fd, b"t")
-        out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
         os.dup2(ev_fd, 3)
         os.dup2(sock_fd, 4)
         os.closerange(5, 1 << 16)
@@ -927,26 +926,97 @@ def _zero(n):
         BUF.madvise(mmap.MADV_DONTNEED, 0, min(len(BUF), (n + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE))
 
 
-def _clear(path, keep=None):
-    """Empty a directory the program may have filled (a fast path for the usual empty one)."""
-    for name in os.listdir(path):
-        full = os.path.join(path, name)
-        if full == keep:
+def _empty(dir_fd, keep=(), depth=0):
+    """Remove everything in the directory `dir_fd`, whatever the program made of it: directories it made
+    unreadable or unwritable are given back their modes first, links are removed, never followed, and
+    special files are unlinked, never opened. Runs only once every process of the program is gone, so
+    nothing changes underneath. Returns whether the directory is now empty (but for `keep`)."""
+    if depth > 64:
+        return False
+    clean = True
+    for name in os.listdir(dir_fd):
+        if name in keep:
             continue
-        if os.path.isdir(full) and not os.path.islink(full):
-            shutil.rmtree(full, ignore_errors=True)
-        else:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                os.chmod(name, 0o700, dir_fd=dir_fd)
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+                try:
+                    clean = _empty(sub, depth=depth + 1) and clean
+                finally:
+                    os.close(sub)
+                os.rmdir(name, dir_fd=dir_fd)
+            else:
+                os.unlink(name, dir_fd=dir_fd)
+        except OSError:
+            clean = False
+    return clean
+
+
+class _Scratch:
+    """The worker's own directory (`base`, held open by descriptor, so renaming or removing its path
+    changes nothing for the worker) and, per program, a fresh working directory inside it."""
+
+    def __init__(self, base):
+        self.base = base
+        self.fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+        self.count = 0
+
+    def fresh(self):
+        """A new, empty working directory for the next program, as a descriptor."""
+        os.fchmod(self.fd, 0o700)  # the program runs as the same user and may have taken the modes away
+        self.count += 1
+        name = "work-%d" % self.count
+        os.mkdir(name, 0o700, dir_fd=self.fd)
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.fd)
+
+    def clean(self, scrub):
+        """Remove what the program left, here and in the sandbox's private writable places. False when
+        something stays: the worker then retires, and its sandbox (its tmpfs mounts) goes with it."""
+        try:
+            os.fchmod(self.fd, 0o700)
+            ok = _empty(self.fd)
+        except OSError:
+            ok = False
+        own = os.path.dirname(self.base)
+        for path in scrub:
             try:
-                os.unlink(full)
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
             except OSError:
-                pass
+                continue
+            try:
+                keep = (os.path.basename(self.base),) if path == own else ()
+                ok = _empty(fd, keep=keep) and ok
+            except OSError:
+                ok = False
+            finally:
+                os.close(fd)
+        try:  # the directory must still be the worker's own, at its own path
+            return ok and os.stat(self.base).st_ino == os.fstat(self.fd).st_ino
+        except OSError:
+            return False
 
 
-def run_one(hdr, base):
+def run_one(hdr, scratch):
     """Judge one program; returns (reply header, number of bytes of BUF that follow it)."""
     _reap()  # children of the last program that were still tearing down
-    out_path = os.path.join(base, "output")
-    workdir = os.path.join(base, "work")  # the program's current directory starts empty
+    # The program's output goes to an anonymous file that only the two children hold (no path to replace
+    # with a directory, a link or a FIFO); its current directory is new and held by descriptor.
+    out_fd = os.memfd_create("output")
+    try:
+        work_fd = scratch.fresh()
+    except OSError:
+        os.close(out_fd)
+        raise
+    try:
+        return _run(hdr, scratch, out_fd, work_fd)
+    finally:
+        os.close(out_fd)
+        os.close(work_fd)
+
+
+def _run(hdr, scratch, out_fd, work_fd):
     start = time.monotonic()
     deadline = start + float(hdr["timeout"])
     # The code goes from the pipe into the buffer and, through the fork, to the program's process; the
@@ -959,12 +1029,12 @@ def run_one(hdr, base):
             raise EOFError("stream ended")
         got += n
     prog_sock, tests_sock = socket.socketpair()
-    prog = _fork(_program, hdr, code, prog_sock.fileno(), workdir, out_path)
+    prog = _fork(_program, hdr, code, prog_sock.fileno(), work_fd, out_fd)
     _zero(hdr["code_len"])
     prog_sock.close()
     ready_r, ready_w = os.pipe()
     ev_r, ev_w = os.pipe()
-    tests_pid = _fork(_tests, hdr, tests_sock.fileno(), ev_w, ready_w, workdir, out_path)
+    tests_pid = _fork(_tests, hdr, tests_sock.fileno(), ev_w, ready_w, work_fd, out_fd)
     for fd in (ev_w, ready_w):
         os.close(fd)
     tests_sock.close()
@@ -1005,26 +1075,16 @@ def run_one(hdr, base):
     duration = time.monotonic() - start
     if not _kill_all_below(os.getpid()):
         retire = True
-    n_output, output_bytes = 0, 0
-    try:
-        output_bytes = os.path.getsize(out_path)
-        fd = os.open(out_path, os.O_RDONLY)
-        try:
-            view = memoryview(BUF)[n_events : n_events + min(hdr["output_keep"], len(BUF) - n_events)]
-            while n_output < len(view):
-                got = os.readv(fd, [view[n_output:]])
-                if not got:
-                    break
-                n_output += got
-        finally:
-            os.close(fd)
-        os.unlink(out_path)
-    except OSError:
-        pass
-    _clear(workdir)
-    for path in hdr.get("scrub", ()):  # the sandbox's private /tmp, /var, ...: the next program starts clean
-        if os.path.isdir(path):
-            _clear(path, keep=base)
+    output_bytes = os.fstat(out_fd).st_size
+    view = memoryview(BUF)[n_events : n_events + min(hdr["output_keep"], len(BUF) - n_events)]
+    n_output = 0
+    while n_output < len(view):
+        got = os.preadv(out_fd, [view[n_output:]], n_output)
+        if not got:
+            break
+        n_output += got
+    if not scratch.clean(hdr.get("scrub", ())):
+        retire = True
     reply = {
         "events_len": n_events,
         "output_len": n_output,
@@ -1049,7 +1109,7 @@ def main():
         sys.set_int_max_str_digits(0)  # values cross as JSON; some right answers are very large integers
     gc.freeze()  # the warm heap is never scanned again, so forked children do not copy it page by page
     base = tempfile.mkdtemp(prefix="selfmine-judge-")
-    os.mkdir(os.path.join(base, "work"), 0o700)
+    scratch = _Scratch(base)
     proto_out = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 1)  # children must not inherit the reply pipe under its usual number
@@ -1063,7 +1123,7 @@ def main():
             except (EOFError, ValueError):
                 return
             try:
-                reply, n = run_one(hdr, base)
+                reply, n = run_one(hdr, scratch)
             except Exception as e:  # the worker's own failure: reported as such, never as the program's
                 reply, n = {"worker_error": "%s: %s" % (type(e).__name__, e), "retire": True}, 0
             reply["id"] = hdr.get("id")
