@@ -80,10 +80,16 @@ def judge(
     setup: str = "",
     shadow: Sequence[str] = (),
     pool: WorkerPool | None = None,
+    blame: bool = True,
 ) -> Verdict:
     """Run `code` in one process and `tests` (each assert separately, after `setup` and the tests' own
     non-assert statements) in another, which calls the program's functions across a socket. Never
-    raises for anything the program does; raises BadTests when the tests themselves do not parse."""
+    raises for anything the program does; raises BadTests when the tests themselves do not parse.
+
+    A sandbox failure is retried on fresh workers (4 tries). If every try fails, an honest program is
+    judged: if it is judged normally, the failure follows the program (it made itself unscoreable, e.g. by
+    removing its own directory) and is its `error`; only when the honest program fails too is the verdict
+    `sandbox_error`. So nothing a program does can take it out of a denominator."""
     if timeout <= 0 or memory_mb <= 0:
         raise ValueError("timeout and memory_mb must be positive")
     own_setup, asserts = split_tests(tests)
@@ -116,7 +122,7 @@ def judge(
                 # is the machine's failure (overload), like a reply out of protocol: never the program's.
                 if attempt < 3:
                     continue  # the worker was killed; the pool starts a fresh one
-                return Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.isolation)
+                return _blame(Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.isolation), pool, blame)
             deaths += 1
             if deaths == 1:
                 continue  # a worker can die of its own accord once; twice is the program
@@ -133,8 +139,27 @@ def judge(
             return _verdict_without_reply(
                 asserts, Status.ERROR, "the program killed the judge's tests process", pool, timeout
             )
+        if verdict.infrastructure_failure and attempt < 3:
+            continue
+        return _blame(verdict, pool, blame) if verdict.infrastructure_failure else verdict
+    return _blame(Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation), pool, blame)
+
+
+HONEST = ("def honest():\n    return 1\n", ["assert honest() == 1"])
+
+
+def _blame(verdict: Verdict, pool: WorkerPool, blame: bool) -> Verdict:
+    """A sandbox failure on every try: the program's own `error` when an honest program is judged normally
+    right after (the failure is reproducible and follows the program), else the sandbox's."""
+    if not blame or not judge(*HONEST, timeout=10, pool=pool, blame=False).passed:
         return verdict
-    return Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation)
+    return Verdict(
+        Status.ERROR,
+        f"the program left the sandbox unable to judge it, on every try ({verdict.message})",
+        error_type="Unscoreable",
+        isolation=verdict.isolation,
+        tests=verdict.tests,
+    )
 
 
 TEST_OUTCOMES = ("passed", "failed", "error")

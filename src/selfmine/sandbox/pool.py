@@ -15,6 +15,11 @@ import time
 from pathlib import Path
 
 from . import cgroup
+
+# Without a cgroup, memory is bounded per process only (RLIMIT_AS). The process limit counts the program and
+# the tests process too: 3 lets the program start one child, so one sandbox holds at most three times its
+# memory limit (program, child, tests process) instead of 32 times.
+NPROC_WITHOUT_CGROUP = 3
 from .isolation import SECCOMP, WRITABLE, Launcher, best_launcher, popen_kwargs
 
 WORKER_SOURCE = (Path(__file__).parent / "worker.py").read_text()
@@ -97,6 +102,9 @@ class Worker:
         """Send one program and its tests; the reply's header, with `events` (raw lines) and `output`."""
         code_b, tests_b = code.encode("utf-8", "surrogatepass"), json.dumps(tests).encode()
         scrub = list(WRITABLE) if self.launcher.mode != "rlimits" else []  # never the host's own /tmp
+        request = dict(request)
+        if self.cgroup is None:  # no aggregate cap: each process may hold the whole address-space limit
+            request["nproc"] = min(int(request.get("nproc", 0)), NPROC_WITHOUT_CGROUP)
         header = json.dumps(
             {**request, "code_len": len(code_b), "tests_len": len(tests_b), "scrub": scrub, "seccomp": SECCOMP}
         ).encode()

@@ -13,6 +13,32 @@ from ..sandbox import Job, check_sandbox, judge_many
 from .code import classify_failure, header_from_source, solve_prompt
 
 
+def check_code_rows(rows: list) -> None:
+    """Each row a JSON object with the schema's fields as strings (`tests` a string or a list of strings,
+    `broken` and `error` may be null); a malformed file is refused whole, one line per bad row."""
+    bad = []
+    for i, r in enumerate(rows, 1):
+        if not isinstance(r, dict):
+            bad.append(f"row {i}: not a JSON object")
+            continue
+        missing = [k for k in ("signature", "tests", "fixed") if k not in r]
+        wrong = [k for k in ("signature", "fixed") if k in r and not isinstance(r[k], str)]
+        wrong += [k for k in ("broken", "error") if r.get(k) is not None and not isinstance(r[k], str)]
+        tests = r.get("tests")
+        if "tests" in r and not (
+            isinstance(tests, str) or (isinstance(tests, list) and all(isinstance(t, str) for t in tests))
+        ):
+            wrong.append("tests")
+        if missing or wrong:
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"not text: {', '.join(wrong)}"] if wrong else []
+            )
+            bad.append(f"row {i}: " + "; ".join(parts))
+    if bad:
+        more = f"\n... and {len(bad) - 20} more" if len(bad) > 20 else ""
+        raise ValueError("malformed pairs file:\n" + "\n".join(bad[:20]) + more)
+
+
 def import_code_rows(path: str | Path, rows: list[dict], run_dir: str | Path, timeout: float = 5.0) -> dict:
     ledger = Ledger.in_run_dir(run_dir)
     try:
@@ -20,6 +46,7 @@ def import_code_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
         prior = ledger.get_meta("imports", [])
         if source in prior:
             return {"imported": 0, "skipped": len(rows), "note": "already imported"}
+        check_code_rows(rows)
         parsed = []
         for i, r in enumerate(rows):
             head = header_from_source(r["signature"]) or header_from_source(r["fixed"])
