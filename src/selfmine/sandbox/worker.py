@@ -60,7 +60,6 @@ TAIL_CHARS = 2000
 EVENTS_CAP = 4 * 1024 * 1024
 MESSAGE_CAP = 64 * 1024 * 1024
 CODE_CAP = 4 * 1024 * 1024
-SEND_NODES = 1_000_000  # a larger value crosses as a digest
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
@@ -295,57 +294,99 @@ class Unencodable(TypeError):
 _TAGGED_DICTS = ((collections.Counter, "C"), (collections.OrderedDict, "O"), (collections.defaultdict, "D"))
 
 
-class TooBig(Exception):
-    pass
+MAX_DEPTH = 2000  # containers nested deeper than this cannot cross (plain Python's == stops near 1000)
+_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+_VIEW_TAG = dict(zip(_VIEWS, "kva"))
+_FACTORIES = {f.__name__: f for f in (list, dict, set, int, float, str, tuple, frozenset, bytes, bool, complex)}
+_ITERATORS = {}  # the program's live iterators, by id, consumed from the tests process call by call
 
 
-def encode(v, depth=0, budget=None, strict=False):
-    """Plain data for `v`. Subclasses become their standard base type (so an overridden __eq__ never
-    crosses), except the standard library's dict and deque types, which keep their type."""
-    if depth > 200:
-        raise Unencodable("a value nested deeper than 200 levels")
-    if budget is not None:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise TooBig()
+def _text(v):
+    """A str as plain data. JSON would join a lone high and low surrogate into one character (a false pass
+    for `f() == '\U0001f600'`), so text with surrogates crosses as its UTF-32 code units."""
+    if v.isascii():
+        return v
+    try:
+        v.encode("utf-8")
+        return v
+    except UnicodeEncodeError:
+        return {"u": v.encode("utf-32-le", "surrogatepass").hex()}
+
+
+def encode(v, depth=0, strict=False):
+    """Plain data for `v`, exact for everything the standard library returns: numbers (int, float, bool,
+    complex, Fraction, Decimal), text and bytes (bytearray, memoryview), containers (deque with its
+    maxlen, defaultdict with a builtin factory), range and dict views. Iterators (generators, map, zip,
+    ...) cross as handles the tests process consumes lazily (`strict` refuses them: arguments). Subclasses
+    become their standard base type, so an overridden __eq__ never crosses; other objects are opaque."""
+    if depth > MAX_DEPTH:
+        raise Unencodable("value nested deeper than %d levels" % MAX_DEPTH)
     t = type(v)
     if t is int:
         return v if -(1 << 62) < v < (1 << 62) else {"i": "%x" % v}  # decimal conversion of a huge int is quadratic
-    if v is None or t is bool or t is str:
+    if v is None or t is bool:
         return v
+    if t is str:
+        return _text(v)
     if t is float:
         return {"f": v.hex()}
     if t is list:
-        return [encode(x, depth + 1, budget, strict) for x in v]
+        return [encode(x, depth + 1, strict) for x in v]
     if isinstance(v, bool):
         return bool(v)
     if isinstance(v, int):
-        return encode(int.__int__(v), depth, budget, strict)
+        return encode(int.__int__(v), depth, strict)
     if isinstance(v, float):
         return {"f": float.hex(float.__float__(v))}
     if isinstance(v, str):
-        return str.__str__(v)
+        return _text(str.__str__(v))
     if isinstance(v, dict):
-        tag = next((tag for kind, tag in _TAGGED_DICTS if isinstance(v, kind)), "d")
-        return {
-            tag: [
-                [encode(k, depth + 1, budget, strict), encode(x, depth + 1, budget, strict)] for k, x in dict.items(v)
-            ]
-        }
-    if isinstance(v, (list, collections.deque)):
-        return (
-            {"q": [encode(x, depth + 1, budget, strict) for x in v]}
-            if isinstance(v, collections.deque)
-            else [encode(x, depth + 1, budget, strict) for x in list(v)]
-        )
+        return _encode_dict(v, depth, strict)
+    if isinstance(v, collections.deque):
+        items = [encode(x, depth + 1, strict) for x in v]
+        return {"q": items} if v.maxlen is None else {"Q": [v.maxlen, items]}
+    if isinstance(v, list):
+        return [encode(x, depth + 1, strict) for x in list.__iter__(v)]
     if isinstance(v, tuple):
-        return {"t": [encode(x, depth + 1, budget, strict) for x in tuple(v)]}
+        return {"t": [encode(x, depth + 1, strict) for x in tuple.__iter__(v)]}
     if isinstance(v, (set, frozenset)):
-        return {"z" if isinstance(v, frozenset) else "s": [encode(x, depth + 1, budget, strict) for x in v]}
+        return {"z" if isinstance(v, frozenset) else "s": [encode(x, depth + 1, strict) for x in v]}
+    return _encode_other(v, t, depth, strict)
+
+
+def _encode_dict(v, depth, strict):
+    items = [[encode(k, depth + 1, strict), encode(x, depth + 1, strict)] for k, x in dict.items(v)]
+    if isinstance(v, collections.defaultdict):
+        factory = v.default_factory
+        name = getattr(factory, "__name__", None) if factory in _FACTORIES.values() else None
+        return {"E": [name, items]}
+    tag = next((tag for kind, tag in _TAGGED_DICTS if isinstance(v, kind)), "d")
+    return {tag: items}
+
+
+def _encode_other(v, t, depth, strict):
     if isinstance(v, complex):
         return {"c": [float.hex(v.real), float.hex(v.imag)]}
     if isinstance(v, bytes):
         return {"b": bytes.hex(v)}
+    if isinstance(v, bytearray):
+        return {"B": bytearray.hex(v)}
+    if isinstance(v, memoryview):
+        if v.format != "B" or v.ndim != 1 or not v.c_contiguous:
+            raise Unencodable("memoryview of format %s" % v.format)
+        return {"V": [v.tobytes().hex(), v.readonly]}
+    if isinstance(v, fractions.Fraction):
+        return {"F": [encode(int(v.numerator)), encode(int(v.denominator))]}
+    if isinstance(v, decimal.Decimal):
+        return {"M": decimal.Decimal.__str__(v)}
+    if t is range:
+        return {"r": [encode(v.start), encode(v.stop), encode(v.step)]}
+    if t in _VIEW_TAG:
+        return {_VIEW_TAG[t]: _encode_dict(dict(v.mapping), depth + 1, strict)}
+    if not strict and _is_iterator(v):
+        handle = len(_ITERATORS) + 1
+        _ITERATORS[handle] = v
+        return {"n": [handle, t.__name__ if isinstance(t.__name__, str) else "iterator"]}
     if strict:
         raise Unencodable(t.__name__ if isinstance(t.__name__, str) else "object")
     try:
@@ -355,36 +396,11 @@ def encode(v, depth=0, budget=None, strict=False):
     return {"o": [t.__name__ if isinstance(t.__name__, str) else "object", truth]}  # seen only as an opaque object
 
 
-def _jsonable(o):
-    if isinstance(o, (set, frozenset)):
-        return ["__set__"] + sorted(json.dumps(x, default=_jsonable, check_circular=False) for x in o)
-    if isinstance(o, complex):
-        return ["__complex__", o.real, o.imag]
-    if isinstance(o, bytes):
-        return ["__bytes__", o.hex()]
-    if isinstance(o, collections.deque):
-        return list(o)
-    raise TypeError("not plain data")
-
-
-def digest(v):
-    """sha256 of a canonical encoding, for values too large to send: a long top-level sequence is encoded
-    element by element (each with the C encoder), sets and dicts in sorted order."""
-    h, dumps = (
-        hashlib.sha256(),
-        functools.partial(json.dumps, default=_jsonable, check_circular=False, separators=(",", ":")),
-    )
-    if isinstance(v, (list, tuple, collections.deque)):
-        h.update(b"T[" if isinstance(v, tuple) else b"L[")
-        for x in v:
-            h.update(dumps(x).encode() + b",")
-    elif isinstance(v, (set, frozenset)):
-        h.update(b"S[" + ",".join(sorted(dumps(x) for x in v)).encode())
-    elif isinstance(v, dict):
-        h.update(b"D[" + ",".join(sorted(dumps([k, x]) for k, x in dict.items(v))).encode())
-    else:
-        h.update(b"V" + dumps(v).encode())
-    return h.hexdigest()
+def _is_iterator(v):
+    try:
+        return callable(getattr(type(v), "__next__", None)) and iter(v) is v
+    except BaseException:
+        return False
 
 
 class Opaque:
@@ -402,59 +418,84 @@ class Opaque:
         return "<%s object from the program>" % self.kind
 
 
-class Digest:
-    """A value too large to send: compares equal to a value with the same canonical encoding."""
+class RemoteIterator:
+    """One of the program's iterators (a generator, a map, ...), consumed lazily as in plain Python: the
+    first `next` asks for one item, later ones for batches that double up to 4096, so `list()` of a long
+    map costs few round trips while `next()` of an infinite generator takes only what it needs."""
 
-    def __init__(self, hexdigest, kind):
-        self.hexdigest, self.kind = hexdigest, kind
+    def __init__(self, link, handle, kind):
+        self._link, self._handle, self._kind = link, handle, kind
+        self._ready, self._batch, self._end = collections.deque(), 1, None
 
-    def __eq__(self, other):
-        try:
-            return digest(other) == self.hexdigest
-        except Exception:
-            return False
+    def __iter__(self):
+        return self
 
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    __hash__ = None
+    def __next__(self):
+        if not self._ready and self._end is None:
+            items, self._end = self._link.advance(self._handle, self._batch)
+            self._ready.extend(items)
+            self._batch = min(self._batch * 2, 4096)
+        if self._ready:
+            return self._ready.popleft()
+        end, self._end = self._end, StopIteration()
+        raise end
 
     def __repr__(self):
-        return "<a large %s from the program, sha256 %s>" % (self.kind, self.hexdigest[:16])
+        return "<%s object from the program>" % self._kind
 
 
-def decode(x, depth=0):
-    if depth > 200:
+def decode(x, depth=0, link=None):
+    if depth > MAX_DEPTH + 1:
         raise ValueError("nested too deep")
     t = type(x)
     if x is None or t is bool or t is int or t is str:
         return x
     if t is list:
-        return [decode(i, depth + 1) for i in x]
+        return [decode(i, depth + 1, link) for i in x]
     if t is dict and len(x) == 1:
         ((k, v),) = x.items()
-        if k == "f" and type(v) is str:
-            return float.fromhex(v)
-        if k == "i" and type(v) is str:
-            return int(v, 16)
-        if k in "tszqdCOD" and type(v) is list:
-            items = [decode(i, depth + 1) for i in v]
-            if k in "tszq":
-                return {"t": tuple, "s": set, "z": frozenset, "q": collections.deque}[k](items)
-            pairs = {kk: vv for kk, vv in items}
-            return (
-                {"d": dict, "C": collections.Counter, "O": collections.OrderedDict}[k](pairs)
-                if k != "D"
-                else collections.defaultdict(None, pairs)
-            )
-        if k == "c" and type(v) is list and len(v) == 2:
-            return complex(float.fromhex(v[0]), float.fromhex(v[1]))
-        if k == "b" and type(v) is str:
-            return bytes.fromhex(v)
-        if k == "o" and type(v) is list and len(v) == 2 and type(v[0]) is str and v[1] in (True, False, None):
-            return Opaque(v[0][:100], v[1])
-        if k == "h" and type(v) is list and len(v) == 2 and all(type(i) is str for i in v):
-            return Digest(v[0], v[1][:100])
+        return _decode_tagged(k, v, depth, link)
+    raise ValueError("not a value the judge understands")
+
+
+def _decode_tagged(k, v, depth, link):
+    tv = type(v)
+    if k == "f" and tv is str:
+        return float.fromhex(v)
+    if k == "i" and tv is str:
+        return int(v, 16)
+    if k == "u" and tv is str:
+        return bytes.fromhex(v).decode("utf-32-le", "surrogatepass")
+    if k in "tszqdCO" and tv is list:
+        items = [decode(i, depth + 1, link) for i in v]
+        if k in "tszq":
+            return {"t": tuple, "s": set, "z": frozenset, "q": collections.deque}[k](items)
+        return {"d": dict, "C": collections.Counter, "O": collections.OrderedDict}[k]({a: b for a, b in items})
+    if k == "Q" and tv is list and len(v) == 2 and type(v[0]) is int:
+        return collections.deque([decode(i, depth + 1, link) for i in v[1]], v[0])
+    if k == "E" and tv is list and len(v) == 2 and (v[0] is None or v[0] in _FACTORIES):
+        pairs = {a: b for a, b in (decode(i, depth + 1, link) for i in v[1])}
+        return collections.defaultdict(_FACTORIES.get(v[0]), pairs)
+    if k == "c" and tv is list and len(v) == 2:
+        return complex(float.fromhex(v[0]), float.fromhex(v[1]))
+    if k in "bB" and tv is str:
+        return (bytes if k == "b" else bytearray).fromhex(v)
+    if k == "V" and tv is list and len(v) == 2 and type(v[0]) is str:
+        data = bytes.fromhex(v[0])
+        return memoryview(data if v[1] else bytearray(data))
+    if k == "F" and tv is list and len(v) == 2:
+        return fractions.Fraction(decode(v[0]), decode(v[1]))
+    if k == "M" and tv is str:
+        return decimal.Decimal(v)
+    if k == "r" and tv is list and len(v) == 3:
+        return range(*(decode(i) for i in v))
+    if k in "kva" and tv is dict:
+        mapping = decode(v, depth + 1, link)
+        return {"k": dict.keys, "v": dict.values, "a": dict.items}[k](mapping)
+    if k == "n" and tv is list and len(v) == 2 and type(v[0]) is int and type(v[1]) is str and link is not None:
+        return RemoteIterator(link, v[0], v[1][:100])
+    if k == "o" and tv is list and len(v) == 2 and type(v[0]) is str and v[1] in (True, False, None):
+        return Opaque(v[0][:100], v[1])
     raise ValueError("not a value the judge understands")
 
 
@@ -516,7 +557,7 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
         os._exit(70)
 
     # Bound to locals now: the program may replace module attributes, which only spoils its own answers.
-    send, recv, enc, dec, info, describe, digest_ = _send, _recv, encode, decode, sys.exc_info, _describe, digest
+    send, recv, enc, dec, info, describe, iterators = _send, _recv, encode, decode, sys.exc_info, _describe, _ITERATORS
     dumps, setitimer, timer_real, callable_, modtype = (
         json.dumps,
         signal.setitimer,
@@ -535,6 +576,31 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
                 stream.flush()
             except BaseException:
                 pass
+
+    def answer(req):
+        # A call of one of the program's functions, or the next items of an iterator it returned.
+        try:
+            if "next" in req:
+                it, items = iterators.get(req["next"]), []
+                try:
+                    while len(items) < int(req["count"]):
+                        items.append(enc(next(it), 0))
+                except StopIteration:
+                    return {"items": items, "stop": 1}
+                except Unencodable as e:
+                    return {"items": items, "unencodable": str(e)}
+                except BaseException:
+                    return {"items": items, "raise": describe(info())}
+                return {"items": items}
+            fn = scope.get(req["call"])
+            if not callable_(fn):
+                raise NameError("name %r is not a function of the program" % req["call"])
+            args, kwargs = dec(req["args"]), dec(req["kwargs"])
+            return {"value": enc(fn(*args, **kwargs), 0)}
+        except Unencodable as e:
+            return {"unencodable": str(e)}
+        except BaseException:
+            return {"raise": describe(info())}
 
     signal.signal(signal.SIGALRM, alarm)
     scope = {"__name__": "solution", "__builtins__": builtins}
@@ -558,7 +624,7 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
             if isinstance(value, modtype):
                 names[name] = ["module", str(value.__name__)]
             elif callable_(value):
-                names[name] = ["callable"]
+                names[name] = _stdlib_name(value) or ["callable"]
             else:
                 names[name] = ["value", enc(value)]
         except BaseException:
@@ -568,27 +634,17 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
         send(sock, {"loaded": names}, dumps)
         while True:
             req = recv(sock)
+            if req.get("seconds"):
+                setitimer(timer_real, float(req["seconds"]))
             try:
-                fn = scope.get(req["call"])
-                if not callable_(fn):
-                    raise NameError("name %r is not a function of the program" % req["call"])
-                args, kwargs = dec(req["args"]), dec(req["kwargs"])
-                if req.get("seconds"):
-                    setitimer(timer_real, float(req["seconds"]))
-                try:
-                    value = fn(*args, **kwargs)
-                finally:
-                    setitimer(timer_real, 0)
-                try:
-                    reply = {"value": enc(value, 0, [SEND_NODES])}
-                except TooBig:
-                    reply = {"value": {"h": [digest_(value), type(value).__name__]}}
-            except Unencodable as e:
-                reply = {"unencodable": str(e)}
-            except BaseException:
-                reply = {"raise": describe(info())}
+                reply = answer(req)
+            finally:
+                setitimer(timer_real, 0)
             flush()
-            send(sock, reply, dumps)
+            data = dumps(reply)
+            if len(data) > MESSAGE_CAP:  # never silently: the test sees a value that could not cross
+                data = dumps({"unencodable": "value too large to cross (%d MiB)" % (len(data) >> 20)})
+            send(sock, data, str)
     except BaseException:
         pass
     finally:
@@ -596,6 +652,48 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
 
 
 # -- the tests process --
+
+
+def _stdlib_callables():
+    """id -> [module, name] of every class and function of the standard library modules the worker has
+    imported, taken before any program exists (the table holds the objects, so no id is reused)."""
+    table = {}
+    for mod in ("builtins", "bisect", "collections", "copy", "decimal", "fractions", "functools", "heapq"):
+        table.update(_callables_of(mod))
+    for mod in ("itertools", "math", "operator", "random", "re", "statistics", "string", "typing"):
+        table.update(_callables_of(mod))
+    return table
+
+
+def _callables_of(mod):
+    module = sys.modules.get(mod)
+    out = {}
+    for attr, value in list(vars(module).items()) if module is not None else []:
+        if not attr.startswith("_") and callable(value) and getattr(module, attr) is value:
+            out[id(value)] = (value, [mod, attr])
+    return out
+
+
+_STDLIB_CALLABLES = _stdlib_callables()
+
+
+def _stdlib_name(value):
+    """["stdlib", module, name] when `value` is itself a class or function of the standard library (the
+    program imported it: `from fractions import Fraction`), so that the tests see that object, not a
+    proxy; None for anything else. By identity with objects taken before the program ran: a function of
+    the program's own dressed up with another `__module__` is not one of them."""
+    entry = _STDLIB_CALLABLES.get(id(value))
+    return ["stdlib", *entry[1]] if entry is not None and entry[0] is value else None
+
+
+def _stdlib_object(kind):
+    if len(kind) != 3 or not all(type(x) is str for x in kind[1:]) or kind[1].split(".")[0] not in sys.stdlib_module_names:
+        return None
+    try:
+        obj = getattr(importlib.import_module(kind[1]), kind[2])
+    except Exception:
+        return None
+    return obj if callable(obj) else None
 
 
 class _Proxy:
@@ -627,12 +725,34 @@ class _Link:
         self.sock, self.scope, self.gone = sock, scope, None
 
     def call(self, name, args, kwargs):
-        if self.gone:
-            raise ProgramGone(self.gone)
         try:
             req = {"call": name, "args": encode(list(args), strict=True), "kwargs": encode(dict(kwargs), strict=True)}
         except Unencodable as e:
             raise TypeError("a %s cannot be passed to the program's %s()" % (e, name)) from None
+        reply = self._exchange(req)
+        if "value" in reply:
+            return self._value(reply["value"])
+        self._fail(reply, "%s()" % name)
+
+    def advance(self, handle, count):
+        """(up to `count` next items of the program's iterator `handle`, the exception that ended it or None)."""
+        reply = self._exchange({"next": handle, "count": count})
+        items = reply.get("items")
+        if not isinstance(items, list):
+            self._broken("the program broke the call protocol")
+        items = [self._value(x) for x in items]
+        if reply.get("stop") == 1:
+            return items, StopIteration()
+        if "unencodable" in reply or "raise" in reply:
+            try:
+                self._fail(reply, "an iterator")
+            except BaseException as e:
+                return items, e
+        return items, None
+
+    def _exchange(self, req):
+        if self.gone:
+            raise ProgramGone(self.gone)
         req["seconds"] = self.scope.get("_sm_call_seconds")
         try:
             _send(self.sock, req, json.dumps)
@@ -641,17 +761,23 @@ class _Link:
             self.gone = str(e) or "the program's process ended"
             raise ProgramGone(self.gone) from None
         if not isinstance(reply, dict):
-            self.gone = "the program broke the call protocol"
-            raise ProgramGone(self.gone)
-        if "value" in reply:
-            try:
-                return decode(reply["value"])
-            except (ValueError, TypeError, RecursionError):
-                self.gone = "the program sent a malformed value"
-                raise ProgramGone(self.gone) from None
+            self._broken("the program broke the call protocol")
+        return reply
+
+    def _broken(self, why):
+        self.gone = why
+        raise ProgramGone(why)
+
+    def _value(self, data):
+        try:
+            return decode(data, link=self)
+        except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError):
+            self._broken("the program sent a malformed value")
+
+    def _fail(self, reply, what):
         if "unencodable" in reply:
             kind = str(reply["unencodable"])[:100]
-            exc = self.scope["_sm_NotAValue"]("%s() returned a %s, which the judge cannot compare" % (name, kind))
+            exc = self.scope["_sm_NotAValue"]("%s returned a %s, which the judge cannot compare" % (what, kind))
             exc.kind = kind
             raise exc
         err = reply.get("raise")
@@ -664,8 +790,7 @@ class _Link:
                 exc = RemoteError("%s: %s" % (err[0], err[1]))
             exc._sm_remote = (err[0], err[1], err[2])
             raise exc
-        self.gone = "the program broke the call protocol"
-        raise ProgramGone(self.gone)
+        self._broken("the program broke the call protocol")
 
 
 def _bounded(described):
@@ -770,8 +895,10 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
                 scope[name] = _Proxy(name, link)
             elif kind[0] == "module" and str(kind[1]).split(".")[0] in sys.stdlib_module_names:
                 scope[name] = importlib.import_module(kind[1])
+            elif kind[0] == "stdlib":  # `from fractions import Fraction`: the class itself, not a proxy
+                scope[name] = _stdlib_object(kind) or _Proxy(name, link)
             elif kind[0] == "value":
-                scope[name] = decode(kind[1])
+                scope[name] = decode(kind[1], link=link)
         except Exception:
             continue
     try:
@@ -1105,6 +1232,7 @@ def main():
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_DUMPABLE, 0)  # a program must not reach the protocol pipes through /proc/<ppid>/fd
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.setrecursionlimit(10000)  # values nested up to MAX_DEPTH levels are encoded, decoded and compared
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)  # values cross as JSON; some right answers are very large integers
     gc.freeze()  # the warm heap is never scanned again, so forked children do not copy it page by page
