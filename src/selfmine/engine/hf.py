@@ -216,7 +216,9 @@ class HFEngine(Engine):
             input_ids[r, width - len(ids) :] = torch.tensor(ids)
         mask = attn[::k]
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = model(input_ids=input_ids.to(dev), attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+        out = model(
+            input_ids=input_ids.to(dev), attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1
+        )
         cache = self._cache_of(out)
         if k > 1:  # the n samples of a prompt share its prefilled cache
             cache.batch_repeat_interleave(k)

@@ -142,7 +142,9 @@ def judge(
         if verdict.infrastructure_failure and attempt < 3:
             continue
         return _blame(verdict, pool, blame) if verdict.infrastructure_failure else verdict
-    return _blame(Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation), pool, blame)
+    return _blame(
+        Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation), pool, blame
+    )
 
 
 HONEST = ("def honest():\n    return 1\n", ["assert honest() == 1"])

@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 
 from . import cgroup
+from .isolation import SECCOMP, WRITABLE, Launcher, best_launcher, popen_kwargs
 
 # Without a cgroup, memory is bounded per process only (RLIMIT_AS). The process limit counts the program and
 # the tests process too: 3 lets the program start one child, so one sandbox holds at most three times its
 # memory limit (program, child, tests process) instead of 32 times.
 NPROC_WITHOUT_CGROUP = 3
-from .isolation import SECCOMP, WRITABLE, Launcher, best_launcher, popen_kwargs
-
 WORKER_SOURCE = (Path(__file__).parent / "worker.py").read_text()
 START_TIMEOUT_S = 20.0
 GRACE_S = 5.0  # the worker's own deadline handling gets this long before we kill the whole sandbox

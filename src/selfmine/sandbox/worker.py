@@ -29,9 +29,9 @@ import ctypes
 import dataclasses  # noqa: F401
 import decimal  # noqa: F401
 import fractions  # noqa: F401
-import functools
+import functools  # noqa: F401
 import gc
-import hashlib
+import hashlib  # noqa: F401
 import heapq  # noqa: F401
 import importlib
 import itertools  # noqa: F401
@@ -687,7 +687,11 @@ def _stdlib_name(value):
 
 
 def _stdlib_object(kind):
-    if len(kind) != 3 or not all(type(x) is str for x in kind[1:]) or kind[1].split(".")[0] not in sys.stdlib_module_names:
+    if (
+        len(kind) != 3
+        or not all(type(x) is str for x in kind[1:])
+        or kind[1].split(".")[0] not in sys.stdlib_module_names
+    ):
         return None
     try:
         obj = getattr(importlib.import_module(kind[1]), kind[2])

@@ -150,7 +150,7 @@ def _stage(dirs: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         os.mkdir(site, 0o755)
         for d in dirs:
             shutil.copytree(d, os.path.join(site, os.path.basename(d)), copy_function=_link_or_copy, symlinks=True)
-        for root, subdirs, files in os.walk(site):  # readable by others, whatever the venv's umask was
+        for root, _, files in os.walk(site):  # readable by others, whatever the venv's umask was
             os.chmod(root, 0o755)
             for f in files:
                 path = os.path.join(root, f)
