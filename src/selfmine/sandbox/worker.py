@@ -177,10 +177,13 @@ def _assemble(lines):
     return code
 
 
-def _seccomp_program(own_pid):
-    """The filter of one process: wrong architecture -> kill; an x32 or denied syscall -> EPERM; a signal
-    to anything but itself or its own process group -> EPERM; making a file signal its owner -> EPERM;
-    anything else allowed."""
+_OWN, _OWN_GROUP = 0xFFFFFFF1, 0xFFFFFFF2  # placeholders for the process's own id and its group's (-id)
+
+
+def _seccomp_template():
+    """The filter, assembled once; each process fills in its own id (`_install_seccomp`). Wrong
+    architecture -> kill; an x32 or denied syscall -> EPERM; a signal to anything but itself or its own
+    process group -> EPERM; making a file signal its owner -> EPERM; anything else allowed."""
     ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
     arg0, arg1 = 16, 24  # low words of seccomp_data.args[0] and args[1] (little endian)
     lines = [(ld, 4, None, None), (jeq, AUDIT_ARCH_X86_64, "nr", "kill"), "nr", (ld, 0, None, None)]
@@ -192,7 +195,7 @@ def _seccomp_program(own_pid):
         lines.append((jeq, nr, "signal", None))
     lines += [(jeq, FCNTL, "fcntl", None), (jeq, IOCTL, "ioctl", None), (ret, SECCOMP_RET_ALLOW, None, None)]
     lines += ["signal", (ld, arg0, None, None)]
-    for pid in (own_pid, 0, (-own_pid) & 0xFFFFFFFF):
+    for pid in (_OWN, 0, _OWN_GROUP):
         lines.append((jeq, pid, "allow", None))
     lines.append((ret, SECCOMP_RET_ERRNO | EPERM, None, None))
     lines += ["fcntl", (ld, arg1, None, None)] + [(jeq, cmd, "deny", None) for cmd in FCNTL_OWNER]
@@ -201,20 +204,24 @@ def _seccomp_program(own_pid):
     lines += ["allow", (ret, SECCOMP_RET_ALLOW, None, None)]
     lines += ["deny", (ret, SECCOMP_RET_ERRNO | EPERM, None, None)]
     lines += ["kill", (ret, SECCOMP_RET_KILL_PROCESS, None, None)]
-    code = _assemble(lines)
-    return (_SockFilter * len(code))(*[_SockFilter(*c) for c in code])
+    return _assemble(lines)
 
 
 SECCOMP_ARCH = os.uname().machine == "x86_64"
+_TEMPLATE = _seccomp_template()
+_SLOTS = [(i, k) for i, (_, _, _, k) in enumerate(_TEMPLATE) if k in (_OWN, _OWN_GROUP)]
+_FILTER = (_SockFilter * len(_TEMPLATE))(*[_SockFilter(*c) for c in _TEMPLATE])
 
 
 def _install_seccomp():
-    """True when this process's filter is in place (needs no_new_privs, set just before). Built here, after
-    the fork, because it names the process's own id."""
+    """True when this process's filter is in place (needs no_new_privs, set just before). Filled in
+    here, after the fork, because it names the process's own id (forked copy: the worker's stays)."""
     if not SECCOMP_ARCH:
         return False
-    filt = _seccomp_program(os.getpid())
-    prog = _SockFprog(len(filt), ctypes.cast(filt, ctypes.POINTER(_SockFilter)))
+    pid = os.getpid()
+    for i, k in _SLOTS:
+        _FILTER[i].k = pid if k == _OWN else (-pid) & 0xFFFFFFFF
+    prog = _SockFprog(len(_FILTER), ctypes.cast(_FILTER, ctypes.POINTER(_SockFilter)))
     try:
         return _LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
     except Exception:
@@ -978,19 +985,23 @@ def kill_until_none_new(current, pause, before=None):
                 pass
         killed |= pids
         time.sleep(pause)
+    return killed
 
 
-def _kill_all_below(me, settle=2.0):
+def _kill_all_below(me, children, settle=2.0):
     """Kill every descendant and wait until each is gone (reaped), so that nothing the program started
     outlives its verdict. The worker is a subreaper: once a process dies its orphans become the worker's
     children, so killing until none is left reaches every descendant, whatever its session. A SIGKILLed
     process can take a moment to die on a loaded machine; one that is still there after `settle` seconds
-    returns False, and the worker retires (its whole sandbox is then killed)."""
-    kill_until_none_new(lambda: descendants(me), 0.0005, before=_reap)
+    returns False, and the worker retires (its whole sandbox is then killed). The two `children` (program
+    and tests process, already SIGKILLed) are not waited for: they run no more code, and their teardown
+    would cost every program a few milliseconds; they are reaped before the next program."""
+    if not kill_until_none_new(lambda: descendants(me), 0.0005, before=_reap) - set(children):
+        return True  # the usual case: the program started nothing
     until = time.monotonic() + settle
     while True:
         _reap()
-        left = descendants(me)
+        left = descendants(me) - set(children)
         if not left:
             return True
         if time.monotonic() > until:
@@ -1204,7 +1215,7 @@ def _run(hdr, scratch, out_fd, work_fd):
     os.close(ready_r)
     os.close(ev_r)
     duration = time.monotonic() - start
-    if not _kill_all_below(os.getpid()):
+    if not _kill_all_below(os.getpid(), (prog, tests_pid)):
         retire = True
     output_bytes = os.fstat(out_fd).st_size
     view = memoryview(BUF)[n_events : n_events + min(hdr["output_keep"], len(BUF) - n_events)]
