@@ -320,3 +320,66 @@ def test_the_answer_checker_runs_in_the_sandbox_view(tmp_path):
         assert set(os.listdir(root + "/tmp")) == on_the_way
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("isolation", ["bwrap", "unshare"])
+def test_the_checker_starts_with_its_packages_under_a_directory_the_sandbox_user_cannot_enter(
+    tmp_path, monkeypatch, isolation
+):
+    """A venv under /root, a 0700 home or a `mktemp -d` folder: the sandbox's `nobody` cannot reach its
+    packages, so the checker stages a readable copy (hard links) and starts from it, in either namespace
+    mode. The packages are copied here into a 0700 directory to make that case on any machine."""
+    import os
+    import shutil
+    import tempfile
+
+    from selfmine.sandbox import isolation as iso
+    from selfmine.tasks import mathcheck
+
+    if os.geteuid() != 0:
+        pytest.skip("only root drops the sandbox to another user")
+    monkeypatch.setenv("SELFMINE_ISOLATION", isolation)
+    iso.best_launcher.cache_clear()
+    try:
+        iso.best_launcher()
+    except RuntimeError:
+        pytest.skip(f"{isolation} is not available here")
+    dirs, _ = mathcheck._packages()
+    private = tmp_path / "private"
+    site = private / "venv" / "site-packages"
+    site.mkdir(parents=True)
+    os.chmod(private, 0o700)
+    copies = tuple(shutil.copytree(d, site / os.path.basename(d)) for d in dirs)
+    monkeypatch.setattr(mathcheck, "_packages", lambda: (tuple(map(str, copies)), (str(site),)))
+    c = mathcheck.MathChecker(workers=1)
+    path = ""
+    try:
+        assert [x.outcome for x in c.check_many([("1/2", "0.5"), ("3", "4")])] == ["equal", "different"]
+        (path,) = c._free[0].paths
+        assert not path.startswith(str(private))  # it ran from the staged copy
+    finally:
+        c.close()
+        iso.best_launcher.cache_clear()
+        if path.startswith(tempfile.gettempdir()):  # this test's own staged copy (its packages are copies)
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+def test_a_checker_that_cannot_start_is_one_line(tmp_path, monkeypatch, capsys):
+    """No traceback from the CLI when the sandboxed helper cannot start: one line naming why, exit 2."""
+    from selfmine.tasks import mathcheck
+
+    def broken(memory_mb):
+        return [sys.executable, "-c", "import sys; sys.exit('bwrap: cannot start')"], {}, "bwrap", ()
+
+    monkeypatch.setattr(mathcheck, "helper_command", broken)
+    monkeypatch.setattr(mathcheck, "_SHARED", None)
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "GSM8K/0", "completion": "#### 18"}) + "\n")
+    from selfmine.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["selfmine", "eval", "score", "--bench", "gsm8k", "--samples", str(samples)])
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "math-verify helper did not start (bwrap): bwrap: cannot start" in err and "Traceback" not in err

@@ -213,6 +213,10 @@ class _Helper:
         )
         line = self._read(120.0)
         if line != "ready":
+            try:  # its output ended: let it exit, so that what it said is there to read
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
             err = self.proc.stderr.read() if self.proc.poll() is not None else ""
             self.kill()
             if "No module named" in err:
