@@ -17,8 +17,15 @@ demo-judge: setup
 	$(VENV)/bin/selfmine judge examples/add.py --tests examples/add_tests.py
 	-$(VENV)/bin/selfmine judge examples/fake_exit.py --tests examples/add_tests.py
 
+# The judge's own tests run a second time under the `unshare` sandbox where the machine offers it (the first
+# run takes the strongest mode here, bubblewrap where setup could install it).
+JUDGE_TESTS = tests/test_sandbox.py tests/test_judge_attacks.py tests/test_judge_fidelity.py
+
 test: setup lint
 	$(VENV)/bin/python -m pytest -q
+	@if $(VENV)/bin/python -c "from selfmine.sandbox.isolation import best_launcher; best_launcher('unshare')" 2>/dev/null; then \
+	  echo "judge tests again, under unshare:"; SELFMINE_ISOLATION=unshare $(VENV)/bin/python -m pytest -q $(JUDGE_TESTS); \
+	else echo "unshare is not available here: the judge tests ran once"; fi
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,0 +1,420 @@
+"""Regression tests for attacks on the judge from inside the sandbox, beyond those of `test_sandbox.py`: on the
+tests process's reports, on the worker's scratch files and directories, on the sandbox's private writable
+places, on memory across processes, on the seccomp filter and on the other processes by signal.
+
+Each attack runs on a pool of one worker, so what follows lands on the same worker (or on the fresh one that
+replaced it): an honest right program, which must pass, and an honest wrong one, which must fail. A wrong
+attacker must never pass; an attacker whose function is right (honest but hostile) must get its true verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+from selfmine.sandbox import Status, WorkerPool, judge
+from tests.test_sandbox import ISOLATED, leftovers
+
+RIGHT = "def add(a, b):\n    return a + b\n"
+WRONG = "def add(a, b):\n    return a - b\n"
+TESTS = ["assert add(1, 2) == 3", "assert add(2, 2) == 4", "assert add(0, 0) == 0"]
+TIMEOUT = 5.0
+SLACK_S = 4.0  # "within its timeout plus a few seconds"
+
+
+def honest_after(pool: WorkerPool, timeout: float = TIMEOUT, rounds: int = 2, bounded: bool = False) -> None:
+    """On the attacker's pool: an honest right program passes and an honest wrong one fails, never a
+    sandbox_error (nor, with `bounded`, a judgement that outlasts its timeout by more than SLACK_S)."""
+    for _ in range(rounds):
+        for code, want in ((RIGHT, Status.PASSED), (WRONG, Status.FAILED)):
+            start = time.monotonic()
+            v = judge(code, TESTS, timeout=timeout, pool=pool)
+            took = time.monotonic() - start
+            assert v.status == want, (want, v.status, v.message)
+            if bounded:
+                assert took < timeout + SLACK_S, f"an honest judgement took {took:.1f} s (timeout {timeout} s)"
+
+
+def isolated_pool() -> WorkerPool:
+    """A pool whose /tmp, /var and /dev/shm are the sandbox's own tmpfs: the attacks that fill or wipe
+    them must never run on the host's."""
+    pool = WorkerPool(1)
+    if pool.isolation.split()[0].split("+")[0] not in ("bwrap", "unshare"):
+        pool.close()
+        pytest.skip("needs bubblewrap or user namespaces")
+    return pool
+
+
+# Finds the tests process: the program's sibling, the other child of the worker (the program's parent).
+SIBLINGS = r"""
+import os, signal
+
+def _siblings():
+    me, parent, out = os.getpid(), os.getppid(), []
+    for name in os.listdir('/proc'):
+        if name.isdigit() and int(name) != me:
+            try:
+                with open('/proc/%s/stat' % name) as f:
+                    stat = f.read()
+                if int(stat[stat.rindex(')') + 2:].split()[1]) == parent:
+                    out.append(int(name))
+            except (OSError, ValueError):
+                pass
+    return out
+
+def _signal(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+"""
+
+
+# -- 1. a forged pass through the tests process's reports --
+
+# The worker is stopped, so the report pipe fills and the tests process blocks in its write of a report
+# several MiB long (the exception's type name crosses uncut; its message is a few MiB too); stopping and
+# continuing the tests process then cuts that write short. The cut report swallows the next one, and a
+# judge that skips unparseable lines finds "done" with no failure left: a pass. The function is wrong for
+# every call with b != 0; the last tests pass, so the stream ends with intact "passed" and "done" reports.
+FORGE_THROUGH_TESTS = (
+    SIBLINGS
+    + r"""
+import threading, time
+
+def _hammer(tests, worker):
+    time.sleep(0.3)
+    for _ in range(10):
+        _signal(tests, signal.SIGSTOP)
+        time.sleep(0.005)
+        _signal(tests, signal.SIGCONT)
+        time.sleep(0.005)
+    _signal(worker, signal.SIGCONT)
+
+Big = type('Big' + 'E' * (2 << 20), (Exception,), {})
+
+def add(a, b):
+    if b == 0:
+        return a
+    worker = [os.getppid()]
+    _signal(worker, signal.SIGSTOP)
+    threading.Thread(target=_hammer, args=(_siblings(), worker), daemon=True).start()
+    raise Big('x' * (3 << 20))
+"""
+)
+
+FORGE_JOBS = {
+    2: ["assert add(1, 2) == 3", "assert add(0, 0) == 0"],
+    3: ["assert add(1, 2) == 3", "assert add(2, 3) == 5", "assert add(5, 0) == 5"],
+    5: [
+        "assert add(1, 2) == 3",
+        "assert add(4, 0) == 4",
+        "assert add(2, 3) == 5",
+        "assert add(7, 0) == 7",
+        "assert add(0, 0) == 0",
+    ],
+}
+
+
+@pytest.mark.parametrize("n_tests", sorted(FORGE_JOBS))
+def test_stopping_the_tests_process_mid_report_never_forges_a_pass(n_tests):
+    tests = FORGE_JOBS[n_tests]
+    with WorkerPool(1) as pool:
+        v = judge(FORGE_THROUGH_TESTS, tests, timeout=TIMEOUT, pool=pool)
+        assert not v.passed, (v.status, v.message, [t.outcome for t in v.tests])
+        assert not v.infrastructure_failure, v.message
+        honest = judge(RIGHT, tests, timeout=TIMEOUT, pool=pool)
+        assert honest.status == Status.PASSED, honest.message
+        honest_after(pool)
+
+
+# -- 2, 3. the worker's `output` file replaced --
+
+PRINTED = "printed by the attacker"
+
+
+def _replace_output(make: str) -> str:
+    """A wrong program that prints a line and then, when called, replaces the worker's `output` file (next
+    to its working directory, or in any selfmine scratch directory it sees) with what `make` creates."""
+    return f"""
+import glob, os, shutil
+print({PRINTED!r}, flush=True)
+
+def _targets():
+    out = set(glob.glob('/tmp/selfmine-judge-*/output'))
+    try:
+        out.add(os.path.join(os.path.dirname(os.getcwd()), 'output'))
+    except OSError:
+        pass
+    return out
+
+def add(a, b):
+    for path in _targets():
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+        try:
+            {make}
+        except OSError:
+            pass
+    return a - b
+"""
+
+
+@pytest.mark.parametrize(
+    "make", ["os.mkdir(path)", "os.symlink('/dev/zero', path)"], ids=["directory", "symlink-to-dev-zero"]
+)
+def test_output_replaced_by_a_directory_or_a_link(make):
+    with WorkerPool(1) as pool:
+        v = judge(_replace_output(make), TESTS, timeout=TIMEOUT, pool=pool)
+        assert not v.passed, v.message
+        assert v.output == PRINTED + "\n", v.output[:100]  # what it printed, not what the link points to
+        honest_after(pool)
+
+
+def test_output_replaced_by_a_fifo_hangs_nothing():
+    timeout = 2.0
+    with WorkerPool(1) as pool:
+        start = time.monotonic()
+        v = judge(_replace_output("os.mkfifo(path)"), TESTS, timeout=timeout, pool=pool)
+        took = time.monotonic() - start
+        assert not v.passed, v.message
+        # one hung worker (its timeout plus the pool's grace) might be forgiven, not a hang on every retry
+        assert took < timeout + 5 + SLACK_S, f"the attacker's judgement took {took:.1f} s ({v.status})"
+        honest_after(pool, timeout=timeout, bounded=True)
+
+
+# -- 4. the program removes its own working directory --
+
+
+def test_removing_its_own_working_directory_is_the_programs_verdict():
+    code = (
+        "import os, shutil\n"
+        "here = os.getcwd()\n"
+        "os.chdir('/')\n"
+        "shutil.rmtree(here, ignore_errors=True)\n"
+        "try:\n    os.rmdir(here)\nexcept OSError:\n    pass\n" + WRONG
+    )
+    with WorkerPool(1) as pool:
+        v = judge(code, TESTS, timeout=TIMEOUT, pool=pool)
+        assert v.status in (Status.ERROR, Status.FAILED), (v.status, v.message)
+        honest_after(pool)
+
+
+# -- 5, 6. the sandbox's private /tmp, /var and /dev/shm filled, locked or wiped --
+
+SCRATCH_LEFT = """
+import os
+
+def left():
+    seen = sorted('/tmp/' + n for n in os.listdir('/tmp') if not n.startswith('selfmine-judge-'))
+    seen += sorted('/var/' + n for n in os.listdir('/var'))
+    return seen + sorted('/dev/shm/' + n for n in os.listdir('/dev/shm'))
+"""
+
+FILL_AND_LOCK = (
+    """
+import os
+block = b'x' * (512 * 1024)  # under the file size limit (1 MiB)
+budget = 48 * 1024 * 1024
+for top in ('/tmp', '/var', '/dev/shm'):
+    d = os.path.join(top, 'fill-%d' % os.getpid())
+    sub = os.path.join(d, 'deeper')
+    try:
+        os.makedirs(sub)
+    except OSError:
+        continue
+    files = []
+    for i in range(budget // 3 // len(block)):
+        path = os.path.join(sub if i % 2 else d, 'f%d' % i)
+        try:
+            with open(path, 'wb') as f:
+                f.write(block)
+        except OSError:
+            break
+        files.append(path)
+    for path in files:
+        os.chmod(path, 0)
+    os.chmod(sub, 0o500)
+    os.chmod(d, 0o500)
+"""
+    + RIGHT
+)
+
+
+@pytest.mark.skipif(not ISOLATED, reason="needs bubblewrap or user namespaces")
+def test_filled_and_locked_scratch_places_are_emptied_for_the_next_program():
+    pool = isolated_pool()
+    with pool:
+        for _ in range(2):
+            v = judge(FILL_AND_LOCK, TESTS, timeout=TIMEOUT, pool=pool)
+            assert v.status == Status.PASSED, (v.status, v.message)  # its function is right
+        v = judge(SCRATCH_LEFT + RIGHT, ["assert left() == [], left()", *TESTS], timeout=TIMEOUT, pool=pool)
+        assert v.status == Status.PASSED, (v.status, v.message)
+        honest_after(pool)
+
+
+WIPE_TMP = """
+import os
+
+def _wipe():
+    for root, dirs, files in os.walk('/tmp', topdown=False):
+        for name in files:
+            try:
+                os.unlink(os.path.join(root, name))
+            except OSError:
+                pass
+        for name in dirs:
+            path = os.path.join(root, name)
+            try:
+                os.unlink(path) if os.path.islink(path) else os.rmdir(path)
+            except OSError:
+                pass
+"""
+
+
+@pytest.mark.skipif(not ISOLATED, reason="needs bubblewrap or user namespaces")
+@pytest.mark.parametrize("when", ["at-load", "in-a-call"])
+def test_wiping_tmp_is_judged_and_leaves_the_worker_sound(when):
+    if when == "at-load":
+        code = WIPE_TMP + "_wipe()\n" + RIGHT
+    else:
+        code = WIPE_TMP + "def add(a, b):\n    _wipe()\n    return a + b\n"
+    pool = isolated_pool()
+    with pool:
+        v = judge(code, TESTS, timeout=TIMEOUT, pool=pool)
+        assert v.status == Status.PASSED, (v.status, v.message)  # its function is right
+        honest_after(pool)
+
+
+# -- 7. memory across many processes --
+
+
+def test_many_children_cannot_hold_more_memory_together_than_the_limit():
+    marker = uuid.uuid4().hex
+    child = f"b = b'x' * (100 << 20)\\nimport time\\nprint('up', flush=True)\\ntime.sleep(60)  # {marker}"
+    code = f"""
+import select, subprocess, sys, time
+
+def f():
+    kids = []
+    for _ in range(20):
+        try:
+            kids.append(subprocess.Popen([sys.executable, '-c', "{child}"], stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, start_new_session=True))
+        except OSError:
+            pass
+    up, deadline = set(), time.monotonic() + 3
+    while len(up) < len(kids) and time.monotonic() < deadline:
+        waiting = [k.stdout for k in kids if k.stdout not in up]
+        for r in select.select(waiting, [], [], 0.1)[0]:
+            if r.readline():
+                up.add(r)
+            else:
+                kids = [k for k in kids if k.stdout is not r]
+    time.sleep(0.2)
+    return sum(1 for k in kids if k.stdout in up and k.poll() is None)
+"""
+    with WorkerPool(1) as pool:
+        if pool.isolation.endswith("(no cgroup)"):
+            pytest.skip("no cgroup here: nothing caps memory across processes")
+        v = judge(code, ["assert f() == 20"], timeout=TIMEOUT, memory_mb=200, pool=pool)
+        assert not v.passed, v.message  # 20 children holding 100 MB each, alive at once
+        assert leftovers(marker) == []  # and none of them outlives the verdict
+        honest_after(pool)
+
+
+# -- 8. the x32 syscall ABI --
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the x32 ABI exists on x86_64 only")
+def test_x32_syscall_numbers_are_refused():
+    code = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+
+def f():
+    r = libc.syscall(0x40000000 + 39)  # getpid through the x32 ABI
+    e = ctypes.get_errno()
+    print('x32 getpid:', r, e)
+    return r, e
+"""
+    with WorkerPool(1) as pool:
+        v = judge(code, ["assert f() == (-1, 1)"], timeout=TIMEOUT, pool=pool)
+        killed = v.status == Status.ERROR and "SIGSYS" in v.message  # a filter may kill instead of refusing
+        assert v.status == Status.PASSED or killed, (v.status, v.message, v.output)  # -1 with EPERM
+        assert "x32 getpid:" not in v.output or int(v.output.split("x32 getpid:")[1].split()[0]) <= 0
+        honest_after(pool)
+
+
+# -- 9. signals to the worker and the tests process by other routes than kill() --
+
+SIGNAL_HELPERS = r"""
+import ctypes, fcntl, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+
+def _pidfd_kill(pids):
+    for pid in pids:
+        fd = libc.syscall(434, pid, 0)  # pidfd_open
+        if fd >= 0:
+            libc.syscall(424, fd, signal.SIGKILL, None, 0)  # pidfd_send_signal
+
+def _owned_pipe(pids, sig=None):
+    for pid in pids:
+        r, w = os.pipe()
+        fcntl.fcntl(r, fcntl.F_SETOWN, pid)
+        if sig is not None:
+            fcntl.fcntl(r, 10, sig)  # F_SETSIG
+        fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_ASYNC)
+        os.write(w, b'x')
+
+def _busy():
+    end = time.monotonic() + 1
+    while time.monotonic() < end:
+        pass
+
+calls = 0
+"""
+
+SIGNAL_ATTACKS = {
+    # SIGIO (whose default action ends a process) to the worker when the socket gets data while the program
+    # is not waiting on it: a busy thread keeps the program from its next read while the next call arrives
+    "fsetown-socket-worker": (
+        "fcntl.fcntl(3, fcntl.F_SETOWN, os.getppid())\n"
+        "        fcntl.fcntl(3, fcntl.F_SETFL, fcntl.fcntl(3, fcntl.F_GETFL) | os.O_ASYNC)\n"
+        "        threading.Thread(target=_busy, daemon=True).start()\n"
+    ),
+    # ... from a pipe of its own, which signals its reader's owner on every write
+    "fsetown-pipe-worker": "_owned_pipe([os.getppid()])\n",
+    # ... to the tests process, as SIGKILL (F_SETSIG)
+    "fsetown-pipe-tests": "_owned_pipe(_siblings(), signal.SIGKILL)\n",
+    "pidfd-worker": "_pidfd_kill([os.getppid()])\n",
+    "pidfd-tests": "_pidfd_kill(_siblings())\n",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(SIGNAL_ATTACKS))
+def test_signals_by_file_owner_or_pidfd_never_pass(attack):
+    code = (
+        SIBLINGS
+        + SIGNAL_HELPERS
+        + "def add(a, b):\n"
+        + "    global calls\n"
+        + "    calls += 1\n"
+        + "    if calls == 1:  # the tests process exists by now\n"
+        + "        "
+        + SIGNAL_ATTACKS[attack]
+        + "    return a - b\n"
+    )
+    with WorkerPool(1) as pool:
+        v = judge(code, TESTS * 3, timeout=TIMEOUT, pool=pool)  # calls enough for the socket's signal to land
+        assert v.status in (Status.ERROR, Status.FAILED), (v.status, v.message)
+        honest_after(pool)
