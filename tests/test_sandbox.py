@@ -661,3 +661,34 @@ def test_an_rlimits_worker_leaves_no_scratch_directory_on_the_host():
         scratch = pool._all[0]._scratch
         assert scratch and os.path.isdir(scratch)
     assert not os.path.exists(scratch)
+
+
+def test_a_program_unscoreable_on_every_try_is_its_error_and_the_honest_check_cannot_deadlock(monkeypatch):
+    """Every try of one program hangs its worker: an honest program is judged next, on the same one-worker
+    pool (the hung worker released first), and the verdict is the program's error; when the honest program
+    fails too, it is the sandbox's."""
+    import threading
+
+    from selfmine.sandbox import pool as pool_mod
+
+    real = pool_mod.Worker.run
+
+    def run(self, request, code, tests):
+        if "UNSCOREABLE" in code or broken_machine:
+            self.kill()
+            raise pool_mod.WorkerDied("the worker missed its deadline", hung=True)
+        return real(self, request, code, tests)
+
+    monkeypatch.setattr(pool_mod.Worker, "run", run)
+    out = {}
+    broken_machine = False
+    with WorkerPool(1) as pool:
+        t = threading.Thread(target=lambda: out.update(v=judge("# UNSCOREABLE\n" + ADD, ADD_TESTS, pool=pool)))
+        t.daemon = True
+        t.start()
+        t.join(60)
+        assert not t.is_alive(), "the honest check waited for the worker the program still held"
+        assert out["v"].status == Status.ERROR and out["v"].error_type == "Unscoreable"
+        assert judge(ADD, ADD_TESTS, pool=pool).passed
+        broken_machine = True
+        assert judge(ADD, ADD_TESTS, pool=pool).status == Status.SANDBOX_ERROR

@@ -105,7 +105,8 @@ def judge(
         "nproc": EXTRA_PROCESSES,
     }
     deaths = 0
-    for attempt in range(4):
+    last = Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation)
+    for _ in range(4):
         nonce = secrets.token_hex(16)
         request["id"] = secrets.token_hex(8)
         try:
@@ -120,9 +121,9 @@ def judge(
             if e.protocol or e.hung:
                 # The worker enforces the program's deadline itself; a worker that misses it by GRACE_S
                 # is the machine's failure (overload), like a reply out of protocol: never the program's.
-                if attempt < 3:
-                    continue  # the worker was killed; the pool starts a fresh one
-                return _blame(Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.isolation), pool, blame)
+                # The honest program of `_blame` runs after the `finally` below has released the worker.
+                last = Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.isolation)
+                continue  # the worker was killed; the pool starts a fresh one
             deaths += 1
             if deaths == 1:
                 continue  # a worker can die of its own accord once; twice is the program
@@ -139,12 +140,10 @@ def judge(
             return _verdict_without_reply(
                 asserts, Status.ERROR, "the program killed the judge's tests process", pool, timeout
             )
-        if verdict.infrastructure_failure and attempt < 3:
-            continue
-        return _blame(verdict, pool, blame) if verdict.infrastructure_failure else verdict
-    return _blame(
-        Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation), pool, blame
-    )
+        if not verdict.infrastructure_failure:
+            return verdict
+        last = verdict
+    return _blame(last, pool, blame)
 
 
 HONEST = ("def honest():\n    return 1\n", ["assert honest() == 1"])
