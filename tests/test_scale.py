@@ -131,7 +131,8 @@ def ray_engine(cluster, tiny_model):
     """Two hf engine actors on the one local node, so that prompts really are sharded."""
     from selfmine.scale.ray_engine import RayEngine
 
-    engine = RayEngine("auto", "hf", str(tiny_model), {"batch_size": 8, "dtype": "float32"}, per_node=2)
+    # the same dtype as the local `tiny_engine` (auto: bf16 where the CPU has it), so the two can be compared
+    engine = RayEngine("auto", "hf", str(tiny_model), {"batch_size": 8}, per_node=2)
     yield engine
     engine.close()
 
