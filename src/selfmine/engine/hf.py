@@ -63,6 +63,7 @@ class HFEngine(Engine):
         batch_size: int = 32,
         threads: int | None = None,
         onednn_linears: bool = True,
+        batch_invariant: bool = True,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -77,6 +78,10 @@ class HFEngine(Engine):
         self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=torch_dtype).to(self.device).eval()
         self.batch_size = batch_size
         self.onednn_linears = onednn_linears
+        # False only for benchmarks/batch_invariance.py: the previous decoding (batched prefill, stock SDPA,
+        # single-row GEMMs), whose samples depend on the batch.
+        self.batch_invariant = batch_invariant
+        self.min_rows = invariant.MIN_ROWS if batch_invariant else 1
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.eos_ids = self._eos_ids()
         self._peft = None
@@ -112,6 +117,7 @@ class HFEngine(Engine):
             "device": self.device,
             "dtype": str(self.model.dtype).replace("torch.", ""),
             "linear_kernel": "onednn" if self._use_onednn() else "aten",
+            "batch_invariant": self.batch_invariant,
         }
         meta = Path(self.path) / "selfmine.json"  # provenance of a converted default or preset model
         if meta.exists():
@@ -175,7 +181,7 @@ class HFEngine(Engine):
             self._using(adapter) as model,
             torch.inference_mode(),
             onednn.linears(model, self._use_onednn()),
-            invariant.decode_attention(model),
+            invariant.decode_attention(model, self.batch_invariant),
         ):
             for chunk in chunks:
                 # One random stream per sample, from its prompt's seed and its index among the n.
@@ -203,14 +209,17 @@ class HFEngine(Engine):
         for r, ids in enumerate(ids_list):
             attn[r, width - len(ids) :] = 1
         attn = attn.to(dev).repeat_interleave(k, 0)
-        caches, logits = [], []
-        for ids in ids_list:
-            out = model(input_ids=torch.tensor([ids], device=dev), use_cache=True, logits_to_keep=1)
-            caches.append(self._cache_of(out))
-            logits.append(out.logits[:, -1, :])
-        cache = invariant.join_caches(model.config, caches, [len(x) for x in ids_list], k)
-        if cache is not None:
-            return cache, torch.cat(logits).repeat_interleave(k, 0), attn
+        if self.batch_invariant:
+            caches, logits = [], []
+            for ids in ids_list:
+                out = model(input_ids=torch.tensor([ids], device=dev), use_cache=True, logits_to_keep=1)
+                caches.append(self._cache_of(out))
+                logits.append(out.logits[:, -1, :])
+                if not invariant.joinable(caches[0]):  # known after the first prompt: no work done twice
+                    break
+            else:
+                cache = invariant.join_caches(model.config, caches, [len(x) for x in ids_list], k)
+                return cache, torch.cat(logits).repeat_interleave(k, 0), attn
         input_ids = torch.full((len(ids_list), width), self.pad_id, dtype=torch.long)
         for r, ids in enumerate(ids_list):
             input_ids[r, width - len(ids) :] = torch.tensor(ids)
@@ -233,8 +242,8 @@ class HFEngine(Engine):
         generated: list[list[int]] = [[] for _ in range(rows)]
         finished: list[Completion | None] = [None] * rows
         active = list(range(rows))  # the real rows; the tensors hold one copy more when only one is left
-        if rows < invariant.MIN_ROWS:
-            cache, attn, logits = self._select(cache, attn, logits, [0] * invariant.MIN_ROWS)
+        if rows < self.min_rows:
+            cache, attn, logits = self._select(cache, attn, logits, [0] * self.min_rows)
         max_stop = max((len(s) for s in params.stop), default=0)
         checked = [0] * rows  # decoded characters already searched for stop strings
         for step in range(params.max_tokens):
@@ -260,7 +269,7 @@ class HFEngine(Engine):
             if not keep or step == params.max_tokens - 1:
                 break
             if len(keep) < len(active):  # finished sequences stop costing compute
-                rows_now = keep + keep[:1] * (invariant.MIN_ROWS - len(keep))
+                rows_now = keep + keep[:1] * (self.min_rows - len(keep))
                 cache, attn, _ = self._select(cache, attn, None, rows_now)
                 active = [active[j] for j in keep]
                 next_tok = [next_tok[j] for j in rows_now]

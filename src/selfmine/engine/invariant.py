@@ -31,32 +31,57 @@ MAX_ROWS = 32
 
 
 def rows_attention(module, query, key, value, attention_mask, **kwargs):
-    """SDPA for one decode step, each group of rows with one valid length over its valid keys only. The
-    valid keys of a row are a suffix of the cache (left padding, then a sliding window's start). Prefill and
-    anything else goes to SDPA unchanged."""
+    """SDPA for one decode step, each run of adjacent rows with one valid length over its valid keys only
+    (views, no copies: the n samples of a prompt are adjacent rows). The valid keys of a row are a suffix
+    of the cache (left padding, then a sliding window's start). A step without a mask is one run over
+    every key, so a prompt decoded alone takes the same call. Prefill, and attention with extras (dropout,
+    soft-capping, position bias), goes to transformers' SDPA unchanged."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    if query.shape[2] != 1 or attention_mask is None or attention_mask.dtype != torch.bool:
+    plain = query.shape[2] == 1 and not kwargs.get("dropout") and kwargs.get("softcap") is None
+    runs = _runs(attention_mask, query.shape, key.shape[2]) if plain and "position_bias" not in kwargs else None
+    if runs is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    valid = attention_mask[:, 0, 0, :]
-    if valid.shape[0] != query.shape[0]:  # a mask broadcast over the batch: nothing differs between rows
-        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    width = valid.shape[-1]
-    counts = valid.sum(-1)
-    suffix = valid.flip(-1).cumprod(-1).sum(-1) == counts  # valid keys form one block at the end
-    if not bool(suffix.all()):
-        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    out = None
-    for count in counts.unique().tolist():
-        rows = (counts == count).nonzero().squeeze(1)
-        start = width - count
-        part, _ = sdpa_attention_forward(
-            module, query[rows], key[rows, :, start:], value[rows, :, start:], None, **kwargs
+    width, scale = key.shape[2], kwargs.get("scaling")
+    gqa = query.shape[1] != key.shape[1]
+    out = query.new_empty((query.shape[0], query.shape[1], 1, value.shape[-1]))
+    for first, end, count in runs:
+        keys = slice(width - count, None)
+        out[first:end] = torch.nn.functional.scaled_dot_product_attention(
+            query[first:end], key[first:end, :, keys], value[first:end, :, keys], scale=scale, enable_gqa=gqa
         )
-        if out is None:
-            out = part.new_empty((query.shape[0], *part.shape[1:]))
-        out[rows] = part
-    return out, None
+    return out.transpose(1, 2), None
+
+
+# (mask, its runs) of this forward: each kind of layer (full, sliding) gets one mask object for all its
+# layers. Holding the masks keeps their ids from being reused.
+_SEEN: list = []
+
+
+def _runs(mask, shape, width):
+    """[(first row, end row, valid keys)] for a decode step: one run of every row over all keys without a
+    mask; None where the mask is not a boolean one per row with each row's valid keys one block at the end
+    (the caller then leaves the step to transformers)."""
+    if mask is None:
+        return [(0, shape[0], width)]
+    if mask.dtype != torch.bool or mask.shape[0] != shape[0]:
+        return None
+    for seen, runs in _SEEN:
+        if seen is mask:
+            return runs
+    valid = mask[:, 0, 0, :]
+    counts = valid.sum(-1)
+    if not bool((valid.flip(-1).cumprod(-1).sum(-1) == counts).all()):
+        runs = None
+    else:
+        runs, first = [], 0
+        counts = counts.tolist()
+        for row in range(1, len(counts) + 1):
+            if row == len(counts) or counts[row] != counts[first]:
+                runs.append((first, row, counts[first]))
+                first = row
+    _SEEN[:] = [*_SEEN[-1:], (mask, runs)]
+    return runs
 
 
 @contextlib.contextmanager
@@ -72,19 +97,25 @@ def decode_attention(model, enabled: bool = True):
     try:
         yield active
     finally:
+        _SEEN.clear()
         if active:
             del ALL_ATTENTION_FUNCTIONS["sdpa"]
 
 
-def join_caches(config, caches, widths: list[int], repeats: int):
-    """One decoding cache for prompts prefilled alone: each prompt's keys and values repeated for its
-    `repeats` samples and right-aligned at the widest prompt's width (the padding is masked out), fed
-    through a fresh cache's own `update` so that sliding-window layers keep what they would have kept.
-    Returns None where the cache is of a kind this does not know (the caller then prefills as a batch)."""
+def joinable(cache) -> bool:
+    """Whether `join_caches` knows this kind of cache (else the caller prefills as one padded batch)."""
     from transformers.cache_utils import DynamicCache, DynamicLayer
 
-    if not all(type(c) is DynamicCache and all(isinstance(x, DynamicLayer) for x in c.layers) for c in caches):
-        return None
+    return type(cache) is DynamicCache and all(isinstance(x, DynamicLayer) for x in cache.layers)
+
+
+def join_caches(config, caches, widths: list[int], repeats: int):
+    """One decoding cache for prompts prefilled alone (`joinable` caches): each prompt's keys and values
+    repeated for its `repeats` samples and right-aligned at the widest prompt's width (the padding is
+    masked out), fed through a fresh cache's own `update` so that sliding-window layers keep what they
+    would have kept."""
+    from transformers.cache_utils import DynamicCache
+
     width = max(widths)
     joined = DynamicCache(config=config)
     for layer in range(len(caches[0].layers)):
