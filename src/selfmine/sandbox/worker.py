@@ -31,7 +31,7 @@ import decimal  # noqa: F401
 import fractions  # noqa: F401
 import functools  # noqa: F401
 import gc
-import hashlib  # noqa: F401
+import hashlib
 import heapq  # noqa: F401
 import importlib
 import itertools  # noqa: F401
@@ -765,13 +765,33 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
 # -- the tests process --
 
 
+# The standard library modules the worker imports before any program: their classes and functions are
+# recognised by identity when a program imported them.
+STDLIB_SEEN = (
+    "builtins",
+    "bisect",
+    "collections",
+    "copy",
+    "decimal",
+    "fractions",
+    "functools",
+    "heapq",
+    "itertools",
+    "math",
+    "operator",
+    "random",
+    "re",
+    "statistics",
+    "string",
+    "typing",
+)
+
+
 def _stdlib_callables():
-    """id -> [module, name] of every class and function of the standard library modules the worker has
-    imported, taken before any program exists (the table holds the objects, so no id is reused)."""
+    """id -> (object, [module, name]) of every public class and function of STDLIB_SEEN, taken before any
+    program exists (the table holds the objects, so no id is reused)."""
     table = {}
-    for mod in ("builtins", "bisect", "collections", "copy", "decimal", "fractions", "functools", "heapq"):
-        table.update(_callables_of(mod))
-    for mod in ("itertools", "math", "operator", "random", "re", "statistics", "string", "typing"):
+    for mod in STDLIB_SEEN:
         table.update(_callables_of(mod))
     return table
 
