@@ -150,12 +150,8 @@ def _stage(dirs: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         os.mkdir(site, 0o755)
         for d in dirs:
             shutil.copytree(d, os.path.join(site, os.path.basename(d)), copy_function=_link_or_copy, symlinks=True)
-        for root, _, files in os.walk(site):  # readable by others, whatever the venv's umask was
+        for root, _, _ in os.walk(site):  # the copied directories readable by others, whatever the umask
             os.chmod(root, 0o755)
-            for f in files:
-                path = os.path.join(root, f)
-                if not os.path.islink(path) and os.stat(path).st_mode & 0o004 == 0:
-                    os.chmod(path, 0o644)
         try:
             os.rename(work, final)
         except OSError:  # another process staged the same content first
@@ -165,10 +161,16 @@ def _stage(dirs: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+    """A hard link of a file others may read; a copy, made readable, of any other (a link shares the
+    venv's inode, whose mode is not ours to change) or across file systems."""
+    if os.stat(src).st_mode & stat.S_IROTH:
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copy2(src, dst)
+    os.chmod(dst, 0o644)
 
 
 _ANNOUNCED: set[str] = set()
