@@ -148,10 +148,15 @@ def _stage(dirs: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         os.chmod(work, 0o755)
         site = os.path.join(work, "site")
         os.mkdir(site, 0o755)
-        for d in dirs:
-            shutil.copytree(d, os.path.join(site, os.path.basename(d)), copy_function=_link_or_copy, symlinks=True)
-        for root, _, _ in os.walk(site):  # the copied directories readable by others, whatever the umask
-            os.chmod(root, 0o755)
+        try:
+            for d in dirs:
+                shutil.copytree(d, os.path.join(site, os.path.basename(d)), copy_function=_link_or_copy, symlinks=True)
+            for root, _, _ in os.walk(site):  # the copied directories readable by others, whatever the umask
+                os.chmod(root, 0o755)
+        except OSError as e:  # a full disk, say: nothing half-made stays, and one line says why
+            shutil.rmtree(work, ignore_errors=True)
+            first = e.args[0][0][-1] if isinstance(e, shutil.Error) and e.args and e.args[0] else e  # copytree's list
+            raise MathHelperFailed(f"math checker: could not stage its packages in {home}: {first}") from None
         try:
             os.rename(work, final)
         except OSError:  # another process staged the same content first
