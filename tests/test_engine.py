@@ -126,6 +126,63 @@ def test_stopped_sequences_leave_the_batch(tiny_engine, monkeypatch):
     assert with_stops < sum(rows[1:])
 
 
+def _decode_rows(engine, monkeypatch) -> list[int]:
+    """The row count of every decode step (forward calls of one token per row) the engine makes."""
+    rows = []
+    real = engine.model.forward
+
+    def counting(*args, **kw):
+        if kw["input_ids"].shape[1] == 1:
+            rows.append(kw["input_ids"].shape[0])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(engine.model, "forward", counting)
+    return rows
+
+
+def test_a_row_that_ends_hands_its_slot_to_the_next_prompt(tiny_engine, monkeypatch):
+    """Continuous batching: with more prompts than slots, every decode step runs full until the queue is
+    empty, so the same sequences take fewer steps than fixed chunks decoded to their longest row."""
+    prompts = [f"x{i} = " for i in range(12)]
+    p = SamplingParams(n=1, temperature=1.0, max_tokens=16, stop=[" "], seed=2)
+    rows = _decode_rows(tiny_engine, monkeypatch)
+    size = tiny_engine.batch_size
+    try:
+        tiny_engine.batch_size = 4
+        slots = tiny_engine.generate(prompts, p)
+        slot_rows = list(rows)
+        rows.clear()
+        tiny_engine.decoding = "chunks"
+        chunks = tiny_engine.generate(prompts, p)
+    finally:
+        tiny_engine.batch_size, tiny_engine.decoding = size, "slots"
+    assert len(slot_rows) < len(rows)
+    assert max(slot_rows) == 4 and slot_rows[0] == 4
+    # steps only shrink once nothing is left to admit
+    first_short = next(i for i, r in enumerate(slot_rows) if r < 4)
+    assert slot_rows[first_short:] == sorted(slot_rows[first_short:], reverse=True)
+    assert agreement(slots, chunks) >= 0.9  # the two loops sample the same distribution per seed
+
+
+def test_a_cache_that_outgrows_its_block_decodes_like_plain_generate(tiny_engine):
+    """The slot cache grows in blocks of 512 columns: a prompt that crosses the boundary while decoding
+    (and sliding-window layers far behind it) decodes as `model.generate` does, alone and beside others."""
+    from selfmine.engine import slots
+
+    long = "def f(x):\n"
+    while len(tiny_engine.tokenizer(long)["input_ids"]) < slots.BLOCK - 16:
+        long += "    x = x + 1\n"
+    enc = tiny_engine.tokenizer(long, return_tensors="pt")
+    assert enc["input_ids"].shape[1] < slots.BLOCK < enc["input_ids"].shape[1] + 24
+    ref = tiny_engine.model.generate(**enc, max_new_tokens=24, do_sample=False)
+    want = tiny_engine.tokenizer.decode(ref[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    (alone,), (beside, _) = (
+        tiny_engine.generate([long], SamplingParams(max_tokens=24)),
+        tiny_engine.generate([long, "x"], SamplingParams(max_tokens=24)),
+    )
+    assert alone[0].text == want == beside[0].text
+
+
 def test_onednn_linears_agree_with_aten_and_leave_the_model_plain(tiny_engine):
     """The decode-time kernel switch: same logits up to rounding, autograd untouched, and the model is a
     plain transformers model again after the block (training and `model.generate` never see the switch)."""

@@ -1,5 +1,9 @@
 """Batch-invariant decoding: a row's numbers never depend on the other rows of its batch.
 
+The engine decodes through `slots.py` (continuous batching, a right-padded cache in blocks of 512); this
+module holds what both loops share (`MIN_ROWS`) and the previous chunked loop's attention and cache join,
+which still decode models the slot layout does not fit and serve as the benchmarks' baseline.
+
 Why: every prompt samples from its own seed so that a resumed run, a Ray shard and a local run give the
 same samples. That holds only if a row's logits are bit-for-bit the same whatever else is in its batch. In
 bf16 (the default on CPUs with native bf16) any last-bit difference is rounded up into the next layer, and
