@@ -545,6 +545,39 @@ def eval_compare(
     typer.echo(markdown(result, a.stem, b.stem))
 
 
+@eval_app.command("pool")
+def eval_pool(
+    runs: list[Path] = typer.Argument(
+        ..., help="Run directories of one experiment, one per seed (each has eval/*.json)."
+    ),
+    main: str = typer.Option("adapter", "--main", help="The arm whose lift counts (compared with the best control)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the pooled table as JSON."),
+) -> None:
+    """Pool an experiment's seeds: every arm against the base and the main arm against its best control.
+    The difference is averaged over seeds per task, with a bootstrap interval over tasks and a sign-flip
+    test; McNemar's exact p is given per seed. All arms must have been evaluated the same way."""
+    from .evaluate.compare import IncomparableResults
+    from .evaluate.pool import PoolError, markdown, pool
+
+    loaded = []
+    for run in runs:
+        files = sorted((run / "eval").glob("*.json"))
+        if not files:
+            fail(f"no evaluation results in {run / 'eval'}: is {run} a run directory?")
+        arms = {}
+        for f in files:
+            try:
+                arms[f.stem] = json.loads(f.read_text())
+            except json.JSONDecodeError:
+                fail(f"not a results JSON: {f}")
+        loaded.append(arms)
+    try:
+        pooled = pool(loaded, main=main)
+    except (PoolError, IncomparableResults) as e:
+        fail(str(e))
+    typer.echo(json.dumps(pooled, indent=2) if as_json else markdown(pooled, main=main))
+
+
 @app.command("study")
 def study_cmd(
     config: Path = typer.Option(..., "--config", "-c", help="YAML study config (e.g. configs/study-cpu-smoke.yaml)."),

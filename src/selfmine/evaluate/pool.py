@@ -1,0 +1,114 @@
+"""Pooling one experiment over seeds: each arm against the base, and the adapter against its best control,
+over tasks x seeds.
+
+Why a module of its own: a lift measured on one seed says little about a small model (a few flipped tasks),
+and averaging p-values over seeds is not a test. Here the unit is the task: for every task, the arm's and
+the base's pass rates are averaged over the seeds (each seed is a run: its own mining, training and
+evaluation), and the interval is a percentile bootstrap over tasks of those per-task differences, so the
+seeds' shared tasks are not counted as independent. McNemar's exact test is given per seed beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .compare import _per_task, check_comparable
+from .stats import mcnemar_exact, sign_flip_p
+
+BASE = "base"
+MAIN = "adapter"
+
+
+class PoolError(ValueError):
+    pass
+
+
+def _rates(run: dict, arm: str, bench: str) -> dict[str, float]:
+    return _per_task(run[arm]["benches"][bench])[0] if bench in run[arm]["benches"] else {}
+
+
+def _interval(diffs: np.ndarray, resamples: int = 10000, seed: int = 0) -> tuple[float, float]:
+    idx = np.random.default_rng(seed).integers(0, len(diffs), size=(resamples, len(diffs)))
+    lo, hi = np.quantile(diffs[idx].mean(axis=1), [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def pooled_difference(runs: list[dict], a: str, b: str, bench: str) -> dict | None:
+    """b - a on `bench` over the tasks scored in every run for both arms, or None where there are none."""
+    per_seed = [(_rates(r, a, bench), _rates(r, b, bench)) for r in runs]
+    tasks = sorted(set.intersection(*(set(x) & set(y) for x, y in per_seed))) if per_seed else []
+    if not tasks:
+        return None
+    xa = np.array([[x[t] for t in tasks] for x, _ in per_seed])  # seeds x tasks
+    xb = np.array([[y[t] for t in tasks] for _, y in per_seed])
+    diffs = (xb - xa).mean(axis=0)
+    lo, hi = _interval(diffs)
+    mcnemar = []
+    for x, y in zip(xa, xb):
+        if np.isin(np.concatenate([x, y]), (0.0, 1.0)).all():
+            mcnemar.append(mcnemar_exact(int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())))
+        else:
+            mcnemar.append(None)  # n > 1 per task: the pooled sign-flip test covers it
+    return {
+        "tasks": len(tasks),
+        "seeds": len(runs),
+        "a": float(xa.mean()),
+        "b": float(xb.mean()),
+        "diff": float(diffs.mean()),
+        "ci95": [lo, hi],
+        "interval": "bootstrap over tasks of the per-task difference averaged over seeds",
+        "p": sign_flip_p(list(xa.mean(axis=0)), list(xb.mean(axis=0))),
+        "test": "sign-flip permutation over tasks",
+        "mcnemar_p_per_seed": mcnemar,
+    }
+
+
+def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE) -> dict:
+    """{bench: {"vs_base": {arm: difference}, "vs_best_control": difference | None, "best_control": arm}}
+    for runs given as {arm: results JSON} (one per seed). Every arm of every run must have been evaluated
+    the same way (format, limit, sampling), and every run must hold the same arms."""
+    if not runs:
+        raise PoolError("no runs to pool")
+    arms = set(runs[0])
+    for r in runs:
+        if set(r) != arms:
+            raise PoolError(f"the runs hold different arms: {sorted(arms)} vs {sorted(r)}")
+    if base not in arms:
+        raise PoolError(f"no {base!r} arm to compare with (arms: {', '.join(sorted(arms))})")
+    first = runs[0][base]
+    for r in runs:
+        for result in r.values():
+            check_comparable(first, result)
+    out = {}
+    for bench in first["benches"]:
+        vs_base = {arm: pooled_difference(runs, base, arm, bench) for arm in sorted(arms - {base})}
+        vs_base = {k: v for k, v in vs_base.items() if v is not None}
+        controls = {k: v for k, v in vs_base.items() if k.startswith("control-")}
+        best = max(controls, key=lambda k: controls[k]["b"]) if controls else None
+        out[bench] = {
+            "vs_base": vs_base,
+            "best_control": best,
+            "vs_best_control": pooled_difference(runs, best, main, bench) if best and main in arms else None,
+        }
+    return out
+
+
+def markdown(pooled: dict, *, main: str = MAIN) -> str:
+    rows = [
+        "| bench | comparison | tasks x seeds | A | B | B - A (95% CI) | p | McNemar p per seed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def line(bench, name, d):
+        seeds = ", ".join("-" if p is None else f"{p:.3g}" for p in d["mcnemar_p_per_seed"])
+        rows.append(
+            f"| {bench} | {name} | {d['tasks']} x {d['seeds']} | {d['a']:.1%} | {d['b']:.1%} | {d['diff']:+.1%} "
+            f"({d['ci95'][0]:+.1%} .. {d['ci95'][1]:+.1%}) | {d['p']:.3g} | {seeds} |"
+        )
+
+    for bench, b in pooled.items():
+        for arm, d in b["vs_base"].items():
+            line(bench, f"{arm} vs base", d)
+        if b["vs_best_control"]:
+            line(bench, f"**{main} vs best control ({b['best_control']})**", b["vs_best_control"])
+    return "\n".join(rows) + "\n"

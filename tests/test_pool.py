@@ -1,0 +1,110 @@
+"""Pooling seeds (`selfmine eval pool`): the task is the unit, seeds are averaged per task, the lift that
+counts is the adapter's over its best control."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from selfmine.evaluate.compare import IncomparableResults
+from selfmine.evaluate.pool import PoolError, pool, pooled_difference
+
+
+def _res(outcomes, **settings):
+    out = {"format": "raw", "limit": None, "sampling": {"n": 1, "temperature": 0.0, "top_p": 0.95, "max_tokens": 384}}
+    out.update(settings)
+    out["benches"] = {
+        "humaneval": {
+            "per_task": [
+                {"task_id": f"t{i}", "samples": [{"passed": None if o is None else bool(o)}]}
+                for i, o in enumerate(outcomes)
+            ]
+        }
+    }
+    return out
+
+
+def _runs(rng, tasks=60, seeds=3, lift=0.0, control_lift=0.0):
+    """Seeds of one experiment: a base that passes each task with its own probability, an adapter and a
+    control that add `lift` / `control_lift` to it."""
+    p = rng.uniform(0.1, 0.9, size=tasks)
+    runs = []
+    for _ in range(seeds):
+        draw = lambda q: [int(x) for x in rng.random(tasks) < np.clip(q, 0, 1)]  # noqa: E731
+        runs.append(
+            {"base": _res(draw(p)), "adapter": _res(draw(p + lift)), "control-rft": _res(draw(p + control_lift))}
+        )
+    return runs
+
+
+def test_a_real_lift_is_found_and_a_null_has_an_interval_around_zero():
+    rng = np.random.default_rng(0)
+    lifted = pool(_runs(rng, tasks=160, lift=0.3))["humaneval"]["vs_base"]["adapter"]
+    assert lifted["ci95"][0] > 0.1 and lifted["p"] < 0.01 and lifted["seeds"] == 3 and lifted["tasks"] == 160
+    null = pool(_runs(rng, tasks=160))["humaneval"]["vs_base"]["adapter"]
+    assert null["ci95"][0] < 0 < null["ci95"][1] and null["p"] > 0.01
+    assert len(null["mcnemar_p_per_seed"]) == 3 and all(0 <= p <= 1 for p in null["mcnemar_p_per_seed"])
+
+
+def test_the_lift_that_counts_is_over_the_best_control():
+    """An adapter that gains only what a control gains (e.g. format) has no lift over that control."""
+    rng = np.random.default_rng(1)
+    runs = _runs(rng, tasks=160, lift=0.3, control_lift=0.3)
+    for r in runs:
+        r["control-corrupted"] = r["base"]
+    out = pool(runs)["humaneval"]
+    assert out["best_control"] == "control-rft"
+    assert out["vs_base"]["adapter"]["ci95"][0] > 0
+    over = out["vs_best_control"]
+    assert over["ci95"][0] < 0 < over["ci95"][1]
+
+
+def test_seeds_are_averaged_per_task_not_counted_as_tasks():
+    """The same flips on 3 seeds are 3 x more evidence about those tasks, not 3 x more tasks: the
+    interval of a pooled null equals the single seed's when every seed is a copy."""
+    rng = np.random.default_rng(2)
+    one = _runs(rng, tasks=80, seeds=1, lift=0.1)
+    copies = [one[0]] * 3
+    a, b = (pooled_difference(r, "base", "adapter", "humaneval") for r in (one, copies))
+    assert a["diff"] == pytest.approx(b["diff"]) and a["ci95"] == pytest.approx(b["ci95"])
+
+
+def test_unscored_tasks_leave_the_comparison_on_every_seed():
+    runs = [
+        {"base": _res([1, 0, 1]), "adapter": _res([1, 1, None])},
+        {"base": _res([1, 0, 1]), "adapter": _res([1, 1, 1])},
+    ]
+    d = pooled_difference(runs, "base", "adapter", "humaneval")
+    assert d["tasks"] == 2 and d["diff"] == pytest.approx(0.5)
+
+
+def test_runs_that_differ_are_refused():
+    base = {"base": _res([1, 0]), "adapter": _res([1, 1])}
+    with pytest.raises(PoolError):
+        pool([base, {"base": _res([1, 0])}])
+    with pytest.raises(IncomparableResults):
+        pool([base, {"base": _res([1, 0], format="chat"), "adapter": _res([1, 1], format="chat")}])
+    with pytest.raises(PoolError):
+        pool([{"adapter": _res([1])}])
+
+
+def test_pool_cli(tmp_path):
+    rng = np.random.default_rng(3)
+    dirs = []
+    for i, run in enumerate(_runs(rng, tasks=30, lift=0.2)):
+        (tmp_path / f"s{i}" / "eval").mkdir(parents=True)
+        for arm, res in run.items():
+            (tmp_path / f"s{i}" / "eval" / f"{arm}.json").write_text(json.dumps(res))
+        dirs.append(str(tmp_path / f"s{i}"))
+    cli = [sys.executable, "-m", "selfmine.cli", "eval", "pool"]
+    r = subprocess.run([*cli, *dirs], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "adapter vs best control (control-rft)" in r.stdout and "30 x 3" in r.stdout
+    j = subprocess.run([*cli, *dirs, "--json"], capture_output=True, text=True)
+    assert json.loads(j.stdout)["humaneval"]["best_control"] == "control-rft"
+    bad = subprocess.run([*cli, str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
