@@ -85,6 +85,23 @@ def test_a_rerun_with_changed_settings_is_refused_naming_the_key(finished_run):
     assert (run / "config.yaml").read_text() == before  # nothing overwritten
 
 
+def test_chat_arms_are_evaluated_again_through_the_template_and_leave_raw_stages_alone(finished_run):
+    """eval.chat_arms adds a chat-format evaluation of the named arms (the issue's instruct-model arms),
+    compared with base@chat; the raw stages stay finished, and an arm the run does not train is one line."""
+    run, cfg, _ = finished_run
+    chat = ("--set", "eval.chat_arms=[base,adapter]")
+    r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress", *chat)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "[eval:adapter] already done" in r.stdout and "[eval:base@chat] done" in r.stdout
+    for arm in ("base@chat", "adapter@chat"):
+        assert json.loads((run / "eval" / f"{arm}.json").read_text())["format"] == "chat"
+    assert "adapter@chat" in (run / "report.md").read_text()
+    bad = run_cli(
+        "run", "-c", str(cfg), "--run-dir", str(run), "--no-progress", "--set", "eval.chat_arms=[control-rft]"
+    )
+    assert bad.returncode == 2 and "control-rft" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
 def test_a_second_process_on_the_same_run_dir_gets_one_line(finished_run):
     run, cfg, _ = finished_run
     holder = subprocess.Popen(

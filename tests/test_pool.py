@@ -108,3 +108,14 @@ def test_pool_cli(tmp_path):
     assert json.loads(j.stdout)["humaneval"]["best_control"] == "control-rft"
     bad = subprocess.run([*cli, str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_chat_arms_are_pooled_against_the_chat_base():
+    rng = np.random.default_rng(4)
+    runs = _runs(rng, tasks=40, lift=0.0)
+    for r in runs:
+        r["base@chat"] = {**r["base"], "format": "chat"}
+        r["adapter@chat"] = {**r["adapter"], "format": "chat"}
+    out = pool(runs)
+    assert set(out) == {"humaneval", "humaneval@chat"}
+    assert set(out["humaneval@chat"]["vs_base"]) == {"adapter@chat"} and out["humaneval@chat"]["best_control"] is None

@@ -162,6 +162,11 @@ class EvalConfig(Section):
     n: int = Field(1, ge=1)
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(384, ge=16)
+    chat_arms: list[str] = Field(
+        default_factory=list,
+        description="`selfmine run`: arms evaluated a second time through the chat template (base, adapter, "
+        "control-<name>), written as eval/<arm>@chat.json and compared with base@chat",
+    )
 
 
 class PipelineConfig(Section):

@@ -22,6 +22,9 @@ class PipelineError(RuntimeError):
     pass
 
 
+CHAT = "@chat"  # suffix of an arm evaluated through the chat template (eval.chat_arms)
+
+
 class Pipeline:
     def __init__(self, run_dir: str | Path, cfg: RunConfig, progress: bool = True, echo: Callable[[str], None] = print):
         self.dir, self.cfg, self.progress, self.echo = Path(run_dir), cfg, progress, echo
@@ -67,13 +70,16 @@ class Pipeline:
             "pipeline.min_pairs": c["pipeline"]["min_pairs"],
             "pipeline.supplement_pairs": c["pipeline"]["supplement_pairs"],
         }
-        if name == "baseline":
-            return flatten({**engine, "eval": c["eval"], "data_dir": c["data_dir"]})
+        evaluation = {k: v for k, v in c["eval"].items() if k != "chat_arms"}  # an arm's own settings only
+        if name.endswith(CHAT):
+            evaluation["format"] = "chat"
+        if name in ("baseline", "baseline" + CHAT, "eval:base" + CHAT):
+            return flatten({**engine, "eval": evaluation, "data_dir": c["data_dir"]})
         if name == "mine":
             return flatten(mine)
         if name.startswith("train:"):
             return flatten(train)
-        return flatten({**train, "eval": c["eval"], "data_dir": c["data_dir"]})  # eval:<arm>
+        return flatten({**train, "eval": evaluation, "data_dir": c["data_dir"]})  # eval:<arm>
 
     def check_settings(self, names: list[str]) -> None:
         """Refuse, naming the key, when a finished stage was made with other settings: reusing it would
@@ -118,7 +124,7 @@ class Pipeline:
         report = evaluate(
             self.engine,
             c.benches,
-            fmt=c.format,
+            fmt="chat" if out.endswith(CHAT) else c.format,
             n=c.n,
             temperature=c.temperature,
             max_tokens=c.max_tokens,
@@ -174,6 +180,17 @@ class Pipeline:
         rec = train(cfg, out, run_dir=self.dir, model=self.cfg.engine.model, progress=self.progress, echo=self.echo)
         return {"pairs": rec["pairs"], "adapter": str(out)}
 
+    def _chat_arms(self, arms: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
+        """(arm, its training's control or None for the base) for each arm of eval.chat_arms."""
+        known = {"base": None, **{a: c for c, a in arms}}
+        unknown = [a for a in self.cfg.eval.chat_arms if a not in known]
+        if unknown:
+            raise PipelineError(
+                f"eval.chat_arms names {', '.join(unknown)}, which this run does not train: "
+                f"choose from {', '.join(known)}"
+            )
+        return [(a, known[a]) for a in self.cfg.eval.chat_arms]
+
     def run(self) -> dict:
         from .scale import connect
 
@@ -183,7 +200,12 @@ class Pipeline:
 
     def _run(self) -> dict:
         arms = [("none", "adapter")] + [(c, f"control-{c}") for c in self.cfg.pipeline.controls]
-        self.check_settings(["baseline", "mine"] + [n for c, a in arms for n in (f"train:{c}", f"eval:{a}")])
+        chat = self._chat_arms(arms)
+        self.check_settings(
+            ["baseline", "mine"]
+            + [n for c, a in arms for n in (f"train:{c}", f"eval:{a}")]
+            + [f"eval:{a}{CHAT}" for a, _ in chat]
+        )
         (self.dir / "config.yaml").write_text(yaml.safe_dump(self.cfg.model_dump(mode="json"), sort_keys=False))
         self._step("baseline", lambda: self._eval("base"))
         self._step("mine", self._mine)
@@ -192,6 +214,12 @@ class Pipeline:
             adapter = self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")
             if self._stage(f"train:{control}") == "done":
                 self._step(f"eval:{arm}", lambda a=arm, d=adapter: self._eval(a, str(d)))
+        for arm, control in chat:
+            adapter = None if control is None else self.dir / "adapters" / ("selfmine" if control == "none" else arm)
+            if control is None or self._stage(f"train:{control}") == "done":
+                self._step(
+                    f"eval:{arm}{CHAT}", lambda a=arm, d=adapter: self._eval(a + CHAT, None if d is None else str(d))
+                )
         from .report import build_report
 
         paths = build_report(self.dir)

@@ -35,6 +35,11 @@ def build_tiny_model(out_dir: str | Path, vocab_size: int = 2048, seed: int = 0)
         tokenizer_object=tok, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>", unk_token="<unk>"
     )
     fast.add_bos_token = True
+    # a minimal chat template, so that the chat-format paths run in tests too
+    fast.chat_template = (
+        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
     torch.manual_seed(seed)
     config = Gemma3TextConfig(
         vocab_size=len(fast),

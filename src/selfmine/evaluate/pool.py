@@ -65,8 +65,9 @@ def pooled_difference(runs: list[dict], a: str, b: str, bench: str) -> dict | No
 
 def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE) -> dict:
     """{bench: {"vs_base": {arm: difference}, "vs_best_control": difference | None, "best_control": arm}}
-    for runs given as {arm: results JSON} (one per seed). Every arm of every run must have been evaluated
-    the same way (format, limit, sampling), and every run must hold the same arms."""
+    for runs given as {arm: results JSON} (one per seed). Arms evaluated through the chat template
+    (`<arm>@chat`) are compared with `base@chat`, under `<bench>@chat`. Arms compared must have been
+    evaluated the same way (format, limit, sampling), and every run must hold the same arms."""
     if not runs:
         raise PoolError("no runs to pool")
     arms = set(runs[0])
@@ -75,22 +76,32 @@ def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE) -> 
             raise PoolError(f"the runs hold different arms: {sorted(arms)} vs {sorted(r)}")
     if base not in arms:
         raise PoolError(f"no {base!r} arm to compare with (arms: {', '.join(sorted(arms))})")
-    first = runs[0][base]
-    for r in runs:
-        for result in r.values():
-            check_comparable(first, result)
+    for r in runs:  # every seed evaluated its arms like the first seed did
+        for arm, result in r.items():
+            check_comparable(runs[0][arm], result)
     out = {}
-    for bench in first["benches"]:
-        vs_base = {arm: pooled_difference(runs, base, arm, bench) for arm in sorted(arms - {base})}
-        vs_base = {k: v for k, v in vs_base.items() if v is not None}
-        controls = {k: v for k, v in vs_base.items() if k.startswith("control-")}
-        best = max(controls, key=lambda k: controls[k]["b"]) if controls else None
-        out[bench] = {
-            "vs_base": vs_base,
-            "best_control": best,
-            "vs_best_control": pooled_difference(runs, best, main, bench) if best and main in arms else None,
-        }
+    for suffix in sorted({a[a.index("@") :] if "@" in a else "" for a in arms}):  # "" (raw), "@chat"
+        group = {a for a in arms if (a[a.index("@") :] if "@" in a else "") == suffix}
+        if base + suffix not in group:
+            continue
+        for r in runs:
+            for a in group:
+                check_comparable(r[base + suffix], r[a])
+        for bench in runs[0][base + suffix]["benches"]:
+            out[bench + suffix] = _bench(runs, bench, group, base=base + suffix, main=main + suffix)
     return out
+
+
+def _bench(runs, bench, group, *, base, main) -> dict:
+    vs_base = {arm: pooled_difference(runs, base, arm, bench) for arm in sorted(group - {base})}
+    vs_base = {k: v for k, v in vs_base.items() if v is not None}
+    controls = {k: v for k, v in vs_base.items() if k.startswith("control-")}
+    best = max(controls, key=lambda k: controls[k]["b"]) if controls else None
+    return {
+        "vs_base": vs_base,
+        "best_control": best,
+        "vs_best_control": pooled_difference(runs, best, main, bench) if best and main in group else None,
+    }
 
 
 def markdown(pooled: dict, *, main: str = MAIN) -> str:

@@ -35,6 +35,11 @@ def _load(run_dir: Path) -> dict:
     return {f.stem: json.loads(f.read_text()) for f in files}
 
 
+def _base_of(evals: dict, arm: str) -> dict | None:
+    suffix = arm[arm.index("@") :] if "@" in arm else ""
+    return evals.get("base" + suffix)
+
+
 def context(run_dir: Path) -> dict:
     """Everything the report shows, read from the ledger, the evaluation results and the adapters."""
     evals = _load(run_dir)
@@ -62,12 +67,12 @@ def context(run_dir: Path) -> dict:
         for name, r in evals.items()
         for bench, s in r["benches"].items()
     ]
-    base = evals.get("base")
+    # each arm against the base evaluated the same way (an arm@chat against base@chat)
     cmp_rows = [
         (name, bench, c)
         for name, r in evals.items()
-        if base and name != "base"
-        for bench, c in compare(base, r).items()
+        if name.split("@")[0] != "base" and _base_of(evals, name)
+        for bench, c in compare(_base_of(evals, name), r).items()
     ]
     imported = sum(p.kind == "imported" for p in pairs)
     used = max((t.get("sources", {}).get("imported", 0) for t in trainings.values()), default=0)
