@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -192,7 +193,7 @@ def _convert(name: str, target: Path, meta: dict, assemble) -> None:
 
     start = time.time()
     again = " again (made by an older selfmine)" if (target / "selfmine.json").exists() else ""
-    print(f"selfmine: converting the {name} GGUF to {target}{again} (once, about a minute)")
+    print(f"selfmine: converting the {name} GGUF to {target}{again} (once, about a minute)", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         gguf = assemble(tmp)
         tok = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
@@ -211,7 +212,7 @@ def _convert(name: str, target: Path, meta: dict, assemble) -> None:
         if target.exists():
             shutil.rmtree(target)
         os.replace(out, target)  # atomic: a killed conversion leaves no half-written model
-    print(f"selfmine: converted in {time.time() - start:.0f}s")
+    print(f"selfmine: converted in {time.time() - start:.0f}s", file=sys.stderr)
 
 
 # Code as the model sees it: indentation, operators, a literal, non-ASCII.
