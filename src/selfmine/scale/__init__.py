@@ -1,16 +1,14 @@
-"""Scale-out on Ray. It wraps the judge, the engine and a study's arms, and never changes what a stage
-computes: the driver alone writes the ledger, verdicts and completions come back in input order, every
-prompt keeps its own seed, and a dead node's work runs again elsewhere (an infrastructure failure, never
-the program's). Ray is an optional extra: importing selfmine never imports it; `connect(address)` and
-`make_engine` with an address do."""
+"""Scale-out on Ray. It wraps the judge and the engine (a study's arms run as Ray tasks in study/on_ray.py),
+and never changes what a stage computes: the driver alone writes the ledger, verdicts and completions come
+back in input order, every prompt keeps its own seed, and a dead node's work runs again elsewhere (an
+infrastructure failure, never the program's). Ray is an optional extra: importing selfmine never imports
+it; `connect(address)` and `make_engine` with an address do."""
 
 from __future__ import annotations
 
-RAY_EXTRA = "pip install -e '.[ray]'"
+from .cluster import RAY_EXTRA, RayMissing
 
-
-class RayMissing(RuntimeError):
-    """Ray was asked for and is not installed. The message is one line for the user."""
+__all__ = ["RAY_EXTRA", "RayMissing", "connect", "make_engine"]
 
 
 def connect(address: str | None) -> bool:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..engine.base import Engine, EngineError
 from ..engine.types import Completion, SamplingParams, prompt_seeds
+from .cluster import ray_init
 from .nodes import live_nodes, pinned_actor_options
-from .ray_judge import ray_init
 
 SHARDS_PER_ACTOR = 4  # more shards than actors: a slow actor gets fewer, and the progress bar moves
 ADAPTER_CACHE = Path(tempfile.gettempdir()) / "selfmine-adapters"

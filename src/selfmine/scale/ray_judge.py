@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ..sandbox.judge import judge_many as local_judge_many
 from ..sandbox.judge import set_remote
 from ..sandbox.verdict import Status, Verdict
-from . import RAY_EXTRA, RayMissing
+from .cluster import ray_init
 from .nodes import live_nodes, pinned_actor_options
 
 # Jobs per actor call. A call costs tens of milliseconds (measured here: batches of 8 ran at half the
@@ -21,23 +21,6 @@ from .nodes import live_nodes, pinned_actor_options
 # node's concurrent slots two calls each, between these bounds.
 MIN_BATCH, MAX_BATCH = 8, 64
 CONCURRENT_BATCHES = 2  # per actor: one batch's slowest program does not idle the node's other workers
-
-
-def ray_module():
-    try:
-        import ray
-    except ImportError:
-        raise RayMissing(f"--ray-address needs Ray, an optional extra: {RAY_EXTRA}") from None
-    return ray
-
-
-def ray_init(address: str):
-    """Ray, connected to `address` (`local` starts a fresh local cluster); once per process."""
-    ray = ray_module()
-    if not ray.is_initialized():
-        kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-        ray.init(**kwargs) if address == "local" else ray.init(address=address, **kwargs)
-    return ray
 
 
 class JudgeNode:

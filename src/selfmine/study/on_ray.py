@@ -9,9 +9,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from .nodes import live_nodes
-from .ray_engine import adapter_files, write_files
-from .ray_judge import ray_init
+from ..scale.cluster import ray_init
+from ..scale.nodes import live_nodes
+from ..scale.ray_engine import adapter_files, write_files
+from .errors import StudyError
+from .plan import subset
 
 
 def _where() -> dict:
@@ -67,11 +69,9 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
     eval_task = ray.remote(max_retries=2)(eval_arm).options(**opts)
 
     pending, trained = {}, {}
-    todo_train = [a for a in adapters if study._stage(f"study:train:{a.key}") is None]
+    todo_train = [a for a in adapters if study.finished(f"study:train:{a.key}") is None]
     if todo_train:
         pairs, keep, source, domain = load_pairs(study.dir, None, study.dir)
-        from ..study.plan import subset
-
         for a in todo_train:
             chosen = subset(pair_ids, a.pairs, a.seed)
             tcfg = cfg.train.model_copy(update={"seed": a.seed, "first_n": None}).model_dump(mode="json")
@@ -80,7 +80,7 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
             pending[ref] = ("train", a, chosen)
     shipped = {}
     for arm in arms:
-        if study._stage(f"study:eval:{arm.key}") is not None:
+        if study.finished(f"study:eval:{arm.key}") is not None:
             continue
         payload = None
         if arm.adapter is not None:
@@ -104,8 +104,6 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
             try:
                 result = ray.get(done[0])
             except ray.exceptions.RayError as e:
-                from ..study.run import StudyError
-
                 raise StudyError(f"{what} arm {item.key} failed on the cluster: {str(e).splitlines()[0][:300]}") from e
             if what == "train":
                 out = study.adapter_dir(item)
@@ -114,7 +112,7 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
 
                     shutil.rmtree(out)
                 write_files(result["files"], out)
-                study._done(f"study:train:{item.key}", pair_ids=chosen, ran_on=result["ran_on"])
+                study.finish(f"study:train:{item.key}", pair_ids=chosen, ran_on=result["ran_on"])
                 study.echo(f"[study] trained {item.key} on {result['pairs']} pairs on {result['ran_on']['host']}")
             else:
                 path = study.result_path(item)
@@ -123,7 +121,7 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
                     report["adapter"] = str(study.adapter_dir(item.adapter))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write(report, path)
-                study._done(f"study:eval:{item.key}", result=str(path), ran_on=result["ran_on"])
+                study.finish(f"study:eval:{item.key}", result=str(path), ran_on=result["ran_on"])
                 study.echo(f"[study] evaluated {item.key} on {result['ran_on']['host']}")
             bar.update(1)
     finally:

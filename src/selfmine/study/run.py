@@ -12,11 +12,8 @@ import yaml
 
 from ..config import RunConfig, first_difference, flatten
 from ..ledger import MINED_KINDS, Ledger, run_dir_lock
+from .errors import StudyError
 from .plan import Adapter, Arm, plan, subset
-
-
-class StudyError(RuntimeError):
-    pass
 
 
 def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
@@ -42,14 +39,16 @@ class Study:
         self._engine = None
 
     # -- the ledger as the cache --------------------------------------------------------------------
-    def _stage(self, name: str) -> dict | None:
+    def finished(self, name: str) -> dict | None:
+        """The stage's recorded info when the ledger has it done, else None."""
         ledger = Ledger.in_run_dir(self.dir)
         try:
             return ledger.stage_info(name) if ledger.stage(name) == "done" else None
         finally:
             ledger.close()
 
-    def _done(self, name: str, **info) -> None:
+    def finish(self, name: str, **info) -> None:
+        """Mark the stage done in the ledger, with what a resumed study needs to know about it."""
         ledger = Ledger.in_run_dir(self.dir)
         try:
             ledger.set_stage(name, "done", **info)
@@ -72,7 +71,7 @@ class Study:
     # -- stages -------------------------------------------------------------------------------------
     def pairs(self) -> list[int]:
         s = self.cfg.study
-        if self._stage("study:pairs") is None:
+        if self.finished("study:pairs") is None:
             if s.pairs_file:
                 from ..datasets import reference_pairs
                 from ..transfer import import_pairs
@@ -86,7 +85,7 @@ class Study:
                 from ..mine import mine
 
                 mine(self.dir, self.cfg, engine=self.engine, progress=self.progress, echo=self.echo)
-            self._done("study:pairs", source=s.pairs_file or "mined")
+            self.finish("study:pairs", source=s.pairs_file or "mined")
         ledger = Ledger.in_run_dir(self.dir)
         try:
             return [p.id for p in ledger.pairs((*MINED_KINDS, "imported"))]
@@ -98,7 +97,7 @@ class Study:
 
     def train(self, a: Adapter, pair_ids: list[int]) -> None:
         name = f"study:train:{a.key}"
-        if self._stage(name) is not None:
+        if self.finished(name) is not None:
             return
         from ..train import train
 
@@ -118,7 +117,7 @@ class Study:
             echo=self.echo,
             pair_ids=chosen,
         )
-        self._done(name, pair_ids=chosen)
+        self.finish(name, pair_ids=chosen)
 
     def result_path(self, arm: Arm) -> Path:
         return self.dir / "study" / "eval" / f"{arm.key}.json"
@@ -140,7 +139,7 @@ class Study:
 
     def evaluate(self, arm: Arm) -> dict:
         name, path = f"study:eval:{arm.key}", self.result_path(arm)
-        if self._stage(name) is None:
+        if self.finished(name) is None:
             from ..evaluate import evaluate, write
 
             self.echo(f"[study] evaluating {arm.key}")
@@ -154,7 +153,7 @@ class Study:
             report["arm"] = arm.key
             path.parent.mkdir(parents=True, exist_ok=True)
             write(report, path)
-            self._done(name, result=str(path))
+            self.finish(name, result=str(path))
         return json.loads(path.read_text())
 
     def run(self) -> dict:
@@ -179,7 +178,7 @@ class Study:
                 )
             adapters, arms = plan(s.pair_counts, s.seeds, s.formats)
             if self.cfg.scale.ray_address:  # every missing arm as a Ray task; results land here as they finish
-                from ..scale.ray_study import run_arms
+                from .on_ray import run_arms
 
                 self._release()
                 run_arms(self, adapters, arms, pair_ids, self.eval_kwargs)
@@ -191,7 +190,7 @@ class Study:
 
             study = analyse(self.cfg, arms, results, self.dir)
             paths = write_report(study, self.dir)
-            self._done("study:report")
+            self.finish("study:report")
             return {"study": study, **paths}
 
 
