@@ -186,7 +186,7 @@ class HFEngine(Engine):
                 bar.set_postfix(tok_s=f"{tokens / (time.perf_counter() - start):.1f}")
 
         with self._using(adapter) as model, torch.inference_mode(), onednn.linears(model, self._use_onednn()):
-            if self.decoding == "slots":
+            if self.decoding == "slots" and self.batch_invariant:
                 try:
                     decoder = slots.SlotDecoder(
                         self,
