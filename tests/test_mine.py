@@ -14,8 +14,8 @@ import pytest
 from selfmine.config import load_config
 from selfmine.ledger import Ledger
 from selfmine.mine import mine
-from selfmine.mine.gates import ContaminationIndex, NearDuplicates
 from selfmine.tasks.code import classify_failure, fingerprint, leaks, parse_proposal, solve_prompt
+from selfmine.tasks.gates import ContaminationIndex, NearDuplicates
 from selfmine.transfer import export_pairs, import_pairs
 
 from .scripted import PROBLEMS, ScriptedEngine

@@ -8,8 +8,9 @@ import pytest
 
 from selfmine.ledger import PairView
 from selfmine.sandbox import judge
+from selfmine.tasks.code_corrupt import corruptions
 from selfmine.train import TrainConfig, train
-from selfmine.train.data import build_examples, corruptions, select_pairs
+from selfmine.train.data import build_examples, select_pairs
 
 
 def pairs(n=4):

@@ -17,9 +17,9 @@ from ..ledger import Attempt, Ledger, run_dir_lock
 from ..provenance import stamp
 from ..scale import make_engine
 from ..tasks.base import Domain, get_domain
-from .gates import NearDuplicates
+from ..tasks.gates import NearDuplicates
+from ..tasks.propose import Slot
 from .pair import mine_pairs
-from .propose import Slot
 from .solve import greedy_batch, pick_broken, repair_batch, solve_batch
 from .stats import round_stats
 

@@ -4,10 +4,10 @@ classified; optionally one repair round for problems where every attempt failed.
 from __future__ import annotations
 
 from ..engine import Engine, SamplingParams
-from ..engine.chat import chat_prompt
 from ..engine.types import mix_seed
 from ..ledger import Attempt, Problem
 from ..tasks.base import Domain, Grade
+from ..tasks.propose import prompts_for
 
 KIND_SEEDS = {"solve": 1, "greedy": 2, "repair": 3}
 
@@ -28,11 +28,6 @@ def _attempt(p: Problem, kind: str, idx: int, completion, g: Grade, parent: int 
         duration_s=g.duration_s,
         parent_id=parent,
     )
-
-
-def prompts_for(engine: Engine, cfg, texts: list[str]) -> list[str]:
-    """`mine.chat` (instruct models): every prompt goes through the model's chat template."""
-    return [chat_prompt(engine, t) for t in texts] if cfg.mine.chat else texts
 
 
 def _attempts(

@@ -1,4 +1,4 @@
-"""The code domain behind the `Domain` interface: proposing with grounded tests (mine/propose.py),
+"""The code domain behind the `Domain` interface: proposing with grounded tests (code_propose.py),
 judging programs against asserts in the sandbox, and the recipe's repair and solve formats."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ class CodeDomain:
     benches = ("humaneval", "humaneval+", "mbpp", "mbpp+")
 
     def contamination(self, cfg):
-        from ..mine.gates import index_for
+        from .gates import index_for
 
         return index_for(CODE_BENCHES, cfg)
 
@@ -23,7 +23,7 @@ class CodeDomain:
         return problem.code
 
     def propose_batch(self, *args, **kwargs) -> list:
-        from ..mine.propose import propose_batch
+        from .code_propose import propose_batch
 
         return propose_batch(*args, **kwargs)
 
@@ -96,7 +96,7 @@ class CodeDomain:
         """For each pair, the first mechanical corruption of its fixed side that the judge shows failing
         (a stub where none fails). Returns (corrupt(view) -> str, counts)."""
         from ..sandbox import Job, judge_many
-        from ..train.data import corruptions, format_stub
+        from .code_corrupt import corruptions, format_stub
 
         candidates = {p.id: corruptions(p.fixed, seed) for p in pairs}
         jobs, owners = [], []
@@ -113,6 +113,6 @@ class CodeDomain:
         return (lambda p: chosen.get(p.id) or format_stub(by_id[p.id].header)), info
 
     def format_stub(self, view) -> str:
-        from ..train.data import format_stub
+        from .code_corrupt import format_stub
 
         return format_stub(view.header)

@@ -70,7 +70,7 @@ class MathDomain:
         return import_math_rows(path, rows, run_dir, timeout)
 
     def contamination(self, cfg):
-        from ..mine.gates import index_for
+        from .gates import index_for
 
         return index_for(MATH_BENCHES, cfg)
 
@@ -80,7 +80,7 @@ class MathDomain:
     def propose_batch(
         self, engine, cfg, seed, round_id, start, slots, fingerprints, near, contamination, own=None, round_no=1
     ) -> list[Problem]:
-        from ..mine.propose import draft_problems
+        from .propose import draft_problems
 
         mc = cfg.mine
 
@@ -98,7 +98,7 @@ class MathDomain:
         return problems
 
     def _validate(self, cfg, parsed, problems, fingerprints, near, contamination) -> None:
-        from ..mine.gates import passes_gates
+        from .gates import passes_gates
 
         mc = cfg.mine
         ok = [i for i, p in enumerate(parsed) if p.ok]

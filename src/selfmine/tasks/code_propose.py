@@ -1,5 +1,6 @@
-"""Propose: the model writes problems; `ast` parses them; the interpreter grounds their tests; gates keep
-the clean ones, recording why the others were dropped.
+"""The code domain's proposer: the model writes problems; `ast` parses them; the interpreter grounds their
+tests; gates keep the clean ones, recording why the others were dropped. Drafting (generic) is in
+propose.py; CodeDomain.propose_batch calls this.
 
 Two test modes (`mine.tests`): `grounded` (default) keeps the model's function and only the *inputs* of
 its calls, mutated into more inputs, and takes every expected value from running the function itself;
@@ -8,13 +9,12 @@ its calls, mutated into more inputs, and takes every expected value from running
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from ..engine import Engine, SamplingParams
 from ..ledger import Problem
 from ..sandbox import Job, check_sandbox, judge_many
-from ..tasks import grounding
-from ..tasks.code import (
+from . import grounding
+from .code import (
     PROPOSE_STOP,
     calls_prompt,
     constant_expectations,
@@ -28,24 +28,10 @@ from ..tasks.code import (
     variant_prompt,
 )
 from .gates import ContaminationIndex, NearDuplicates, passes_gates
-from .solve import prompts_for
+from .propose import Slot, draft_problems, prompts_for
 
 CALLS_STOP = ["\n\n\n", "\ndef ", "\n###", "\nclass "]
 PROBE_TIMEOUT_S = 20.0  # the whole probe program; each call also has its own timer (grounding.CALL_SECONDS)
-
-
-@dataclass
-class Slot:
-    """What one proposal is asked to be: a fresh problem, or a harder or easier variant of a parent."""
-
-    variant: str = ""  # "" | harder | easier
-    parent: Problem | None = None
-
-    @property
-    def difficulty(self) -> int:
-        if self.parent is None:
-            return 0
-        return self.parent.difficulty + (1 if self.variant == "harder" else -1)
 
 
 def propose_batch(
@@ -82,41 +68,6 @@ def propose_batch(
         prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, p.entry_point
     _validate(cfg, parsed, problems, fingerprints, near, contamination)
     return problems
-
-
-def draft_problems(engine, cfg, seed, round_id, start, slots, round_no, make_prompt, stop, meta) -> list[Problem]:
-    """The model's raw proposals, one per slot, as rejected Problems for a domain to parse and validate.
-    `make_prompt(rng, slot) -> (prompt, few-shot sources)`; the sampling seed depends only on (seed, round,
-    start), so a resumed batch regenerates the same text."""
-    m = cfg.mine
-    rng = random.Random(f"{seed}:{round_id}:{start}")
-    prompts, metas = [], []
-    for slot in slots:
-        prompt, shots = make_prompt(rng, slot)
-        prompts.append(prompt)
-        metas.append({**meta, "format": "chat" if m.chat else "raw", "shots": shots})
-    params = SamplingParams(
-        n=1,
-        temperature=m.propose_temperature,
-        top_p=m.propose_top_p,
-        max_tokens=m.propose_max_tokens,
-        stop=[] if m.chat else stop,
-        seed=seed * 7919 + (round_no - 1) * 104729 + start,
-    )
-    outs = engine.generate(prompts_for(engine, cfg, prompts), params)
-    return [
-        Problem(
-            round_id,
-            start + i,
-            o[0].text,
-            "rejected",
-            parent_id=slot.parent.id if slot.parent else None,
-            variant=slot.variant,
-            difficulty=slot.difficulty,
-            meta=metas[i],
-        )
-        for i, (o, slot) in enumerate(zip(outs, slots))
-    ]
 
 
 def _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems) -> None:

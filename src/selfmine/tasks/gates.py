@@ -1,9 +1,11 @@
 """Quality gates a proposed problem must pass beyond parsing: not a duplicate of an earlier problem (exact
-after AST normalisation, or near by MinHash), and not contaminated by a public benchmark."""
+after AST normalisation, or near by MinHash), and not contaminated by a public benchmark. Every domain's
+proposer applies them (they live here, in the domain layer, for that reason); mine/loop.py only holds the
+round's near-duplicate index."""
 
 from __future__ import annotations
 
-from ..tasks.code import code_tokens, ngrams
+from .code import code_tokens, ngrams
 
 
 class ContaminationIndex:
