@@ -42,6 +42,6 @@ mkdir -p "$root/runs"
     "$code/.venv/bin/python" -c 'import torch, transformers, peft, trl; print(f"torch={torch.__version__} transformers={transformers.__version__} peft={peft.__version__} trl={trl.__version__}")'
 } >> "$run.env"
 cd "$code"
-nohup "$code/.venv/bin/selfmine" run -c "$code/$config" --run-dir "$run" --set "seed=$seed" --no-progress \
+PYTHONUNBUFFERED=1 nohup "$code/.venv/bin/selfmine" run -c "$code/$config" --run-dir "$run" --set "seed=$seed" --no-progress \
     >> "$run.log" 2>&1 &
 echo "started seed $seed of $config at $commit: log $run.log, run dir $run (pid $!)"
