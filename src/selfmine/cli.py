@@ -20,6 +20,12 @@ app = typer.Typer(
 )
 
 
+# Options shared by several commands, declared once.
+RAY_ADDRESS = typer.Option(
+    None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
+)
+
+
 def fail(message: str, code: int = 2) -> None:
     """One clear line on stderr and a non-zero exit: the way every bad input ends."""
     typer.echo(f"selfmine: error: {message}", err=True)
@@ -174,9 +180,7 @@ def mine_cmd(
     overrides: list[str] = typer.Option(
         [], "--set", help="Config override KEY=VALUE, e.g. mine.repair=false (repeatable)."
     ),
-    ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
-    ),
+    ray_address: Optional[str] = RAY_ADDRESS,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
     """Self-mine pairs: propose problems, check them (grounded tests for code, a program-checked answer for
@@ -412,9 +416,7 @@ def eval_run(
     dtype: str = typer.Option(
         "auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."
     ),
-    ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
-    ),
+    ray_address: Optional[str] = RAY_ADDRESS,
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """Generate and score. Subcommands: `score` (samples made elsewhere), `compare` (two results)."""
@@ -475,9 +477,7 @@ def eval_score(
     ),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
     out: Path = typer.Option(Path("results.json"), "--out"),
-    ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
-    ),
+    ray_address: Optional[str] = RAY_ADDRESS,
 ) -> None:
     """Score completions produced elsewhere (EvalPlus samples format)."""
     from .datasets import DataError
@@ -585,9 +585,7 @@ def study_cmd(
     overrides: list[str] = typer.Option(
         [], "--set", help="Config override KEY=VALUE, e.g. study.seeds=[0,1] (repeatable)."
     ),
-    ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
-    ),
+    ray_address: Optional[str] = RAY_ADDRESS,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
     """Fine-tuning vs best-of-n sampling: for each pair count (nested subsets) and seed, base and tuned
@@ -637,9 +635,7 @@ def run_cmd(
         [], "--set", help="Config override KEY=VALUE, e.g. mine.attempts=8 (repeatable)."
     ),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data (default: SELFMINE_DATA_DIR)."),
-    ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
-    ),
+    ray_address: Optional[str] = RAY_ADDRESS,
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """The whole loop: baseline eval -> mine -> train -> eval adapter -> controls -> report. Resumable."""
