@@ -545,6 +545,26 @@ def eval_compare(
     typer.echo(markdown(result, a.stem, b.stem))
 
 
+@eval_app.command("export")
+def eval_export(
+    results: list[Path] = typer.Argument(..., help="Results JSON files (from selfmine eval or a run's eval/)."),
+    out_dir: Path = typer.Option(..., "--out-dir", help="Where <results stem>.<bench>.jsonl files go."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
+) -> None:
+    """Write each result's samples in EvalPlus's format (task_id + solution, or completion for math), so
+    `selfmine eval score`, EvalPlus or any other scorer can re-check them."""
+    from .evaluate.export import export
+
+    for path in results:
+        try:
+            for f in export(path, out_dir, data_dir=data_dir):
+                typer.echo(str(f))
+        except FileNotFoundError as e:
+            fail(f"not found: {e.filename or path}")
+        except (json.JSONDecodeError, KeyError):
+            fail(f"not a results JSON: {path}")
+
+
 @eval_app.command("pool")
 def eval_pool(
     runs: list[Path] = typer.Argument(
