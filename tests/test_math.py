@@ -17,7 +17,7 @@ from selfmine.evaluate import evaluate
 from selfmine.evaluate.math_bench import load_tasks, majority
 from selfmine.ledger import Ledger
 from selfmine.mine import mine
-from selfmine.tasks import math as m
+from selfmine.tasks import math_text as mt
 from selfmine.tasks.mathcheck import MathChecker
 
 from .scripted_math import ScriptedMathEngine
@@ -33,11 +33,11 @@ def cfg(data_dir, *sets):
 
 # -- the answer check ----------------------------------------------------------------------------------
 def test_final_answer_extraction():
-    assert m.final_answer("so 3 + 4 = 7.\n#### 7") == "7"
-    assert m.final_answer("#### 3\nWait, no.\n#### $1,234.") == "$1,234"
-    assert m.final_answer("The answer is $\\boxed{\\frac{1}{2}}$.") == "\\frac{1}{2}"
-    assert m.final_answer("x = \\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}") == "\\left( 3, \\frac{\\pi}{2} \\right)"
-    assert m.final_answer("no answer here") is None
+    assert mt.final_answer("so 3 + 4 = 7.\n#### 7") == "7"
+    assert mt.final_answer("#### 3\nWait, no.\n#### $1,234.") == "$1,234"
+    assert mt.final_answer("The answer is $\\boxed{\\frac{1}{2}}$.") == "\\frac{1}{2}"
+    assert mt.final_answer("x = \\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}") == "\\left( 3, \\frac{\\pi}{2} \\right)"
+    assert mt.final_answer("no answer here") is None
 
 
 def test_pathological_answers_are_undecided_within_the_deadline_off_the_main_thread():
@@ -101,19 +101,19 @@ def test_majority_vote_uses_equivalence_not_strings():
 
 # -- proposing ----------------------------------------------------------------------------------------
 def test_parse_proposal_rejections():
-    ok = m.parse_proposal(
+    ok = mt.parse_proposal(
         " A tank holds 40 litres and loses 3 litres a day. How many litres after 5 days?\n"
         "Program:\ndef solution():\n    return 40 - 3 * 5\nAnswer: 25\n"
     )
     assert ok.ok and ok.answer == "25" and ok.program.startswith("def solution")
-    assert m.parse_proposal(" A question that is long enough?\nAnswer: 3").reason == "no_program"
-    assert m.parse_proposal(" A question that is long enough?\nProgram:\nx = 1\nAnswer: 3").reason == "no_program"
+    assert mt.parse_proposal(" A question that is long enough?\nAnswer: 3").reason == "no_program"
+    assert mt.parse_proposal(" A question that is long enough?\nProgram:\nx = 1\nAnswer: 3").reason == "no_program"
     long_answer = (
         " A question that is long enough?\nProgram:\ndef solution():\n    return 1\nAnswer: one apple and a pear"
     )
-    assert m.parse_proposal(long_answer).reason == "not_closed_form"
+    assert mt.parse_proposal(long_answer).reason == "not_closed_form"
     trivial = " There are 12 eggs in a box of 12. How many?\nProgram:\ndef solution():\n    return 12\nAnswer: 12"
-    assert m.parse_proposal(trivial).reason == "trivial"
+    assert mt.parse_proposal(trivial).reason == "trivial"
 
 
 def test_mining_verifies_labels_and_runs_the_curriculum(tmp_path, data_dir):
@@ -145,7 +145,7 @@ def test_mining_verifies_labels_and_runs_the_curriculum(tmp_path, data_dir):
         assert all(ledger.attempts(p.id, "greedy") for p in valid.values())
         for pr in pairs:
             if pr.kind == "mixed":
-                assert m.final_answer(pr.fixed) and pr.failure_class in ("wrong_answer", "format")
+                assert mt.final_answer(pr.fixed) and pr.failure_class in ("wrong_answer", "format")
     finally:
         ledger.close()
     assert stats["total"]["pairs"] >= 2
@@ -167,16 +167,16 @@ def test_overcorrect_control_has_no_keep_correct_and_the_main_arm_does(tmp_path,
     assert any(e.kind == "keep_correct" for e in main) and not any(e.kind == "keep_correct" for e in over)
     for e in over:
         assert e.prompt.startswith("Question:") and e.completion.startswith("Wait, that is wrong")
-        assert m.final_answer(e.completion) is not None
+        assert mt.final_answer(e.completion) is not None
     for e in main:
         if e.kind == "keep_correct":
-            assert "That is right" in e.completion and m.final_answer(e.completion) == m.final_answer(e.prompt)
+            assert "That is right" in e.completion and mt.final_answer(e.completion) == mt.final_answer(e.prompt)
     solve = build_examples(pairs, keep, train.model_copy(update={"format": "solve"}), domain=domain)
     assert all(e.prompt.rstrip().endswith("Answer:") for e in solve)
     corrupt, info = domain.corruptor(pairs, 0)
     assert info["corrupted_verified_failing"] == len(pairs)
     for p in pairs:
-        assert m.final_answer(corrupt(p)) != m.final_answer(p.fixed)
+        assert mt.final_answer(corrupt(p)) != mt.final_answer(p.fixed)
     from selfmine.transfer import export_pairs
 
     for fmt, keys in (("tinyforge", {"problem", "solution", "answer"}), ("sft", {"prompt", "completion"})):
@@ -267,7 +267,7 @@ def test_program_answers_mode_takes_the_label_from_the_program_and_canonical_pai
         pencils = next(p for p in problems if p.header.startswith("A pack has 12 pencils"))
         assert pencils.status == "valid" and pencils.tests == ["60"] and pencils.meta["stated"] == "65"
         canonical = [p for p in ledger.pairs(("canonical",))]
-        assert canonical and all("def solution" in p.fixed and m.final_answer(p.fixed) for p in canonical)
+        assert canonical and all("def solution" in p.fixed and mt.final_answer(p.fixed) for p in canonical)
     finally:
         ledger.close()
 

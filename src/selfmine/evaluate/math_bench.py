@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..datasets import bench_file, load
-from ..tasks import math as m
+from ..tasks import math_text as mt
 from ..tasks.mathcheck import checker
 from .score import SampleResult
 
@@ -23,7 +23,7 @@ class MathTask:
 
     def reference_completion(self) -> str:
         """The reference solution in the format a sample is scored in (GSM8K's already ends `#### N`)."""
-        if "####" in self.solution or m.final_answer(self.solution):
+        if "####" in self.solution or mt.final_answer(self.solution):
             return self.solution
         return self.solution + f"\n#### {self.answer}"
 
@@ -36,20 +36,20 @@ def load_tasks(bench: str, data_dir=None) -> tuple[list[MathTask], str]:
 
 def prompts(engine, tasks: list[MathTask], fmt: str) -> list[str]:
     if fmt == "raw":
-        return [m.solve_prompt(t.question) for t in tasks]
+        return [mt.solve_prompt(t.question) for t in tasks]
     from ..engine.chat import chat_prompt
 
-    return [chat_prompt(engine, m.chat_text(t.question)) for t in tasks]
+    return [chat_prompt(engine, mt.chat_text(t.question)) for t in tasks]
 
 
 def stop(fmt: str) -> list[str]:
-    return m.SOLVE_STOP if fmt == "raw" else []
+    return mt.SOLVE_STOP if fmt == "raw" else []
 
 
 def score(tasks: list[MathTask], texts: list[list[str]]) -> list[list[SampleResult | None]]:
     """Every sample's final answer against the reference. A check that cannot decide stays a failure
     of the sample, recorded with status "undecided" (counted apart in the summary)."""
-    flat = [(i, t.answer, m.final_answer(x)) for i, (t, xs) in enumerate(zip(tasks, texts)) for x in xs]
+    flat = [(i, t.answer, mt.final_answer(x)) for i, (t, xs) in enumerate(zip(tasks, texts)) for x in xs]
     checks = checker().check_many([(gold, pred) for _, gold, pred in flat])
     out: list[list[SampleResult | None]] = [[] for _ in tasks]
     for (i, _, pred), c in zip(flat, checks):
@@ -82,4 +82,4 @@ def majority(answers: list[str | None]) -> int | None:
 
 
 def select(texts: list[list[str]]) -> list[int | None]:
-    return [majority([m.final_answer(x) for x in xs]) if len(xs) > 1 else None for xs in texts]
+    return [majority([mt.final_answer(x) for x in xs]) if len(xs) > 1 else None for xs in texts]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 
 from ..ledger import Problem
-from . import math as m
+from . import math_text as mt
 from .base import Grade
 from .mathcheck import checker
 
@@ -39,7 +39,7 @@ def program_values(programs: list[str], memory_mb: int, doing: str, runs: int = 
     from . import grounding
 
     setup, tag = grounding.probe_setup()
-    tests = grounding.probe_tests(m.PROGRAM_NAME, [grounding.Call(())])
+    tests = grounding.probe_tests(mt.PROGRAM_NAME, [grounding.Call(())])
     jobs = [Job(code, tests, PROGRAM_TIMEOUT_S, memory_mb, setup) for code in programs]
     verdicts = check_sandbox(judge_many(jobs * runs), doing)
     out = []
@@ -60,7 +60,7 @@ def value_text(value) -> str:
 
 class MathDomain:
     name = "math"
-    failure_priority = m.FAILURE_PRIORITY
+    failure_priority = mt.FAILURE_PRIORITY
     benches = MATH_BENCHES
     import_keys = ("problem", "solution", "answer")
 
@@ -86,14 +86,14 @@ class MathDomain:
 
         def make(rng, slot):
             if slot.parent is None:
-                return m.propose_prompt(rng, own=own or [], own_share=mc.own_examples)
-            return m.variant_prompt(rng, slot.parent, slot.variant)
+                return mt.propose_prompt(rng, own=own or [], own_share=mc.own_examples)
+            return mt.variant_prompt(rng, slot.parent, slot.variant)
 
         meta = {"domain": "math", "tests": f"answer:{mc.math_answers}"}
-        problems = draft_problems(engine, cfg, seed, round_id, start, slots, round_no, make, m.PROPOSE_STOP, meta)
-        parsed = [m.parse_proposal(p.raw) for p in problems]
+        problems = draft_problems(engine, cfg, seed, round_id, start, slots, round_no, make, mt.PROPOSE_STOP, meta)
+        parsed = [mt.parse_proposal(p.raw) for p in problems]
         for prob, p in zip(problems, parsed):
-            prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, m.PROGRAM_NAME
+            prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, mt.PROGRAM_NAME
         self._validate(cfg, parsed, problems, fingerprints, near, contamination)
         return problems
 
@@ -113,7 +113,7 @@ class MathDomain:
                 prob.reason, prob.detail = "program_error", why1[:300]
             elif v1 != v2:
                 prob.reason, prob.detail = "nondeterministic", f"{v1!r} then {v2!r}"[:300]
-            elif not m.closed_form(value_text(v1)):
+            elif not mt.closed_form(value_text(v1)):
                 prob.reason, prob.detail = "not_closed_form", f"the program gives {value_text(v1)[:80]}"
             else:
                 prob.meta["value"] = value_text(v1)
@@ -125,23 +125,23 @@ class MathDomain:
         checks = checker().check_many([(problems[i].meta["value"], parsed[i].answer) for i in agree])
         for i, c in zip(agree, checks):
             p, prob = parsed[i], problems[i]
-            if mc.math_answers == "program" and m.trivial(p.question, p.answer):
+            if mc.math_answers == "program" and mt.trivial(p.question, p.answer):
                 prob.reason, prob.detail = "trivial", f"the answer {p.answer} appears in the question"
                 continue
             if not c.equal:
                 prob.reason = "disagreement" if c.outcome in ("different", "no_answer") else "undecided"
                 prob.detail = f"program gives {prob.meta['value']}, stated {p.answer} ({c.outcome} {c.detail})"[:300]
                 continue
-            fp = m.fingerprint(p.question)
+            fp = mt.fingerprint(p.question)
             if not passes_gates(prob, fp, p.question, p.question, fingerprints, near, contamination):
                 continue
             prob.status, prob.reason = "valid", ""
-            prob.solve_prompt = m.chat_text(p.question) if cfg.mine.chat else m.solve_prompt(p.question)
+            prob.solve_prompt = mt.chat_text(p.question) if cfg.mine.chat else mt.solve_prompt(p.question)
             fingerprints.add(fp)
             near.add(f"r{prob.round_id}p{prob.idx}", p.question)
 
     def canonical_text(self, problem) -> str:
-        return m.program_solution(problem.code, problem.tests[0])
+        return mt.program_solution(problem.code, problem.tests[0])
 
     @staticmethod
     def same(attempt) -> str:
@@ -153,47 +153,47 @@ class MathDomain:
         return {"problem": view.header, "solution": view.fixed, "answer": view.tests[0] if view.tests else ""}
 
     def solve_stop(self, chat: bool) -> list[str]:
-        return [] if chat else m.SOLVE_STOP
+        return [] if chat else mt.SOLVE_STOP
 
     def repair_texts(self, problems: list, broken: dict) -> list[str]:
         # the prompt ends where a repair example's target begins its corrected solution
         return [
-            m.train_repair(p.header, broken[p.id].completion) + m.repair_target(broken[p.id].completion, "")
+            mt.train_repair(p.header, broken[p.id].completion) + mt.repair_target(broken[p.id].completion, "")
             for p in problems
         ]
 
     def grade(self, cfg, items: list) -> list[Grade]:
-        answers = [m.final_answer(c.text) for _, c in items]
+        answers = [mt.final_answer(c.text) for _, c in items]
         checks = checker().check_many([(p.tests[0], a) for (p, _), a in zip(items, answers)])
         out = []
         for (_, comp), a, c in zip(items, answers, checks):
             status = "passed" if c.equal else c.outcome
-            cls = "" if c.equal else m.classify_failure(c.outcome)
+            cls = "" if c.equal else mt.classify_failure(c.outcome)
             error = f"final answer {a}: {c.outcome}" if a else "no final answer (#### or \\boxed{})"
-            out.append(Grade(m.judged_solution(comp.text), status, c.equal, cls, "", error))
+            out.append(Grade(mt.judged_solution(comp.text), status, c.equal, cls, "", error))
         return out
 
     def train_prompts(self, view, fmt: str, broken: str, error: str) -> dict[str, str]:
         # an imported reference row has no wrong attempt: its repair example is a solve example
-        repair = m.train_repair(view.header, broken) if broken.strip() else m.train_solve(view.header)
-        return {"repair": repair, "solve": m.train_solve(view.header)}
+        repair = mt.train_repair(view.header, broken) if broken.strip() else mt.train_solve(view.header)
+        return {"repair": repair, "solve": mt.train_solve(view.header)}
 
     def train_target(self, view, fmt: str, broken: str, fixed: str) -> str:
         if fmt == "solve" or not broken.strip():
             return " " + fixed.strip()
-        return m.repair_target(broken, fixed)
+        return mt.repair_target(broken, fixed)
 
     def keep_example(self, view, fmt: str) -> tuple[str, str]:
         if fmt == "solve":
-            return m.train_solve(view.header), " " + view.fixed.strip()
-        return m.train_repair(view.header, view.fixed), m.keep_target(view.fixed)
+            return mt.train_solve(view.header), " " + view.fixed.strip()
+        return mt.train_repair(view.header, view.fixed), mt.keep_target(view.fixed)
 
     def corruptor(self, pairs: list, seed: int):
         """Each fixed solution with its final answer changed (checked wrong by math-verify); a bare
         `#### 0` where that is impossible."""
-        chosen = {p.id: m.corrupt_answer(p.fixed, seed) for p in pairs}
+        chosen = {p.id: mt.corrupt_answer(p.fixed, seed) for p in pairs}
         todo = [p for p in pairs if chosen[p.id]]
-        checks = checker().check_many([(p.tests[0], m.final_answer(chosen[p.id])) for p in todo])
+        checks = checker().check_many([(p.tests[0], mt.final_answer(chosen[p.id])) for p in todo])
         verified = {p.id for p, c in zip(todo, checks) if c.outcome == "different"}
         info = {"corrupted_verified_failing": len(verified), "corrupted_fallback_stub": len(pairs) - len(verified)}
         return (lambda p: chosen[p.id] if p.id in verified else self.format_stub(p)), info

@@ -31,7 +31,7 @@ def import_math_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
     import hashlib
 
     from ..sandbox.judge import DEFAULT_MEMORY_MB
-    from . import math as m
+    from . import math_text as mt
     from .math_domain import program_values, value_text
     from .mathcheck import checker
 
@@ -46,7 +46,7 @@ def import_math_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
         labels = [
             value_text(float(r["answer"])) if isinstance(r["answer"], (int, float)) else str(r["answer"]) for r in rows
         ]
-        own = checker().check_many([(lab, m.final_answer(r["solution"])) for lab, r in zip(labels, rows)])
+        own = checker().check_many([(lab, mt.final_answer(r["solution"])) for lab, r in zip(labels, rows)])
         spec = [checks.get(hashlib.sha256(r["problem"].encode()).hexdigest()[:16], {}) for r in rows]
         with_prog = [i for i, c in enumerate(spec) if c.get("program")]
         (got,) = program_values(
@@ -75,10 +75,10 @@ def import_math_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
                         i,
                         json.dumps(r),
                         "valid",
-                        entry_point=m.PROGRAM_NAME,
+                        entry_point=mt.PROGRAM_NAME,
                         code=spec[i].get("program", ""),
                         tests=[lab],
-                        solve_prompt=m.solve_prompt(r["problem"]),
+                        solve_prompt=mt.solve_prompt(r["problem"]),
                         header=r["problem"],
                         meta={"domain": "math", "label_check": flag},
                     ),
@@ -91,7 +91,7 @@ def import_math_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
                         "imported_fixed",
                         0,
                         r["solution"],
-                        m.judged_solution(r["solution"]),
+                        mt.judged_solution(r["solution"]),
                         "passed" if ok else flag,
                         ok,
                         "" if ok else flag,
