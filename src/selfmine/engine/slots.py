@@ -234,7 +234,11 @@ class SlotDecoder:
             return tokens
         p = self.params
         uniforms = None if p.greedy else torch.tensor([rows[s].rng.random() for s in live], dtype=torch.float64)
-        logits = self.logits if len(live) == len(rows) else self.logits.index_select(0, torch.tensor(live))
+        logits = (
+            self.logits
+            if len(live) == len(rows)
+            else self.logits.index_select(0, torch.tensor(live, device=self.logits.device))
+        )
         picked = self.engine._pick(logits, p, uniforms).tolist()
         for s, t in zip(live, picked):
             row = rows[s]
