@@ -23,7 +23,7 @@ import torch
 from . import invariant, onednn, slots
 from .base import Engine
 from .models import resolve_model
-from .types import Completion, SamplingParams, cut_at_stop, mix_seed, prompt_seeds
+from .types import Completion, SamplingParams, mix_seed, prompt_seeds
 
 NUCLEUS_CANDIDATES = 256
 
@@ -253,33 +253,20 @@ class HFEngine(Engine):
         dev = self.device
         cache, logits, attn = self._prefill(model, ids_list, k)
         rows = len(ids_list) * k
-        generated: list[list[int]] = [[] for _ in range(rows)]
+        state = [slots.Row(r // k, r % k, rngs[r], len(ids_list[r // k])) for r in range(rows)]
         finished: list[Completion | None] = [None] * rows
         active = list(range(rows))  # the real rows; the tensors hold one copy more when only one is left
         if rows < self.min_rows:
             cache, attn, logits = self._select(cache, attn, logits, [0] * self.min_rows)
         max_stop = max((len(s) for s in params.stop), default=0)
-        checked = [0] * rows  # decoded characters already searched for stop strings
         for step in range(params.max_tokens):
             uniforms = None if params.greedy else torch.tensor([rngs[r].random() for r in active], dtype=torch.float64)
             next_tok = self._pick(logits[: len(active)], params, uniforms).tolist()
             keep = []
             for j, r in enumerate(active):
-                t = next_tok[j]
-                prompt_len = len(ids_list[r // k])
-                if t in self.eos_ids:
-                    text = self.tokenizer.decode(generated[r], skip_special_tokens=True)
-                    finished[r] = Completion(text, "stop", prompt_len, len(generated[r]) + 1)
-                    continue
-                generated[r].append(t)
-                if params.stop:
-                    text = self.tokenizer.decode(generated[r], skip_special_tokens=True)
-                    hit = cut_at_stop(text, params.stop, max(0, checked[r] - max_stop + 1))
-                    checked[r] = len(text)
-                    if hit:
-                        finished[r] = Completion(hit[0], "stop", prompt_len, len(generated[r]), stop_string=hit[1])
-                        continue
-                keep.append(j)
+                finished[r] = slots.ended(self, state[r], next_tok[j], params, max_stop)
+                if finished[r] is None:
+                    keep.append(j)
             if not keep or step == params.max_tokens - 1:
                 break
             if len(keep) < len(active):  # finished sequences stop costing compute
@@ -294,10 +281,6 @@ class HFEngine(Engine):
             pos = attn.sum(-1, keepdim=True) - 1
             out = model(input_ids=tok, attention_mask=attn, position_ids=pos, use_cache=True, **{self._cache_kw: cache})
             cache, logits = self._cache_of(out), out.logits[:, -1, :]
-        for r in range(rows):
-            if finished[r] is None:
-                text = self.tokenizer.decode(generated[r], skip_special_tokens=True)
-                finished[r] = Completion(text, "length", len(ids_list[r // k]), len(generated[r]))
         return [finished[p * k : (p + 1) * k] for p in range(len(ids_list))]  # type: ignore[misc]
 
     def _select(self, cache, attn, logits, rows: list[int]):

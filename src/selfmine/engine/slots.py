@@ -165,13 +165,36 @@ def slot_attention(module, query, key, value, attention_mask, **kwargs):
 
 
 @dataclass
-class _Row:
+class Row:
+    """One sequence being decoded (both loops keep one per row)."""
+
     prompt: int
     sample: int
     rng: random.Random
     prompt_tokens: int
     generated: list[int] = field(default_factory=list)
     checked: int = 0
+
+
+def ended(engine, row: Row, t: int, params: SamplingParams, max_stop: int) -> Completion | None:
+    """Append token `t` to `row`; its Completion if that ends it (end token, stop string, length)."""
+    decode = engine.tokenizer.decode
+    if t in engine.eos_ids:
+        return Completion(
+            decode(row.generated, skip_special_tokens=True), "stop", row.prompt_tokens, len(row.generated) + 1
+        )
+    row.generated.append(t)
+    if params.stop:
+        text = decode(row.generated, skip_special_tokens=True)
+        hit = cut_at_stop(text, params.stop, max(0, row.checked - max_stop + 1))
+        row.checked = len(text)
+        if hit:
+            return Completion(hit[0], "stop", row.prompt_tokens, len(row.generated), stop_string=hit[1])
+    if len(row.generated) >= params.max_tokens:
+        return Completion(
+            decode(row.generated, skip_special_tokens=True), "length", row.prompt_tokens, len(row.generated)
+        )
+    return None
 
 
 class SlotDecoder:
@@ -188,7 +211,7 @@ class SlotDecoder:
         from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
         queue = deque(items)
-        rows: list[_Row | None] = [None] * max(MIN_ROWS, min(slots, sum(k for _, _, k in items)))
+        rows: list[Row | None] = [None] * max(MIN_ROWS, min(slots, sum(k for _, _, k in items)))
         self.cache, self.logits = None, None
         ALL_ATTENTION_FUNCTIONS["sdpa"] = slot_attention
         try:
@@ -224,7 +247,7 @@ class SlotDecoder:
             self.cache.place(free[:k], prefill, len(ids))
             self.logits[free[:k]] = out.logits[0, -1]
             for j, s in enumerate(free[:k]):
-                rows[s] = _Row(prompt, first + j, self.rng_of(prompt, first + j), len(ids))
+                rows[s] = Row(prompt, first + j, self.rng_of(prompt, first + j), len(ids))
 
     def _pick(self, rows) -> list[int]:
         """Each live row's next token; rows that end are handed to `finish` and their slots freed."""
@@ -242,32 +265,13 @@ class SlotDecoder:
         picked = self.engine._pick(logits, p, uniforms).tolist()
         for s, t in zip(live, picked):
             row = rows[s]
-            done = self._ended(row, t)
+            done = ended(self.engine, row, t, self.params, self.max_stop)
             if done is not None:
                 self.finish(row, done)
                 rows[s] = None
             else:
                 tokens[s] = t
         return tokens
-
-    def _ended(self, row: _Row, t: int) -> Completion | None:
-        decode = self.engine.tokenizer.decode
-        if t in self.engine.eos_ids:
-            return Completion(
-                decode(row.generated, skip_special_tokens=True), "stop", row.prompt_tokens, len(row.generated) + 1
-            )
-        row.generated.append(t)
-        if self.params.stop:
-            text = decode(row.generated, skip_special_tokens=True)
-            hit = cut_at_stop(text, self.params.stop, max(0, row.checked - self.max_stop + 1))
-            row.checked = len(text)
-            if hit:
-                return Completion(hit[0], "stop", row.prompt_tokens, len(row.generated), stop_string=hit[1])
-        if len(row.generated) >= self.params.max_tokens:
-            return Completion(
-                decode(row.generated, skip_special_tokens=True), "length", row.prompt_tokens, len(row.generated)
-            )
-        return None
 
     def _compact(self, rows, tokens):
         """With nothing left to admit, free slots stop costing compute (at least MIN_ROWS stay)."""
