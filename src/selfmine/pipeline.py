@@ -14,15 +14,13 @@ import yaml
 from .config import RunConfig, first_difference, flatten
 from .datasets import reference_pairs
 from .engine import Engine, release_for_training
+from .evaluate.pool import CHAT
 from .ledger import MINED_KINDS, Ledger, run_dir_lock
 from .scale import make_engine
 
 
 class PipelineError(RuntimeError):
     pass
-
-
-CHAT = "@chat"  # suffix of an arm evaluated through the chat template (eval.chat_arms)
 
 
 class Pipeline:
@@ -73,7 +71,7 @@ class Pipeline:
         evaluation = {k: v for k, v in c["eval"].items() if k != "chat_arms"}  # an arm's own settings only
         if name.endswith(CHAT):
             evaluation["format"] = "chat"
-        if name in ("baseline", "baseline" + CHAT, "eval:base" + CHAT):
+        if name in ("baseline", "eval:base" + CHAT):
             return flatten({**engine, "eval": evaluation, "data_dir": c["data_dir"]})
         if name == "mine":
             return flatten(mine)

@@ -17,6 +17,12 @@ from .stats import mcnemar_exact, sign_flip_p
 
 BASE = "base"
 MAIN = "adapter"
+CHAT = "@chat"  # an arm evaluated again through the chat template: `<arm>@chat` (eval.chat_arms)
+
+
+def format_suffix(arm: str) -> str:
+    """ "@chat" for `adapter@chat`, "" for a raw-format arm: arms compare only within one suffix."""
+    return arm[arm.index("@") :] if "@" in arm else ""
 
 
 class PoolError(ValueError):
@@ -80,8 +86,8 @@ def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE) -> 
         for arm, result in r.items():
             check_comparable(runs[0][arm], result)
     out = {}
-    for suffix in sorted({a[a.index("@") :] if "@" in a else "" for a in arms}):  # "" (raw), "@chat"
-        group = {a for a in arms if (a[a.index("@") :] if "@" in a else "") == suffix}
+    for suffix in sorted({format_suffix(a) for a in arms}):  # "" (raw), "@chat"
+        group = {a for a in arms if format_suffix(a) == suffix}
         if base + suffix not in group:
             continue
         for r in runs:

@@ -10,6 +10,7 @@ from pathlib import Path
 import jinja2
 
 from ..evaluate.compare import compare
+from ..evaluate.pool import format_suffix
 from ..funnel import format_stats, total_stats
 from ..ledger import MINED_KINDS, Ledger
 from . import charts
@@ -36,8 +37,7 @@ def _load(run_dir: Path) -> dict:
 
 
 def _base_of(evals: dict, arm: str) -> dict | None:
-    suffix = arm[arm.index("@") :] if "@" in arm else ""
-    return evals.get("base" + suffix)
+    return evals.get("base" + format_suffix(arm))
 
 
 def context(run_dir: Path) -> dict:
