@@ -174,6 +174,61 @@ def test_a_run_killed_at_several_points_resumes_to_the_same_result(tmp_path, tin
             ], (rel, bench, killed)
 
 
+def _completions(path: Path) -> dict:
+    report = json.loads(path.read_text())
+    return {b: [[x["completion"] for x in t["samples"]] for t in r["per_task"]] for b, r in report["benches"].items()}
+
+
+def test_a_run_dir_carried_without_weights_trains_again_and_checks_the_loss_curve(finished_run, tmp_path):
+    """A run dir carried to another session (ledger and results committed, adapter weights not) resumes:
+    an evaluation that still needs an adapter trains it again from the same pairs and seed, the loss curve
+    is compared with the recorded one, and a training whose evaluations are all done is left alone."""
+    from selfmine.ledger import Ledger
+
+    whole, cfg, _ = finished_run
+    run = tmp_path / "carried"
+    shutil.copytree(whole, run, ignore=shutil.ignore_patterns("*.safetensors", ".lock"))
+    (run / "eval" / "adapter.json").unlink()
+    ledger = Ledger.in_run_dir(run)
+    try:
+        ledger.set_stage("eval:adapter", "interrupted")
+    finally:
+        ledger.close()
+    r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "[train:none] trained again: the same loss curve as before" in r.stdout, r.stdout
+    assert "[train:corrupted] already done" in r.stdout
+    assert (run / "adapters" / "selfmine" / "adapter_model.safetensors").exists()
+    assert _completions(run / "eval" / "adapter.json") == _completions(whole / "eval" / "adapter.json")
+    ledger = Ledger.in_run_dir(run)
+    try:
+        info = ledger.stage_info("train:none")
+    finally:
+        ledger.close()
+    assert info["retrained"]["same_losses"] and info["losses"] == info["retrained"]["losses_before"]
+
+
+def test_a_run_dir_from_another_kind_of_machine_is_refused_in_one_line(finished_run, tmp_path):
+    """Greedy outputs and trainings differ between an AVX2/float32 and an AMX/bf16 machine: finishing a
+    run on another kind would mix both in one paired comparison."""
+    from selfmine.ledger import Ledger
+
+    whole, cfg, _ = finished_run
+    run = tmp_path / "moved"
+    shutil.copytree(whole, run, ignore=shutil.ignore_patterns("*.safetensors", ".lock"))
+    ledger = Ledger.in_run_dir(run)
+    try:
+        info = ledger.stage_info("baseline")
+        info["settings"]["numerics.device"] = "cpu:some-other-kind"
+        ledger.set_stage("baseline", "done", **info)
+    finally:
+        ledger.close()
+    r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress")
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert r.returncode != 0 and len(lines) == 1, r.stderr
+    assert "computed on 'cpu:some-other-kind'" in lines[0] and "Traceback" not in r.stderr
+
+
 @pytest.mark.parametrize(
     "override,needle",
     [

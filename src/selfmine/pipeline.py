@@ -14,6 +14,7 @@ import yaml
 from .config import RunConfig, first_difference, flatten
 from .datasets import reference_pairs
 from .engine import Engine, release_for_training
+from .engine.numerics import numerics
 from .evaluate.pool import CHAT
 from .ledger import MINED_KINDS, Ledger, run_dir_lock
 from .scale import make_engine
@@ -30,6 +31,7 @@ class Pipeline:
         (self.dir / "eval").mkdir(exist_ok=True)
         (self.dir / "adapters").mkdir(exist_ok=True)
         self._engine: Engine | None = None
+        self.numerics = numerics(cfg.engine.backend, cfg.engine.dtype)
 
     @property
     def engine(self) -> Engine:
@@ -60,7 +62,7 @@ class Pipeline:
         """The settings that decide a stage's output, as dotted keys: a finished stage is reused only when
         they are unchanged."""
         c = self.cfg.model_dump(mode="json")
-        engine = {"engine": c["engine"], "seed": c["seed"]}
+        engine = {"engine": c["engine"], "seed": c["seed"], "numerics": self.numerics}
         mine = {**engine, "domain": c["domain"], "mine": c["mine"]}
         train = {
             **mine,
@@ -90,9 +92,18 @@ class Pipeline:
                 old = ledger.stage_info(name).get("settings")
                 if old is None:
                     continue  # a run dir from before settings were recorded
-                diff = first_difference(old, self.settings(name))
+                new = self.settings(name)
+                if not any(k.startswith("numerics.") for k in old):  # recorded before the machine class was
+                    new = {k: v for k, v in new.items() if not k.startswith("numerics.")}
+                diff = first_difference(old, new)
                 if diff:
                     key, was, now = diff
+                    if key.startswith("numerics."):
+                        raise PipelineError(
+                            f"run dir {self.dir}: stage {name!r} was computed on {was!r}, this machine is {now!r}: "
+                            "a paired comparison must not mix machines; resume it on its own kind of machine, or "
+                            "use a new --run-dir"
+                        )
                     raise PipelineError(
                         f"run dir {self.dir}: stage {name!r} was done with {key}={was!r}, this run asks for "
                         f"{now!r}; use a new --run-dir, or set {key} back to resume"
@@ -146,6 +157,8 @@ class Pipeline:
     def _train(self, control: str) -> dict:
         from .train import train
 
+        before = self._weights_lost(f"train:{control}")
+
         ledger = Ledger.in_run_dir(self.dir)
         try:
             mined = ledger.pair_count(MINED_KINDS)
@@ -170,13 +183,49 @@ class Pipeline:
             self.echo(
                 f"mining gave {mined} pairs: supplemented with {info.get('imported', 0)} reference pairs from {p.supplement_pairs}"
             )
-        out = self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")
+        out = self._adapter(control)
         if out.exists():
             shutil.rmtree(out)  # an interrupted earlier attempt
         self.release_engine()
         cfg = self.cfg.train.model_copy(update={"control": control})
         rec = train(cfg, out, run_dir=self.dir, model=self.cfg.engine.model, progress=self.progress, echo=self.echo)
-        return {"pairs": rec["pairs"], "adapter": str(out)}
+        losses = [round(x["loss"], 6) for x in rec["loss_curve"]]
+        info = {"pairs": rec["pairs"], "adapter": str(out), "losses": losses}
+        if before is not None:  # trained again because the weights were gone: is it the same adapter?
+            info["retrained"] = {"losses_before": before, "same_losses": before == losses}
+            self.echo(
+                f"[train:{control}] trained again: "
+                + ("the same loss curve as before" if before == losses else "the loss curve DIFFERS from before")
+            )
+        return info
+
+    def _weights_lost(self, name: str) -> list | None:
+        """The recorded loss curve of a training whose weights were lost, or None for a first training."""
+        ledger = Ledger.in_run_dir(self.dir)
+        try:
+            return ledger.stage_info(name).get("losses") if ledger.stage(name) == "weights missing" else None
+        finally:
+            ledger.close()
+
+    def _adapter(self, control: str) -> Path:
+        return self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")
+
+    def _weights_back(self, control: str, needs: list[str]) -> None:
+        """A run dir carried to another session without adapter weights (they are not committed) keeps its
+        finished training stages; when an evaluation still needs the weights, the training runs again from
+        the same pairs and seed, and its loss curve is checked against the recorded one."""
+        name = f"train:{control}"
+        if self._stage(name) != "done" or (self._adapter(control) / "adapter_model.safetensors").exists():
+            return
+        if all(self._stage(n) == "done" for n in needs):
+            return
+        ledger = Ledger.in_run_dir(self.dir)
+        try:
+            info = ledger.stage_info(name)
+            ledger.set_stage(name, "weights missing", **info)
+        finally:
+            ledger.close()
+        self.echo(f"[{name}] done before, but its weights are not here: training again")
 
     def _chat_arms(self, arms: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
         """(arm, its training's control or None for the base) for each arm of eval.chat_arms."""
@@ -208,12 +257,13 @@ class Pipeline:
         self._step("baseline", lambda: self._eval("base"))
         self._step("mine", self._mine)
         for control, arm in arms:
+            needs = [f"eval:{arm}"] + [f"eval:{a}{CHAT}" for a, c in chat if c == control]
+            self._weights_back(control, needs)
             self._step(f"train:{control}", lambda c=control: self._train(c))
-            adapter = self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")
             if self._stage(f"train:{control}") == "done":
-                self._step(f"eval:{arm}", lambda a=arm, d=adapter: self._eval(a, str(d)))
+                self._step(f"eval:{arm}", lambda a=arm, d=self._adapter(control): self._eval(a, str(d)))
         for arm, control in chat:
-            adapter = None if control is None else self.dir / "adapters" / ("selfmine" if control == "none" else arm)
+            adapter = None if control is None else self._adapter(control)
             if control is None or self._stage(f"train:{control}") == "done":
                 self._step(
                     f"eval:{arm}{CHAT}", lambda a=arm, d=adapter: self._eval(a + CHAT, None if d is None else str(d))

@@ -23,18 +23,10 @@ import torch
 from . import invariant, onednn, slots
 from .base import Engine
 from .models import resolve_model
+from .numerics import cpu_has_native_bf16
 from .types import Completion, SamplingParams, mix_seed, prompt_seeds
 
 NUCLEUS_CANDIDATES = 256
-
-
-def cpu_has_native_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 def resolve_dtype(dtype: str | None, device: str) -> torch.dtype:
