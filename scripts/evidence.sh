@@ -1,25 +1,84 @@
 #!/usr/bin/env bash
-# One seed of the evidence run (issue #24), from a fixed commit, in the background, resumable.
+# One seed of the evidence run (issue #24), from a fixed commit, in the background, resumable, and carried
+# from session to session through committed results.
 #
-#   scripts/evidence.sh SEED [CONFIG] [ROOT]
+#   scripts/evidence.sh SEED [CONFIG] [ROOT]        start or resume seed SEED in the background
+#   scripts/evidence.sh save SEED [CONFIG] [ROOT]   copy what the run has finished into RESULTS/s<SEED>
 #
-# - Freezes the code: a git worktree of the current HEAD under ROOT/code/<commit> with its own virtual
+# - Freezes the code: a git worktree of one commit under ROOT/code/<commit> with its own virtual
 #   environment and a NON-editable install (so editing the checkout cannot change a running experiment).
+#   A new run takes the current HEAD; a run that exists (or is restored) keeps the commit it started with.
 # - Runs `selfmine run` with --set seed=SEED into ROOT/runs/<config name>-s<SEED>, logging to
-#   ROOT/runs/<config name>-s<SEED>.log, under nohup. Calling it again with the same arguments resumes the
-#   run (finished stages are skipped; the run dir refuses other settings).
-# - The commit, the command and the library versions are written beside the run (run.env); every result
-#   JSON records versions and checksums itself.
+#   ROOT/runs/<config name>-s<SEED>.log, under nohup. Calling it again resumes the run (finished stages are
+#   skipped; the run dir refuses other settings and another kind of machine, in one line).
+# - `save` writes RESULTS/s<SEED>/: every finished arm's result JSON and its samples in EvalPlus's format,
+#   the mined pairs, and under run/ the ledger (gzip), config and run.env. When the run dir is missing (a new
+#   session on a new machine), starting the seed restores it from there; finished trainings whose weights
+#   are not committed train again when an evaluation still needs them, and their loss curves are checked.
 #
-# Defaults: CONFIG=configs/cpu-selfmine-study-qwen.yaml, ROOT=/work/evidence (outside the work tree).
+# Defaults: CONFIG=configs/cpu-selfmine-study-qwen.yaml, ROOT=/work/evidence (outside the work tree),
+# RESULTS (environment) = results/cpu-qwen2.5-coder-0.5b for that config, else results/<config name>.
 set -euo pipefail
 
-seed="${1:?usage: scripts/evidence.sh SEED [CONFIG] [ROOT]}"
+verb=run
+if [ "${1:-}" = save ]; then verb=save; shift; fi
+seed="${1:?usage: scripts/evidence.sh [save] SEED [CONFIG] [ROOT]}"
 config="${2:-configs/cpu-selfmine-study-qwen.yaml}"
 root="${3:-/work/evidence}"
 repo="$(git rev-parse --show-toplevel)"
+name="$(basename "$config" .yaml)"
+case "$name" in
+    cpu-selfmine-study-qwen) default_results=results/cpu-qwen2.5-coder-0.5b ;;
+    *) default_results="results/$name" ;;
+esac
+results="$repo/${RESULTS:-$default_results}/s$seed"
+run="$root/runs/$name-s$seed"
+
+first_commit() { sed -n 's/^commit=//p' "$1" | head -1; }
+
+if [ "$verb" = save ]; then
+    [ -f "$run/ledger.sqlite" ] || { echo "evidence.sh: no run at $run" >&2; exit 1; }
+    code="$root/code/$(first_commit "$run.env")"
+    mkdir -p "$results/run" "$results/samples"
+    # a consistent copy of a ledger that may be in use (SQLite's online backup), gzipped without a timestamp
+    "$code/.venv/bin/python" - "$run/ledger.sqlite" "$results/run/ledger.sqlite" <<'PY'
+import sqlite3, sys
+src, dst = sqlite3.connect(sys.argv[1]), sqlite3.connect(sys.argv[2])
+src.backup(dst)
+dst.close(); src.close()
+PY
+    gzip -nf "$results/run/ledger.sqlite"
+    cp "$run/config.yaml" "$results/run/config.yaml"
+    cp "$run.env" "$results/run/run.env"
+    for arm in "$run"/eval/*.json; do
+        [ -e "$arm" ] || continue
+        cp "$arm" "$results/"
+        "$code/.venv/bin/selfmine" eval export "$arm" --out-dir "$results/samples" >/dev/null
+    done
+    for t in "$run"/adapters/*/training.json; do
+        [ -e "$t" ] || continue
+        arm="$(basename "$(dirname "$t")")"
+        [ "$arm" = selfmine ] && arm=adapter
+        cp "$t" "$results/run/training-$arm.json"
+    done
+    "$code/.venv/bin/selfmine" pairs export --run-dir "$run" --format tinyforge --out "$results/run/pairs.jsonl" >/dev/null 2>&1 || true
+    du -sh "$results"
+    exit 0
+fi
+
+if [ ! -f "$run/ledger.sqlite" ] && [ -f "$results/run/ledger.sqlite.gz" ]; then
+    echo "evidence.sh: restoring $run from $results (a run carried from an earlier session)"
+    mkdir -p "$run/eval" "$run/adapters"
+    gunzip -c "$results/run/ledger.sqlite.gz" > "$run/ledger.sqlite"
+    cp "$results/run/config.yaml" "$run/config.yaml"
+    cp "$results/run/run.env" "$run.env"
+    for arm in "$results"/*.json; do [ -e "$arm" ] && cp "$arm" "$run/eval/"; done
+fi
 commit="$(git -C "$repo" rev-parse HEAD)"
-if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
+if [ -f "$run.env" ]; then
+    commit="$(first_commit "$run.env")"
+    echo "evidence.sh: resuming at the run's own commit $commit"
+elif [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
     echo "evidence.sh: uncommitted changes in the checkout are NOT part of this run (it runs $commit)" >&2
 fi
 code="$root/code/$commit"
@@ -30,8 +89,6 @@ if [ ! -x "$code/.venv/bin/selfmine" ]; then
     "$code/.venv/bin/pip" install -q --upgrade pip
     "$code/.venv/bin/pip" install -q -c "$code/constraints.txt" "$code[ml,eval,qwen,dev]"
 fi
-name="$(basename "$config" .yaml)-s$seed"
-run="$root/runs/$name"
 mkdir -p "$root/runs"
 {
     echo "commit=$commit"
