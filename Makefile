@@ -1,7 +1,7 @@
 # The two commands of the quick start: `make run` and `make test`. Each sets itself up first.
 VENV ?= .venv
 
-.PHONY: setup run demo-judge test lint bench clean
+.PHONY: setup run demo-judge test lint bench check-results clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,11 @@ test: setup lint
 	@if $(VENV)/bin/python -c "from selfmine.sandbox.isolation import best_launcher; best_launcher('unshare')" 2>/dev/null; then \
 	  echo "judge tests again, under unshare:"; SELFMINE_ISOLATION=unshare $(VENV)/bin/python -m pytest -q $(JUDGE_TESTS); \
 	else echo "unshare is not available here: the judge tests ran once"; fi
+
+# Every committed sample under results/ scored again against its committed verdict (CI checks a fixed
+# sample of tasks from each file; this checks all of them, minutes per arm).
+check-results: setup
+	SELFMINE_ALL_RESULTS=1 $(VENV)/bin/python -m pytest -q tests/test_results.py
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
