@@ -9,6 +9,8 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .errors import UserError
+
 
 class Section(BaseModel):
     """The base of every config section: unknown keys are errors, assignments are validated."""
@@ -44,7 +46,7 @@ class TrainConfig(Section):
     seed: int = 0
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A config the user must fix. The message is one line."""
 
 

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import UserError
+
 # (subdir, file, sha256 of the file as stored)
 FILES = {
     "humaneval": (
@@ -34,7 +36,7 @@ PACKAGED = Path(__file__).resolve().parent / "data"
 HUB_DIR = "hub"  # the data-dir value that asks for hub copies instead of files
 
 
-class DataError(Exception):
+class DataError(UserError):
     """Missing or corrupt benchmark data. The message is meant for the user."""
 
 

@@ -15,12 +15,13 @@ from .config import RunConfig, first_difference, flatten
 from .datasets import reference_pairs
 from .engine import Engine, release_for_training
 from .engine.numerics import numerics
+from .errors import UserError
 from .evaluate.pool import CHAT
 from .ledger import MINED_KINDS, Ledger, run_dir_lock
 from .scale import make_engine
 
 
-class PipelineError(RuntimeError):
+class PipelineError(UserError, RuntimeError):
     pass
 
 

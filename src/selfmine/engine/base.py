@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from ..errors import UserError
 from .types import Completion, SamplingParams
 
 
-class EngineError(Exception):
+class EngineError(UserError):
     """A backend that cannot serve the request. The message is meant for the user."""
 
 

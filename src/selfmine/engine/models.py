@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import UserError
 from ..hub import hub_reachable, selfmine_home
 
 DEFAULT_MODEL = "gemma-3-270m"
@@ -26,7 +27,7 @@ DEFAULT_ALIASES = {None, "", "default", DEFAULT_MODEL, "google/gemma-3-270m"}
 LICENCE = "Gemma Terms of Use (https://ai.google.dev/gemma/terms)"
 
 
-class ModelError(Exception):
+class ModelError(UserError):
     """A model name that cannot be turned into weights here. The message is meant for the user."""
 
 

@@ -3,12 +3,13 @@ exact McNemar p-value. Also the interaction of two factors (e.g. fine-tuning x b
 
 from __future__ import annotations
 
+from ..errors import UserError
 from .stats import mcnemar_exact, newcombe, paired_bootstrap, sign_flip_p
 
 SETTINGS = ("format", "limit", "sampling.n", "sampling.temperature", "sampling.top_p", "sampling.max_tokens")
 
 
-class IncomparableResults(ValueError):
+class IncomparableResults(UserError, ValueError):
     pass
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserError
 from .compare import _per_task, check_comparable
 from .stats import mcnemar_exact, sign_flip_p
 
@@ -25,7 +26,7 @@ def format_suffix(arm: str) -> str:
     return arm[arm.index("@") :] if "@" in arm else ""
 
 
-class PoolError(ValueError):
+class PoolError(UserError, ValueError):
     pass
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import UserError
 from .records import MINED_KINDS, Attempt, Pair, PairView, Problem
 
 SCHEMA = """
@@ -257,7 +258,7 @@ class Ledger:
         return self.db.execute("SELECT COUNT(*) FROM attempts WHERE kind = ?", (kind,)).fetchone()[0]
 
 
-class RunDirBusy(RuntimeError):
+class RunDirBusy(UserError, RuntimeError):
     pass
 
 

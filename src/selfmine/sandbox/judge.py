@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..errors import UserError
 from .pool import WorkerDied, WorkerPool
 from .verdict import Status, TestResult, Verdict
 
@@ -24,7 +25,7 @@ EXTRA_PROCESSES = 32
 CODE_LIMIT = 4 * 1024 * 1024  # the worker's buffer for one program
 
 
-class BadTests(ValueError):
+class BadTests(UserError, ValueError):
     """The tests themselves are not valid Python."""
 
 

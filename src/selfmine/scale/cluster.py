@@ -4,10 +4,12 @@ connection per process. Apart from the package's `__init__` so the judge's and t
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 RAY_EXTRA = "pip install -e '.[ray]'"
 
 
-class RayMissing(RuntimeError):
+class RayMissing(UserError, RuntimeError):
     """Ray was asked for and is not installed. The message is one line for the user."""
 
 

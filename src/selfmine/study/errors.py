@@ -3,6 +3,8 @@ importing run.py back (run.py calls them)."""
 
 from __future__ import annotations
 
+from ..errors import UserError
 
-class StudyError(RuntimeError):
+
+class StudyError(UserError, RuntimeError):
     pass

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..config import TrainConfig
 from ..engine.models import resolve_model
+from ..errors import UserError
 from ..ledger import MINED_KINDS, Ledger, PairView
 from ..provenance import stamp
 from ..tasks.base import get_domain
@@ -18,7 +19,7 @@ from .data import build_examples, select_pairs
 PAIR_KINDS = (*MINED_KINDS, "imported")
 
 
-class TrainError(Exception):
+class TrainError(UserError):
     """Nothing sensible to train on, or a bad source. The message is meant for the user."""
 
 
