@@ -1,11 +1,20 @@
-"""The `selfmine` command. Thin: parse, call one function, print."""
+"""The `selfmine` command. Thin: parse, call one function, print.
+
+Errors: every error a user can cause or mend subclasses `errors.UserError`; `main` catches it once and prints
+its message as one line (exit `UserError.exit_code`, 2). Commands catch only what needs a message of its own
+(a full disk, an interrupt) and the plain ValueErrors of input checks that predate UserError."""
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
+import os
 import sqlite3
+import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -20,22 +29,110 @@ app = typer.Typer(
 )
 
 
-# Options shared by several commands, declared once.
-RAY_ADDRESS = typer.Option(
-    None, "--ray-address", help="Judge on a Ray cluster: auto | ray://HOST:PORT | local (needs the ray extra)."
-)
+# Options shared by several commands, declared once: a command names the type and gives the default.
+RayAddress = Annotated[
+    Optional[str],
+    typer.Option("--ray-address", help="Judge on a Ray cluster: auto, ray://HOST:PORT or local (needs the ray extra)."),
+]
+NoProgress = Annotated[
+    bool, typer.Option("--no-progress", help="Show no progress bars (nor those of transformers, datasets, the hub).")
+]
+Overrides = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="A config override KEY=VALUE, e.g. mine.attempts=8 or train.rank=8 (repeatable)."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON, alone on stdout (messages go to stderr).")]
+RunDir = Annotated[Path, typer.Option("--run-dir", help="The run directory (where ledger.sqlite lives).")]
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data-dir",
+        help="Benchmark data in selfmine's layout (default: SELFMINE_DATA_DIR, else the copy shipped with selfmine).",
+    ),
+]
+Model = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model",
+        "-m",
+        help="An HF model id, local directory or preset name (default: the embedded gemma-3-270m base).",
+    ),
+]
+Adapter = Annotated[Optional[Path], typer.Option("--adapter", help="A PEFT LoRA adapter directory to apply.")]
+Backend = Annotated[str, typer.Option("--backend", help="The generation backend: hf, vllm or openai.")]
+Dtype = Annotated[
+    str,
+    typer.Option(
+        "--dtype", help="The hf backend's precision: auto (bf16 where native, else fp32), float32 or bfloat16."
+    ),
+]
+Temperature = Annotated[float, typer.Option("--temperature", min=0.0, help="The sampling temperature (0 is greedy).")]
+MaxTokens = Annotated[int, typer.Option("--max-tokens", min=1, help="The most tokens a completion may have.")]
+Seed = Annotated[int, typer.Option("--seed", help="The random seed.")]
+
+
+def one_line(message: str) -> str:
+    """A message as one line: its lines, stripped, joined with '; ' (with a space after a colon)."""
+    out = ""
+    for line in filter(None, (line.strip() for line in str(message).splitlines())):
+        out += line if not out else (" " if out.endswith(":") else "; ") + line
+    return out
 
 
 def fail(message: str, code: int = 2) -> None:
     """One clear line on stderr and a non-zero exit: the way every bad input ends."""
-    typer.echo(f"selfmine: error: {message}", err=True)
+    typer.echo(f"selfmine: error: {one_line(message)}", err=True)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def value_errors_are_usage() -> Iterator[None]:
+    """A plain ValueError from checking the user's input (code that predates UserError) ends as one line,
+    exit 2. Only around calls whose ValueErrors are such checks."""
+    try:
+        yield
+    except ValueError as e:
+        fail(str(e))
+
+
+@contextlib.contextmanager
+def runtime_errors_are_failures() -> Iterator[None]:
+    """A RuntimeError that is not the user's (the sandbox failing under the run) ends as one line, exit 3:
+    nothing finished is lost, rerun to resume. A UserError goes on to `main`."""
+    try:
+        yield
+    except UserError:
+        raise
+    except RuntimeError as e:
+        fail(str(e), code=3)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr(active: bool = True) -> Iterator[None]:
+    """While active, whatever is written to stdout (a library's print, a C extension's write to fd 1) goes
+    to stderr, so that a --json command's stdout holds its JSON alone."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no fd 1 to move: the Python-level redirection still holds
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def quiet_libraries() -> None:
     """--no-progress also silences the progress bars of transformers, datasets and the hub."""
-    import os
-
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     try:
         from transformers.utils import logging as hf_logging
@@ -60,23 +157,21 @@ def read_text(path: Path, what: str) -> str:
 
 @app.command()
 def judge(
-    solution: Path = typer.Argument(..., help="Python file with the program to judge (untrusted)."),
-    tests: Path = typer.Option(..., "--tests", "-t", help="Python file of assert statements; each runs separately."),
-    timeout: float = typer.Option(10.0, min=0.01, help="Wall-clock limit in seconds (hard kill)."),
-    memory_mb: int = typer.Option(1024, "--memory-mb", min=16, help="Address-space limit in MiB."),
-    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+    solution: Path = typer.Argument(..., help="The Python file with the program to judge (untrusted)."),
+    tests: Path = typer.Option(..., "--tests", "-t", help="A Python file of assert statements; each runs separately."),
+    timeout: float = typer.Option(10.0, min=0.01, help="The wall-clock limit in seconds (a hard kill)."),
+    memory_mb: int = typer.Option(1024, "--memory-mb", min=16, help="The address-space limit in MiB."),
+    as_json: AsJson = False,
 ) -> None:
     """Run SOLUTION against TESTS in the sandbox. Exit 0 when every test passed, 1 when not, 2 on bad usage."""
-    from .sandbox import BadTests, split_tests
     from .sandbox import judge as run_judge
+    from .sandbox import split_tests
 
     code, test_src = read_text(solution, "solution"), read_text(tests, "tests")
-    try:
+    with stdout_to_stderr(as_json):
         if not split_tests(test_src)[1]:
             fail(f"no assert statements in {tests}")
         verdict = run_judge(code, test_src, timeout=timeout, memory_mb=memory_mb)
-    except BadTests as e:
-        fail(str(e))
     if as_json:
         typer.echo(json.dumps(verdict.to_dict(), indent=2))
     else:
@@ -100,30 +195,29 @@ def _unescape(s: str) -> str:
 
 @app.command()
 def generate(
-    prompt: str = typer.Option(..., "--prompt", "-p", help="Prompt text (\\n and \\t escapes are understood)."),
-    model: Optional[str] = typer.Option(
-        None, "--model", "-m", help="HF model id or local directory; default: the embedded gemma-3-270m base."
+    prompt: str = typer.Option(..., "--prompt", "-p", help="The prompt text (\\n and \\t escapes are understood)."),
+    model: Model = None,
+    adapter: Adapter = None,
+    backend: Backend = "hf",
+    n: int = typer.Option(1, "--n", min=1, help="How many completions to sample."),
+    temperature: Temperature = 0.0,
+    top_p: float = typer.Option(
+        1.0, "--top-p", min=0.0, max=1.0, help="Sample only from the likeliest tokens, up to this probability mass."
     ),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", help="A PEFT LoRA adapter directory to apply."),
-    backend: str = typer.Option("hf", "--backend", help="hf | vllm | openai"),
-    n: int = typer.Option(1, "--n", min=1, help="Completions to sample."),
-    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy."),
-    top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0),
-    max_tokens: int = typer.Option(128, "--max-tokens", min=1),
-    stop: list[str] = typer.Option([], "--stop", help="Stop string (repeatable; escapes understood)."),
-    seed: int = typer.Option(0, "--seed"),
+    max_tokens: MaxTokens = 128,
+    stop: list[str] = typer.Option([], "--stop", help="A stop string (repeatable; escapes are understood)."),
+    seed: Seed = 0,
     chat: bool = typer.Option(False, "--chat", help="Wrap the prompt in the tokenizer's chat template."),
-    dtype: str = typer.Option(
-        "auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print completions as JSON."),
+    dtype: Dtype = "auto",
+    as_json: AsJson = False,
 ) -> None:
-    """Sample completions from a model (raw completion by default: right for base models)."""
-    from .engine import EngineError, ModelError, SamplingParams, get_engine
+    """Sample completions from a model (a raw completion by default: right for base models)."""
+    from .config import EngineConfig
+    from .engine import SamplingParams, get_engine
 
     if adapter is not None and not (adapter / "adapter_config.json").exists():
         fail(f"not a PEFT adapter directory (no adapter_config.json): {adapter}")
-    try:
+    with stdout_to_stderr(as_json), value_errors_are_usage():
         params = SamplingParams(
             n=n,
             temperature=temperature,
@@ -132,8 +226,6 @@ def generate(
             stop=[_unescape(s) for s in stop],
             seed=seed,
         )
-        from .config import EngineConfig
-
         engine = get_engine(backend, model, **EngineConfig(backend=backend, model=model, dtype=dtype).backend_kwargs())
         text = _unescape(prompt)
         if chat:
@@ -141,13 +233,10 @@ def generate(
 
             text = chat_prompt(engine, text)
         completions = engine.generate([text], params, adapter=str(adapter) if adapter else None)[0]
-    except (ModelError, EngineError, ValueError) as e:
-        fail(str(e))
+        info = engine.info()
     if as_json:
         typer.echo(
-            json.dumps(
-                {"engine": engine.info(), "prompt": text, "completions": [c.to_dict() for c in completions]}, indent=2
-            )
+            json.dumps({"engine": info, "prompt": text, "completions": [c.to_dict() for c in completions]}, indent=2)
         )
         return
     for i, c in enumerate(completions):
@@ -157,43 +246,41 @@ def generate(
 
 @app.command("mine")
 def mine_cmd(
-    run_dir: Path = typer.Option(..., "--run-dir", help="Run directory (ledger.sqlite lives here). Rerun to resume."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see configs/)."),
-    model: Optional[str] = typer.Option(
-        None, "--model", "-m", help="HF model id or local directory; default: embedded gemma-3-270m."
+    run_dir: Path = typer.Option(
+        ..., "--run-dir", help="The run directory (ledger.sqlite lives here); rerun to resume."
     ),
-    problems: Optional[int] = typer.Option(None, "--problems", min=1, help="Problem proposals to generate."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A YAML config (see configs/)."),
+    model: Model = None,
+    problems: Optional[int] = typer.Option(None, "--problems", min=1, help="How many problems to propose."),
     attempts: Optional[int] = typer.Option(None, "--attempts", min=1, help="Solve attempts per valid problem (k)."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="The run's random seed (seed)."),
     rounds: Optional[int] = typer.Option(
         None, "--rounds", min=1, help="Mining rounds (the curriculum runs from round 2)."
     ),
     tests: Optional[str] = typer.Option(
-        None, "--tests", help="grounded (expected values from running the model's function) | model (its own asserts)."
+        None,
+        "--tests",
+        help="Where tests come from: grounded (expected values from running the model's function) or model "
+        "(its own asserts).",
     ),
     domain: Optional[str] = typer.Option(
-        None, "--domain", help="code (default) | math: word problems with a program-checked answer."
+        None, "--domain", help="The domain: code (the default) or math (word problems with a program-checked answer)."
     ),
-    data_dir: Optional[Path] = typer.Option(
-        None, "--data-dir", help="Benchmark data for decontamination (default: the copy shipped with selfmine)."
-    ),
-    overrides: list[str] = typer.Option(
-        [], "--set", help="Config override KEY=VALUE, e.g. mine.repair=false (repeatable)."
-    ),
-    ray_address: Optional[str] = RAY_ADDRESS,
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    data_dir: DataDir = None,
+    overrides: Overrides = None,
+    ray_address: RayAddress = None,
+    no_progress: NoProgress = False,
 ) -> None:
-    """Self-mine pairs: propose problems, check them (grounded tests for code, a program-checked answer for
-    math), solve each k times, judge, repair, pair; over several rounds with the curriculum. Resumable:
-    rerun the same command."""
+    """Self-mine (broken, fixed) pairs, over several rounds. Resumable: rerun the same command.
+
+    Each round proposes problems, checks them (grounded tests for code, a program-checked answer for
+    math), solves each k times, judges, repairs and pairs; the curriculum runs from round 2."""
     if no_progress:
         quiet_libraries()
-    from .config import ConfigError, load_config
-    from .datasets import DataError
-    from .engine import EngineError, ModelError
+    from .config import load_config
     from .mine import mine
 
-    sets = list(overrides) + _options_as_sets(
+    sets = list(overrides or []) + _options_as_sets(
         ("engine.model", model),
         ("mine.problems", problems),
         ("mine.attempts", attempts),
@@ -204,53 +291,40 @@ def mine_cmd(
         ("domain", domain),
         ("scale.ray_address", ray_address),
     )
-    from .scale import RayMissing
-
-    try:
-        cfg = load_config(config, sets)
-        mine(run_dir, cfg, progress=not no_progress, echo=typer.echo)
-    except (ConfigError, DataError, ModelError, EngineError, RayMissing) as e:
-        fail(str(e))
-    except RuntimeError as e:
-        fail(str(e), code=3)
+    with runtime_errors_are_failures():
+        mine(run_dir, load_config(config, sets), progress=not no_progress, echo=typer.echo)
 
 
 @app.command("probe")
 def probe_cmd(
-    model: Optional[str] = typer.Option(
-        None, "--model", "-m", help="HF model id, local directory or preset; default: embedded gemma-3-270m."
-    ),
+    model: Model = None,
     problems: int = typer.Option(
-        16, "--problems", min=1, help="Proposals to sample (16: about 5 minutes with the CPU default on 2 cores)."
+        16, "--problems", min=1, help="Proposals to sample (16 take about 5 minutes with the CPU default on 2 cores)."
     ),
     attempts: int = typer.Option(4, "--attempts", min=1, help="Solve attempts per valid problem."),
-    seed: int = typer.Option(0, "--seed"),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config for everything else."),
+    seed: Seed = 0,
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A YAML config for everything else."),
     run_dir: Optional[Path] = typer.Option(
-        None, "--run-dir", help="Keep the probe's ledger here (default: a temporary dir)."
+        None, "--run-dir", help="Keep the probe's ledger here (default: a temporary directory)."
     ),
-    overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE (repeatable)."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    overrides: Overrides = None,
+    no_progress: NoProgress = False,
 ) -> None:
-    """Is a model inside the recipe's working range? Samples a small mining round and reports the valid
-    rate, the mixed-outcome rate and pairs per proposal with 95% intervals, and the verdict they support."""
+    """Is a model inside the recipe's working range? A small mining round tells.
+
+    It reports the valid rate, the mixed-outcome rate and pairs per proposal with 95% intervals, and the
+    verdict they support."""
     if no_progress:
         quiet_libraries()
-    from .config import ConfigError, load_config
-    from .datasets import DataError
-    from .engine import EngineError, ModelError
+    from .config import load_config
     from .mine.probe import PROBE_DEFAULTS, probe
 
     sets = [f"mine.{k}={v}" for k, v in PROBE_DEFAULTS.items()]
-    sets += [f"mine.problems={problems}", f"mine.attempts={attempts}", f"seed={seed}"] + list(overrides)
+    sets += [f"mine.problems={problems}", f"mine.attempts={attempts}", f"seed={seed}"] + list(overrides or [])
     if model is not None:
         sets.append(f"engine.model={model}")
-    try:
+    with runtime_errors_are_failures():
         probe(load_config(config, sets), run_dir, progress=not no_progress, echo=typer.echo)
-    except (ConfigError, DataError, ModelError, EngineError) as e:
-        fail(str(e))
-    except RuntimeError as e:
-        fail(str(e), code=3)
 
 
 pairs_app = typer.Typer(help="Export mined pairs, or import the reference implementation's.", no_args_is_help=True)
@@ -259,13 +333,14 @@ app.add_typer(pairs_app, name="pairs")
 
 @pairs_app.command("export")
 def pairs_export(
-    run_dir: Path = typer.Option(..., "--run-dir"),
+    run_dir: RunDir,
+    out: Path = typer.Option(..., "--out", help="The JSONL file to write."),
     fmt: str = typer.Option(
         "sft",
         "--format",
-        help="tinyforge (reference schema) | sft (TRL prompt/completion) | dpo (prompt/chosen/rejected).",
+        help="The format: tinyforge (the reference schema), sft (TRL prompt/completion) or dpo "
+        "(prompt/chosen/rejected).",
     ),
-    out: Path = typer.Option(..., "--out", help="JSONL file to write."),
     classes: list[str] = typer.Option([], "--class", help="Keep only these broken-attempt classes (repeatable)."),
 ) -> None:
     """Write the run's pairs as JSONL."""
@@ -273,80 +348,83 @@ def pairs_export(
 
     if not (run_dir / "ledger.sqlite").exists():
         fail(f"no ledger in {run_dir}")
-    try:
+    with value_errors_are_usage():
         n = export_pairs(run_dir, fmt, out, tuple(classes) or None)
-    except ValueError as e:
-        fail(str(e))
     typer.echo(f"wrote {n} pairs to {out} ({fmt})")
 
 
 @pairs_app.command("import")
 def pairs_import(
-    path: Path = typer.Argument(..., help="JSONL in the reference schema (signature, tests, broken, error, fixed)."),
-    run_dir: Path = typer.Option(..., "--run-dir"),
+    path: Annotated[
+        Path, typer.Argument(help="A JSONL file in the reference schema (signature, tests, broken, error, fixed).")
+    ],
+    run_dir: RunDir,
 ) -> None:
-    """Import reference-schema pairs into a run's ledger; both sides are judged on the way in."""
+    """Import reference-schema pairs into a run's ledger; both sides are judged on the way in. Prints JSON."""
     from .transfer import import_pairs
 
     if not path.exists():
         fail(f"pairs file not found: {path}")
-    try:
+    with stdout_to_stderr(), value_errors_are_usage():
         info = import_pairs(path, run_dir)
-    except ValueError as e:
-        fail(str(e))
     typer.echo(json.dumps(info))
 
 
 @app.command("train")
 def train_cmd(
-    out: Path = typer.Option(..., "--out", help="Adapter directory to write (PEFT format, plus training.json)."),
+    out: Path = typer.Option(..., "--out", help="The adapter directory to write (PEFT format, plus training.json)."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Train on this run's mined pairs."),
-    pairs: Optional[Path] = typer.Option(None, "--pairs", help="...or on a reference-schema pairs file (JSONL)."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="Or train on a reference-schema pairs file (JSONL)."),
     config: Optional[Path] = typer.Option(
-        None, "--config", "-c", help="YAML run config: its train section and engine.model are used."
+        None, "--config", "-c", help="A YAML run config: its train section and engine.model are used."
     ),
-    overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE, e.g. train.rank=8 (repeatable)."),
-    model: Optional[str] = typer.Option(
-        None, "--model", "-m", help="Base model (engine.model); default: embedded gemma-3-270m."
-    ),
+    overrides: Overrides = None,
+    model: Model = None,
     method: Optional[str] = typer.Option(
-        None, "--method", help="train.method: sft | dpo (chosen = fixed, rejected = broken)."
+        None, "--method", help="The method (train.method): sft, or dpo with chosen = fixed and rejected = broken."
     ),
     fmt: Optional[str] = typer.Option(
-        None, "--format", help="train.format: repair (task+tests+broken+error -> fixed) | solve | mixed."
+        None,
+        "--format",
+        help="The examples' format (train.format): repair (task, tests, broken and error to fixed), solve or mixed.",
     ),
     control: Optional[str] = typer.Option(
-        None, "--control", help="train.control: none | corrupted | shuffled | rft | format."
+        None, "--control", help="The control (train.control): none, corrupted, shuffled, rft or format."
     ),
     keep_correct: Optional[float] = typer.Option(
-        None, "--keep-correct", help="train.keep_correct: keep-correct examples per pair."
+        None, "--keep-correct", help="Keep-correct examples per pair (train.keep_correct)."
     ),
     drop_class: list[str] = typer.Option(
-        [], "--drop-class", help="train.drop_classes: drop pairs whose broken side is of this class (repeatable)."
+        [], "--drop-class", help="Drop pairs whose broken side is of this class (train.drop_classes; repeatable)."
     ),
-    first_n: Optional[int] = typer.Option(None, "--first-n", help="train.first_n: use the first N pairs."),
-    rank: Optional[int] = typer.Option(None, "--rank", help="train.rank"),
-    alpha: Optional[int] = typer.Option(None, "--alpha", help="train.alpha (default 2 x rank)."),
-    dropout: Optional[float] = typer.Option(None, "--dropout", help="train.dropout"),
-    lr: Optional[float] = typer.Option(None, "--lr", help="train.lr"),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="train.epochs"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="train.batch_size"),
-    grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help="train.grad_accum"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="train.max_tokens"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="train.seed"),
-    no_progress: bool = typer.Option(False, "--no-progress"),
+    first_n: Optional[int] = typer.Option(None, "--first-n", help="Use the first N pairs (train.first_n)."),
+    rank: Optional[int] = typer.Option(None, "--rank", help="The LoRA rank (train.rank)."),
+    alpha: Optional[int] = typer.Option(None, "--alpha", help="The LoRA alpha (train.alpha; default 2 x rank)."),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help="The LoRA dropout (train.dropout)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="The learning rate (train.lr)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Epochs (train.epochs)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="The batch size (train.batch_size)."),
+    grad_accum: Optional[int] = typer.Option(
+        None, "--grad-accum", help="Gradient accumulation steps (train.grad_accum)."
+    ),
+    max_tokens: Optional[int] = typer.Option(
+        None, "--max-tokens", help="The most tokens an example may have (train.max_tokens)."
+    ),
+    seed: Optional[int] = typer.Option(None, "--seed", help="The training seed (train.seed)."),
+    no_progress: NoProgress = False,
 ) -> None:
-    """Fine-tune a LoRA adapter on mined pairs (or a control built from them). Settings come from the
-    config's train section (defaults: the recipe's), then --set, then the options here."""
+    """Fine-tune a LoRA adapter on mined pairs (or on a control built from them).
+
+    Settings come from the config's train section (defaults: the recipe's), then --set, then the options
+    here."""
     if no_progress:
         quiet_libraries()
-    from .config import ConfigError, load_config
-    from .engine import ModelError
-    from .train import TrainError, train
+    from .config import load_config
+    from .train import train
 
     if (run_dir is None) == (pairs is None):
         fail("give exactly one of --run-dir and --pairs")
-    sets = list(overrides) + _options_as_sets(
+    sets = list(overrides or []) + _options_as_sets(
         ("engine.model", model),
         ("train.method", method),
         ("train.format", fmt),
@@ -365,7 +443,7 @@ def train_cmd(
     )
     if drop_class:
         sets.append(f"train.drop_classes=[{', '.join(drop_class)}]")
-    try:
+    with value_errors_are_usage():
         cfg = load_config(config, sets)
         train(
             cfg.train,
@@ -376,8 +454,6 @@ def train_cmd(
             progress=not no_progress,
             echo=typer.echo,
         )
-    except (ConfigError, TrainError, ModelError, ValueError) as e:
-        fail(str(e))
 
 
 eval_app = typer.Typer(
@@ -400,49 +476,47 @@ def _benches(text: str) -> list[str]:
 def eval_run(
     ctx: typer.Context,
     bench: str = typer.Option(
-        "humaneval", "--bench", help="Comma-separated: humaneval,humaneval+,mbpp,mbpp+,gsm8k,math500"
+        "humaneval",
+        "--bench",
+        help="The benchmarks, comma-separated: humaneval, humaneval+, mbpp, mbpp+, gsm8k, math500.",
     ),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Default: the embedded gemma-3-270m base."),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", help="PEFT LoRA adapter directory."),
-    backend: str = typer.Option("hf", "--backend", help="hf | vllm | openai"),
-    fmt: str = typer.Option("raw", "--format", help="raw (completion; right for base models) | chat"),
-    n: int = typer.Option(1, "--n", min=1, help="Samples per task (pass@k, best-of-n)."),
-    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy."),
-    max_tokens: int = typer.Option(512, "--max-tokens", min=1),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N tasks only (labelled a subset)."),
-    seed: int = typer.Option(0, "--seed"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data (default: SELFMINE_DATA_DIR)."),
-    out: Path = typer.Option(Path("results.json"), "--out", help="Results JSON (a .md table is written beside it)."),
-    dtype: str = typer.Option(
-        "auto", "--dtype", help="hf backend: auto (bf16 where native, else fp32) | float32 | bfloat16."
+    model: Model = None,
+    adapter: Adapter = None,
+    backend: Backend = "hf",
+    fmt: str = typer.Option(
+        "raw", "--format", help="The prompt format: raw (a completion; right for base models) or chat."
     ),
-    ray_address: Optional[str] = RAY_ADDRESS,
-    no_progress: bool = typer.Option(False, "--no-progress"),
+    n: int = typer.Option(1, "--n", min=1, help="Samples per task (for pass@k and best-of-n)."),
+    temperature: Temperature = 0.0,
+    max_tokens: MaxTokens = 512,
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N tasks (labelled a subset)."),
+    seed: Seed = 0,
+    data_dir: DataDir = None,
+    out: Path = typer.Option(
+        Path("results.json"), "--out", help="The results JSON to write (a .md table is written beside it)."
+    ),
+    dtype: Dtype = "auto",
+    ray_address: RayAddress = None,
+    no_progress: NoProgress = False,
 ) -> None:
     """Generate and score. Subcommands: `score` (samples made elsewhere), `compare` (two results)."""
     if ctx.invoked_subcommand is not None:
         return
     if no_progress:
         quiet_libraries()
-    from .datasets import DataError
-    from .engine import EngineError, ModelError
+    from .config import EngineConfig, ScaleConfig
+    from .datasets import data_dir as resolve_data_dir
     from .evaluate import evaluate, write
+    from .scale import connect, make_engine
 
     benches = _benches(bench)
     if fmt not in ("raw", "chat"):
         fail(f"--format must be raw or chat, not {fmt!r}")
     if adapter is not None and not (adapter / "adapter_config.json").exists():
         fail(f"not a PEFT adapter directory (no adapter_config.json): {adapter}")
-    from .scale import RayMissing, connect
-
-    try:
-        from .datasets import data_dir as resolve_data_dir
-
-        resolve_data_dir(data_dir)
-        connect(ray_address)
-        from .config import EngineConfig, ScaleConfig
-        from .scale import make_engine
-
+    resolve_data_dir(data_dir)
+    connect(ray_address)
+    with value_errors_are_usage():
         engine = make_engine(
             EngineConfig(backend=backend, model=model, dtype=dtype), ScaleConfig(ray_address=ray_address)
         )
@@ -460,29 +534,26 @@ def eval_run(
             progress=not no_progress,
             echo=typer.echo,
         )
-    except (DataError, ModelError, EngineError, ValueError, RayMissing) as e:
-        fail(str(e))
     write(report, out)
     typer.echo(f"results: {out} and {out.with_suffix('.md')}")
 
 
 @eval_app.command("score")
 def eval_score(
-    bench: str = typer.Option(..., "--bench", help="One benchmark the samples are for."),
+    bench: str = typer.Option(..., "--bench", help="The one benchmark the samples are for."),
     samples: Path = typer.Option(
         ...,
         "--samples",
-        help="JSONL: task_id + solution (full code) or completion (EvalPlus format; for gsm8k and math500 the "
-        "completion is a solution ending in `#### ANSWER` or `\\boxed{ANSWER}`).",
+        help="A JSONL file of task_id and solution (full code) or completion (EvalPlus format; for gsm8k and "
+        "math500 the completion is a solution ending in `#### ANSWER` or `\\boxed{ANSWER}`).",
     ),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
-    out: Path = typer.Option(Path("results.json"), "--out"),
-    ray_address: Optional[str] = RAY_ADDRESS,
+    data_dir: DataDir = None,
+    out: Path = typer.Option(Path("results.json"), "--out", help="The results JSON to write."),
+    ray_address: RayAddress = None,
 ) -> None:
     """Score completions produced elsewhere (EvalPlus samples format)."""
-    from .datasets import DataError
     from .evaluate import evaluate, write
-    from .scale import RayMissing, connect
+    from .scale import connect
 
     benches = _benches(bench)
     if not samples.exists():
@@ -500,8 +571,8 @@ def eval_score(
     counts = {}
     for r in rows:
         counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
-    try:
-        connect(ray_address)
+    connect(ray_address)
+    with value_errors_are_usage():
         report = evaluate(
             None,
             benches,
@@ -510,8 +581,6 @@ def eval_score(
             samples={benches[0]: rows},
             echo=typer.echo,
         )
-    except (DataError, ValueError, RayMissing) as e:
-        fail(str(e))
     report["samples_file"] = str(samples)
     write(report, out)
     typer.echo(f"results: {out}")
@@ -519,14 +588,16 @@ def eval_score(
 
 @eval_app.command("compare")
 def eval_compare(
-    a: Path = typer.Argument(..., help="Results JSON of the baseline (A)."),
-    b: Path = typer.Argument(..., help="Results JSON of the treatment (B)."),
+    a: Path = typer.Argument(..., help="The results JSON of the baseline (A)."),
+    b: Path = typer.Argument(..., help="The results JSON of the treatment (B)."),
 ) -> None:
-    """Per-task flips and the paired difference B - A: Newcombe's 95% interval and McNemar's exact test
-    for greedy (one sample per task), a paired bootstrap and a sign-flip permutation test for n > 1.
-    Refuses arms evaluated with different format, limit, n, temperature, top_p or max tokens."""
+    """Per-task flips and the paired difference B - A, with its interval and test.
+
+    Greedy results (one sample per task) get Newcombe's 95% interval and McNemar's exact test; for n > 1,
+    a paired bootstrap and a sign-flip permutation test. Arms evaluated with a different format, limit,
+    n, temperature, top_p or max tokens are refused."""
     from .evaluate import compare
-    from .evaluate.compare import IncomparableResults, markdown
+    from .evaluate.compare import markdown
 
     data = []
     for path in (a, b):
@@ -536,10 +607,7 @@ def eval_compare(
             fail(f"results file not found: {path}")
         except json.JSONDecodeError:
             fail(f"not a results JSON: {path}")
-    try:
-        result = compare(*data)
-    except IncomparableResults as e:
-        fail(str(e))
+    result = compare(*data)
     if not result:
         fail("the two results share no benchmark tasks")
     typer.echo(markdown(result, a.stem, b.stem))
@@ -547,12 +615,16 @@ def eval_compare(
 
 @eval_app.command("export")
 def eval_export(
-    results: list[Path] = typer.Argument(..., help="Results JSON files (from selfmine eval or a run's eval/)."),
-    out_dir: Path = typer.Option(..., "--out-dir", help="Where <results stem>.<bench>.jsonl files go."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
+    results: list[Path] = typer.Argument(
+        ..., help="Results JSON files (from selfmine eval or a run's eval/ directory)."
+    ),
+    out_dir: Path = typer.Option(..., "--out-dir", help="Where the <results stem>.<bench>.jsonl files go."),
+    data_dir: DataDir = None,
 ) -> None:
-    """Write each result's samples in EvalPlus's format (task_id + solution, or completion for math), so
-    `selfmine eval score`, EvalPlus or any other scorer can re-check them."""
+    """Write each result's samples in EvalPlus's format, for any scorer to re-check.
+
+    Each row is a task_id with its solution (or its completion, for math), so that `selfmine eval score`,
+    EvalPlus or another scorer can score them again."""
     from .evaluate.export import export
 
     for path in results:
@@ -568,16 +640,16 @@ def eval_export(
 @eval_app.command("pool")
 def eval_pool(
     runs: list[Path] = typer.Argument(
-        ..., help="Run directories of one experiment, one per seed (each has eval/*.json)."
+        ..., help="The run directories of one experiment, one per seed (each has eval/*.json)."
     ),
     main: str = typer.Option("adapter", "--main", help="The arm whose lift counts (compared with the best control)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the pooled table as JSON."),
+    as_json: AsJson = False,
 ) -> None:
-    """Pool an experiment's seeds: every arm against the base and the main arm against its best control.
+    """Pool an experiment's seeds: every arm against the base, and the main arm against its best control.
+
     The difference is averaged over seeds per task, with a bootstrap interval over tasks and a sign-flip
     test; McNemar's exact p is given per seed. All arms must have been evaluated the same way."""
-    from .evaluate.compare import IncomparableResults
-    from .evaluate.pool import PoolError, markdown, pool
+    from .evaluate.pool import markdown, pool
 
     loaded = []
     for run in runs:
@@ -591,55 +663,34 @@ def eval_pool(
             except json.JSONDecodeError:
                 fail(f"not a results JSON: {f}")
         loaded.append(arms)
-    try:
+    with stdout_to_stderr(as_json):
         pooled = pool(loaded, main=main)
-    except (PoolError, IncomparableResults) as e:
-        fail(str(e))
     typer.echo(json.dumps(pooled, indent=2) if as_json else markdown(pooled, main=main))
 
 
 @app.command("study")
 def study_cmd(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML study config (e.g. configs/study-cpu-smoke.yaml)."),
+    config: Path = typer.Option(..., "--config", "-c", help="A YAML study config (e.g. configs/study-cpu-smoke.yaml)."),
     run_dir: Path = typer.Option(..., "--run-dir", help="Where every arm is cached; rerun to resume."),
-    overrides: list[str] = typer.Option(
-        [], "--set", help="Config override KEY=VALUE, e.g. study.seeds=[0,1] (repeatable)."
-    ),
-    ray_address: Optional[str] = RAY_ADDRESS,
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    overrides: Overrides = None,
+    ray_address: RayAddress = None,
+    no_progress: NoProgress = False,
 ) -> None:
-    """Fine-tuning vs best-of-n sampling: for each pair count (nested subsets) and seed, base and tuned
-    models, greedy and n samples; the interaction (D-C)-(B-A) with intervals, the threshold where it turns
-    positive, and the samples' diversity. Writes study.json, study.md and study.html."""
+    """Fine-tuning vs best-of-n sampling. Writes study.json, study.md and study.html.
+
+    For each pair count (nested subsets) and seed: base and tuned models, greedy and n samples; the
+    interaction (D-C)-(B-A) with intervals, the threshold where it turns positive, and the samples'
+    diversity."""
     if no_progress:
         quiet_libraries()
-    from .config import ConfigError, load_config
-    from .datasets import DataError
+    from .config import load_config
     from .datasets import data_dir as resolve_data_dir
-    from .engine import EngineError, ModelError
-    from .evaluate.compare import IncomparableResults
-    from .ledger import RunDirBusy
-    from .scale import RayMissing
-    from .study import StudyError, run_study
-    from .train import TrainError
+    from .study import run_study
 
-    try:
-        cfg = load_config(config, list(overrides) + _options_as_sets(("scale.ray_address", ray_address)))
-        if cfg.data_dir is None:
-            cfg.data_dir = str(resolve_data_dir(None))
-        out = run_study(run_dir, cfg, progress=not no_progress, echo=typer.echo)
-    except (
-        ConfigError,
-        DataError,
-        ModelError,
-        EngineError,
-        TrainError,
-        StudyError,
-        RunDirBusy,
-        IncomparableResults,
-        RayMissing,
-    ) as e:
-        fail(str(e))
+    cfg = load_config(config, list(overrides or []) + _options_as_sets(("scale.ray_address", ray_address)))
+    if cfg.data_dir is None:
+        cfg.data_dir = str(resolve_data_dir(None))
+    out = run_study(run_dir, cfg, progress=not no_progress, echo=typer.echo)
     for name, r in out["study"]["benches"].items():
         typer.echo(f"{name}: threshold (oracle) {r['threshold_oracle']}, (selector) {r['threshold_selector']}")
     typer.echo(f"study: {out['html']}, {out['md']} and {out['json']}")
@@ -648,37 +699,28 @@ def study_cmd(
 @app.command("run")
 def run_cmd(
     config: Optional[Path] = typer.Option(
-        None, "--config", "-c", help="YAML experiment config (default: the CPU demo)."
+        None, "--config", "-c", help="A YAML experiment config (default: the CPU demo)."
     ),
     run_dir: Path = typer.Option(Path("runs/cpu-demo"), "--run-dir", help="Where everything goes; rerun to resume."),
-    overrides: list[str] = typer.Option(
-        [], "--set", help="Config override KEY=VALUE, e.g. mine.attempts=8 (repeatable)."
-    ),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark data (default: SELFMINE_DATA_DIR)."),
-    ray_address: Optional[str] = RAY_ADDRESS,
-    no_progress: bool = typer.Option(False, "--no-progress"),
+    overrides: Overrides = None,
+    data_dir: DataDir = None,
+    ray_address: RayAddress = None,
+    no_progress: NoProgress = False,
 ) -> None:
-    """The whole loop: baseline eval -> mine -> train -> eval adapter -> controls -> report. Resumable."""
-    from .config import ConfigError, load_config
-    from .datasets import DataError
+    """The whole loop: baseline eval, mine, train, eval the adapter, controls, report. Resumable."""
+    from .config import load_config
     from .datasets import data_dir as resolve_data_dir
-    from .engine import EngineError, ModelError
-    from .ledger import RunDirBusy
-    from .pipeline import Pipeline, PipelineError
-    from .scale import RayMissing
-    from .train import TrainError
+    from .pipeline import Pipeline
 
     if no_progress:
         quiet_libraries()
     path = config or Path(__file__).parent / "configs" / "cpu-demo.yaml"
-    sets = list(overrides) + _options_as_sets(("data_dir", data_dir), ("scale.ray_address", ray_address))
+    sets = list(overrides or []) + _options_as_sets(("data_dir", data_dir), ("scale.ray_address", ray_address))
     try:
         cfg = load_config(path, sets)
         if cfg.data_dir is None:
             cfg.data_dir = str(resolve_data_dir(None))
         Pipeline(run_dir, cfg, progress=not no_progress, echo=typer.echo).run()
-    except (ConfigError, DataError, ModelError, EngineError, TrainError, PipelineError, RunDirBusy, RayMissing) as e:
-        fail(str(e))
     except OSError as e:
         fail(
             f"{e.strerror or e}: {getattr(e, 'filename', '') or ''} (nothing finished is lost; rerun to resume)".strip(),
@@ -691,7 +733,7 @@ def run_cmd(
 
 
 @app.command("report")
-def report_cmd(run_dir: Path = typer.Option(..., "--run-dir")) -> None:
+def report_cmd(run_dir: RunDir) -> None:
     """Write report.html (self-contained) and report.md for a run."""
     from .report import build_report
 
@@ -713,6 +755,7 @@ def version() -> None:
 @app.command()
 def env() -> None:
     """What this machine offers selfmine: judge isolation, accelerator, precision, packages, models.
+
     Paste it into a bug report."""
     from .provenance import environment
 
@@ -723,6 +766,37 @@ def env() -> None:
                 typer.echo(f"  {k}: {v}")
         else:
             typer.echo(f"{key}: {value}")
+
+
+def flowing(text: Optional[str]) -> Optional[str]:
+    """Help text as flowing paragraphs: the line breaks inside a paragraph (a docstring wrapped at the
+    source's width) become spaces, so that help lists and pages wrap at the terminal's width, never
+    mid-sentence at the source's. Paragraphs stay apart; one marked \\b (click's verbatim mark) stays as is."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        p if p.startswith("\b") else " ".join(line.strip() for line in p.splitlines()) for p in paragraphs
+    )
+
+
+def _flow_help(group: typer.Typer) -> None:
+    """Every help text of `group`, its commands and its subgroups made `flowing`."""
+    if isinstance(group.info.help, str):
+        group.info.help = flowing(group.info.help)
+    infos = [*group.registered_commands, *([group.registered_callback] if group.registered_callback else [])]
+    for info in infos:
+        if isinstance(info.help, str):
+            info.help = flowing(info.help)
+        if info.callback is not None:
+            info.callback.__doc__ = flowing(info.callback.__doc__)
+    for sub in group.registered_groups:
+        if isinstance(sub.help, str):
+            sub.help = flowing(sub.help)
+        _flow_help(sub.typer_instance)
+
+
+_flow_help(app)
 
 
 def main() -> None:
@@ -740,9 +814,9 @@ def main() -> None:
     except typer.Abort:
         typer.echo("selfmine: aborted", err=True)
         raise SystemExit(130) from None
-    except UserError as e:  # whatever a command did not catch itself: still one line
-        typer.echo(f"selfmine: error: {e}", err=True)
-        raise SystemExit(2) from None
+    except UserError as e:  # the one place a user's error is caught: one line, never a traceback
+        typer.echo(f"selfmine: error: {one_line(str(e))}", err=True)
+        raise SystemExit(e.exit_code) from None
     except usage_error as e:  # one line, exit 2, no box, no traceback
         if type(e).__name__ == "NoArgsIsHelpError":
             e.show()
