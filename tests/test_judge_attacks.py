@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from selfmine.sandbox import Status, WorkerPool, judge
-from tests.test_sandbox import ISOLATED, leftovers
+from tests.test_sandbox import ISOLATED, ISOLATED_MODES, leftovers
 
 RIGHT = "def add(a, b):\n    return a + b\n"
 WRONG = "def add(a, b):\n    return a - b\n"
@@ -418,3 +418,191 @@ def test_signals_by_file_owner_or_pidfd_never_pass(attack):
         v = judge(code, TESTS * 3, timeout=TIMEOUT, pool=pool)  # calls enough for the socket's signal to land
         assert v.status in (Status.ERROR, Status.FAILED), (v.status, v.message)
         honest_after(pool)
+
+
+# -- 10. the tests process made to run code of the program's choosing --
+
+# Found in the tests process's stack, a forged pass: every test reported passed, then the final report.
+FORGE_IN_TESTS = r"""
+import os, sys
+f = sys._getframe()
+while f is not None and f.f_code.co_name != "_tests":
+    f = f.f_back
+report, tests = f.f_locals["report"], f.f_locals["tests"]
+for i in range(len(tests)):
+    report(event="test", index=i, outcome="passed")
+report(event="done", count=len(tests))
+os._exit(0)
+"""
+
+CODE_IN_TESTS = {
+    # A module object of its own named `unittest.__main__`: the tests process imported it, and unittest's
+    # main ran test discovery in the working directory, where the program had written a test_*.py.
+    "unittest-main": (
+        f"import types\nopen('test_forge.py', 'w').write({FORGE_IN_TESTS!r})\n"
+        "add = types.ModuleType('unittest.__main__')\n"
+    ),
+    # The builtin `breakpoint` as the function: called in the tests process, pdb ran the commands of the
+    # program's .pdbrc in the working directory.
+    "breakpoint-pdbrc": f"open('.pdbrc', 'w').write('!exec(' + {repr(FORGE_IN_TESTS)!r} + ')\\n')\nadd = breakpoint\n",
+    # The socket's "stdlib" binding, which the program writes: unittest.mock's always-equal class.
+    "stdlib-any": (
+        "import __main__\n"
+        "_named = __main__._stdlib_name\n"
+        "__main__._stdlib_name = lambda v: ['stdlib', 'unittest.mock', '_ANY'] if v is add else _named(v)\n"
+        "def add():\n    return 0\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(CODE_IN_TESTS))
+def test_names_the_program_binds_never_run_its_code_in_the_tests_process(attack):
+    tests = ["assert add() == 3", "assert add() == 4"]  # no call with no arguments returns both
+    with WorkerPool(1) as pool:
+        v = judge(CODE_IN_TESTS[attack], tests, timeout=TIMEOUT, pool=pool)
+        assert not v.passed, (v.status, v.message)
+        assert not v.infrastructure_failure, v.message
+        honest_after(pool)
+
+
+# -- 11. digests of values that Python finds unequal --
+
+# A result over 2 million nodes crosses as a digest, and the program may send one for any value (it writes
+# the socket; here it dresses its wrong answer up as one through the worker's own encoder). Each pair is
+# unequal in Python but had one canonical encoding.
+UNEQUAL_DIGESTS = {
+    "list-for-tuple": ("[[1, 2]]", "[(1, 2)]"),
+    "str-key-for-int-key": ("[{'1': 2}]", "[{1: 2}]"),
+    "deque-for-list": ("__import__('collections').deque([1, 2])", "[1, 2]"),
+    "list-for-bytes": ("[['__bytes__', '6162']]", "[b'ab']"),
+    "surrogates-for-emoji": ("['\\ud83d\\ude00']", "['\\U0001f600']"),
+    "nan-for-nan": ("[float('nan')]", "[float('nan')]"),
+    "ordered-dicts-in-another-order": (
+        "__import__('collections').OrderedDict([(1, 1), (2, 2)])",
+        "__import__('collections').OrderedDict([(2, 2), (1, 1)])",
+    ),
+}
+
+
+@pytest.mark.parametrize("pair", sorted(UNEQUAL_DIGESTS))
+def test_a_digest_equals_only_what_python_finds_equal(pair):
+    wrong, expected = UNEQUAL_DIGESTS[pair]
+    code = f"""
+import __main__
+_encode = __main__.encode
+
+def _as_digest(v, depth=0, strict=False, budget=None):
+    if type(v) is list and v[:1] == ['wrap']:
+        return {{"h": [__main__.digest(v[1]), 'list', 1]}}
+    return _encode(v, depth, strict, budget)
+
+__main__.encode = _as_digest
+
+def f():
+    return [['wrap', {wrong}]]
+"""
+    with WorkerPool(1) as pool:
+        v = judge(code, [f"assert f() == [{expected}]"], timeout=TIMEOUT, pool=pool)
+        assert not v.passed and not v.infrastructure_failure, (v.status, v.message)
+        right = code.replace(f"['wrap', {wrong}]", f"['wrap', {expected}]")  # the digest itself works
+        if pair != "nan-for-nan":  # a NaN equals no NaN but itself
+            assert judge(right, [f"assert f() == [{expected}]"], timeout=TIMEOUT, pool=pool).passed
+
+
+# -- 12. what outlives a program in its worker --
+
+# The worker is the one process that serves every program of its sandbox, and runs as the program's user:
+# what the program changes in it from outside would be inherited by every later program.
+WORKER_CHANGES = {
+    "file-size-limit": "resource.prlimit(os.getppid(), resource.RLIMIT_FSIZE, (100, 100))",
+    "memory-limit": "resource.prlimit(os.getppid(), resource.RLIMIT_AS, (300 << 20, 300 << 20))",
+    "open-files-limit": "resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (40, 40))",
+    "nice-every-process-of-the-user": "os.setpriority(os.PRIO_USER, 0, 19)",
+    "idle-scheduling": "os.sched_setscheduler(os.getppid(), os.SCHED_IDLE, os.sched_param(0))",
+    "one-cpu": "os.sched_setaffinity(os.getppid(), {min(os.sched_getaffinity(0))})",
+}
+
+PROBE = """
+import os, resource
+
+def probe():
+    return [resource.getrlimit(resource.RLIMIT_FSIZE), resource.getrlimit(resource.RLIMIT_AS),
+            resource.getrlimit(resource.RLIMIT_NOFILE), os.getpriority(os.PRIO_PROCESS, 0),
+            os.sched_getscheduler(0), sorted(os.sched_getaffinity(0))]
+"""
+
+
+@pytest.mark.parametrize("mode", ISOLATED_MODES)
+@pytest.mark.parametrize("change", sorted(WORKER_CHANGES))
+def test_what_a_program_changes_in_its_worker_never_reaches_the_next_program(change, mode):
+    with WorkerPool(1, isolation=mode) as pool:
+        before = judge(PROBE, ["r = probe()\nassert r == 0, r"], timeout=TIMEOUT, pool=pool).tests[0].message
+        attack = f"import os, resource\ntry:\n    {WORKER_CHANGES[change]}\nexcept OSError:\n    pass\n" + WRONG
+        assert judge(attack, TESTS, timeout=TIMEOUT, pool=pool).status == Status.FAILED
+        after = judge(PROBE, ["r = probe()\nassert r == 0, r"], timeout=TIMEOUT, pool=pool).tests[0].message
+        assert after == before
+        honest_after(pool)
+
+
+SYSV_SHM = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+size = 8 << 20
+sid = libc.shmget(0, size, 0o1000 | 0o600)  # IPC_PRIVATE, IPC_CREAT: a segment no process removes
+if sid >= 0:
+    p = libc.shmat(sid, None, 0)
+    ctypes.memset(p, 1, size)
+    libc.shmdt(ctypes.c_void_p(p))
+libc.msgget(0, 0o1000 | 0o600)
+libc.semget(0, 1, 0o1000 | 0o600)
+"""
+
+IPC_LEFT = """
+def ipc_left():
+    return [line for name in ('shm', 'msg', 'sem') for line in open('/proc/sysvipc/' + name).readlines()[1:]]
+"""
+
+
+@pytest.mark.parametrize("mode", ISOLATED_MODES)
+def test_sysv_ipc_objects_never_outlive_the_program(mode):
+    # Each segment stayed charged to the sandbox's memory (or, without a cgroup, to the machine's): five
+    # programs of 150 MB each and an honest program after them was killed for memory.
+    with WorkerPool(1, isolation=mode) as pool:
+        assert judge(SYSV_SHM + WRONG, TESTS, timeout=TIMEOUT, pool=pool).status == Status.FAILED
+        v = judge(IPC_LEFT + RIGHT, ["assert ipc_left() == [], ipc_left()", *TESTS], timeout=TIMEOUT, pool=pool)
+        assert v.status == Status.PASSED, v.message
+        honest_after(pool)
+
+
+# -- 13. the other processes of the sandbox --
+
+# bubblewrap's own pid 1 held the worker's request and reply pipes, ran as the program's user and was
+# dumpable: the program could open its /proc/1/mem for writing and, where the pipes were that user's own
+# (a judge not run as root), read the tests' nonce from /proc/1/fd/0 before the tests process did and
+# write a whole forged reply onto /proc/1/fd/1 (a wrong program passed 37 times in 60).
+REACHABLE = """
+import os
+
+def reachable():
+    me, out = os.getpid(), []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        for what in ('mem', 'fd/0', 'fd/1'):
+            try:
+                os.close(os.open('/proc/%s/%s' % (pid, what), os.O_RDONLY | os.O_NONBLOCK))
+                out.append((pid, what))
+            except OSError:
+                pass
+    return out
+"""
+
+
+@pytest.mark.parametrize("mode", ISOLATED_MODES)
+def test_no_other_process_of_the_sandbox_is_open_to_the_program(mode):
+    with WorkerPool(1, isolation=mode) as pool:
+        v = judge(REACHABLE, ["assert reachable() == [], reachable()"], timeout=TIMEOUT, pool=pool)
+        assert v.status == Status.PASSED, v.message

@@ -118,6 +118,20 @@ def below():
     ],
 )
 
+# Over 2 million nodes, so it crosses as a digest: one that kept lists and tuples apart only at the top
+# level passed the list of lists.
+MILLION_NESTED = (
+    "million_nested_types",
+    r"""
+def pairs():
+    return [(i, i) for i in range(700_000)]
+""",
+    [
+        "assert pairs() == [(i, i) for i in range(700_000)]",
+        "assert pairs() == [[i, i] for i in range(700_000)]",
+    ],
+)
+
 LIST_VS_TUPLE = (
     "list_vs_tuple",
     r"""
@@ -622,6 +636,7 @@ def f():
 CORPUS = [
     MILLION_FLOATS,
     MILLION_OTHER,
+    MILLION_NESTED,
     LIST_VS_TUPLE,
     SPECIAL_FLOATS,
     BIG_INTS,

@@ -97,6 +97,12 @@ def _bwrap_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
         "--proc",
         "/proc",
         "--unshare-all",
+        # No reaper of bubblewrap's as pid 1: that process runs as the program's user, is dumpable and holds
+        # the worker's request and reply pipes, so the program could open /proc/1/mem for writing, and
+        # where the pipes are that user's own (a judge not run as root), /proc/1/fd/0 and 1: read the
+        # tests (and their nonce) from the one and write a forged reply onto the other. The worker, made
+        # non-dumpable at once and a reaper itself, is pid 1 instead.
+        "--as-pid-1",
         "--die-with-parent",
         "--new-session",
         "--clearenv",

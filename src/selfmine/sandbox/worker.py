@@ -132,6 +132,14 @@ SECCOMP_DENY_X86_64 = {
     "fsmount": 432,
     "move_mount": 429,
     "open_tree": 428,
+    # IPC objects outlive their creator, in the sandbox's namespace, while the worker serves later programs:
+    # a SysV shared memory segment stays charged to the sandbox's memory (an honest program after it is
+    # killed for memory) or, without a cgroup, to the machine's. Python's own shared memory and semaphores
+    # are files in /dev/shm, which is emptied after each program.
+    "shmget": 29,
+    "semget": 64,
+    "msgget": 68,
+    "mq_open": 240,
 }
 # Signals reach only the process itself and its own process group: the tests process and the worker run as
 # the same user, and a stopped or killed tests process must never be the program's doing. (Their ids, as
@@ -226,6 +234,23 @@ def _install_seccomp():
         return _LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
     except Exception:
         return False
+
+
+def _own_attributes():
+    """What a process of the worker's user may change in the worker from outside (prlimit, setpriority
+    with PRIO_USER, sched_setscheduler, sched_setaffinity, sched_setattr, ioprio_set) and every program
+    forked from it would then inherit: a lower hard limit cannot be raised again (a later honest program
+    would be judged with the attacker's memory, output, file or process limits), nor a lower priority."""
+    out = [resource.getrlimit(getattr(resource, n)) for n in sorted(dir(resource)) if n.startswith("RLIMIT_")]
+    out += [os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0), os.sched_getparam(0).sched_priority]
+    out.append(sorted(os.sched_getaffinity(0)))
+    if SECCOMP_ARCH and _LIBC is not None:
+        attr = ctypes.create_string_buffer(64)  # struct sched_attr (its utilisation clamps too)
+        out += [_LIBC.syscall(252, 1, 0), _LIBC.syscall(315, 0, attr, 64, 0), attr.raw]  # ioprio_get, sched_getattr
+    return out
+
+
+_ATTRIBUTES = None
 
 
 def _count_own_processes():
@@ -438,54 +463,94 @@ class Opaque:
         return "<%s object from the program>" % self.kind
 
 
-def _canonical(o):
-    # numbers by value, so that the digest's equality is Python's: 0, 0.0 and False encode alike
-    if isinstance(o, (set, frozenset)):
-        return ["__set__"] + sorted(_dumps(x) for x in o)
-    if isinstance(o, complex):
-        return ["__complex__", _number(o.real), _number(o.imag)]
-    if isinstance(o, (bytes, bytearray)):
-        return ["__bytes__", bytes(o).hex()]
-    if isinstance(o, collections.deque):
-        return list(o)
+# The digest's canonical form: plain JSON data whose text is the same for two values only where Python
+# finds them equal. That direction is the one that matters: the program chooses the digest it sends (it
+# writes the socket), so two unequal values of one encoding would let a wrong answer pass: a list of lists
+# for a list of tuples, {"1": x} for {1: x}, a deque for a list, a lone surrogate pair for the character
+# it spells, NaN for NaN. So every container but the list is a one-key object naming its kind, dicts and
+# sets are sorted, numbers are compared as numbers (0 == 0.0 == False; an integral float is its exact
+# integer) and a NaN, which equals nothing (never the same object across the boundary), cannot be
+# encoded, nor can any other type: a digest compared with one is unequal. Where Python's equality is
+# looser still (an OrderedDict and a dict, a Fraction and a float), a digest is only unequal.
+_SET_LIKE = (set, frozenset, type({}.keys()), type({}.items()))
+_DICT_LIKE = (dict, collections.Counter, collections.defaultdict)
+_CANON_TYPES = frozenset(
+    (type(None), bool, int, float, str, list, tuple, collections.deque, collections.OrderedDict, bytes)
+    + (bytearray, memoryview, complex, range)
+    + _SET_LIKE
+    + _DICT_LIKE
+)
+
+
+def _base(v):
+    """The type `v` is compared as: its own where it is one of the canonical types, a subclass's base where
+    the subclass keeps the base's == (a namedtuple), else None."""
+    t = type(v)
+    if t in _CANON_TYPES:
+        return t
+    for base in (int, float, str, tuple, list):
+        if isinstance(v, base):
+            return base if t.__eq__ is base.__eq__ and t.__ne__ is base.__ne__ else None
+    return None
+
+
+def _float(x):
+    if x != x:
+        raise ValueError("NaN equals nothing")
+    if x in (math.inf, -math.inf):
+        return {"inf": 1 if x > 0 else -1}
+    return int(x) if x.is_integer() else x
+
+
+def _canon(v):
+    t = _base(v)
+    if t is str or v is None:
+        return str.__str__(v) if t is str else None
+    if t is int or t is bool:
+        return int.__int__(v)
+    if t is float:
+        return _float(float.__float__(v))
+    if t is list:
+        return [_canon(x) for x in list.__iter__(v)]
+    if t is tuple:
+        return {"t": [_canon(x) for x in tuple.__iter__(v)]}
+    if t is collections.deque:
+        return {"q": [_canon(x) for x in v]}
+    if t in _SET_LIKE:
+        return {"s": sorted(_dumps(x) for x in v)}
+    if t in _DICT_LIKE:
+        return {"d": sorted(_dumps([k, x]) for k, x in dict.items(v))}
+    if t is collections.OrderedDict:  # two OrderedDicts are equal only in the same order
+        return {"o": [[_canon(k), _canon(x)] for k, x in dict.items(v)]}
+    if t in (bytes, bytearray) or t is memoryview and v.format == "B" and v.ndim == 1:
+        return {"b": bytes(v).hex()}
+    if t is complex:
+        return _float(v.real) if v.imag == 0 else {"c": [_float(v.real), _float(v.imag)]}
+    if t is range:
+        n = len(v)
+        return {"r": [n, v.start if n else 0, v.step if n > 1 else 0]}
     raise TypeError("not plain data")
 
 
-def _number(x):
-    return int(x) if isinstance(x, float) and x.is_integer() else x
-
-
-def _normalise(v):
-    t = type(v)
-    if t is bool:
-        return int(v)
-    if t is float:
-        return _number(v)
-    if t in (list, tuple):
-        return t(_normalise(x) for x in v)
-    if t is dict:
-        return {k: _normalise(x) for k, x in v.items()}
-    return v
+# Not ASCII-escaped: "\ud83d\ude00" would be both a lone surrogate pair and the character it spells.
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":"))
 
 
 def _dumps(x):
-    return json.dumps(_normalise(x), default=_canonical, check_circular=False, separators=(",", ":"))
+    return _JSON.encode(_canon(x))
 
 
 def digest(v):
-    """sha256 of a canonical encoding, for values too large to send: a long top-level sequence is encoded
-    element by element (each with the C encoder), sets and dicts in sorted order."""
+    """sha256 of the canonical encoding, for values too large to send: a long top-level sequence is encoded
+    element by element (each with the C encoder)."""
     h = hashlib.sha256()
-    if isinstance(v, (list, tuple, collections.deque)):
-        h.update(b"T[" if isinstance(v, tuple) else b"L[")
-        for x in v:
-            h.update(_dumps(x).encode() + b",")
-    elif isinstance(v, (set, frozenset)):
-        h.update(b"S[" + ",".join(sorted(_dumps(x) for x in v)).encode())
-    elif isinstance(v, dict):
-        h.update(b"D[" + ",".join(sorted(_dumps([k, x]) for k, x in dict.items(v))).encode())
+    t = _base(v)
+    if t in (list, tuple, collections.deque):
+        h.update({list: b"L[", tuple: b"T[", collections.deque: b"Q["}[t])
+        for x in v if t is collections.deque else (list.__iter__ if t is list else tuple.__iter__)(v):
+            h.update(_dumps(x).encode("utf-8", "surrogatepass") + b",")
     else:
-        h.update(b"V" + _dumps(v).encode())
+        h.update(b"V" + _dumps(v).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -707,7 +772,10 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
                 return {"value": enc(value, 0, False, [SEND_NODES])}
             except TooBig:
                 size = len(value) if isinstance(value, (list, tuple, dict, set, frozenset, str, bytes)) else None
-                return {"value": {"h": [digest_(value), type(value).__name__, size]}}
+                try:
+                    return {"value": {"h": [digest_(value), type(value).__name__, size]}}
+                except (TypeError, ValueError, RecursionError):  # a NaN in it: too large, and equal to nothing
+                    return {"value": {"o": [type(value).__name__, None if size is None else bool(size)]}}
         except Unencodable as e:
             return {"unencodable": str(e)}
         except BaseException:
@@ -796,16 +864,27 @@ def _stdlib_callables():
     return table
 
 
+# Builtins that run code from somewhere other than their arguments, or read the terminal, files or the
+# interpreter's own namespaces: called in the tests process they would do so there (`f = breakpoint` makes
+# `f()` run the commands of a `.pdbrc` the program wrote in the working directory). A program that binds
+# one of them gets a proxy instead: the call runs in the program's process, as any function of its own.
+_NOT_SHARED = ("breakpoint", "help", "input", "open", "exec", "eval", "compile", "globals", "locals", "vars")
+_NOT_SHARED += ("exit", "quit", "copyright", "credits", "license")
+
+
 def _callables_of(mod):
     module = sys.modules.get(mod)
     out = {}
     for attr, value in list(vars(module).items()) if module is not None else []:
+        if mod == "builtins" and attr in _NOT_SHARED:
+            continue
         if not attr.startswith("_") and callable(value) and getattr(module, attr) is value:
             out[id(value)] = (value, [mod, attr])
     return out
 
 
 _STDLIB_CALLABLES = _stdlib_callables()
+_STDLIB_BY_NAME = {tuple(name): value for value, name in _STDLIB_CALLABLES.values()}
 
 
 def _stdlib_name(value):
@@ -818,17 +897,31 @@ def _stdlib_name(value):
 
 
 def _stdlib_object(kind):
-    if (
-        len(kind) != 3
-        or not all(type(x) is str for x in kind[1:])
-        or kind[1].split(".")[0] not in sys.stdlib_module_names
-    ):
+    """The standard library's object that the program says it bound, only where it is one the program's
+    side can name (the same table): the program writes what crosses the socket, and anything else it
+    names (unittest.mock's always-equal `_ANY`, `os._exit`) would run in the tests process."""
+    if len(kind) != 3 or not all(type(x) is str for x in kind[1:]):
         return None
-    try:
-        obj = getattr(importlib.import_module(kind[1]), kind[2])
-    except Exception:
-        return None
-    return obj if callable(obj) else None
+    return _STDLIB_BY_NAME.get((kind[1], kind[2]))
+
+
+# Modules whose import does something: starts IDLE or a demo, runs a test suite, prints, opens a browser.
+_NEVER_IMPORTED = ("antigravity", "idlelib", "test", "this", "tkinter", "turtle", "turtledemo")
+
+
+def _importable(name):
+    """Whether the tests process may import a module the program says it imported. Importing runs the
+    module's code there, and the program chooses the name (a module object of its own can carry any
+    `__name__`): no `__main__` (unittest's runs test discovery in the working directory, which the program
+    writes) nor any other private module, and none of the few that act when imported."""
+    if type(name) is not str:
+        return False
+    parts = name.split(".")
+    return (
+        parts[0] in sys.stdlib_module_names
+        and parts[0] not in _NEVER_IMPORTED
+        and all(p.isidentifier() and not p.startswith("_") for p in parts)
+    )
 
 
 class _Proxy:
@@ -1028,7 +1121,7 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
         try:
             if kind[0] == "callable":
                 scope[name] = _Proxy(name, link)
-            elif kind[0] == "module" and str(kind[1]).split(".")[0] in sys.stdlib_module_names:
+            elif kind[0] == "module" and _importable(kind[1]):
                 scope[name] = importlib.import_module(kind[1])
             elif kind[0] == "stdlib":  # `from fractions import Fraction`: the class itself, not a proxy
                 scope[name] = _stdlib_object(kind) or _Proxy(name, link)
@@ -1351,6 +1444,11 @@ def _run(hdr, scratch, out_fd, work_fd):
         n_output += got
     if not scratch.clean(hdr.get("scrub", ())):
         retire = True
+    try:  # changed from outside by the program: the next program needs a fresh worker
+        if _own_attributes() != _ATTRIBUTES:
+            retire = True
+    except Exception:
+        retire = True
     reply = {
         "events_len": n_events,
         "output_len": n_output,
@@ -1365,11 +1463,12 @@ def _run(hdr, scratch, out_fd, work_fd):
 
 
 def main():
-    global _OWN_PROCESSES
+    global _OWN_PROCESSES, _ATTRIBUTES
     _OWN_PROCESSES = _count_own_processes()
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_DUMPABLE, 0)  # a program must not reach the protocol pipes through /proc/<ppid>/fd
+    _ATTRIBUTES = _own_attributes()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.setrecursionlimit(10000)  # values nested up to MAX_DEPTH levels are encoded, decoded and compared
     if hasattr(sys, "set_int_max_str_digits"):
