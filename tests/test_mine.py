@@ -159,10 +159,12 @@ def test_loop_end_to_end_with_scripted_model(tmp_path, data_dir):
 
 
 def test_config_change_on_resume_is_refused(tmp_path, data_dir):
-    from selfmine.config import ConfigError
+    """The run dir's one rule: what decided the mined problems stays, but more problems may extend them."""
+    from selfmine.ledger.rundir import RunDirError
 
     mine(tmp_path, cfg(data_dir, problems=2, attempts=2), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
-    with pytest.raises(ConfigError, match="mine.attempts"):
+    mine(tmp_path, cfg(data_dir, problems=3, attempts=2), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
+    with pytest.raises(RunDirError, match="mine.attempts=2, this run asks for 3"):
         mine(
             tmp_path,
             cfg(data_dir, problems=2, attempts=3),

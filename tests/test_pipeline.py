@@ -328,6 +328,7 @@ def test_an_engine_holding_the_gpu_is_released_before_training(tmp_path, monkeyp
     """vLLM keeps most of the GPU's memory: training must start only after the engine let it go, and the
     next evaluation gets a fresh engine."""
     import selfmine.pipeline as pipeline_mod
+    import selfmine.scale as scale_mod
     import selfmine.train as train_mod
     from selfmine.config import load_config
     from selfmine.ledger import Ledger
@@ -340,9 +341,9 @@ def test_an_engine_holding_the_gpu_is_released_before_training(tmp_path, monkeyp
         def close(self):
             events.append("engine closed")
 
-    monkeypatch.setattr(pipeline_mod, "make_engine", lambda *a, **k: events.append("engine loaded") or GpuEngine())
+    monkeypatch.setattr(scale_mod, "make_engine", lambda *a, **k: events.append("engine loaded") or GpuEngine())
     monkeypatch.setattr(Ledger, "pair_count", lambda self, kinds: 5)
-    monkeypatch.setattr(train_mod, "train", lambda *a, **k: events.append("train") or {"pairs": 5})
+    monkeypatch.setattr(train_mod, "train", lambda *a, **k: events.append("train") or {"pairs": 5, "loss_curve": []})
     pipe = pipeline_mod.Pipeline(tmp_path / "run", load_config(None, []), progress=False, echo=lambda s: None)
     assert pipe.engine is pipe.engine  # loaded once for the baseline evaluation
     pipe._train("none")

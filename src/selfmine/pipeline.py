@@ -4,21 +4,19 @@ so a rerun with the same run dir skips finished stages and redoes an interrupted
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
-from .config import RunConfig, first_difference, flatten
-from .datasets import reference_pairs
-from .engine import Engine, release_for_training
+from .config import RunConfig, flatten
+from .engine import Engine
 from .engine.numerics import numerics
 from .errors import UserError
 from .evaluate.pool import CHAT
-from .ledger import MINED_KINDS, Ledger, run_dir_lock
-from .scale import make_engine
+from .ledger import MINED_KINDS
+from .ledger.rundir import RunDir
+from .mine import mining_settings
+from .scale import LazyEngine
 
 
 class PipelineError(UserError, RuntimeError):
@@ -28,36 +26,22 @@ class PipelineError(UserError, RuntimeError):
 class Pipeline:
     def __init__(self, run_dir: str | Path, cfg: RunConfig, progress: bool = True, echo: Callable[[str], None] = print):
         self.dir, self.cfg, self.progress, self.echo = Path(run_dir), cfg, progress, echo
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "eval").mkdir(exist_ok=True)
-        (self.dir / "adapters").mkdir(exist_ok=True)
-        self._engine: Engine | None = None
+        self.run_dir = RunDir(self.dir)
+        self._engine = LazyEngine(cfg.engine, cfg.scale)
         self.numerics = numerics(cfg.engine.backend, cfg.engine.dtype)
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(self.cfg.engine, self.cfg.scale)
-        return self._engine
+        return self._engine.get()
 
     def release_engine(self) -> None:
-        """Free an engine that holds the GPU (vLLM keeps most of its memory) before training needs it; the
-        next evaluation loads it again. A CPU engine is kept: reloading it would only cost time."""
-        self._engine = release_for_training(self._engine)
+        self._engine.release()
 
     def _stage(self, name: str) -> str | None:
-        ledger = Ledger.in_run_dir(self.dir)
-        try:
-            return ledger.stage(name)
-        finally:
-            ledger.close()
+        return self.run_dir.status(name)
 
     def _done(self, name: str, status: str = "done", **info) -> None:
-        ledger = Ledger.in_run_dir(self.dir)
-        try:
-            ledger.set_stage(name, status, **info)
-        finally:
-            ledger.close()
+        self.run_dir.record(name, status, **info)
 
     def settings(self, name: str) -> dict:
         """The settings that decide a stage's output, as dotted keys: a finished stage is reused only when
@@ -77,40 +61,16 @@ class Pipeline:
         if name in ("baseline", "eval:base" + CHAT):
             return flatten({**engine, "eval": evaluation, "data_dir": c["data_dir"]})
         if name == "mine":
-            return flatten(mine)
+            return mining_settings(self.cfg)  # the same record `selfmine mine` keeps
         if name.startswith("train:"):
             return flatten(train)
         return flatten({**train, "eval": evaluation, "data_dir": c["data_dir"]})  # eval:<arm>
 
     def check_settings(self, names: list[str]) -> None:
-        """Refuse, naming the key, when a finished stage was made with other settings: reusing it would
-        mix two configurations in one report."""
-        ledger = Ledger.in_run_dir(self.dir)
-        try:
-            for name in names:
-                if ledger.stage(name) != "done":
-                    continue
-                old = ledger.stage_info(name).get("settings")
-                if old is None:
-                    continue  # a run dir from before settings were recorded
-                new = self.settings(name)
-                if not any(k.startswith("numerics.") for k in old):  # recorded before the machine class was
-                    new = {k: v for k, v in new.items() if not k.startswith("numerics.")}
-                diff = first_difference(old, new)
-                if diff:
-                    key, was, now = diff
-                    if key.startswith("numerics."):
-                        raise PipelineError(
-                            f"run dir {self.dir}: stage {name!r} was computed on {was!r}, this machine is {now!r}: "
-                            "a paired comparison must not mix machines; resume it on its own kind of machine, or "
-                            "use a new --run-dir"
-                        )
-                    raise PipelineError(
-                        f"run dir {self.dir}: stage {name!r} was done with {key}={was!r}, this run asks for "
-                        f"{now!r}; use a new --run-dir, or set {key} back to resume"
-                    )
-        finally:
-            ledger.close()
+        """Refuse, naming the key, when a recorded stage was made with other settings (or on another kind of
+        machine): reusing it would mix two configurations in one report."""
+        for name in names:
+            self.run_dir.check(name, self.settings(name))
 
     def _step(self, name: str, fn) -> None:
         if self._stage(name) == "done":
@@ -160,12 +120,9 @@ class Pipeline:
 
         before = self._weights_lost(f"train:{control}")
 
-        ledger = Ledger.in_run_dir(self.dir)
-        try:
+        with self.run_dir.ledger() as ledger:
             mined = ledger.pair_count(MINED_KINDS)
             imported = ledger.pair_count(("imported",))
-        finally:
-            ledger.close()
         p = self.cfg.pipeline
         if mined < p.min_pairs and imported == 0:
             if not p.supplement_pairs:
@@ -175,18 +132,13 @@ class Pipeline:
                     "mine more (--set mine.rounds=N or mine.problems=N) and rerun, or opt in to reference pairs with "
                     "--set pipeline.supplement_pairs=pairs_7b_40.jsonl",
                 }
-            from .transfer import import_pairs
+            from .transfer import import_pairs_file
 
-            path = Path(p.supplement_pairs).expanduser()
-            if not path.exists():
-                path = reference_pairs(path.name, self.cfg.data_dir)
-            info = import_pairs(path, self.dir)
+            info = import_pairs_file(p.supplement_pairs, self.dir, self.cfg.data_dir)
             self.echo(
                 f"mining gave {mined} pairs: supplemented with {info.get('imported', 0)} reference pairs from {p.supplement_pairs}"
             )
-        out = self._adapter(control)
-        if out.exists():
-            shutil.rmtree(out)  # an interrupted earlier attempt
+        out = self.run_dir.fresh(*self._adapter(control).relative_to(self.dir).parts)
         self.release_engine()
         cfg = self.cfg.train.model_copy(update={"control": control})
         rec = train(cfg, out, run_dir=self.dir, model=self.cfg.engine.model, progress=self.progress, echo=self.echo)
@@ -202,11 +154,7 @@ class Pipeline:
 
     def _weights_lost(self, name: str) -> list | None:
         """The recorded loss curve of a training whose weights were lost, or None for a first training."""
-        ledger = Ledger.in_run_dir(self.dir)
-        try:
-            return ledger.stage_info(name).get("losses") if ledger.stage(name) == "weights missing" else None
-        finally:
-            ledger.close()
+        return self.run_dir.info(name).get("losses") if self._stage(name) == "weights missing" else None
 
     def _adapter(self, control: str) -> Path:
         return self.dir / "adapters" / ("selfmine" if control == "none" else f"control-{control}")
@@ -220,12 +168,7 @@ class Pipeline:
             return
         if all(self._stage(n) == "done" for n in needs):
             return
-        ledger = Ledger.in_run_dir(self.dir)
-        try:
-            info = ledger.stage_info(name)
-            ledger.set_stage(name, "weights missing", **info)
-        finally:
-            ledger.close()
+        self._done(name, "weights missing", **self.run_dir.info(name))
         self.echo(f"[{name}] done before, but its weights are not here: training again")
 
     def _chat_arms(self, arms: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
@@ -243,7 +186,7 @@ class Pipeline:
         from .scale import connect
 
         connect(self.cfg.scale.ray_address)
-        with run_dir_lock(self.dir):
+        with self.run_dir.hold():
             return self._run()
 
     def _run(self) -> dict:
@@ -254,7 +197,9 @@ class Pipeline:
             + [n for c, a in arms for n in (f"train:{c}", f"eval:{a}")]
             + [f"eval:{a}{CHAT}" for a, _ in chat]
         )
-        (self.dir / "config.yaml").write_text(yaml.safe_dump(self.cfg.model_dump(mode="json"), sort_keys=False))
+        self.run_dir.snapshot(self.cfg.model_dump(mode="json"))
+        for sub in ("eval", "adapters"):
+            (self.dir / sub).mkdir(exist_ok=True)
         self._step("baseline", lambda: self._eval("base"))
         self._step("mine", self._mine)
         for control, arm in arms:

@@ -62,6 +62,15 @@ def export_pairs(
     return len(pairs)
 
 
+def import_pairs_file(spec: str, run_dir: str | Path, data_dir: str | None) -> dict:
+    """import_pairs from a path, or from a shipped reference file named by `spec` when no such path exists
+    (`pipeline.supplement_pairs`, `study.pairs_file`)."""
+    from .datasets import reference_pairs
+
+    path = Path(spec).expanduser()
+    return import_pairs(path if path.exists() else reference_pairs(path.name, data_dir), run_dir)
+
+
 def import_pairs(path: str | Path, run_dir: str | Path, timeout: float = 5.0) -> dict:
     """Reads reference-schema pairs; judges both sides (so the mix of failure classes, and fixed sides
     that do not actually pass, are visible). Records whose broken side is empty are kept (class: format)."""

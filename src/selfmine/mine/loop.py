@@ -10,10 +10,12 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ..config import ConfigError, RunConfig
+from ..config import RunConfig, flatten
 from ..engine import Engine
+from ..engine.numerics import numerics
 from ..funnel import format_stats, total_stats
-from ..ledger import Attempt, Ledger, run_dir_lock
+from ..ledger import Attempt, Ledger
+from ..ledger.rundir import RunDir
 from ..provenance import stamp
 from ..scale import make_engine
 from ..tasks.base import Domain, get_domain
@@ -25,25 +27,15 @@ from .stats import round_stats
 
 log = logging.getLogger(__name__)
 # what a rerun may change: more problems extend a round, more rounds or a larger budget extend the run
-RESUMABLE_KEYS = {("mine", "problems"), ("mine", "rounds"), ("mine", "target_pairs")}
-MINING_SECTIONS = ("seed", "domain", "engine", "mine")  # what decides what is mined; train/eval settings may change
+MAY_GROW = ("mine.problems", "mine.rounds", "mine.target_pairs")
 
 
-def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
-    saved = ledger.get_meta("config")
-    if saved is None:
-        return
-    now = {k: v for k, v in cfg.model_dump(mode="json").items() if k in MINING_SECTIONS}
-    for section in now:
-        if isinstance(now[section], dict):
-            for key, value in now[section].items():
-                if (section, key) not in RESUMABLE_KEYS and saved.get(section, {}).get(key) != value:
-                    raise ConfigError(
-                        f"run dir was started with {section}.{key}={saved.get(section, {}).get(key)!r}, "
-                        f"not {value!r}: use a new --run-dir or the original setting"
-                    )
-        elif saved.get(section) != now[section]:
-            raise ConfigError(f"run dir was started with {section}={saved.get(section)!r}, not {now[section]!r}")
+def settings(cfg: RunConfig) -> dict:
+    """What decides what is mined, as dotted keys: the stage "mine" of a run, a study or `selfmine mine`
+    (train and eval settings may change between reruns; these may not, but for MAY_GROW)."""
+    c = cfg.model_dump(mode="json")
+    machine = numerics(cfg.engine.backend, cfg.engine.dtype)
+    return flatten({"engine": c["engine"], "seed": c["seed"], "numerics": machine, "domain": c["domain"], "mine": c["mine"]})
 
 
 def mine(
@@ -58,14 +50,14 @@ def mine(
     from ..scale import connect
 
     connect(cfg.scale.ray_address)
-    with run_dir_lock(run_dir):
-        return _mine(run_dir, cfg, engine, progress, echo)
+    with RunDir(run_dir).hold() as rd:
+        return _mine(rd, cfg, engine, progress, echo)
 
 
-def _mine(run_dir, cfg, engine, progress, echo) -> dict:
-    ledger = Ledger.in_run_dir(run_dir)
-    try:
-        _check_same_config(ledger, cfg)
+def _mine(rd: RunDir, cfg: RunConfig, engine, progress, echo) -> dict:
+    decided_by = settings(cfg)
+    rd.check("mine", decided_by, may_grow=MAY_GROW)
+    with rd.ledger() as ledger:
         domain = get_domain(cfg.domain)
         contamination, checksums = domain.contamination(cfg)
         engine = engine or make_engine(cfg.engine, cfg.scale)
@@ -73,7 +65,7 @@ def _mine(run_dir, cfg, engine, progress, echo) -> dict:
             ledger.set_meta("config", cfg.model_dump(mode="json"))
             ledger.set_meta("provenance", {**stamp(), "engine": engine.info(), "data_checksums": checksums})
         ledger.set_meta("config", cfg.model_dump(mode="json"))  # the effective config (problems may grow)
-        ledger.set_stage("mine", "running")
+        ledger.set_stage("mine", "running", settings=decided_by)
         all_stats = []
         for number in range(1, cfg.mine.rounds + 1):
             stats = _round(ledger, cfg, engine, domain, number, contamination, progress)
@@ -86,15 +78,13 @@ def _mine(run_dir, cfg, engine, progress, echo) -> dict:
                 break
         total = total_stats(all_stats)
         ledger.set_meta("mining_total", total)
-        ledger.set_stage("mine", "done", round=all_stats[-1]["round"], rounds=len(all_stats))
+        ledger.set_stage("mine", "done", round=all_stats[-1]["round"], rounds=len(all_stats), settings=decided_by)
         if len(all_stats) > 1:
             echo(
                 f"all {len(all_stats)} rounds: proposed {total['proposed']}, valid {total['valid']}, "
                 f"mixed {total['mixed']} of {total['solved']}, pairs {total['pairs']}"
             )
         return {**all_stats[-1], "total": total}
-    finally:
-        ledger.close()
 
 
 def plan_round(ledger: Ledger, cfg: RunConfig, number: int) -> list[Slot]:

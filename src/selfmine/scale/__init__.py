@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .cluster import RAY_EXTRA, RayMissing
 
-__all__ = ["RAY_EXTRA", "RayMissing", "connect", "make_engine"]
+__all__ = ["RAY_EXTRA", "LazyEngine", "RayMissing", "connect", "make_engine"]
 
 
 def connect(address: str | None) -> bool:
@@ -38,3 +38,22 @@ def make_engine(engine_cfg, scale_cfg):
         engine_cfg.backend_kwargs(),
         scale_cfg.engines_per_node,
     )
+
+
+class LazyEngine:
+    """A run's engine, loaded when a stage first generates and released before training: an engine that
+    holds the GPU (vLLM keeps most of it) is closed and loaded again by the next evaluation; a CPU engine
+    is kept, since reloading it would only cost time."""
+
+    def __init__(self, engine_cfg, scale_cfg):
+        self.engine_cfg, self.scale_cfg, self._engine = engine_cfg, scale_cfg, None
+
+    def get(self):
+        if self._engine is None:
+            self._engine = make_engine(self.engine_cfg, self.scale_cfg)
+        return self._engine
+
+    def release(self) -> None:
+        from ..engine import release_for_training
+
+        self._engine = release_for_training(self._engine)

@@ -4,93 +4,63 @@ killed study resumes where it stopped), then the analysis and the report."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
-from ..config import RunConfig, first_difference, flatten
-from ..ledger import MINED_KINDS, Ledger, run_dir_lock
+from ..config import RunConfig, flatten
+from ..engine.numerics import numerics
+from ..ledger import MINED_KINDS
+from ..ledger.rundir import RunDir
+from ..scale import LazyEngine
 from .errors import StudyError
 from .plan import Adapter, Arm, plan, subset
 
 
-def _check_same_config(ledger: Ledger, cfg: RunConfig) -> None:
-    """A study's arms are comparable only if they were all made with one configuration."""
-    new = {k: v for k, v in flatten(cfg.model_dump(mode="json")).items() if not k.startswith("scale.")}
-    old = ledger.get_meta("study_config")  # where it runs (scale.*) never changes what an arm computes
-    old = old and {k: v for k, v in old.items() if not k.startswith("scale.")}
-    if old is None:
-        ledger.set_meta("study_config", new)
-        return
-    diff = first_difference(old, new)
-    if diff:
-        key, was, now = diff
-        raise StudyError(
-            f"this study dir was started with {key}={was!r}, this run asks for {now!r}; "
-            f"use a new --run-dir, or set {key} back to resume"
-        )
+def settings(cfg: RunConfig) -> dict:
+    """What decides a study's arms, as dotted keys: all of its configuration but where it runs (scale.*),
+    and the kind of machine. Its arms are comparable only if they were all made with one of these."""
+    flat = flatten({**cfg.model_dump(mode="json"), "numerics": numerics(cfg.engine.backend, cfg.engine.dtype)})
+    return {k: v for k, v in flat.items() if not k.startswith("scale.")}
 
 
 class Study:
     def __init__(self, run_dir: str | Path, cfg: RunConfig, progress: bool = True, echo: Callable[[str], None] = print):
         self.dir, self.cfg, self.progress, self.echo = Path(run_dir), cfg, progress, echo
-        self._engine = None
+        self.run_dir = RunDir(self.dir)
+        self._engine = LazyEngine(cfg.engine, cfg.scale)
 
     # -- the ledger as the cache --------------------------------------------------------------------
     def finished(self, name: str) -> dict | None:
         """The stage's recorded info when the ledger has it done, else None."""
-        ledger = Ledger.in_run_dir(self.dir)
-        try:
-            return ledger.stage_info(name) if ledger.stage(name) == "done" else None
-        finally:
-            ledger.close()
+        return self.run_dir.finished(name)
 
     def finish(self, name: str, **info) -> None:
         """Mark the stage done in the ledger, with what a resumed study needs to know about it."""
-        ledger = Ledger.in_run_dir(self.dir)
-        try:
-            ledger.set_stage(name, "done", **info)
-        finally:
-            ledger.close()
+        self.run_dir.record(name, "done", **info)
 
     @property
     def engine(self):
-        if self._engine is None:
-            from ..scale import make_engine
-
-            self._engine = make_engine(self.cfg.engine, self.cfg.scale)
-        return self._engine
+        return self._engine.get()
 
     def _release(self) -> None:
-        from ..engine import release_for_training
-
-        self._engine = release_for_training(self._engine)
+        self._engine.release()
 
     # -- stages -------------------------------------------------------------------------------------
     def pairs(self) -> list[int]:
         s = self.cfg.study
         if self.finished("study:pairs") is None:
             if s.pairs_file:
-                from ..datasets import reference_pairs
-                from ..transfer import import_pairs
+                from ..transfer import import_pairs_file
 
-                path = Path(s.pairs_file).expanduser()
-                if not path.exists():
-                    path = reference_pairs(path.name, self.cfg.data_dir)
-                info = import_pairs(path, self.dir)
+                info = import_pairs_file(s.pairs_file, self.dir, self.cfg.data_dir)
                 self.echo(f"study pairs: {info.get('imported', 0)} imported from {s.pairs_file} (not self-mined)")
             else:
                 from ..mine import mine
 
                 mine(self.dir, self.cfg, engine=self.engine, progress=self.progress, echo=self.echo)
             self.finish("study:pairs", source=s.pairs_file or "mined")
-        ledger = Ledger.in_run_dir(self.dir)
-        try:
+        with self.run_dir.ledger() as ledger:
             return [p.id for p in ledger.pairs((*MINED_KINDS, "imported"))]
-        finally:
-            ledger.close()
 
     def adapter_dir(self, a: Adapter) -> Path:
         return self.dir / "study" / "adapters" / a.key
@@ -101,9 +71,7 @@ class Study:
             return
         from ..train import train
 
-        out = self.adapter_dir(a)
-        if out.exists():
-            shutil.rmtree(out)  # an interrupted earlier attempt
+        out = self.run_dir.fresh(*self.adapter_dir(a).relative_to(self.dir).parts)
         self._release()
         cfg = self.cfg.train.model_copy(update={"seed": a.seed, "first_n": None})
         chosen = subset(pair_ids, a.pairs, a.seed)
@@ -160,14 +128,12 @@ class Study:
         from ..scale import connect
 
         connect(self.cfg.scale.ray_address)
-        with run_dir_lock(self.dir):
-            self.dir.mkdir(parents=True, exist_ok=True)
-            ledger = Ledger.in_run_dir(self.dir)
-            try:
-                _check_same_config(ledger, self.cfg)
-            finally:
-                ledger.close()
-            (self.dir / "config.yaml").write_text(yaml.safe_dump(self.cfg.model_dump(mode="json"), sort_keys=False))
+        with self.run_dir.hold():
+            decided_by = settings(self.cfg)
+            self.run_dir.check("study", decided_by)
+            if self.run_dir.status("study") is None:
+                self.run_dir.record("study", "running", settings=decided_by)
+            self.run_dir.snapshot(self.cfg.model_dump(mode="json"))
             s = self.cfg.study
             pair_ids = self.pairs()
             too_many = [k for k in s.pair_counts if k > len(pair_ids)]
@@ -191,6 +157,7 @@ class Study:
             study = analyse(self.cfg, arms, results, self.dir)
             paths = write_report(study, self.dir)
             self.finish("study:report")
+            self.run_dir.record("study", "done", settings=decided_by)
             return {"study": study, **paths}
 
 
