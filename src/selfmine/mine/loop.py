@@ -35,7 +35,9 @@ def settings(cfg: RunConfig) -> dict:
     (train and eval settings may change between reruns; these may not, but for MAY_GROW)."""
     c = cfg.model_dump(mode="json")
     machine = numerics(cfg.engine.backend, cfg.engine.dtype)
-    return flatten({"engine": c["engine"], "seed": c["seed"], "numerics": machine, "domain": c["domain"], "mine": c["mine"]})
+    return flatten(
+        {"engine": c["engine"], "seed": c["seed"], "numerics": machine, "domain": c["domain"], "mine": c["mine"]}
+    )
 
 
 def mine(
