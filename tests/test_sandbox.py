@@ -643,7 +643,7 @@ def test_a_fallback_from_bubblewrap_says_why(monkeypatch, capsys):
     monkeypatch.delenv("SELFMINE_ISOLATION", raising=False)  # the fall-back is what is tested, not a forced mode
     python = isolation.interpreter()
     fails = ("/bin/sh", "-c", 'echo "bwrap: setting up uid map: Permission denied" >&2; exit 1', "sh")
-    ok = isolation.Launcher("rlimits", (), False, python)
+    ok = isolation.Launcher("unshare", ("/bin/sh", "-c", 'exec "$@"', "sh"), False, python)
     monkeypatch.setattr(isolation, "candidates", lambda: [isolation.Launcher("bwrap", fails, False, python), ok])
     isolation.best_launcher.cache_clear()
     try:
@@ -651,6 +651,31 @@ def test_a_fallback_from_bubblewrap_says_why(monkeypatch, capsys):
     finally:
         isolation.best_launcher.cache_clear()
     assert "bubblewrap does not work here (bwrap: setting up uid map: Permission denied)" in capsys.readouterr().err
+
+
+def test_judging_without_isolation_is_never_a_silent_fallback(monkeypatch):
+    """Under rlimits a program shares this process's user and can write its memory (/proc/<pid>/mem): a
+    machine with neither bubblewrap nor unshare gets one line naming the choice, and only an explicit
+    SELFMINE_ISOLATION=rlimits judges there."""
+    from selfmine.errors import UserError
+    from selfmine.sandbox import isolation
+
+    monkeypatch.delenv("SELFMINE_ISOLATION", raising=False)
+    python = isolation.interpreter()
+    fails = ("/bin/sh", "-c", "echo no >&2; exit 1", "sh")
+    weak = isolation.Launcher("rlimits", (), False, python)
+    broken = [isolation.Launcher("bwrap", fails, False, python), isolation.Launcher("unshare", fails, False, python)]
+    monkeypatch.setattr(isolation, "candidates", lambda: [*broken, weak])
+    isolation.best_launcher.cache_clear()
+    try:
+        with pytest.raises(UserError, match="SELFMINE_ISOLATION=rlimits") as e:
+            isolation.best_launcher()
+        assert "\n" not in str(e.value)
+        monkeypatch.setenv("SELFMINE_ISOLATION", "rlimits")
+        isolation.best_launcher.cache_clear()
+        assert isolation.best_launcher() == weak
+    finally:
+        isolation.best_launcher.cache_clear()
 
 
 def test_an_rlimits_worker_leaves_no_scratch_directory_on_the_host():

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from ..errors import UserError
+
 log = logging.getLogger(__name__)
 
 NOBODY = 65534
@@ -226,6 +228,10 @@ def with_binds(launcher: Launcher, paths: tuple[str, ...]) -> Launcher:
     return launcher
 
 
+class NoIsolation(UserError, RuntimeError):
+    """No sandbox that isolates the program works here, and the weak one was not asked for."""
+
+
 @functools.cache
 def best_launcher(require: str | None = None) -> Launcher:
     """The strongest launcher that works here; `require` pins a mode (or fails with a clear error)."""
@@ -236,6 +242,14 @@ def best_launcher(require: str | None = None) -> Launcher:
     for launcher in candidates():
         if wanted and launcher.mode != wanted:
             continue
+        if launcher.mode == "rlimits" and not wanted:
+            # Without namespaces the program runs as this process's user beside it: it can open this
+            # process's /proc/<pid>/mem and write any verdict. Only an explicit choice runs it.
+            raise NoIsolation(
+                f"no isolating sandbox works here ({why}; unshare of user namespaces is not allowed either): "
+                "install bubblewrap, or set SELFMINE_ISOLATION=rlimits to judge with resource limits only, "
+                "where a program written to do so can forge its verdict"
+            )
         failure = _failure(launcher)
         if failure is None:
             if launcher.mode != MODES[0] and not wanted:
