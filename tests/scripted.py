@@ -9,6 +9,16 @@ import os
 import signal
 
 from selfmine.engine import Completion, Engine
+from selfmine.seeds import stream
+
+# A proposal batch's sampling seed names (run seed, round, start); the script picks its problems by the
+# number the old linear scheme gave that batch, so the scripted rounds stay what the tests were written for.
+_BATCH = {
+    stream(seed, "propose", rnd, start): seed * 7919 + (rnd - 1) * 104729 + start
+    for seed in range(4)
+    for rnd in range(1, 6)
+    for start in range(256)
+}
 
 PROBLEMS = {
     "easy": (
@@ -78,7 +88,9 @@ class ScriptedEngine(Engine):
 
     def _one(self, prompt: str, params, pos: int, i: int) -> Completion:
         if "### Exercise (topic:" in prompt:  # proposal number k (seed 0) gets ORDER[k % len(ORDER)]
-            return Completion("def " + PROBLEMS[ORDER[(params.seed + pos) % len(ORDER)]][0], "stop", 10, 10)
+            return Completion(
+                "def " + PROBLEMS[ORDER[(_BATCH.get(params.seed, params.seed) + pos) % len(ORDER)]][0], "stop", 10, 10
+            )
         for variant in ("harder", "easier"):
             if f"### Exercise (a{'n' if variant == 'easier' else ''} {variant} variant" in prompt:
                 return Completion("def " + PROBLEMS[variant][0], "stop", 10, 10)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from selfmine.engine import Completion
 
-from .scripted import ScriptedEngine
+from .scripted import _BATCH, ScriptedEngine
 
 # name: (question, program, stated answer, correct solution, wrong solution)
 PROBLEMS = {
@@ -95,7 +95,12 @@ class ScriptedMathEngine(ScriptedEngine):
         if "an easier variant" in prompt:
             return Completion(proposal(*VARIANTS["easier"][:3]), "stop", 10, 10)
         if "### Problem (topic:" in prompt:
-            return Completion(proposal(*PROBLEMS[ORDER[(params.seed + pos) % len(ORDER)]][:3]), "stop", 10, 10)
+            return Completion(
+                proposal(*PROBLEMS[ORDER[(_BATCH.get(params.seed, params.seed) + pos) % len(ORDER)]][:3]),
+                "stop",
+                10,
+                10,
+            )
         question = prompt.rsplit("Question:", 1)[1]
         row = next(r for r in list(PROBLEMS.values()) + list(VARIANTS.values()) if r[0] in question)
         right, wrong = row[3], row[4]

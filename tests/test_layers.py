@@ -17,7 +17,7 @@ LAYERS = [
     ("mine", "train", "evaluate", "transfer"),
     ("tasks", "scale", "funnel"),
     ("ledger", "sandbox", "engine", "config", "datasets", "provenance"),
-    ("data", "hub", "intervals", "errors"),
+    ("data", "hub", "intervals", "errors", "seeds"),
 ]
 LAYER = {part: i for i, parts in enumerate(LAYERS) for part in parts}
 NO_PYTHON = {"data"}  # benchmark files only, for now: placed so that a module there lands in its layer

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..seeds import mix_seed  # noqa: F401  (engine.types.mix_seed is the name callers know)
+
 
 @dataclass
 class SamplingParams:
@@ -54,22 +56,6 @@ def cut_at_stop(text: str, stops: list[str], start: int = 0) -> tuple[str, str] 
     if best is None:
         return None
     return text[: best[0]], best[1]
-
-
-_MASK64 = (1 << 64) - 1
-
-
-def mix_seed(*parts: int) -> int:
-    """A 31-bit seed from integers (splitmix64 steps), so that neighbouring inputs give unrelated streams
-    and every backend accepts the value (servers often take 32-bit seeds)."""
-    z = 0x9E3779B97F4A7C15
-    for p in parts:
-        z = (z ^ (p & _MASK64)) & _MASK64
-        z = (z + 0x9E3779B97F4A7C15) & _MASK64
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-        z ^= z >> 31
-    return z & 0x7FFFFFFF
 
 
 def prompt_seeds(params: SamplingParams, count: int, seeds: list[int] | None = None) -> list[int]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..engine import Engine, SamplingParams
 from ..provenance import stamp
 from ..sandbox import Job, judge_many
+from ..seeds import stream
 from ..tasks.base import bench_domain
 from ..tasks.code import HOSTILE
 from . import math_bench
@@ -37,7 +38,9 @@ def model_tests(engine: Engine, tasks: list[EvalTask], n_tests: int, seed: int) 
         f"{t.prompt.rstrip()}\n    pass\n\n\n# check the correctness of {t.entry_point}\nassert {t.entry_point}("
         for t in tasks
     ]
-    params = SamplingParams(n=n_tests, temperature=0.8, top_p=0.95, max_tokens=64, stop=["\n"], seed=seed + 17)
+    params = SamplingParams(
+        n=n_tests, temperature=0.8, top_p=0.95, max_tokens=64, stop=["\n"], seed=stream(seed, "eval_tests")
+    )
     out = []
     for t, cs in zip(tasks, engine.generate(prompts, params)):
         tests = []

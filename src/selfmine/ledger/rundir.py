@@ -24,7 +24,7 @@ from ..config import first_difference
 from ..errors import UserError
 from .store import Ledger, run_dir_lock
 
-LAYOUT = 2  # 2: settings recorded with each stage, machine class included (selfmine 0.1, 2026-12)
+LAYOUT = 2  # 2: settings recorded with each stage, machine class included, one seed scheme (seeds.py)
 
 
 class RunDirError(UserError):

@@ -4,12 +4,10 @@ classified; optionally one repair round for problems where every attempt failed.
 from __future__ import annotations
 
 from ..engine import Engine, SamplingParams
-from ..engine.types import mix_seed
 from ..ledger import Attempt, Problem
+from ..seeds import stream
 from ..tasks.base import Domain, Grade
 from ..tasks.propose import prompts_for
-
-KIND_SEEDS = {"solve": 1, "greedy": 2, "repair": 3}
 
 
 def _attempt(p: Problem, kind: str, idx: int, completion, g: Grade, parent: int | None = None) -> Attempt:
@@ -54,7 +52,7 @@ def _attempts(
         stop=domain.solve_stop(m.chat),
         seed=seed,
     )
-    seeds = [mix_seed(seed, KIND_SEEDS[kind], p.id) for p in problems]
+    seeds = [stream(seed, kind, p.id) for p in problems]
     outs = engine.generate(prompts_for(engine, cfg, texts), params, seeds=seeds)
     flat = [(p, c) for p, cs in zip(problems, outs) for c in cs]
     grades = domain.grade(cfg, flat)

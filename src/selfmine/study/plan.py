@@ -7,8 +7,9 @@ for a seed, the first k of one shuffled order, so 8 pairs are always among the 1
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+
+from ..seeds import rng
 
 DECODINGS = ("greedy", "sample")  # greedy pass@1; n samples for best-of-n (oracle and selector)
 
@@ -50,7 +51,7 @@ def plan(pair_counts: list[int], seeds: list[int], formats: list[str]) -> tuple[
 def subset(pair_ids: list[int], count: int, seed: int) -> list[int]:
     """The first `count` of a seeded shuffle of the pairs: nested across counts for one seed."""
     order = sorted(pair_ids)
-    random.Random(f"study:{seed}").shuffle(order)
+    rng(seed, "study_subset").shuffle(order)
     if count > len(order):
         raise ValueError(f"the study asks for {count} pairs but only {len(order)} exist")
     return order[:count]

@@ -96,9 +96,10 @@ class CodeDomain:
         """For each pair, the first mechanical corruption of its fixed side that the judge shows failing
         (a stub where none fails). Returns (corrupt(view) -> str, counts)."""
         from ..sandbox import Job, judge_many
+        from ..seeds import stream
         from .code_corrupt import corruptions, format_stub
 
-        candidates = {p.id: corruptions(p.fixed, seed) for p in pairs}
+        candidates = {p.id: corruptions(p.fixed, stream(seed, "corrupt", p.id)) for p in pairs}
         jobs, owners = [], []
         for p in pairs:
             for c in candidates[p.id]:

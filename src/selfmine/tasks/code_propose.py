@@ -8,8 +8,7 @@ its calls, mutated into more inputs, and takes every expected value from running
 
 from __future__ import annotations
 
-import random
-
+from .. import seeds
 from ..engine import Engine, SamplingParams
 from ..ledger import Problem
 from ..sandbox import Job, check_sandbox, judge_many
@@ -82,7 +81,7 @@ def _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems) -> None
         top_p=m.propose_top_p,
         max_tokens=96,
         stop=[] if m.chat else CALLS_STOP,
-        seed=seed * 7919 + (round_no - 1) * 104729 + start + 1,
+        seed=seeds.stream(seed, "ask_calls", round_no, start),
     )
     outs = engine.generate(
         prompts_for(engine, cfg, [calls_prompt(parsed[i].code, parsed[i].entry_point) for i in need]), params
@@ -102,7 +101,7 @@ def ground_tests(cfg, seed, parsed, problems) -> None:
     for i, p in enumerate(parsed):
         if not p.ok:
             continue
-        rng = random.Random(f"{seed}:{problems[i].round_id}:{problems[i].idx}:ground")
+        rng = seeds.rng(seed, "ground", problems[i].round_id, problems[i].idx)
         calls = grounding.candidate_calls(p.calls, p.fn, rng, m.generated_inputs)
         if not calls:
             p.ok, p.reason, p.detail = False, "no_inputs", "no literal call and no guessable parameter types"

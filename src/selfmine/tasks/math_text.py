@@ -10,6 +10,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from ..seeds import rng
 from .code import ngrams, tokens  # noqa: F401  (word tokens and n-grams serve both domains)
 
 FAILURE_CLASSES = ("wrong_answer", "format", "undecided")
@@ -281,7 +282,7 @@ def corrupt_answer(solution: str, seed: int = 0) -> str | None:
     if num is None:
         return None
     value = float(num)
-    delta = random.Random(f"{seed}:{solution}").choice([1, 2, 3, 10])
+    delta = rng(seed, "math_wrong", solution).choice([1, 2, 3, 10])
     wrong = value + delta if value.is_integer() else round(value * 1.5 + delta, 2)
     new = str(int(wrong)) if float(wrong).is_integer() else str(wrong)
     out = re.sub(rf"(=\s*\$?){re.escape(ans)}\b", lambda mt: mt.group(1) + new, solution)

@@ -4,9 +4,9 @@ math_domain.py) parses and validates the drafts; mine/ plans the slots and store
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
+from .. import seeds
 from ..engine import Engine, SamplingParams
 from ..engine.chat import chat_prompt
 from ..ledger import Problem
@@ -36,7 +36,7 @@ def draft_problems(engine, cfg, seed, round_id, start, slots, round_no, make_pro
     `make_prompt(rng, slot) -> (prompt, few-shot sources)`; the sampling seed depends only on (seed, round,
     start), so a resumed batch regenerates the same text."""
     m = cfg.mine
-    rng = random.Random(f"{seed}:{round_id}:{start}")
+    rng = seeds.rng(seed, "propose_shots", round_id, start)
     prompts, metas = [], []
     for slot in slots:
         prompt, shots = make_prompt(rng, slot)
@@ -48,7 +48,7 @@ def draft_problems(engine, cfg, seed, round_id, start, slots, round_no, make_pro
         top_p=m.propose_top_p,
         max_tokens=m.propose_max_tokens,
         stop=[] if m.chat else stop,
-        seed=seed * 7919 + (round_no - 1) * 104729 + start,
+        seed=seeds.stream(seed, "propose", round_no, start),
     )
     outs = engine.generate(prompts_for(engine, cfg, prompts), params)
     return [

@@ -3,9 +3,9 @@ count, one thing changed each."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
+from .. import seeds
 from ..config import TrainConfig
 from ..ledger import PairView
 from ..tasks.base import Domain, get_domain
@@ -50,7 +50,7 @@ def build_examples(
     The `overcorrect` control trains on repairs only, with no keep-correct examples: it is there to
     reproduce the collapse that right-stays-right examples prevent."""
     d = domain or get_domain("code")
-    rng = random.Random(cfg.seed)
+    rng = seeds.rng(cfg.seed, "train_data")
     fmt = "repair" if cfg.control == "overcorrect" else cfg.format
     examples: list[Example] = []
     if cfg.control == "shuffled" and len(pairs) > 1:
