@@ -229,6 +229,31 @@ def test_a_run_dir_from_another_kind_of_machine_is_refused_in_one_line(finished_
     assert "computed on 'cpu:some-other-kind'" in lines[0] and "Traceback" not in r.stderr
 
 
+def test_a_greedy_base_evaluation_is_taken_from_another_seed_only_when_everything_else_matches(finished_run, tmp_path):
+    """pipeline.reuse_base: greedy decoding of the base does not depend on the seed, so another seed's run
+    takes the result (checked, cut to its benchmarks, labelled) instead of generating it again; a result
+    made with other settings is one line naming the difference."""
+    from selfmine.config import load_config
+    from selfmine.pipeline import Pipeline
+
+    whole, cfg_path, _ = finished_run
+    source = whole / "eval" / "base.json"
+    over = ["seed=7", f"pipeline.reuse_base={{base: {source}}}", "eval.benches=[humaneval]"]
+    pipe = Pipeline(tmp_path / "s7", load_config(cfg_path, over), progress=False, echo=lambda s: None)
+    (tmp_path / "s7" / "eval").mkdir(parents=True)
+    info = pipe._eval("base")
+    got = json.loads((tmp_path / "s7" / "eval" / "base.json").read_text())
+    assert list(got["benches"]) == ["humaneval"] and info["reused_from"]["path"] == str(source)
+    assert _completions(tmp_path / "s7" / "eval" / "base.json")["humaneval"] == _completions(source)["humaneval"]
+    assert got["reused_from"]["matched"] == "machine class"  # a pipeline result records its machine class
+    r = run_cli(
+        "run", "-c", str(cfg_path), "--run-dir", str(tmp_path / "other"), "--no-progress",
+        "--set", "eval.max_tokens=17", "--set", f"pipeline.reuse_base={{base: {source}}}",
+    )  # fmt: skip
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert r.returncode != 0 and len(lines) == 1 and "max_tokens is 16, this run's is 17" in lines[0], r.stderr
+
+
 @pytest.mark.parametrize(
     "override,needle",
     [

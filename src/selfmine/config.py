@@ -181,6 +181,12 @@ class PipelineConfig(Section):
         description="reference-schema pairs file used when mining yields "
         "fewer than min_pairs; always labelled as such in the report",
     )
+    reuse_base: dict[Literal["base", "base@chat"], str] = Field(
+        default_factory=dict,
+        description="a greedy base evaluation does not depend on the run's seed: take arm base (or base@chat) "
+        "from another run's result JSON made with the same evaluation settings on the same kind of machine, "
+        "checked and labelled, instead of generating it again",
+    )
 
 
 class StudyConfig(Section):

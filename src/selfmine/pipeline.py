@@ -59,7 +59,8 @@ class Pipeline:
         if name.endswith(CHAT):
             evaluation["format"] = "chat"
         if name in ("baseline", "eval:base" + CHAT):
-            return flatten({**engine, "eval": evaluation, "data_dir": c["data_dir"]})
+            reuse = c["pipeline"]["reuse_base"].get("base" if name == "baseline" else "base" + CHAT)
+            return flatten({**engine, "eval": evaluation, "data_dir": c["data_dir"], "pipeline.reuse_base": reuse})
         if name == "mine":
             return mining_settings(self.cfg)  # the same record `selfmine mine` keeps
         if name.startswith("train:"):
@@ -91,6 +92,25 @@ class Pipeline:
         from .evaluate import evaluate, write
 
         c = self.cfg.eval
+        source = self.cfg.pipeline.reuse_base.get(out) if adapter is None else None
+        if source:
+            from .evaluate.reuse import reused
+
+            info = self.engine.info()  # the engine mining loads next anyway
+            report = reused(
+                source,
+                benches=c.benches,
+                fmt="chat" if out.endswith(CHAT) else c.format,
+                max_tokens=c.max_tokens,
+                limit=c.limit,
+                engine={k: info.get(k) for k in ("backend", "model", "decoding")},
+                numerics=self.numerics,
+                data_dir=self.cfg.data_dir,
+            )
+            report["arm"] = out
+            write(report, self.dir / "eval" / f"{out}.json")
+            self.echo(f"[{out}] taken from {source} (greedy, seed-free; matched by {report['reused_from']['matched']})")
+            return {"reused_from": report["reused_from"]}
         report = evaluate(
             self.engine,
             c.benches,
@@ -105,7 +125,7 @@ class Pipeline:
             progress=self.progress,
             echo=self.echo,
         )
-        report["arm"] = out
+        report["arm"], report["numerics"] = out, self.numerics
         write(report, self.dir / "eval" / f"{out}.json")
         return {}
 

@@ -1,0 +1,63 @@
+"""A greedy evaluation of the base model taken from another run (`pipeline.reuse_base`).
+
+Greedy decoding of the base does not depend on a run's seed, so the seeds of one experiment can share one
+base evaluation, on one kind of machine. It is taken only when everything that decides it is the same:
+greedy, one sample, the format, the token limit, the task limit, the model and backend, the machine class
+(or, for a result that does not record one, the dtype), and each benchmark's data checksum; the copy keeps
+only this run's benchmarks and says where it came from."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..errors import UserError
+from ..tasks.base import bench_domain
+from .run import KITS
+
+
+class ReuseError(UserError):
+    """A result that cannot stand for this run's base evaluation: the message names the difference."""
+
+
+def _want(name: str, was, now) -> None:
+    if was != now:
+        raise ReuseError(f"pipeline.reuse_base: the result's {name} is {was!r}, this run's is {now!r}")
+
+
+def reused(
+    path: str | Path, *, benches: list[str], fmt: str, max_tokens: int, limit, engine: dict, numerics: dict, data_dir
+) -> dict:
+    """The result at `path`, checked against this run's settings and cut to its benchmarks."""
+    path = Path(path).expanduser()
+    try:
+        raw = path.read_bytes()
+        report = json.loads(raw)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ReuseError(f"pipeline.reuse_base: cannot read {path}: {e}") from None
+    if report.get("adapter"):
+        raise ReuseError(f"pipeline.reuse_base: {path} evaluates an adapter, not the base")
+    s = report.get("sampling", {})
+    if s.get("n") != 1 or s.get("temperature") not in (0, 0.0):
+        raise ReuseError(f"pipeline.reuse_base: {path} is not a greedy evaluation (only greedy is seed-free)")
+    _want("format", report.get("format"), fmt)
+    _want("max_tokens", s.get("max_tokens"), max_tokens)
+    _want("task limit", report.get("limit"), limit)
+    for key in ("backend", "model", "decoding"):
+        _want(f"engine {key}", report.get("engine", {}).get(key), engine.get(key))
+    if "numerics" in report:
+        _want("machine class", report["numerics"], numerics)
+        matched = "machine class"
+    else:
+        _want("dtype (it records no machine class)", report.get("engine", {}).get("dtype"), numerics.get("dtype"))
+        matched = "dtype only (the result records no machine class)"
+    missing = [b for b in benches if b not in report.get("benches", {})]
+    if missing:
+        raise ReuseError(f"pipeline.reuse_base: {path} has no {', '.join(missing)}")
+    for b in benches:
+        _, digest = KITS[bench_domain(b)].load(b, data_dir)
+        _want(f"{b} data checksum", report["benches"][b].get("data_sha256"), digest)
+    report["benches"] = {b: report["benches"][b] for b in benches}
+    report["reused_from"] = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "matched": matched}
+    return report
