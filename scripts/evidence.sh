@@ -16,6 +16,10 @@
 #   session on a new machine), starting the seed restores it from there; finished trainings whose weights
 #   are not committed train again when an evaluation still needs them, and their loss curves are checked.
 #
+# REUSE_FROM=DIR (environment, a new run only): take the greedy base arms (base.json, base@chat.json) from
+# DIR, another seed's committed results made on the same kind of machine (pipeline.reuse_base checks that
+# everything but the seed matches); kept in run.env for every resume.
+#
 # Defaults: CONFIG=configs/cpu-selfmine-study-qwen.yaml, ROOT=/work/evidence (outside the work tree),
 # RESULTS (environment) = results/cpu-qwen2.5-coder-0.5b for that config, else results/<config name>.
 set -euo pipefail
@@ -75,12 +79,24 @@ if [ ! -f "$run/ledger.sqlite" ] && [ -f "$results/run/ledger.sqlite.gz" ]; then
     for arm in "$results"/*.json; do [ -e "$arm" ] && cp "$arm" "$run/eval/"; done
 fi
 commit="$(git -C "$repo" rev-parse HEAD)"
+extra=()
 if [ -f "$run.env" ]; then
     commit="$(first_commit "$run.env")"
+    reuse="$(sed -n 's/^reuse=//p' "$run.env" | head -1)"
     echo "evidence.sh: resuming at the run's own commit $commit"
-elif [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
-    echo "evidence.sh: uncommitted changes in the checkout are NOT part of this run (it runs $commit)" >&2
+else
+    reuse=""
+    if [ -n "${REUSE_FROM:-}" ]; then
+        for arm in base base@chat; do
+            [ -f "$REUSE_FROM/$arm.json" ] && reuse="$reuse${reuse:+, }$arm: $(realpath "$REUSE_FROM/$arm.json")"
+        done
+        reuse="{$reuse}"
+    fi
+    if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
+        echo "evidence.sh: uncommitted changes in the checkout are NOT part of this run (it runs $commit)" >&2
+    fi
 fi
+[ -n "$reuse" ] && extra=(--set "pipeline.reuse_base=$reuse")
 code="$root/code/$commit"
 if [ ! -x "$code/.venv/bin/selfmine" ]; then
     mkdir -p "$root/code"
@@ -94,11 +110,12 @@ mkdir -p "$root/runs"
     echo "commit=$commit"
     echo "config=$config"
     echo "seed=$seed"
+    echo "reuse=$reuse"
     echo "started=$(date -u +%FT%TZ)"
     echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
     "$code/.venv/bin/python" -c 'import torch, transformers, peft, trl; print(f"torch={torch.__version__} transformers={transformers.__version__} peft={peft.__version__} trl={trl.__version__}")'
 } >> "$run.env"
 cd "$code"
-PYTHONUNBUFFERED=1 nohup "$code/.venv/bin/selfmine" run -c "$code/$config" --run-dir "$run" --set "seed=$seed" --no-progress \
+PYTHONUNBUFFERED=1 nohup "$code/.venv/bin/selfmine" run -c "$code/$config" --run-dir "$run" --set "seed=$seed" "${extra[@]}" --no-progress \
     >> "$run.log" 2>&1 &
 echo "started seed $seed of $config at $commit: log $run.log, run dir $run (pid $!)"
