@@ -152,7 +152,7 @@ def test_mining_verifies_labels_and_runs_the_curriculum(tmp_path, data_dir):
 
 
 def test_overcorrect_control_has_no_keep_correct_and_the_main_arm_does(tmp_path, data_dir):
-    from selfmine.tasks.base import get_domain
+    from selfmine.tasks.registry import get_domain
     from selfmine.train.data import build_examples
 
     mine(tmp_path, cfg(data_dir), engine=ScriptedMathEngine(), progress=False, echo=lambda s: None)
@@ -273,7 +273,7 @@ def test_program_answers_mode_takes_the_label_from_the_program_and_canonical_pai
 
 
 def test_a_gsm8k_question_is_caught_as_contaminated(data_dir):
-    from selfmine.tasks.base import get_domain
+    from selfmine.tasks.registry import get_domain
 
     index, sums = get_domain("math").contamination(cfg(data_dir))
     assert set(sums) == {"gsm8k", "math500"}

@@ -13,7 +13,7 @@ FORMATS = ("tinyforge", "sft", "dpo")
 
 
 def export_record(p: PairView, fmt: str, domain=None) -> dict:
-    from .tasks.base import get_domain
+    from .tasks.registry import get_domain
 
     d = domain or get_domain("code")
     if fmt == "tinyforge":
@@ -46,7 +46,7 @@ def export_pairs(
 ) -> int:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    from .tasks.base import get_domain
+    from .tasks.registry import get_domain
 
     ledger = Ledger.in_run_dir(run_dir)
     try:
@@ -81,7 +81,7 @@ def import_pairs(path: str | Path, run_dir: str | Path, timeout: float = 5.0) ->
                 rows.append(json.loads(line))
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from None
-    from .tasks.base import DOMAINS, get_domain
+    from .tasks.registry import DOMAINS, get_domain
 
     for name in DOMAINS:  # each domain knows its reference schema and how to re-judge its rows
         domain = get_domain(name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..tasks.base import bench_domain
+from ..tasks.registry import bench_domain
 from .data import load_tasks
 from .programs import program
 

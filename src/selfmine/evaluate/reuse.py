@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from ..tasks.base import bench_domain
+from ..tasks.registry import bench_domain
 from .run import KITS
 
 

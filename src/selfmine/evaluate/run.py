@@ -13,8 +13,8 @@ from ..engine import Engine, SamplingParams
 from ..provenance import stamp
 from ..sandbox import Job, judge_many
 from ..seeds import stream
-from ..tasks.base import bench_domain
 from ..tasks.code import HOSTILE
+from ..tasks.registry import bench_domain
 from . import math_bench
 from .data import EvalTask, load_tasks
 from .programs import program, solution_field
@@ -181,7 +181,7 @@ class MathKit:
         return summary
 
 
-KITS = {"code": CodeKit(), "math": MathKit()}  # by the domain a benchmark measures (tasks.base.bench_domain)
+KITS = {"code": CodeKit(), "math": MathKit()}  # by the domain a benchmark measures (tasks.registry.bench_domain)
 
 
 def _summary(tasks, results, texts, choice, limits, digest, limit, n, written) -> dict:

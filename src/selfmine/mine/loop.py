@@ -18,9 +18,10 @@ from ..ledger import Attempt, Ledger
 from ..ledger.rundir import RunDir
 from ..provenance import stamp
 from ..scale import make_engine
-from ..tasks.base import Domain, get_domain
+from ..tasks.base import Domain
 from ..tasks.gates import NearDuplicates
 from ..tasks.propose import Slot
+from ..tasks.registry import get_domain
 from .pair import mine_pairs
 from .solve import greedy_batch, pick_broken, repair_batch, solve_batch
 from .stats import round_stats

@@ -12,7 +12,7 @@ import numpy as np
 from ..evaluate.compare import IncomparableResults, check_comparable
 from ..funnel import total_stats
 from ..ledger import Ledger
-from ..tasks.base import bench_domain
+from ..tasks.registry import bench_domain
 from .diversity import diversity
 from .plan import Arm
 from .stats import bootstrap_tasks, gain, interaction_table, threshold

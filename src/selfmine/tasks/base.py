@@ -1,12 +1,10 @@
 """The one interface every domain implements. `mine/`, `train/` and `evaluate/` talk to a domain only
-through it; `get_domain(name)` is the only place a domain is chosen by name."""
+through it; `tasks.registry.get_domain(name)` is the only place a domain is chosen by name."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
-
-DOMAINS = ("code", "math")
 
 
 @dataclass
@@ -75,23 +73,3 @@ class Domain(Protocol):
 
     def format_stub(self, view) -> str:
         """The right output shape and nothing else: the format control."""
-
-
-def get_domain(name: str) -> Domain:
-    if name == "code":
-        from .code_domain import CodeDomain
-
-        return CodeDomain()
-    if name == "math":
-        from .math_domain import MathDomain
-
-        return MathDomain()
-    raise ValueError(f"unknown domain {name!r}: choose from {', '.join(DOMAINS)}")
-
-
-def bench_domain(bench: str) -> str:
-    """The domain a benchmark measures (a study's transfer axis: pairs of one domain, benchmark of another)."""
-    for name in DOMAINS:
-        if bench in get_domain(name).benches:
-            return name
-    raise ValueError(f"unknown benchmark {bench!r}")

@@ -32,7 +32,7 @@ def import_math_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
 
     from ..sandbox.judge import DEFAULT_MEMORY_MB
     from . import math_text as mt
-    from .math_domain import program_values, value_text
+    from .math_values import program_values, value_text
     from .mathcheck import checker
 
     path = Path(path)

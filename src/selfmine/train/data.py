@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from .. import seeds
 from ..config import TrainConfig
 from ..ledger import PairView
-from ..tasks.base import Domain, get_domain
+from ..tasks.base import Domain
+from ..tasks.registry import get_domain
 
 
 @dataclass

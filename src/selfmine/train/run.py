@@ -13,7 +13,7 @@ from ..engine.models import resolve_model
 from ..errors import UserError
 from ..ledger import MINED_KINDS, Ledger, PairView
 from ..provenance import stamp
-from ..tasks.base import get_domain
+from ..tasks.registry import get_domain
 from .data import build_examples, select_pairs
 
 PAIR_KINDS = (*MINED_KINDS, "imported")
