@@ -209,6 +209,7 @@ def _summary(tasks, results, texts, choice, limits, digest, limit, n, written) -
 def evaluate(
     engine: Engine | None,
     benches: list[str],
+    *,
     fmt: str = "raw",
     n: int = 1,
     temperature: float = 0.0,
@@ -228,14 +229,7 @@ def evaluate(
         raise ValueError("n > 1 needs --temperature > 0 (greedy samples are identical)")
     sampling = {"n": n, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed}
     if samples is not None:  # made elsewhere: how they were sampled is not known here, and not made up
-        sampling = {
-            "n": n,
-            "temperature": None,
-            "top_p": None,
-            "max_tokens": None,
-            "seed": None,
-            "source": "samples file",
-        }
+        sampling = {k: None for k in sampling} | {"n": n, "source": "samples file"}
     report = {
         "format": fmt,
         "engine": engine.info() if engine else {"backend": "samples"},
@@ -245,57 +239,63 @@ def evaluate(
         **stamp(),
         "benches": {},
     }
-    cache: dict[str, list] = {}
+    cache: dict[str, list] = {}  # prompt -> completions: humaneval and humaneval+ share their prompts
     pending = []
     # Judging one benchmark (sandbox processes) overlaps with generating the next one.
     with ThreadPoolExecutor(max_workers=1) as judge_thread:
         for bench in benches:
             kit = KITS[bench_domain(bench)]
             tasks, digest = kit.load(bench, data_dir)
-            if limit:
-                tasks = tasks[:limit]
-            written = None
+            tasks = tasks[:limit] if limit else tasks
             if samples is not None:
-                by_id: dict[str, list[dict]] = {}
-                for row in samples[bench]:
-                    by_id.setdefault(row["task_id"], []).append(row)
-                tasks = [t for t in tasks if t.task_id in by_id]
-                rows = [by_id[t.task_id] for t in tasks]
-                texts = [[s.get("solution") or s.get("completion", "") for s in rs] for rs in rows]
-                programs = kit.from_rows(tasks, rows, fmt)
+                tasks, texts, programs, written = _given(kit, tasks, samples[bench], fmt)
             else:
-                prompts = kit.prompts(engine, tasks, fmt)
-                todo = [p for p in dict.fromkeys(prompts) if p not in cache]  # humaneval and humaneval+ share prompts
-                if todo:
-                    params = SamplingParams(
-                        n=n,
-                        temperature=temperature,
-                        top_p=top_p,
-                        max_tokens=max_tokens,
-                        stop=kit.stop(tasks, fmt),
-                        seed=seed,
-                    )
-                    for p, cs in zip(todo, engine.generate(todo, params, adapter=adapter, progress=progress)):
-                        cache[p] = cs
-                texts = [[c.text for c in cache[p]] for p in prompts]
+                params = SamplingParams(
+                    n=n,
+                    temperature=temperature,
+                    top_p=top_p,
+                    max_tokens=max_tokens,
+                    stop=kit.stop(tasks, fmt),
+                    seed=seed,
+                )
+                texts = _generated(engine, kit, tasks, fmt, params, cache, adapter=adapter, progress=progress)
                 programs = kit.from_texts(tasks, texts, fmt)
                 written = kit.helpers(engine, tasks, n, model_written_tests, seed)
             job = judge_thread.submit(kit.score, tasks, texts, programs, digest, limit, n, written)
             pending.append((bench, job))
         for bench, future in pending:
-            summary = future.result()
-            report["benches"][bench] = summary
-            echo(
-                f"{bench} ({fmt}{', first ' + str(limit) if limit else ''}): pass@1 {summary['pass@1']:.1%} "
-                f"over {summary['tasks']} tasks"
-                + (
-                    f", best-of-{n} oracle {summary['best_of_n']['oracle_pass@n']:.1%}, "
-                    f"selector {summary['best_of_n']['selector_pass']:.1%}"
-                    if n > 1
-                    else ""
-                )
-            )
+            report["benches"][bench] = summary = future.result()
+            echo(_said(bench, fmt, limit, n, summary))
     return report
+
+
+def _given(kit, tasks, rows: list[dict], fmt: str):
+    """(tasks, texts, programs, no model-written tests) for samples made elsewhere: only their tasks."""
+    by_id: dict[str, list[dict]] = {}
+    for row in rows:
+        by_id.setdefault(row["task_id"], []).append(row)
+    tasks = [t for t in tasks if t.task_id in by_id]
+    rows_of = [by_id[t.task_id] for t in tasks]
+    texts = [[s.get("solution") or s.get("completion", "") for s in rs] for rs in rows_of]
+    return tasks, texts, kit.from_rows(tasks, rows_of, fmt), None
+
+
+def _generated(engine, kit, tasks, fmt, params, cache: dict, *, adapter, progress) -> list[list[str]]:
+    """Each task's completion texts, generating only the prompts no earlier benchmark has generated."""
+    prompts = kit.prompts(engine, tasks, fmt)
+    todo = [p for p in dict.fromkeys(prompts) if p not in cache]
+    if todo:
+        for p, cs in zip(todo, engine.generate(todo, params, adapter=adapter, progress=progress)):
+            cache[p] = cs
+    return [[c.text for c in cache[p]] for p in prompts]
+
+
+def _said(bench: str, fmt: str, limit, n: int, summary: dict) -> str:
+    line = f"{bench} ({fmt}{', first ' + str(limit) if limit else ''}): pass@1 {summary['pass@1']:.1%} over {summary['tasks']} tasks"
+    if n > 1:
+        best = summary["best_of_n"]
+        line += f", best-of-{n} oracle {best['oracle_pass@n']:.1%}, selector {best['selector_pass']:.1%}"
+    return line
 
 
 def markdown(report: dict) -> str:
