@@ -502,7 +502,16 @@ def _float(x):
     return int(x) if x.is_integer() else x
 
 
+_OWN_FORM = {str, int}  # exact types (not bool, not a subclass) whose JSON is their canonical form
+
+
 def _canon(v):
+    t = type(v)
+    if (t is list or t is tuple) and set(map(type, v)) <= _OWN_FORM:
+        # the common large result (a list of tuples of strings or ints) without a Python call per element:
+        # exact str and int (never bool, never a subclass) are their own canonical form
+        items = list(v)
+        return items if t is list else {"t": items}
     t = _base(v)
     if t is str or v is None:
         return str.__str__(v) if t is str else None
