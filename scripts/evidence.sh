@@ -66,6 +66,7 @@ PY
         cp "$t" "$results/run/training-$arm.json"
     done
     "$code/.venv/bin/selfmine" pairs export --run-dir "$run" --format tinyforge --out "$results/run/pairs.jsonl" >/dev/null 2>&1 || true
+    [ -s "$results/run/pairs.jsonl" ] || rm -f "$results/run/pairs.jsonl"  # no pairs mined yet
     du -sh "$results"
     exit 0
 fi
