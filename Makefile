@@ -1,7 +1,7 @@
 # The two commands of the quick start: `make run` and `make test`. Each sets itself up first.
 VENV ?= .venv
 
-.PHONY: setup run demo-judge test lint bench check-results clean
+.PHONY: setup setup-vllm test-vllm run demo-judge test lint bench check-results clean
 
 setup: $(VENV)/.installed
 
@@ -9,6 +9,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt scripts/setup.sh
 	VENV=$(VENV) scripts/setup.sh
 
 RUN_DIR ?= runs/cpu-demo
+
+# vLLM on the CPU in its own environment (vLLM pins transformers below ours): `make setup-vllm`, then
+# `.venv-vllm/bin/selfmine ... --set engine.backend=vllm`; `make test-vllm` runs its tests there.
+setup-vllm: .venv-vllm/.installed
+
+.venv-vllm/.installed: pyproject.toml constraints.txt constraints-vllm.txt scripts/setup.sh
+	VENV=.venv-vllm VLLM_CPU=1 scripts/setup.sh
+
+test-vllm: setup-vllm
+	SELFMINE_REQUIRE_VLLM=1 .venv-vllm/bin/python -m pytest -q tests/test_vllm.py
 
 run: setup
 	$(VENV)/bin/selfmine run --run-dir $(RUN_DIR)

@@ -1,6 +1,9 @@
 """Generation throughput on this machine: plain `model.generate`, selfmine's previous decoding loop (fixed
-chunks, `decoding="chunks"`) and its continuous batching (`decoding="slots"`, the default), all in one run,
-same model, same dtype, same threads, same prompts and stop strings, each side warmed up first.
+chunks, `decoding="chunks"`), its continuous batching (`decoding="slots"`, the default) and, where vLLM is
+installed (`make setup-vllm`, then run this with .venv-vllm/bin/python), the vllm backend, all in one run,
+same model, same dtype, same threads, same prompts and stop strings, each side warmed up first. vLLM's
+engine is built once per model with room for the largest batch (`max_num_seqs`), and it schedules its own
+batches up to that.
 
 Aggregate generated tokens per second over a queue of prompts `--queue` times deeper than the batch (what
 evaluation and mining do: 164 to 378 prompts, 32 rows at a time), greedy and sampling (T 0.8, top-p 0.95,
@@ -10,6 +13,7 @@ one decode step must read are printed first, so each figure can be read against 
 
     python benchmarks/generation_throughput.py [--models default,qwen2.5-coder-0.5b-instruct]
         [--batch-sizes 32] [--queue 3] [--max-tokens 128] [--modes greedy,sampling] [--dtype auto]
+        [--sides "plain generate,chunks (previous),slots,vllm"]
 """
 
 from __future__ import annotations
@@ -100,7 +104,28 @@ def selfmine(decoding: str):
     return run
 
 
-SIDES = {"plain generate": plain_generate, "chunks (previous)": selfmine("chunks"), "slots": selfmine("slots")}
+_VLLM: dict = {}  # the vllm engine of the model being measured
+
+
+def vllm_side(engine: HFEngine, batch: list[str], p: SamplingParams) -> int:
+    return sum(c.completion_tokens for cs in _VLLM["engine"].generate(batch, p) for c in cs)
+
+
+SIDES = {
+    "plain generate": plain_generate,
+    "chunks (previous)": selfmine("chunks"),
+    "slots": selfmine("slots"),
+    "vllm": vllm_side,
+}
+
+
+def default_sides() -> str:
+    try:
+        import vllm  # noqa: F401
+
+        return ",".join(SIDES)
+    except ImportError:
+        return ",".join(k for k in SIDES if k != "vllm")
 
 
 def rate(fn, engine, batch, p) -> float:
@@ -138,7 +163,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--modes", default="greedy,sampling")
     ap.add_argument("--dtype", default="auto")
-    ap.add_argument("--sides", default=",".join(SIDES), help="which of: " + ", ".join(SIDES))
+    ap.add_argument("--sides", default=default_sides(), help="which of: " + ", ".join(SIDES))
     args = ap.parse_args()
     modes = {
         "greedy": SamplingParams(max_tokens=args.max_tokens, stop=STOPS),
@@ -151,6 +176,13 @@ def main() -> None:
     for name in args.models.split(","):
         engine = HFEngine(None if name == "default" else name, dtype=args.dtype)
         info = engine.info()
+        if "vllm" in sides:
+            from selfmine.engine.vllm import VLLMEngine
+
+            start = time.perf_counter()
+            most = max(int(x) for x in args.batch_sizes.split(","))
+            _VLLM["engine"] = VLLMEngine(None if name == "default" else name, dtype=args.dtype, batch_size=most)
+            print(f"{name}: vllm engine started in {time.perf_counter() - start:.0f} s")
         print(
             f"\n{name}: {info['dtype']}, linears {info['linear_kernel']}; one decode step reads "
             f"{weight_bytes(engine.model) / 1e9:.2f} GB of weights"
@@ -165,16 +197,19 @@ def main() -> None:
                 batch = prompts(max(1, b * args.queue // p.n))
                 got = {k: rate(fn, engine, batch, p) for k, fn in sides.items()}
                 line = " | ".join(f"{k} {v:6.1f}" for k, v in got.items())
-                ratio = (
-                    got["slots"] / got["chunks (previous)"] if {"slots", "chunks (previous)"} <= got.keys() else None
-                )
+                ratios = [
+                    f"{a} / {base} {got[a] / got[base]:.2f}x"
+                    for a, base in (("slots", "chunks (previous)"), ("vllm", "slots"))
+                    if {a, base} <= got.keys()
+                ]
                 print(
-                    f"  {mode:8} batch {b:3}, {len(batch)} prompts x n {p.n}: {line} tok/s"
-                    + (f" | slots / previous {ratio:.2f}x" if ratio else ""),
+                    f"  {mode:8} batch {b:3}, {len(batch)} prompts x n {p.n}: {line} tok/s | " + ", ".join(ratios),
                     flush=True,
                 )
                 summary.append((name, mode, b, got))
         engine.close()
+        if _VLLM:
+            _VLLM.pop("engine").close()
     print("\nsummary (tok/s):")
     for name, mode, b, got in summary:
         print(f"  {name} {mode} batch {b}: " + ", ".join(f"{k} {v:.1f}" for k, v in got.items()))

