@@ -717,3 +717,49 @@ def test_a_program_unscoreable_on_every_try_is_its_error_and_the_honest_check_ca
         assert judge(ADD, ADD_TESTS, pool=pool).passed
         broken_machine = True
         assert judge(ADD, ADD_TESTS, pool=pool).status == Status.SANDBOX_ERROR
+
+
+def test_workers_outlive_the_threads_that_started_them():
+    """Regression: a sandbox dies with its parent (bubblewrap's --die-with-parent, the worker's own
+    PDEATHSIG), and the kernel's parent is the *thread* that forked it. Workers started by one
+    `judge_many`'s executor threads were SIGKILLed when that call ended while the pool kept them: the next
+    call, or a concurrent one (a Ray node judges two batches at once on one pool), lost them, mid-program
+    too, and two such deaths in one `judge` were scored as the program's error (its tests `not_run`)."""
+    import threading
+    import time
+
+    jobs = [Job(ADD, ADD_TESTS) for _ in range(4)]
+    with WorkerPool(2) as pool:
+        started = []
+        t = threading.Thread(target=lambda: started.extend([pool.acquire(), pool.acquire()]))
+        t.start()
+        t.join()
+        for w in started:
+            pool.release(w)
+        until = time.monotonic() + 0.5
+        while time.monotonic() < until:
+            assert all(w.alive for w in started), "a worker died with the thread that started it"
+            time.sleep(0.02)
+    with WorkerPool(2) as pool:
+        assert all(v.passed for v in judge_many(jobs, pool=pool))  # its workers start in its threads
+        first = list(pool._all)
+        time.sleep(0.3)
+        assert all(w.alive for w in first), "a worker died with the judge_many call that started it"
+        assert all(v.passed for v in judge_many(jobs, pool=pool))
+        assert pool._all == first
+
+
+def test_an_idle_worker_killed_from_outside_is_replaced_not_handed_out():
+    """A worker that died between programs (no program ran in it) is dropped when next taken from the
+    pool, so its death never counts against the program judged next."""
+    import signal
+
+    with WorkerPool(1) as pool:
+        dead = pool.acquire()
+        pool.release(dead)
+        os.killpg(dead.proc.pid, signal.SIGKILL)
+        dead.proc.wait(10)
+        fresh = pool.acquire()
+        assert fresh is not dead and fresh.alive and pool._all == [fresh]
+        pool.release(fresh)
+        assert judge(ADD, ADD_TESTS, pool=pool).passed and pool._all == [fresh]

@@ -25,6 +25,42 @@ WORKER_SOURCE = (Path(__file__).parent / "worker.py").read_text()
 START_TIMEOUT_S = 20.0
 GRACE_S = 5.0  # the worker's own deadline handling gets this long before we kill the whole sandbox
 
+_SPAWNER_LOCK = threading.Lock()
+_SPAWNER: tuple[int, queue.SimpleQueue] | None = None  # (pid, requests) of this process's spawner thread
+
+
+def _spawner(requests: queue.SimpleQueue) -> None:
+    while True:
+        args, kwargs, box, done = requests.get()
+        try:
+            box.append(subprocess.Popen(*args, **kwargs))
+        except BaseException as e:  # handed to the caller, who raises it
+            box.append(e)
+        done.set()
+
+
+def popen_lasting(*args, **kwargs) -> subprocess.Popen:
+    """`subprocess.Popen`, forked from a thread that lives as long as this process. A sandbox dies with its
+    parent (bubblewrap's --die-with-parent, the rlimits worker's own PR_SET_PDEATHSIG), and the kernel's
+    "parent" is the *thread* that forked it: a worker started from one of `judge_many`'s executor threads
+    was SIGKILLed when that call ended, while the pool kept it, often in the middle of another call's
+    program (two such deaths in one `judge` were scored as the program killing its worker)."""
+    global _SPAWNER
+    if threading.current_thread() is threading.main_thread():  # it ends only when the process does
+        return subprocess.Popen(*args, **kwargs)
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None or _SPAWNER[0] != os.getpid():  # none yet, or a forked child's copy of none
+            _SPAWNER = (os.getpid(), queue.SimpleQueue())
+            threading.Thread(target=_spawner, args=(_SPAWNER[1],), name="selfmine-spawner", daemon=True).start()
+        requests = _SPAWNER[1]
+    box: list = []
+    done = threading.Event()
+    requests.put((args, kwargs, box, done))
+    done.wait()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
+
 
 class WorkerDied(Exception):
     """The sandboxed worker vanished or hung mid-request, or answered out of protocol."""
@@ -40,7 +76,7 @@ class Worker:
 
     def __init__(self, launcher: Launcher):
         self.launcher = launcher
-        self.proc = subprocess.Popen(
+        self.proc = popen_lasting(
             launcher.command("-c", WORKER_SOURCE),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -139,10 +175,11 @@ class Worker:
         return self.proc.poll() is None
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        if self.proc.returncode is None:  # once reaped, its pid (and group id) may already be another's
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
         try:
             self.proc.kill()
         except OSError:
@@ -183,7 +220,7 @@ class WorkerPool:
     def acquire(self) -> Worker:
         while True:
             try:
-                return self._idle.get_nowait()
+                return self._usable(self._idle.get_nowait())
             except queue.Empty:
                 pass
             with self._lock:
@@ -198,9 +235,22 @@ class WorkerPool:
                         self._started -= 1
                     raise
             try:
-                return self._idle.get(timeout=0.1)
+                return self._usable(self._idle.get(timeout=0.1))
             except queue.Empty:
                 continue
+
+    def _usable(self, worker: Worker) -> Worker:
+        """An idle worker, if it is still alive; one that died between programs (killed from outside: no
+        program was running in it) is dropped and queue.Empty raised, so that its death is never counted
+        against the next program."""
+        if worker.alive:
+            return worker
+        worker.kill()  # its cgroup and scratch directory
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+                self._started -= 1
+        raise queue.Empty
 
     def _spawn(self) -> Worker:
         worker = Worker(self.launcher)
