@@ -24,23 +24,13 @@ ray = pytest.importorskip("ray", reason="the ray extra is part of `make setup`")
 
 @pytest.fixture(scope="module")
 def cluster():
+    """The cluster's judge, which routes nothing by itself: a test judges there by naming it."""
     from selfmine.scale import ray_judge
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    judge = ray_judge.install("auto")
-    yield judge
-    ray_judge.uninstall()
+    yield ray_judge.shared("auto")
+    ray_judge.close_shared()
     ray.shutdown()
-
-
-def _local(jobs):
-    from selfmine.sandbox.judge import set_remote
-
-    remote = set_remote(None)
-    try:
-        return judge_many(jobs)
-    finally:
-        set_remote(remote)
 
 
 def _key(v):
@@ -55,9 +45,9 @@ def test_eval_score_of_canonical_solutions_through_ray_equals_local(cluster, dat
 
     tasks = load_tasks("humaneval", data_dir)[0] + load_tasks("mbpp+", data_dir)[0][:40]
     jobs = [_job(t, t.canonical, MAX_TIMEOUT_S) for t in tasks]
-    remote = judge_many(jobs)
+    remote = judge_many(jobs, route=cluster)
     assert sum(v.passed for v in remote[:164]) == 164
-    assert [_key(v) for v in remote] == [_key(v) for v in _local(jobs)]
+    assert [_key(v) for v in remote] == [_key(v) for v in judge_many(jobs)]
     assert {i["isolation"] for i in cluster.info()} == {remote[0].isolation}
 
 
@@ -67,23 +57,25 @@ def test_humaneval_plus_canonical_samples_through_ray_all_pass(cluster, data_dir
     the benchmark) keeps the suite inside its time budget; tests/test_evaluate.py checks all 164 locally."""
     from selfmine.evaluate.data import load_tasks
     from selfmine.evaluate.score import canonical_check
+    from selfmine.sandbox import judging_via
 
     tasks = load_tasks("humaneval+", data_dir)[0][::4]
     assert len(tasks) == 41 and all(t.plus_inputs for t in tasks)
-    assert canonical_check(tasks) == []
+    with judging_via(cluster):
+        assert canonical_check(tasks) == []
 
 
-def test_mine_through_ray_equals_local_and_duplicates_nothing(cluster, tmp_path, data_dir):
+def test_mine_through_ray_equals_local_and_duplicates_nothing(cluster, tmp_path, data_dir, monkeypatch):
+    """Only the run with scale.ray_address judges on the cluster (its `connected` block), and gets the
+    local run's ledger."""
     sets = [f"data_dir={data_dir}", "mine.propose_batch=3", "mine.problems=7", "mine.attempts=4", "mine.tests=model"]
-    from selfmine.sandbox.judge import set_remote
-
-    remote = set_remote(None)
-    try:
-        mine(tmp_path / "local", load_config(None, sets), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
-    finally:
-        set_remote(remote)
+    calls, real = [], cluster.judge_many
+    monkeypatch.setattr(cluster, "judge_many", lambda jobs, on_result=None: calls.append(1) or real(jobs, on_result))
+    mine(tmp_path / "local", load_config(None, sets), engine=ScriptedEngine(), progress=False, echo=lambda s: None)
+    assert not calls
     cfg = load_config(None, sets + ["scale.ray_address=auto"])
     mine(tmp_path / "ray", cfg, engine=ScriptedEngine(), progress=False, echo=lambda s: None)
+    assert calls
     got = snapshot(tmp_path / "ray")
     assert got == snapshot(tmp_path / "local") and got["pairs"]
     assert len(set(got["attempts"])) == len(got["attempts"])
@@ -105,8 +97,8 @@ def test_a_killed_ray_worker_mid_judging_changes_no_verdict(cluster):
         )
         for i in range(48)
     ]
-    want = [_key(v) for v in _local(jobs)]
-    verdicts = _kill_actor_during(cluster.actors[0], lambda: judge_many(jobs))
+    want = [_key(v) for v in judge_many(jobs)]
+    verdicts = _kill_actor_during(cluster.actors[0], lambda: judge_many(jobs, route=cluster))
     assert not any(v.infrastructure_failure for v in verdicts)
     assert [_key(v) for v in verdicts] == want
 
@@ -189,13 +181,7 @@ def test_mine_with_generation_and_judging_on_ray_equals_local(cluster, tiny_mode
         "mine.tests=model",
         "mine.propose_temperature=0",
     ]
-    from selfmine.sandbox.judge import set_remote
-
-    remote = set_remote(None)
-    try:
-        mine(tmp_path / "local", load_config(None, sets), progress=False, echo=lambda s: None)
-    finally:
-        set_remote(remote)
+    mine(tmp_path / "local", load_config(None, sets), progress=False, echo=lambda s: None)
     cfg = load_config(None, sets + ["scale.ray_address=auto", "scale.engines_per_node=2"])
     mine(tmp_path / "ray", cfg, progress=False, echo=lambda s: None)
     got, want = snapshot(tmp_path / "ray"), snapshot(tmp_path / "local")

@@ -507,7 +507,7 @@ def eval_run(
     from .config import EngineConfig, ScaleConfig
     from .datasets import data_dir as resolve_data_dir
     from .evaluate import evaluate, write
-    from .scale import connect, make_engine
+    from .scale import connected, make_engine
 
     benches = _benches(bench)
     if fmt not in ("raw", "chat"):
@@ -515,8 +515,7 @@ def eval_run(
     if adapter is not None and not (adapter / "adapter_config.json").exists():
         fail(f"not a PEFT adapter directory (no adapter_config.json): {adapter}")
     resolve_data_dir(data_dir)
-    connect(ray_address)
-    with value_errors_are_usage():
+    with connected(ray_address), value_errors_are_usage():
         engine = make_engine(
             EngineConfig(backend=backend, model=model, dtype=dtype), ScaleConfig(ray_address=ray_address)
         )
@@ -553,7 +552,7 @@ def eval_score(
 ) -> None:
     """Score completions produced elsewhere (EvalPlus samples format)."""
     from .evaluate import evaluate, write
-    from .scale import connect
+    from .scale import connected
 
     benches = _benches(bench)
     if not samples.exists():
@@ -571,8 +570,7 @@ def eval_score(
     counts = {}
     for r in rows:
         counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
-    connect(ray_address)
-    with value_errors_are_usage():
+    with connected(ray_address), value_errors_are_usage():
         report = evaluate(
             None,
             benches,

@@ -203,10 +203,9 @@ class Pipeline:
         return [(a, known[a]) for a in self.cfg.eval.chat_arms]
 
     def run(self) -> dict:
-        from .scale import connect
+        from .scale import connected
 
-        connect(self.cfg.scale.ray_address)
-        with self.run_dir.hold():
+        with connected(self.cfg.scale.ray_address), self.run_dir.hold():
             return self._run()
 
     def _run(self) -> dict:

@@ -7,6 +7,7 @@ import ast
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from pathlib import Path
 
 from ..engine import Engine, SamplingParams
@@ -261,7 +262,8 @@ def evaluate(
                 texts = _generated(engine, kit, tasks, fmt, params, cache, adapter=adapter, progress=progress)
                 programs = kit.from_texts(tasks, texts, fmt)
                 written = kit.helpers(engine, tasks, n, model_written_tests, seed)
-            job = judge_thread.submit(kit.score, tasks, texts, programs, digest, limit, n, written)
+            # in this thread's context: judging keeps the route of an enclosing `judging_via` (a cluster)
+            job = judge_thread.submit(copy_context().run, kit.score, tasks, texts, programs, digest, limit, n, written)
             pending.append((bench, job))
         for bench, future in pending:
             report["benches"][bench] = summary = future.result()

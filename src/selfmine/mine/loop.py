@@ -50,10 +50,9 @@ def mine(
 ) -> dict:
     """All rounds up to `mine.rounds` or until `mine.target_pairs` is reached; returns the last round's
     statistics with the totals over rounds under "total"."""
-    from ..scale import connect
+    from ..scale import connected
 
-    connect(cfg.scale.ray_address)
-    with RunDir(run_dir).hold() as rd:
+    with connected(cfg.scale.ray_address), RunDir(run_dir).hold() as rd:
         return _mine(rd, cfg, engine, progress, echo)
 
 

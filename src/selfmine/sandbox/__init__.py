@@ -1,13 +1,14 @@
 """The judge: untrusted model code runs here and nowhere else."""
 
 from .isolation import best_launcher
-from .judge import BadTests, Job, SandboxFailed, check_sandbox, judge, judge_many, split_tests
+from .judge import BadTests, Job, Route, SandboxFailed, check_sandbox, judge, judge_many, judging_via, split_tests
 from .pool import WorkerPool
 from .verdict import Status, TestResult, Verdict
 
 __all__ = [
     "BadTests",
     "Job",
+    "Route",
     "SandboxFailed",
     "Status",
     "TestResult",
@@ -17,5 +18,6 @@ __all__ = [
     "check_sandbox",
     "judge",
     "judge_many",
+    "judging_via",
     "split_tests",
 ]

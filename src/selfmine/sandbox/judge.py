@@ -9,9 +9,12 @@ import os
 import secrets
 import signal
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import UserError
 from .pool import WorkerDied, WorkerPool
@@ -267,14 +270,27 @@ def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Ve
     return Verdict(Status.ERROR, msg, error_type="EarlyExit", **base)
 
 
-_REMOTE: Callable | None = None  # set by selfmine.scale: judge on a cluster instead of this machine
+class Route(Protocol):
+    """Somewhere else to judge (`selfmine.scale.ray_judge.RayJudge`: a cluster's sandbox pools): the same
+    verdicts, in input order, an infrastructure failure returned as `sandbox_error`."""
+
+    def judge_many(self, jobs: list[Job], on_result: Callable[[int, Verdict], None] | None = None) -> list[Verdict]: ...
 
 
-def set_remote(fn: Callable | None) -> Callable | None:
-    """Route judge_many through `fn` (None: back to this machine); returns the previous route."""
-    global _REMOTE
-    before, _REMOTE = _REMOTE, fn
-    return before
+_ROUTE: ContextVar[Route | None] = ContextVar("selfmine_judge_route", default=None)
+
+
+@contextmanager
+def judging_via(route: Route | None) -> Iterator[Route | None]:
+    """Inside this block, every `judge_many` that names no pool, `workers` or `route` of its own judges
+    through `route` (None: on this machine); on leaving it, the route before it is back. The scope is this
+    thread's context (a ContextVar): a thread started inside sees it only where the context is handed over
+    (`contextvars.copy_context().run`), never another thread's, and nothing outside a block is routed."""
+    token = _ROUTE.set(route)
+    try:
+        yield route
+    finally:
+        _ROUTE.reset(token)
 
 
 def judge_many(
@@ -282,14 +298,20 @@ def judge_many(
     *,
     workers: int | None = None,
     pool: WorkerPool | None = None,
+    route: Route | None = None,
     on_result: Callable[[int, Verdict], None] | None = None,
 ) -> list[Verdict]:
     """Judge many programs in parallel (one warm sandbox per core). Results keep the input order;
-    sandbox errors are retried once here before they are returned. With a cluster connected
-    (`selfmine.scale.connect`) and no pool named, the jobs are judged there."""
+    sandbox errors are retried once here before they are returned. `route` judges them elsewhere (a
+    cluster); with none of `route`, `pool` and `workers` named, the route of the enclosing `judging_via`
+    block is taken, if any (`selfmine.scale.connected` opens one for a stage run with a Ray address)."""
     jobs = list(jobs)
-    if _REMOTE is not None and pool is None and workers is None:
-        return _REMOTE(jobs, on_result=on_result)
+    if route is not None and (pool is not None or workers is not None):
+        raise ValueError("judge_many takes a route or a pool (workers), not both")
+    if route is None and pool is None and workers is None:
+        route = _ROUTE.get()
+    if route is not None:
+        return route.judge_many(jobs, on_result=on_result)
     own = pool is None and workers is not None
     pool = WorkerPool(workers) if own else (pool or default_pool())
     results: list[Verdict | None] = [None] * len(jobs)

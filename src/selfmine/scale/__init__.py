@@ -2,24 +2,38 @@
 and never changes what a stage computes: the driver alone writes the ledger, verdicts and completions come
 back in input order, every prompt keeps its own seed, and a dead node's work runs again elsewhere (an
 infrastructure failure, never the program's). Ray is an optional extra: importing selfmine never imports
-it; `connect(address)` and `make_engine` with an address do."""
+it; `connected(address)` and `make_engine` with an address do."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 from .cluster import RAY_EXTRA, RayMissing
 
-__all__ = ["RAY_EXTRA", "LazyEngine", "RayMissing", "connect", "make_engine"]
+if TYPE_CHECKING:
+    from .ray_judge import RayJudge
+
+__all__ = ["RAY_EXTRA", "LazyEngine", "RayMissing", "connected", "make_engine"]
 
 
-def connect(address: str | None) -> bool:
-    """Connect to a Ray cluster (`auto`, `ray://host:port`, `local` for a fresh local one) and route every
-    `judge_many` without an explicit pool through it. None: nothing happens (local behaviour)."""
+@contextmanager
+def connected(address: str | None) -> Iterator[RayJudge | None]:
+    """Connect to a Ray cluster (`auto`, `ray://host:port`, `local` for a fresh local one) and judge there:
+    every `judge_many` inside the block that names no pool or route of its own runs on the cluster
+    (`sandbox.judging_via`, this thread's context). Yields the cluster's judge (None without an address:
+    nothing changes, judging stays local). The actors are kept for the process: a nested or later block
+    reuses them."""
     if not address:
-        return False
-    from .ray_judge import install
+        yield None
+        return
+    from ..sandbox import judging_via
+    from .ray_judge import shared
 
-    install(address)
-    return True
+    judge = shared(address)
+    with judging_via(judge):
+        yield judge
 
 
 def make_engine(engine_cfg, scale_cfg):

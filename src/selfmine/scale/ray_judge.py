@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable
 
 from ..sandbox.judge import judge_many as local_judge_many
-from ..sandbox.judge import set_remote
 from ..sandbox.verdict import Status, Verdict
 from .cluster import ray_init
 from .nodes import live_nodes, pinned_actor_options
@@ -89,21 +88,20 @@ class RayJudge:
         self.actors = []
 
 
-_ACTIVE: RayJudge | None = None
+_SHARED: RayJudge | None = None
 
 
-def install(address: str) -> RayJudge:
-    """Route every `judge_many` that names no pool of its own through the cluster."""
-    global _ACTIVE
-    if _ACTIVE is None:
-        _ACTIVE = RayJudge(address)
-        set_remote(_ACTIVE.judge_many)
-    return _ACTIVE
+def shared(address: str) -> RayJudge:
+    """This process's judge actors, made on first use and kept (a process connects to one cluster):
+    `scale.connected` blocks reuse them. It routes nothing by itself."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = RayJudge(address)
+    return _SHARED
 
 
-def uninstall() -> None:
-    global _ACTIVE
-    set_remote(None)
-    if _ACTIVE is not None:
-        _ACTIVE.close()
-        _ACTIVE = None
+def close_shared() -> None:
+    global _SHARED
+    if _SHARED is not None:
+        _SHARED.close()
+        _SHARED = None

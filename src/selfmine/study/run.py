@@ -125,10 +125,9 @@ class Study:
         return json.loads(path.read_text())
 
     def run(self) -> dict:
-        from ..scale import connect
+        from ..scale import connected
 
-        connect(self.cfg.scale.ray_address)
-        with self.run_dir.hold():
+        with connected(self.cfg.scale.ray_address), self.run_dir.hold():
             decided_by = settings(self.cfg)
             self.run_dir.check("study", decided_by)
             if self.run_dir.status("study") is None:
