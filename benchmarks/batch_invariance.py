@@ -17,7 +17,7 @@ import time
 from selfmine.engine.hf import HFEngine
 from selfmine.engine.invariant import MIN_ROWS
 from selfmine.engine.types import SamplingParams, prompt_seeds
-from selfmine.evaluate.data import load_tasks
+from selfmine.tasks.code_bench import load_tasks
 
 
 def set_invariant(engine: HFEngine, on: bool) -> None:

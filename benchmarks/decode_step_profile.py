@@ -15,7 +15,7 @@ import torch
 
 from selfmine.engine import SamplingParams
 from selfmine.engine.hf import HFEngine
-from selfmine.evaluate.data import load_tasks
+from selfmine.tasks.code_bench import load_tasks
 
 
 def main() -> None:

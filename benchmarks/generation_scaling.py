@@ -13,7 +13,7 @@ import os
 import time
 
 from selfmine.engine import SamplingParams, get_engine
-from selfmine.evaluate.data import load_tasks
+from selfmine.tasks.code_bench import load_tasks
 
 
 def tokens(rows) -> int:

@@ -15,7 +15,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from selfmine.evaluate.math_bench import load_tasks
+from selfmine.tasks.math_bench import load_tasks
 from selfmine.tasks.mathcheck import MathChecker
 
 NAIVE = r"""

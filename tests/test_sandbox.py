@@ -461,8 +461,8 @@ def test_an_attack_on_the_verdict_never_passes(attack, mode):
 def test_the_canonical_solution_is_not_in_the_programs_process(data_dir):
     """The plus harness holds the canonical solution; a wrong program that searches its process for
     another function of the same name (the reference) and calls it must still fail."""
-    from selfmine.evaluate.data import load_tasks
-    from selfmine.evaluate.score import _job
+    from selfmine.tasks.code_bench import load_tasks
+    from selfmine.tasks.code_score import _job
 
     tasks, _ = load_tasks("humaneval+", data_dir)
     task = next(t for t in tasks if t.task_id == "HumanEval/0")

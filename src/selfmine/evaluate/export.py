@@ -10,23 +10,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..tasks.registry import bench_domain
-from .data import load_tasks
-from .programs import program
+from ..tasks.registry import bench_kit
 
 
 def sample_rows(result: dict, bench: str, *, data_dir=None) -> list[dict]:
     """[{task_id, solution | completion}] for every sample of `bench` in `result`, in task order."""
-    tasks = {t.task_id: t for t in load_tasks(bench, data_dir)[0]}
-    code = bench_domain(bench) == "code"
+    kit = bench_kit(bench)
+    tasks = {t.task_id: t for t in kit.load(bench, data_dir)[0]}
     rows = []
     for t in result["benches"][bench]["per_task"]:
         for s in t["samples"]:
-            text = s.get("completion") or ""
-            if code:
-                rows.append({"task_id": t["task_id"], "solution": program(tasks[t["task_id"]], text, result["format"])})
-            else:
-                rows.append({"task_id": t["task_id"], "completion": text})
+            rows.append(
+                {
+                    "task_id": t["task_id"],
+                    **kit.sample_row(tasks[t["task_id"]], s.get("completion") or "", result["format"]),
+                }
+            )
     return rows
 
 

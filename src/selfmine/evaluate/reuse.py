@@ -13,8 +13,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from ..tasks.registry import bench_domain
-from .run import KITS
+from ..tasks.registry import bench_kit
 
 
 class ReuseError(UserError):
@@ -56,7 +55,7 @@ def reused(
     if missing:
         raise ReuseError(f"pipeline.reuse_base: {path} has no {', '.join(missing)}")
     for b in benches:
-        _, digest = KITS[bench_domain(b)].load(b, data_dir)
+        _, digest = bench_kit(b).load(b, data_dir)
         _want(f"{b} data checksum", report["benches"][b].get("data_sha256"), digest)
     report["benches"] = {b: report["benches"][b] for b in benches}
     report["reused_from"] = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "matched": matched}

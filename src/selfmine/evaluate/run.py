@@ -3,7 +3,6 @@ unbiased pass@k, and, separately, test-time selection (best-of-n). Results keep 
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,93 +11,14 @@ from pathlib import Path
 
 from ..engine import Engine, SamplingParams
 from ..provenance import stamp
-from ..sandbox import Job, judge_many
-from ..seeds import stream
-from ..tasks.code import HOSTILE
-from ..tasks.registry import bench_domain
-from . import math_bench
-from .data import EvalTask, load_tasks
-from .programs import program, solution_field
-from .score import SampleResult, score, time_limits
+from ..tasks.base import EvalKit, SampleResult
+from ..tasks.registry import bench_kit
 from .stats import mean_pass_at_k, wilson
 
-CHAT_INSTRUCTION = "Complete the following Python code. Answer with the whole function in one ```python block.\n\n"
 
-
-def _prompts(engine: Engine, tasks: list[EvalTask], fmt: str) -> list[str]:
-    if fmt == "raw":
-        return [t.prompt for t in tasks]
-    from ..engine.chat import chat_prompt
-
-    return [chat_prompt(engine, CHAT_INSTRUCTION + f"```python\n{t.prompt}```") for t in tasks]
-
-
-def model_tests(engine: Engine, tasks: list[EvalTask], n_tests: int, seed: int) -> list[list[str]]:
-    """CodeT-style: the model writes asserts for each task from its prompt alone (never the hidden tests)."""
-    prompts = [
-        f"{t.prompt.rstrip()}\n    pass\n\n\n# check the correctness of {t.entry_point}\nassert {t.entry_point}("
-        for t in tasks
-    ]
-    params = SamplingParams(
-        n=n_tests, temperature=0.8, top_p=0.95, max_tokens=64, stop=["\n"], seed=stream(seed, "eval_tests")
-    )
-    out = []
-    for t, cs in zip(tasks, engine.generate(prompts, params)):
-        tests = []
-        for c in cs:
-            src = f"assert {t.entry_point}(" + c.text.strip()
-            try:
-                node = ast.parse(src).body[0]
-            except (*HOSTILE, IndexError):
-                continue
-            if isinstance(node, ast.Assert) and src not in tests:
-                tests.append(src)
-        out.append(tests)
-    return out
-
-
-def rank_samples(programs: list[str], examples_passed: list[int | None], model_passed: list[frozenset]) -> int | None:
-    """Visible examples first; then CodeT's dual agreement (samples that pass the same model-written tests
-    form a group scored by group size x tests passed); then the most common program; then the first.
-    A sample the sandbox could not judge (None) is not ranked: it never counts as "0 examples passed"."""
-    ranked = [j for j in range(len(programs)) if examples_passed[j] is not None]
-    if not ranked:
-        return None
-    groups: dict[frozenset, int] = {}
-    for j in ranked:
-        groups[model_passed[j]] = groups.get(model_passed[j], 0) + 1
-    common = {p: programs.count(p) for p in programs}
-    return max(
-        ranked,
-        key=lambda j: (examples_passed[j], groups[model_passed[j]] * len(model_passed[j]), common[programs[j]], -j),
-    )
-
-
-def _select(
-    tasks: list[EvalTask], programs: list[list[str]], written: list[list[str]] | None = None
-) -> list[int | None]:
-    """A deployable best-of-n selector that never sees hidden tests (see rank_samples)."""
-    written = written or [[] for _ in tasks]
-    jobs, owners = [], []
-    for i, (t, ps) in enumerate(zip(tasks, programs)):
-        if len(ps) > 1:
-            setup = t.base_setup if t.bench.startswith("mbpp") else ""
-            for j, p in enumerate(ps):
-                jobs.append(Job(p, t.examples + written[i], 5.0, setup=setup, shadow=(t.entry_point,)))
-                owners.append((i, j))
-    examples: dict[int, list[int | None]] = {i: [0] * len(ps) for i, ps in enumerate(programs)}
-    agreed = {i: [frozenset()] * len(ps) for i, ps in enumerate(programs)}
-    for (i, j), v in zip(owners, judge_many(jobs)):  # judge_many retries a sandbox error once
-        if v.infrastructure_failure:
-            examples[i][j] = None
-            continue
-        n_ex = len(tasks[i].examples)
-        examples[i][j] = sum(r.outcome == "passed" for r in v.tests[:n_ex])
-        agreed[i][j] = frozenset(r.index for r in v.tests[n_ex:] if r.outcome == "passed")
-    return [rank_samples(ps, examples[i], agreed[i]) if ps else None for i, ps in enumerate(programs)]
-
-
-def summarise(tasks: list[EvalTask], results: list[list[SampleResult | None]], n: int, choice=None) -> dict:
+def summarise(
+    tasks: list, results: list[list[SampleResult | None]], n: int, choice=None, *, selector: str = ""
+) -> dict:
     counts = [(sum(r is not None for r in rs), sum(bool(r and r.passed) for r in rs)) for rs in results]
     base = [(sum(r is not None for r in rs), sum(bool(r and r.base_passed) for r in rs)) for rs in results]
     greedy_like = [rs[0].passed for rs in results if rs and rs[0] is not None]
@@ -121,72 +41,16 @@ def summarise(tasks: list[EvalTask], results: list[list[SampleResult | None]], n
             "oracle_pass@n": oracle / max(1, len(scored)),
             "selector_pass": sum(picked) / max(1, len(picked)),
             "tasks_left_out": {"oracle": len(tasks) - len(scored), "selector": len(tasks) - len(picked)},
-            "selector": "visible prompt examples, then CodeT agreement on model-written tests, "
-            "then the most common program",
+            "selector": selector,
         }
     return out
 
 
-class CodeKit:
-    """How a code benchmark is loaded, prompted, cut and scored: programs judged in the sandbox against
-    the hidden tests; best-of-n by visible examples and model-written tests."""
-
-    load = staticmethod(load_tasks)
-    prompts = staticmethod(_prompts)
-
-    def stop(self, tasks, fmt: str) -> list[str]:
-        return tasks[0].stop if fmt == "raw" else []
-
-    def from_rows(self, tasks, rows: list[list[dict]], fmt: str):
-        return [[solution_field(t, s) for s in rs] for t, rs in zip(tasks, rows)]
-
-    def from_texts(self, tasks, texts: list[list[str]], fmt: str):
-        return [[program(t, x, fmt) for x in xs] for t, xs in zip(tasks, texts)]
-
-    def helpers(self, engine, tasks, n: int, count: int, seed: int):
-        return model_tests(engine, tasks, count, seed) if n > 1 and count else None
-
-    def score(self, tasks, texts, programs, digest, limit, n, written) -> dict:
-        limits = time_limits(tasks)
-        results = score(tasks, programs, limits)
-        choice = _select(tasks, programs, written) if max((len(p) for p in programs), default=1) > 1 else None
-        return _summary(tasks, results, texts, choice, limits, digest, limit, n, written)
-
-
-class MathKit:
-    """How a math benchmark is loaded, prompted, cut and scored: final answers checked by math-verify;
-    best-of-n by majority vote over equivalent answers."""
-
-    load = staticmethod(math_bench.load_tasks)
-    prompts = staticmethod(math_bench.prompts)
-
-    def stop(self, tasks, fmt: str) -> list[str]:
-        return math_bench.stop(fmt)
-
-    def from_rows(self, tasks, rows, fmt):
-        return None  # the text is what is scored
-
-    def from_texts(self, tasks, texts, fmt):
-        return None
-
-    def helpers(self, engine, tasks, n, count, seed):
-        return None
-
-    def score(self, tasks, texts, programs, digest, limit, n, written) -> dict:
-        results = math_bench.score(tasks, texts)
-        choice = math_bench.select(texts) if max((len(x) for x in texts), default=1) > 1 else None
-        summary = _summary(tasks, results, texts, choice, {}, digest, limit, n, None)
-        summary["undecided_samples"] = sum(r is not None and r.status == "undecided" for rs in results for r in rs)
-        if "best_of_n" in summary:
-            summary["best_of_n"]["selector"] = "majority vote over math-verify-equivalent final answers"
-        return summary
-
-
-KITS = {"code": CodeKit(), "math": MathKit()}  # by the domain a benchmark measures (tasks.registry.bench_domain)
-
-
-def _summary(tasks, results, texts, choice, limits, digest, limit, n, written) -> dict:
-    summary = summarise(tasks, results, max((len(x) for x in texts), default=n), choice)
+def _scored(kit: EvalKit, tasks, texts, programs, *, digest, limit, n, written) -> dict:
+    """One benchmark's summary: the domain's kit judges the samples and picks one per task; the summary
+    is the same for every domain, the kit's own counts last."""
+    results, choice, limits = kit.score(tasks, texts, programs, written)
+    summary = summarise(tasks, results, max((len(x) for x in texts), default=n), choice, selector=kit.selector)
     summary.update(
         data_sha256=digest,
         subset=bool(limit),
@@ -204,6 +68,7 @@ def _summary(tasks, results, texts, choice, limits, digest, limit, n, written) -
             for i, (t, xs, rs) in enumerate(zip(tasks, texts, results))
         ],
     )
+    summary.update(kit.extra(results))
     return summary
 
 
@@ -245,7 +110,7 @@ def evaluate(
     # Judging one benchmark (sandbox processes) overlaps with generating the next one.
     with ThreadPoolExecutor(max_workers=1) as judge_thread:
         for bench in benches:
-            kit = KITS[bench_domain(bench)]
+            kit = bench_kit(bench)
             tasks, digest = kit.load(bench, data_dir)
             tasks = tasks[:limit] if limit else tasks
             if samples is not None:
@@ -263,7 +128,18 @@ def evaluate(
                 programs = kit.from_texts(tasks, texts, fmt)
                 written = kit.helpers(engine, tasks, n, model_written_tests, seed)
             # in this thread's context: judging keeps the route of an enclosing `judging_via` (a cluster)
-            job = judge_thread.submit(copy_context().run, kit.score, tasks, texts, programs, digest, limit, n, written)
+            job = judge_thread.submit(
+                copy_context().run,
+                _scored,
+                kit,
+                tasks,
+                texts,
+                programs,
+                digest=digest,
+                limit=limit,
+                n=n,
+                written=written,
+            )
             pending.append((bench, job))
         for bench, future in pending:
             report["benches"][bench] = summary = future.result()

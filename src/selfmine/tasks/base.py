@@ -1,5 +1,6 @@
 """The one interface every domain implements. `mine/`, `train/` and `evaluate/` talk to a domain only
-through it; `tasks.registry.get_domain(name)` is the only place a domain is chosen by name."""
+through it (evaluation through the kit `Domain.eval_kit()` gives); `tasks.registry.get_domain(name)` is the
+only place a domain is chosen by name."""
 
 from __future__ import annotations
 
@@ -20,10 +21,56 @@ class Grade:
     duration_s: float = 0.0
 
 
+@dataclass
+class SampleResult:
+    """One benchmark sample, scored by its domain's kit (None in its place: the sandbox could not judge it)."""
+
+    passed: bool  # base (and plus, for the plus variants of a code benchmark)
+    base_passed: bool
+    status: str
+    message: str
+    duration_s: float
+
+
+class EvalKit(Protocol):
+    """How a domain's benchmarks are loaded, prompted, cut and scored. `evaluate/` generates, hands the
+    texts to the kit and summarises what it returns the same way for every domain."""
+
+    selector: str  # how the best-of-n selector picks, in words (recorded in every best-of-n summary)
+
+    def load(self, bench: str, data_dir) -> tuple[list, str]:
+        """(tasks, sha256 of the file they came from)."""
+
+    def prompts(self, engine, tasks: list, fmt: str) -> list[str]: ...
+
+    def stop(self, tasks: list, fmt: str) -> list[str]: ...
+
+    def from_rows(self, tasks: list, rows: list[list[dict]], fmt: str):
+        """What is scored, from sample rows made elsewhere (None: the texts themselves)."""
+
+    def from_texts(self, tasks: list, texts: list[list[str]], fmt: str):
+        """What is scored, from generated texts (None: the texts themselves)."""
+
+    def helpers(self, engine, tasks: list, n: int, count: int, seed: int):
+        """What the selector may use beside the samples (model-written tests), or None."""
+
+    def score(self, tasks: list, texts, programs, written) -> tuple[list, list | None, dict]:
+        """(per task its samples' SampleResult or None, the selector's pick per task or None, time limits)."""
+
+    def extra(self, results: list) -> dict:
+        """Counts of this domain's own, added at the end of a benchmark's summary."""
+
+    def sample_row(self, task, text: str, fmt: str) -> dict:
+        """One sample in EvalPlus's format, without its task_id."""
+
+
 class Domain(Protocol):
     name: str
     failure_priority: dict[str, int]  # failure classes that pair, most informative first
     benches: tuple[str, ...]  # the evaluation benchmarks of this domain
+
+    def eval_kit(self) -> EvalKit:
+        """How this domain's benchmarks are evaluated."""
 
     def contamination(self, cfg) -> tuple[object | None, dict]:
         """(n-gram index over the domain's benchmarks, {bench: sha256})."""

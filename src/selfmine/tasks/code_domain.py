@@ -14,6 +14,11 @@ class CodeDomain:
     failure_priority = {"wrong_answer": 0, "runtime": 1, "timeout": 2, "syntax": 3, "format": 4}
     benches = ("humaneval", "humaneval+", "mbpp", "mbpp+")
 
+    def eval_kit(self):
+        from .code_kit import CodeKit
+
+        return CodeKit()
+
     def contamination(self, cfg):
         from .gates import index_for
 

@@ -22,6 +22,11 @@ class MathDomain:
     benches = MATH_BENCHES
     import_keys = ("problem", "solution", "answer")
 
+    def eval_kit(self):
+        from .math_bench import MathKit
+
+        return MathKit()
+
     def import_rows(self, path, rows: list[dict], run_dir, timeout: float = 5.0) -> dict:
         from .math_import import import_math_rows
 

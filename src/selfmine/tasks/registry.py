@@ -3,7 +3,7 @@ import it without a cycle)."""
 
 from __future__ import annotations
 
-from .base import Domain
+from .base import Domain, EvalKit
 
 DOMAINS = ("code", "math")
 
@@ -26,3 +26,8 @@ def bench_domain(bench: str) -> str:
         if bench in get_domain(name).benches:
             return name
     raise ValueError(f"unknown benchmark {bench!r}")
+
+
+def bench_kit(bench: str) -> EvalKit:
+    """The evaluation kit of the domain a benchmark measures."""
+    return get_domain(bench_domain(bench)).eval_kit()

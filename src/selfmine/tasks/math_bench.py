@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..datasets import bench_file, load
-from ..tasks import math_text as mt
-from ..tasks.mathcheck import checker
-from .score import SampleResult
+from . import math_text as mt
+from .base import SampleResult
+from .mathcheck import checker
 
 MATH_BENCHES = ("gsm8k", "math500")
 
@@ -83,3 +83,34 @@ def majority(answers: list[str | None]) -> int | None:
 
 def select(texts: list[list[str]]) -> list[int | None]:
     return [majority([mt.final_answer(x) for x in xs]) if len(xs) > 1 else None for xs in texts]
+
+
+class MathKit:
+    """How a math benchmark is loaded, prompted, cut and scored: final answers checked by math-verify;
+    best-of-n by majority vote over equivalent answers."""
+
+    selector = "majority vote over math-verify-equivalent final answers"
+    load = staticmethod(load_tasks)
+    prompts = staticmethod(prompts)
+
+    def stop(self, tasks, fmt: str) -> list[str]:
+        return stop(fmt)
+
+    def from_rows(self, tasks, rows, fmt):
+        return None  # the text is what is scored
+
+    def from_texts(self, tasks, texts, fmt):
+        return None
+
+    def helpers(self, engine, tasks, n, count, seed):
+        return None
+
+    def score(self, tasks, texts, programs, written):
+        results = score(tasks, texts)
+        return results, select(texts) if max((len(x) for x in texts), default=1) > 1 else None, {}
+
+    def extra(self, results) -> dict:
+        return {"undecided_samples": sum(r is not None and r.status == "undecided" for rs in results for r in rs)}
+
+    def sample_row(self, task, text: str, fmt: str) -> dict:
+        return {"completion": text}  # the text whose final answer was checked
