@@ -18,7 +18,8 @@ setup-vllm: .venv-vllm/.installed
 	VENV=.venv-vllm VLLM_CPU=1 scripts/setup.sh
 
 test-vllm: setup-vllm
-	SELFMINE_REQUIRE_VLLM=1 .venv-vllm/bin/python -m pytest -q tests/test_vllm.py
+	export $$(.venv-vllm/bin/python -m selfmine.engine.vllm_cpu) && \
+	  SELFMINE_REQUIRE_VLLM=1 .venv-vllm/bin/python -m pytest -q tests/test_vllm.py
 
 run: setup
 	$(VENV)/bin/selfmine run --run-dir $(RUN_DIR)

@@ -186,12 +186,15 @@ def fast_top_k_top_p(logits, k, p, allow_cpu_sync: bool = False):
         fits = kk[:, 0] <= NUCLEUS_CANDIDATES
     before = probs.cumsum(-1) - probs
     keep = (before < p[:, None].float()) | (pos == 0)
-    kept = vals.masked_fill(~keep, float("-inf"))
-    out = torch.full_like(logits, float("-inf")).scatter_(-1, idx, kept)
-    if not bool(fits.all()):
-        rest = ~fits
-        out[rest] = _ORIGINAL(logits[rest].clone(), None if k is None else k[rest], p[rest], allow_cpu_sync)
-    logits.copy_(out)
+    rest = None if bool(fits.all()) else ~fits
+    full = (
+        None
+        if rest is None
+        else _ORIGINAL(logits[rest].clone(), None if k is None else k[rest], p[rest], allow_cpu_sync)
+    )
+    logits.fill_(float("-inf")).scatter_(-1, idx, vals.masked_fill(~keep, float("-inf")))
+    if rest is not None:
+        logits[rest] = full
     return logits
 
 

