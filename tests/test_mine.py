@@ -15,7 +15,7 @@ from selfmine.config import load_config
 from selfmine.ledger import Ledger
 from selfmine.mine import mine
 from selfmine.tasks.code import classify_failure, fingerprint, leaks, parse_proposal, solve_prompt
-from selfmine.tasks.gates import ContaminationIndex, NearDuplicates
+from selfmine.tasks.gates import ContaminationIndex, Gates, NearDuplicates
 from selfmine.transfer import export_pairs, import_pairs
 
 from .scripted import PROBLEMS, ScriptedEngine
@@ -95,6 +95,23 @@ def test_contamination_rejects_a_humaneval_copy(data_dir):
     hit = index.check(he.prompt + he.canonical_solution)
     assert hit is not None and "HumanEval/0" in hit[1]
     assert index.check(PROBLEMS["hard"][0]) is None
+
+
+def test_gates_admit_once_and_name_what_stopped_a_problem(data_dir):
+    from selfmine.datasets import contamination_texts, load
+    from selfmine.ledger import Problem
+
+    code = "def total(xs):\n    s = 0\n    for x in xs:\n        if x > 0:\n            s += x * 2\n    return s\n"
+    gates = Gates(ContaminationIndex(contamination_texts(data_dir), 10, 0.5), fingerprints=set(), near_threshold=0.8)
+    first, again, near, copy = (Problem(1, i, "", "rejected") for i in range(4))
+    assert gates.passes(first, fingerprint(code), near_text=code, contam_text=code)
+    gates.admit(first, code)
+    assert not gates.passes(again, fingerprint(code), near_text=code, contam_text=code) and again.reason == "duplicate"
+    assert not gates.passes(near, "other", near_text=code.replace("total", "tot"), contam_text="")
+    assert (near.reason, near.detail) == ("near_duplicate", "similar to problem r1p0")
+    he = load("humaneval", data_dir)[0]
+    assert not gates.passes(copy, "x", near_text="def f():\n    pass\n", contam_text=he.prompt + he.canonical_solution)
+    assert copy.reason == "contaminated" and "HumanEval/0" in copy.detail and copy.fingerprint == "x"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from ..ledger.rundir import RunDir
 from ..provenance import stamp
 from ..scale import make_engine
 from ..tasks.base import Domain
-from ..tasks.gates import NearDuplicates
+from ..tasks.gates import Gates
 from ..tasks.propose import Slot
 from ..tasks.registry import get_domain
 from .pair import mine_pairs
@@ -120,10 +120,9 @@ def _round(
 
     # propose
     slots = plan_round(ledger, cfg, number)
-    fingerprints = ledger.fingerprints()
-    near = NearDuplicates(m.near_duplicate_threshold)
+    gates = Gates(contamination, fingerprints=ledger.fingerprints(), near_threshold=m.near_duplicate_threshold)
     for p in ledger.problems("valid"):
-        near.add(f"r{p.round_id}p{p.idx}", domain.near_text(p))
+        gates.admit(p, domain.near_text(p))
     done = ledger.proposals_done(round_id)
     with bar(total=len(slots), initial=min(done, len(slots)), desc=f"{tag}propose", unit="problem") as b:
         while done < len(slots):
@@ -133,15 +132,13 @@ def _round(
                 domain.propose_batch(
                     engine,
                     cfg,
-                    seed,
-                    round_id,
-                    done,
-                    slots[done : done + count],
-                    fingerprints,
-                    near,
-                    contamination,
-                    own,
-                    number,
+                    seed=seed,
+                    round_id=round_id,
+                    start=done,
+                    slots=slots[done : done + count],
+                    gates=gates,
+                    own=own,
+                    round_no=number,
                 )
             )
             done += count

@@ -78,10 +78,9 @@ class Domain(Protocol):
     def near_text(self, problem) -> str:
         """The text near-duplicate detection compares."""
 
-    def propose_batch(
-        self, engine, cfg, seed, round_id, start, slots, fingerprints, near, contamination, own, round_no
-    ) -> list:
-        """One proposal per slot (fresh or a curriculum variant), parsed, validated, gated."""
+    def propose_batch(self, engine, cfg, *, seed, round_id, start, slots, gates, own=None, round_no=1) -> list:
+        """One proposal per slot (fresh or a curriculum variant), numbered from `start`, parsed, validated
+        and admitted by `gates` (tasks.gates.Gates), which records every problem it admits."""
 
     def canonical_text(self, problem) -> str:
         """The proposer's own checked solution as an attempt (`mine.canonical_pairs`)."""

@@ -27,10 +27,12 @@ class CodeDomain:
     def near_text(self, problem) -> str:
         return problem.code
 
-    def propose_batch(self, *args, **kwargs) -> list:
+    def propose_batch(self, engine, cfg, *, seed, round_id, start, slots, gates, own=None, round_no=1) -> list:
         from .code_propose import propose_batch
 
-        return propose_batch(*args, **kwargs)
+        return propose_batch(
+            engine, cfg, seed=seed, round_id=round_id, start=start, slots=slots, gates=gates, own=own, round_no=round_no
+        )
 
     def canonical_text(self, problem) -> str:
         return problem.code  # its own function passed its tests twice at validation

@@ -26,7 +26,7 @@ from .code import (
     solve_prompt,
     variant_prompt,
 )
-from .gates import ContaminationIndex, NearDuplicates, passes_gates
+from .gates import Gates
 from .propose import Slot, draft_problems, prompts_for
 
 CALLS_STOP = ["\n\n\n", "\ndef ", "\n###", "\nclass "]
@@ -36,13 +36,12 @@ PROBE_TIMEOUT_S = 20.0  # the whole probe program; each call also has its own ti
 def propose_batch(
     engine: Engine,
     cfg,
+    *,
     seed: int,
     round_id: int,
     start: int,
     slots: list[Slot],
-    fingerprints: set[str],
-    near: NearDuplicates,
-    contamination: ContaminationIndex | None,
+    gates: Gates,
     own: list[Problem] | None = None,
     round_no: int = 1,
 ) -> list[Problem]:
@@ -65,7 +64,7 @@ def propose_batch(
         parsed = [parse_proposal(p.raw, m.min_asserts) for p in problems]
     for prob, p in zip(problems, parsed):
         prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, p.entry_point
-    _validate(cfg, parsed, problems, fingerprints, near, contamination)
+    _validate(cfg, parsed, problems, gates)
     return problems
 
 
@@ -138,7 +137,7 @@ def ground_tests(cfg, seed, parsed, problems) -> None:
         p.tests, p.hidden = g.visible, g.hidden
 
 
-def _validate(cfg, parsed, problems, fingerprints, near, contamination) -> None:
+def _validate(cfg, parsed, problems, gates: Gates) -> None:
     """The problem's own code must pass all its tests, twice; then dedup, decontamination, leak check."""
     m = cfg.mine
     ok = [i for i, p in enumerate(parsed) if p.ok]
@@ -165,7 +164,7 @@ def _validate(cfg, parsed, problems, fingerprints, near, contamination) -> None:
             prob.reason, prob.detail = "nondeterministic", f"second run: {v2.status.value}: {v2.message}"[:500]
             continue
         fp = fingerprint(p.code)
-        if not passes_gates(prob, fp, p.code, p.header + "\n" + p.code, fingerprints, near, contamination):
+        if not gates.passes(prob, fp, near_text=p.code, contam_text=p.header + "\n" + p.code):
             continue
         prompt = solve_prompt(p.header, p.tests)
         leaked = leaks(prompt, p.body)
@@ -173,5 +172,4 @@ def _validate(cfg, parsed, problems, fingerprints, near, contamination) -> None:
             prob.reason, prob.detail = "leak", f"solve prompt shows body line: {leaked}"
             continue
         prob.status, prob.reason, prob.solve_prompt = "valid", "", prompt
-        fingerprints.add(fp)
-        near.add(f"r{prob.round_id}p{prob.idx}", p.code)
+        gates.admit(prob, p.code)

@@ -1,7 +1,7 @@
-"""Quality gates a proposed problem must pass beyond parsing: not a duplicate of an earlier problem (exact
-after AST normalisation, or near by MinHash), and not contaminated by a public benchmark. Every domain's
-proposer applies them (they live here, in the domain layer, for that reason); mine/loop.py only holds the
-round's near-duplicate index."""
+"""Quality gates a proposed problem must pass beyond parsing: not a duplicate of an earlier problem (exact,
+by the domain's fingerprint, or near by MinHash), and not contaminated by a public benchmark. `Gates`
+owns them and the keys of the problems already admitted; every domain's proposer applies it (it lives
+here, in the domain layer, for that reason), and mine/loop.py builds one for each round."""
 
 from __future__ import annotations
 
@@ -74,19 +74,42 @@ def index_for(benches, cfg) -> tuple[ContaminationIndex, dict]:
     return ContaminationIndex(texts, cfg.mine.contamination_ngram, cfg.mine.contamination_threshold), sums
 
 
-def passes_gates(prob, fp: str, near_text: str, contam_text: str, fingerprints, near, contamination) -> bool:
-    """Exact duplicate, near duplicate, benchmark contamination: sets the problem's fingerprint, and its
-    reason and detail when a gate stops it."""
-    prob.fingerprint = fp
-    if fp in fingerprints:
-        prob.reason = "duplicate"
-        return False
-    similar = near.seen(near_text)
-    if similar:
-        prob.reason, prob.detail = "near_duplicate", f"similar to problem {similar[0]}"
-        return False
-    hit = contamination.check(contam_text) if contamination is not None else None
-    if hit:
-        prob.reason, prob.detail = "contaminated", f"{hit[0]:.0%} of {contamination.n}-grams from {hit[1]}"
-        return False
-    return True
+class Gates:
+    """Admission past a problem's own checks, and the keys of every problem admitted so far: the domain's
+    fingerprints (exact duplicates), the near-duplicate index (each problem under its `name`) and the
+    contamination index of the domain's benchmarks (None: not checked). A problem a proposer admits is
+    recorded at once, so one round never admits the same problem twice."""
+
+    def __init__(
+        self, contamination: ContaminationIndex | None, *, fingerprints: set[str], near_threshold: float = 0.85
+    ):
+        self.contamination = contamination
+        self.fingerprints = fingerprints
+        self.near = NearDuplicates(near_threshold)
+
+    @staticmethod
+    def name(problem) -> str:
+        """A problem's key in the near-duplicate index (what a near duplicate's detail names)."""
+        return f"r{problem.round_id}p{problem.idx}"
+
+    def passes(self, prob, fp: str, *, near_text: str, contam_text: str) -> bool:
+        """Exact duplicate, near duplicate, benchmark contamination: sets the problem's fingerprint, and its
+        reason and detail when a gate stops it."""
+        prob.fingerprint = fp
+        if fp in self.fingerprints:
+            prob.reason = "duplicate"
+            return False
+        similar = self.near.seen(near_text)
+        if similar:
+            prob.reason, prob.detail = "near_duplicate", f"similar to problem {similar[0]}"
+            return False
+        hit = self.contamination.check(contam_text) if self.contamination is not None else None
+        if hit:
+            prob.reason, prob.detail = "contaminated", f"{hit[0]:.0%} of {self.contamination.n}-grams from {hit[1]}"
+            return False
+        return True
+
+    def admit(self, prob, near_text: str) -> None:
+        """Record an admitted problem (its fingerprint set by `passes`, or read from the ledger)."""
+        self.fingerprints.add(prob.fingerprint)
+        self.near.add(self.name(prob), near_text)

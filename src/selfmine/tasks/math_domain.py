@@ -40,9 +40,7 @@ class MathDomain:
     def near_text(self, problem) -> str:
         return problem.header
 
-    def propose_batch(
-        self, engine, cfg, seed, round_id, start, slots, fingerprints, near, contamination, own=None, round_no=1
-    ) -> list[Problem]:
+    def propose_batch(self, engine, cfg, *, seed, round_id, start, slots, gates, own=None, round_no=1) -> list[Problem]:
         from .propose import draft_problems
 
         mc = cfg.mine
@@ -57,12 +55,10 @@ class MathDomain:
         parsed = [mt.parse_proposal(p.raw) for p in problems]
         for prob, p in zip(problems, parsed):
             prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, mt.PROGRAM_NAME
-        self._validate(cfg, parsed, problems, fingerprints, near, contamination)
+        self._validate(cfg, parsed, problems, gates)
         return problems
 
-    def _validate(self, cfg, parsed, problems, fingerprints, near, contamination) -> None:
-        from .gates import passes_gates
-
+    def _validate(self, cfg, parsed, problems, gates) -> None:
         mc = cfg.mine
         ok = [i for i, p in enumerate(parsed) if p.ok]
         # twice: the value must not depend on the run
@@ -96,12 +92,11 @@ class MathDomain:
                 prob.detail = f"program gives {prob.meta['value']}, stated {p.answer} ({c.outcome} {c.detail})"[:300]
                 continue
             fp = mt.fingerprint(p.question)
-            if not passes_gates(prob, fp, p.question, p.question, fingerprints, near, contamination):
+            if not gates.passes(prob, fp, near_text=p.question, contam_text=p.question):
                 continue
             prob.status, prob.reason = "valid", ""
             prob.solve_prompt = mt.chat_text(p.question) if cfg.mine.chat else mt.solve_prompt(p.question)
-            fingerprints.add(fp)
-            near.add(f"r{prob.round_id}p{prob.idx}", p.question)
+            gates.admit(prob, p.question)
 
     def canonical_text(self, problem) -> str:
         return mt.program_solution(problem.code, problem.tests[0])
