@@ -108,3 +108,49 @@ def test_release_for_training_frees_it_and_a_new_engine_starts(tiny_model):
         assert again.generate(PROMPTS[:2], SamplingParams(max_tokens=8)) == want
     finally:
         again.close()
+
+
+def test_selfmine_run_on_the_vllm_backend_end_to_end(tmp_path, tiny_model, data_dir):
+    """`selfmine run` with engine.backend=vllm: base, mining, the engine released for training (PEFT in this
+    environment's transformers), a new engine for the adapter's evaluation through a LoRA request."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg = {
+        "data_dir": str(data_dir),
+        "engine": {"backend": "vllm", "model": str(tiny_model), "batch_size": 8},
+        "mine": {"problems": 2, "propose_batch": 2, "propose_max_tokens": 24, "attempts": 2},
+        "train": {"first_n": 3, "epochs": 1, "grad_accum": 1, "max_tokens": 256, "rank": 4, "dtype": "float32"},
+        "eval": {"benches": ["humaneval"], "limit": 2, "max_tokens": 16},
+        "pipeline": {"controls": [], "min_pairs": 2, "supplement_pairs": "tinyforge-zero/pairs_7b_40.jsonl"},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "selfmine.cli",
+            "run",
+            "-c",
+            str(tmp_path / "c.yaml"),
+            "--run-dir",
+            str(run),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    base, tuned = (json.loads((run / "eval" / f"{a}.json").read_text()) for a in ("base", "adapter"))
+    assert base["engine"]["backend"] == tuned["engine"]["backend"] == "vllm"
+    assert tuned["adapter"] and (run / "adapters" / "selfmine" / "adapter_model.safetensors").exists()
+    samples = [
+        [s["completion"] for t in rep["benches"]["humaneval"]["per_task"] for s in t["samples"]]
+        for rep in (base, tuned)
+    ]
+    assert len(samples[0]) == len(samples[1]) == 2

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .base import Engine, EngineError
 from .models import resolve_model
@@ -33,7 +34,7 @@ class VLLMEngine(Engine):
         batch_size: int = 32,
         max_lora_rank: int = 64,
         gpu_memory_utilization: float = 0.85,
-        max_model_len: int = 4096,
+        max_model_len: int | None = None,
         enforce_eager: bool | None = None,
         echo=None,
         **kwargs,
@@ -57,6 +58,7 @@ class VLLMEngine(Engine):
         self.model_name = model or "default"
         self.path = resolve_model(model)
         self.dtype = numerics("vllm", dtype)["dtype"]
+        max_model_len = max_model_len or _context(self.path)
         self.batch_size = batch_size
         if self.cpu:
             patch_sampler()
@@ -152,6 +154,19 @@ class VLLMEngine(Engine):
             import torch
 
             torch.cuda.empty_cache()
+
+
+def _context(path: str, cap: int = 4096) -> int:
+    """The model's own context length, at most `cap` (what selfmine's prompts and completions need; a
+    longer one only makes vLLM size its buffers for 32k-token steps)."""
+    import json
+
+    try:
+        cfg = json.loads((Path(path) / "config.json").read_text())
+    except (OSError, ValueError):
+        return cap
+    cfg = cfg.get("text_config", cfg)
+    return min(cap, int(cfg.get("max_position_embeddings") or cap))
 
 
 def _completion(out, c, params: SamplingParams) -> Completion:
