@@ -860,3 +860,27 @@ def test_known_difference_is_documented(case, pool):
     v = judge(code, asserts, timeout=JUDGE_TIMEOUT_S, pool=pool)
     assert not v.infrastructure_failure, v.message
     assert [t.outcome in ("passed", "failed", "error") for t in v.tests] == [True] * len(asserts), v.message
+
+
+def test_a_large_list_of_flat_rows_digests_as_it_does_element_by_element():
+    """The bulk digest of lists of tuples (or lists) of str and int hashes the very bytes the general path
+    hashes, so a value equal in Python (1.0 for 1) still digests equal, and a list of lists still differs."""
+    import hashlib
+    import itertools
+
+    from selfmine.sandbox import worker
+
+    def general(v):
+        h = hashlib.sha256(b"L[" if type(v) is list else b"T[")
+        for x in v:
+            h.update(worker._dumps(x).encode("utf-8", "surrogatepass") + b",")
+        return h.hexdigest()
+
+    rows = list(itertools.combinations_with_replacement(["a", "é", 'q"', "\ud83d", 7, -3], 4))
+    for v in (rows, tuple(rows), [list(x) for x in rows], rows * 30, [()], [[], []], [(1, True)], []):
+        assert worker.digest(v) == general(v)
+    assert worker.digest([(1, "a")] * 3) == worker.digest([(1.0, "a")] * 3)
+    assert worker.digest([(1, "a")]) != worker.digest([[1, "a"]])
+    chunked = hashlib.sha256(b"L[")
+    worker._hash_rows(chunked, rows, chunk=7)  # chunks that do not divide the list
+    assert chunked.hexdigest() == general(rows)

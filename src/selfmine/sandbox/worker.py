@@ -556,11 +556,32 @@ def digest(v):
     t = _base(v)
     if t in (list, tuple, collections.deque):
         h.update({list: b"L[", tuple: b"T[", collections.deque: b"Q["}[t])
-        for x in v if t is collections.deque else (list.__iter__ if t is list else tuple.__iter__)(v):
+        items = v if t is collections.deque else (list.__iter__ if t is list else tuple.__iter__)(v)
+        if type(v) in (list, tuple) and _flat_rows(v):
+            _hash_rows(h, v)
+            return h.hexdigest()
+        for x in items:
             h.update(_dumps(x).encode("utf-8", "surrogatepass") + b",")
     else:
         h.update(b"V" + _dumps(v).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+def _flat_rows(v) -> bool:
+    """Every element an exact tuple (or every one an exact list) of exact str and int: the common large
+    result (combinations, pairs), whose elements are their own canonical form (`_canon`'s first case)."""
+    kinds = set(map(type, v))
+    return len(kinds) == 1 and kinds <= {tuple, list} and set(map(type, itertools.chain.from_iterable(v))) <= _OWN_FORM
+
+
+def _hash_rows(h, v, chunk: int = 65536) -> None:
+    """The bytes `digest` hashes element by element (`_dumps(x) + ","`), a chunk at a time: one C encoding
+    of the chunk as a JSON array is those elements joined by commas, between brackets."""
+    wrap = bool(v) and type(v[0]) is tuple
+    for i in range(0, len(v), chunk):
+        part = v[i : i + chunk]
+        text = _JSON.encode([{"t": x} for x in part] if wrap else part)
+        h.update(text[1:-1].encode("utf-8", "surrogatepass") + b",")
 
 
 class Digest:
