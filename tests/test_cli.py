@@ -251,3 +251,13 @@ def test_generate_json_is_alone_on_stdout(monkeypatch, capfd):
     data = json.loads(out)
     assert data["engine"] == {"backend": "loud"} and len(data["completions"]) == 2
     assert "loading weights" in err and "converting" in err
+
+
+def test_judge_prints_what_the_program_wrote_without_terminal_control(tmp_path, monkeypatch, capfd):
+    """A program's exception message reaches the terminal with its escape sequences shown, not obeyed."""
+    (tmp_path / "s.py").write_text("def f():\n    raise ValueError('\\x1b[2J\\x1b]0;owned\\x07\\rgone')\n")
+    (tmp_path / "t.py").write_text("assert f() == 1\n")
+    run_main(monkeypatch, "judge", str(tmp_path / "s.py"), "-t", str(tmp_path / "t.py"))
+    out, _ = capfd.readouterr()
+    assert "ValueError" in out and "\\x1b[2J" in out
+    assert not any(c in out for c in "\x1b\x07\r")

@@ -79,6 +79,15 @@ def one_line(message: str) -> str:
     return out
 
 
+def printable(text: str, limit: int = 500) -> str:
+    """Text a program wrote, safe to print on a terminal: control characters (escape sequences that could
+    rewrite the screen, carriage returns, bells) shown as Python escapes, and at most `limit` characters."""
+    text = str(text)
+    cut = len(text) > limit
+    text = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text[:limit])
+    return text + (" ..." if cut else "")
+
+
 def fail(message: str, code: int = 2) -> None:
     """One clear line on stderr and a non-zero exit: the way every bad input ends."""
     typer.echo(f"selfmine: error: {one_line(message)}", err=True)
@@ -175,9 +184,14 @@ def judge(
     if as_json:
         typer.echo(json.dumps(verdict.to_dict(), indent=2))
     else:
-        typer.echo(f"{verdict.status.value}: {verdict.message}  [{verdict.duration_s:.3f}s, {verdict.isolation}]")
+        typer.echo(
+            f"{verdict.status.value}: {printable(verdict.message)}  [{verdict.duration_s:.3f}s, {verdict.isolation}]"
+        )
         for t in verdict.tests:
-            typer.echo(f"  {t.outcome:8} {t.source}" + (f"  -> {t.error_type}: {t.message}" if t.message else ""))
+            typer.echo(
+                f"  {t.outcome:8} {printable(t.source)}"
+                + (f"  -> {printable(t.error_type)}: {printable(t.message)}" if t.message else "")
+            )
     raise typer.Exit(0 if verdict.passed else 1)
 
 
