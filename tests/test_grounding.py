@@ -109,7 +109,7 @@ def test_a_follow_up_prompt_asks_for_calls():
     cfg = load_config(None, ["mine.min_asserts=3"])
     text = 'def few_asserts(x):\n    """Identity."""\n    return x\n\nassert few_asserts(1) == 1\n'
     parsed, problems = [parse_function(text)], [Problem(1, 0, text, "rejected")]
-    _ask_for_calls(ScriptedEngine(), cfg, 0, 1, 0, parsed, problems)
+    _ask_for_calls(ScriptedEngine(), cfg, parsed, problems, seed=0, round_no=1, start=0)
     assert [c.args for c in parsed[0].calls] == [(1,), (2,), (5,)] and problems[0].meta["asked_for_calls"] == 2
 
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
+from functools import partial
 from pathlib import Path
 
 from ..engine import Engine, SamplingParams
@@ -96,15 +97,7 @@ def evaluate(
     sampling = {"n": n, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed}
     if samples is not None:  # made elsewhere: how they were sampled is not known here, and not made up
         sampling = {k: None for k in sampling} | {"n": n, "source": "samples file"}
-    report = {
-        "format": fmt,
-        "engine": engine.info() if engine else {"backend": "samples"},
-        "adapter": adapter,
-        "sampling": sampling,
-        "limit": limit,
-        **stamp(),
-        "benches": {},
-    }
+    report = _header(engine, fmt=fmt, adapter=adapter, sampling=sampling, limit=limit)
     cache: dict[str, list] = {}  # prompt -> completions: humaneval and humaneval+ share their prompts
     pending = []
     # Judging one benchmark (sandbox processes) overlaps with generating the next one.
@@ -128,23 +121,25 @@ def evaluate(
                 programs = kit.from_texts(tasks, texts, fmt)
                 written = kit.helpers(engine, tasks, n, model_written_tests, seed)
             # in this thread's context: judging keeps the route of an enclosing `judging_via` (a cluster)
-            job = judge_thread.submit(
-                copy_context().run,
-                _scored,
-                kit,
-                tasks,
-                texts,
-                programs,
-                digest=digest,
-                limit=limit,
-                n=n,
-                written=written,
-            )
-            pending.append((bench, job))
+            scored = partial(_scored, kit, tasks, texts, programs, digest=digest, limit=limit, n=n, written=written)
+            pending.append((bench, judge_thread.submit(copy_context().run, scored)))
         for bench, future in pending:
             report["benches"][bench] = summary = future.result()
             echo(_said(bench, fmt, limit, n, summary))
     return report
+
+
+def _header(engine, *, fmt: str, adapter, sampling: dict, limit) -> dict:
+    """A result's settings and provenance, before any benchmark's summary."""
+    return {
+        "format": fmt,
+        "engine": engine.info() if engine else {"backend": "samples"},
+        "adapter": adapter,
+        "sampling": sampling,
+        "limit": limit,
+        **stamp(),
+        "benches": {},
+    }
 
 
 def _given(kit, tasks, rows: list[dict], fmt: str):

@@ -70,7 +70,7 @@ def _mine(rd: RunDir, cfg: RunConfig, engine, progress, echo) -> dict:
         ledger.set_stage("mine", "running", settings=decided_by)
         all_stats = []
         for number in range(1, cfg.mine.rounds + 1):
-            stats = _round(ledger, cfg, engine, domain, number, contamination, progress)
+            stats = _round(ledger, cfg, engine, domain, number=number, contamination=contamination, progress=progress)
             all_stats.append(stats)
             echo(format_stats(stats))
             if cfg.mine.target_pairs and sum(s["pairs"] for s in all_stats) >= cfg.mine.target_pairs:
@@ -111,28 +111,49 @@ def plan_round(ledger: Ledger, cfg: RunConfig, number: int) -> list[Slot]:
 
 
 def _round(
-    ledger: Ledger, cfg: RunConfig, engine: Engine, domain: Domain, number: int, contamination, progress: bool
+    ledger: Ledger, cfg: RunConfig, engine: Engine, domain: Domain, *, number: int, contamination, progress: bool
 ) -> dict:
-    seed, m = cfg.seed, cfg.mine
-    round_id = ledger.open_round(seed, number)
-    bar = _bar(progress)
-    tag = f"r{number} " if m.rounds > 1 else ""
+    """One round, each step resumed where it stopped: propose, solve and judge (and the greedy probe),
+    repair, pair; its statistics are stored as the round closes."""
+    m = cfg.mine
+    round_id = ledger.open_round(cfg.seed, number)
+    steps = _Steps(ledger, cfg, engine, domain, bar=_bar(progress), tag=f"r{number} " if m.rounds > 1 else "")
+    steps.propose(round_id, number, contamination)
+    valid = ledger.problems("valid", round_id)
+    steps.solve(valid)
+    if m.repair:
+        steps.repair(valid)
+    steps.pair(valid)
+    stats = round_stats(ledger, round_id)
+    stats["number"] = number
+    ledger.close_round(round_id, stats)
+    return stats
 
-    # propose
-    slots = plan_round(ledger, cfg, number)
-    gates = Gates(contamination, fingerprints=ledger.fingerprints(), near_threshold=m.near_duplicate_threshold)
-    for p in ledger.problems("valid"):
-        gates.admit(p, domain.near_text(p))
-    done = ledger.proposals_done(round_id)
-    with bar(total=len(slots), initial=min(done, len(slots)), desc=f"{tag}propose", unit="problem") as b:
-        while done < len(slots):
-            count = min(m.propose_batch, len(slots) - done)
-            own = ledger.problems("valid") if m.own_examples else []
-            ledger.add_problems(
-                domain.propose_batch(
-                    engine,
+
+class _Steps:
+    """The steps of one round over one ledger, engine and domain, each with its progress bar."""
+
+    def __init__(self, ledger: Ledger, cfg: RunConfig, engine: Engine, domain: Domain, *, bar, tag: str):
+        self.ledger, self.cfg, self.engine, self.domain = ledger, cfg, engine, domain
+        self.bar, self.tag = bar, tag
+
+    def propose(self, round_id: int, number: int, contamination) -> None:
+        """The round's slots proposed in batches of `mine.propose_batch`, each batch one transaction;
+        gates built from every valid problem so far, so a resumed round admits what the first try would."""
+        ledger, cfg, domain, m = self.ledger, self.cfg, self.domain, self.cfg.mine
+        slots = plan_round(ledger, cfg, number)
+        gates = Gates(contamination, fingerprints=ledger.fingerprints(), near_threshold=m.near_duplicate_threshold)
+        for p in ledger.problems("valid"):
+            gates.admit(p, domain.near_text(p))
+        done = ledger.proposals_done(round_id)
+        with self.bar(total=len(slots), initial=min(done, len(slots)), desc=f"{self.tag}propose", unit="problem") as b:
+            while done < len(slots):
+                count = min(m.propose_batch, len(slots) - done)
+                own = ledger.problems("valid") if m.own_examples else []
+                batch = domain.propose_batch(
+                    self.engine,
                     cfg,
-                    seed=seed,
+                    seed=cfg.seed,
                     round_id=round_id,
                     start=done,
                     slots=slots[done : done + count],
@@ -140,34 +161,32 @@ def _round(
                     own=own,
                     round_no=number,
                 )
-            )
-            done += count
-            b.update(count)
+                ledger.add_problems(batch)
+                done += count
+                b.update(count)
 
-    # solve + judge
-    valid = ledger.problems("valid", round_id)
-    with bar(total=len(valid), desc=f"{tag}solve x{m.attempts}", unit="problem") as b:
-        _fill(
-            ledger,
+    def solve(self, valid: list) -> None:
+        """`mine.attempts` judged attempts per valid problem, and the greedy probe's one when it is on."""
+        engine, domain, cfg, m = self.engine, self.domain, self.cfg, self.cfg.mine
+        self._fill_with_bar(
             valid,
             "solve",
-            cfg.engine.batch_size // m.attempts,
-            lambda chunk: solve_batch(engine, domain, cfg, seed, chunk),
-            b,
+            per=cfg.engine.batch_size // m.attempts,
+            desc=f"solve x{m.attempts}",
+            generate=lambda chunk: solve_batch(engine, domain, cfg, cfg.seed, chunk),
         )
-    if m.greedy_probe:
-        with bar(total=len(valid), desc=f"{tag}greedy", unit="problem") as b:
-            _fill(
-                ledger,
+        if m.greedy_probe:
+            self._fill_with_bar(
                 valid,
                 "greedy",
-                cfg.engine.batch_size,
-                lambda chunk: greedy_batch(engine, domain, cfg, seed, chunk),
-                b,
+                per=cfg.engine.batch_size,
+                desc="greedy",
+                generate=lambda chunk: greedy_batch(engine, domain, cfg, cfg.seed, chunk),
             )
 
-    # repair round for problems where every attempt failed
-    if m.repair:
+    def repair(self, valid: list) -> None:
+        """A repair round for the problems where every attempt failed, from the most informative failure."""
+        ledger, engine, domain, cfg = self.ledger, self.engine, self.domain, self.cfg
         need, broken = [], {}
         for p in valid:
             solves = ledger.attempts(p.id, "solve")
@@ -175,33 +194,40 @@ def _round(
             if solves and not any(a.passed for a in solves) and worst is not None:
                 need.append(p)
                 broken[p.id] = worst
-        with bar(total=len(need), desc=f"{tag}repair", unit="problem") as b:
-            _fill(
-                ledger,
-                need,
-                "repair",
-                cfg.engine.batch_size // m.repair_attempts,
-                lambda chunk: repair_batch(engine, domain, cfg, seed, chunk, broken),
-                b,
+        self._fill_with_bar(
+            need,
+            "repair",
+            per=cfg.engine.batch_size // cfg.mine.repair_attempts,
+            desc="repair",
+            generate=lambda chunk: repair_batch(engine, domain, cfg, cfg.seed, chunk, broken),
+        )
+
+    def _fill_with_bar(self, problems: list, kind: str, *, per: int, desc: str, generate) -> None:
+        with self.bar(total=len(problems), desc=f"{self.tag}{desc}", unit="problem") as b:
+            _fill(self.ledger, problems, kind, per, generate, b)
+
+    def pair(self, valid: list) -> None:
+        """Pairs: a pure function of stored attempts (inserting twice changes nothing)."""
+        ledger, domain, m = self.ledger, self.domain, self.cfg.mine
+        for p in valid:
+            solves, repairs = ledger.attempts(p.id, "solve"), ledger.attempts(p.id, "repair")
+            canonical = []
+            if m.canonical_pairs and solves and not any(a.passed for a in solves + repairs):
+                if not ledger.has_attempts(p.id, "canonical"):  # the proposer's own program, checked at validation
+                    text = domain.canonical_text(p)
+                    ledger.add_attempts([Attempt(p.id, "canonical", 0, text, text, "passed", True)])
+                canonical = ledger.attempts(p.id, "canonical")
+            pairs = mine_pairs(
+                p.id,
+                solves,
+                repairs,
+                cap=m.pairs_per_problem,
+                canonical=canonical,
+                priority=domain.failure_priority,
+                same=domain.same,
             )
-
-    # pairs (a pure function of stored attempts; inserting twice changes nothing)
-    for p in valid:
-        solves, repairs = ledger.attempts(p.id, "solve"), ledger.attempts(p.id, "repair")
-        canonical = []
-        if m.canonical_pairs and solves and not any(a.passed for a in solves + repairs):
-            if not ledger.has_attempts(p.id, "canonical"):  # the proposer's own program, checked at validation
-                text = domain.canonical_text(p)
-                ledger.add_attempts([Attempt(p.id, "canonical", 0, text, text, "passed", True)])
-            canonical = ledger.attempts(p.id, "canonical")
-        pairs = mine_pairs(p.id, solves, repairs, m.pairs_per_problem, canonical, domain.failure_priority, domain.same)
-        if pairs:
-            ledger.add_pairs(pairs)
-
-    stats = round_stats(ledger, round_id)
-    stats["number"] = number
-    ledger.close_round(round_id, stats)
-    return stats
+            if pairs:
+                ledger.add_pairs(pairs)
 
 
 def _fill(ledger: Ledger, problems: list, kind: str, per: int, generate, bar) -> None:

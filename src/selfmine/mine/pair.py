@@ -20,6 +20,7 @@ def mine_pairs(
     problem_id: int,
     solves: list[Attempt],
     repairs: list[Attempt],
+    *,
     cap: int,
     canonical: list[Attempt] | None,
     priority: dict[str, int],

@@ -34,6 +34,7 @@ def _attempts(
     cfg,
     problems: list[Problem],
     texts: list[str],
+    *,
     n: int,
     seed: int,
     kind: str,
@@ -65,12 +66,12 @@ def _attempts(
 
 def solve_batch(engine: Engine, domain: Domain, cfg, seed: int, problems: list[Problem]) -> dict[int, list[Attempt]]:
     texts = [p.solve_prompt for p in problems]
-    return _attempts(engine, domain, cfg, problems, texts, cfg.mine.attempts, seed, "solve")
+    return _attempts(engine, domain, cfg, problems, texts, n=cfg.mine.attempts, seed=seed, kind="solve")
 
 
 def greedy_batch(engine: Engine, domain: Domain, cfg, seed: int, problems: list[Problem]) -> dict[int, list[Attempt]]:
     texts = [p.solve_prompt for p in problems]
-    return _attempts(engine, domain, cfg, problems, texts, 1, seed, "greedy", temperature=0.0)
+    return _attempts(engine, domain, cfg, problems, texts, n=1, seed=seed, kind="greedy", temperature=0.0)
 
 
 def pick_broken(attempts: list[Attempt], priority: dict[str, int]) -> Attempt | None:
@@ -86,13 +87,5 @@ def repair_batch(
     texts = domain.repair_texts(problems, broken)
     parents = {p.id: broken[p.id].id for p in problems}
     return _attempts(
-        engine,
-        domain,
-        cfg,
-        problems,
-        texts,
-        cfg.mine.repair_attempts,
-        seed,
-        "repair",
-        parents,
+        engine, domain, cfg, problems, texts, n=cfg.mine.repair_attempts, seed=seed, kind="repair", parents=parents
     )

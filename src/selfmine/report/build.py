@@ -43,18 +43,51 @@ def _base_of(evals: dict, arm: str) -> dict | None:
 def context(run_dir: Path) -> dict:
     """Everything the report shows, read from the ledger, the evaluation results and the adapters."""
     evals = _load(run_dir)
+    mined = _mined(run_dir)
+    rounds, stats, pairs, prov = mined["rounds"], mined["stats"], mined["pairs"], mined["prov"]
+    trainings = {p.parent.name: json.loads(p.read_text()) for p in (run_dir / "adapters").glob("*/training.json")}
+    return {
+        "name": run_dir.name,
+        "rows": _result_rows(evals),
+        "cmp_rows": _comparisons(evals),
+        "skipped": {k: v[1].get("reason") for k, v in mined["stages"].items() if v[0] == "skipped"},
+        "stats": stats,
+        "mining_text": "\n".join(format_stats(r) for r in rounds) if stats else "",
+        "warning": _import_warning(pairs, trainings),
+        "trainings": trainings,
+        "pairs": pairs,
+        "shown_pairs": _shown_pairs(pairs),
+        "images": _images(evals, stats, rounds),
+        "prov": {
+            "versions": prov.get("versions", {}),
+            "engine": prov.get("engine", {}),
+            "data_checksums": prov.get("data_checksums", {}),
+        },
+        "config": mined["config"],
+    }
+
+
+def _mined(run_dir: Path) -> dict:
+    """What the ledger holds: the rounds' statistics (stored by mining as each round closed) and their
+    totals, the pairs, the config, the provenance and the stages."""
     ledger = Ledger.in_run_dir(run_dir)
     try:
-        rounds = [r["stats"] for r in ledger.mining_rounds() if r["stats"]]  # stored by mining when each round closed
-        stats = total_stats(rounds) if rounds else None
-        pairs = ledger.pairs((*MINED_KINDS, "imported"))
-        config = ledger.get_meta("config") or {}
-        prov = ledger.get_meta("provenance") or {}
-        stages = ledger.stages()
+        rounds = [r["stats"] for r in ledger.mining_rounds() if r["stats"]]
+        return {
+            "rounds": rounds,
+            "stats": total_stats(rounds) if rounds else None,
+            "pairs": ledger.pairs((*MINED_KINDS, "imported")),
+            "config": ledger.get_meta("config") or {},
+            "prov": ledger.get_meta("provenance") or {},
+            "stages": ledger.stages(),
+        }
     finally:
         ledger.close()
-    trainings = {p.parent.name: json.loads(p.read_text()) for p in (run_dir / "adapters").glob("*/training.json")}
-    rows = [
+
+
+def _result_rows(evals: dict) -> list[dict]:
+    """One row per arm and benchmark."""
+    return [
         {
             "arm": name,
             "label": f"{bench}{' (first ' + str(r['limit']) + ' tasks)' if r.get('limit') else ''}",
@@ -67,20 +100,31 @@ def context(run_dir: Path) -> dict:
         for name, r in evals.items()
         for bench, s in r["benches"].items()
     ]
-    # each arm against the base evaluated the same way (an arm@chat against base@chat)
-    cmp_rows = [
+
+
+def _comparisons(evals: dict) -> list[tuple]:
+    """Each arm against the base evaluated the same way (an arm@chat against base@chat)."""
+    return [
         (name, bench, c)
         for name, r in evals.items()
         if name.split("@")[0] != "base" and _base_of(evals, name)
         for bench, c in compare(_base_of(evals, name), r).items()
     ]
+
+
+def _import_warning(pairs: list, trainings: dict) -> str:
+    """Said when reference pairs (not self-mined) are in the ledger, with how many were trained on."""
     imported = sum(p.kind == "imported" for p in pairs)
     used = max((t.get("sources", {}).get("imported", 0) for t in trainings.values()), default=0)
-    warning = ""
-    if imported:
-        warning = f"{imported} reference pairs imported from a file (not self-mined) are in this run's ledger" + (
-            f"; {used} of them were trained on." if used else "."
-        )
+    if not imported:
+        return ""
+    return f"{imported} reference pairs imported from a file (not self-mined) are in this run's ledger" + (
+        f"; {used} of them were trained on." if used else "."
+    )
+
+
+def _images(evals: dict, stats: dict | None, rounds: list[dict]) -> list[tuple[str, str]]:
+    """(title, inlined chart) for pass@1 per arm, the mining funnel and the curriculum."""
     images = []
     arms = {name: {b: s["pass@1"] for b, s in r["benches"].items()} for name, r in evals.items()}
     if arms:
@@ -94,8 +138,13 @@ def context(run_dir: Path) -> dict:
         ]
         images.append(("mining funnel (all rounds)", charts.funnel(steps, stats["rejections"])))
         images.append(("curriculum: valid problems by difficulty, per round", charts.curriculum(rounds)))
+    return images
+
+
+def _shown_pairs(pairs: list) -> list[dict]:
+    """The first MAX_PAIRS_SHOWN pairs with their broken -> fixed diff as an HTML table."""
     differ = difflib.HtmlDiff(wrapcolumn=70)
-    shown = [
+    return [
         {
             "id": p.id,
             "entry_point": p.entry_point,
@@ -106,25 +155,6 @@ def context(run_dir: Path) -> dict:
         }
         for p in pairs[:MAX_PAIRS_SHOWN]
     ]
-    return {
-        "name": run_dir.name,
-        "rows": rows,
-        "cmp_rows": cmp_rows,
-        "skipped": {k: v[1].get("reason") for k, v in stages.items() if v[0] == "skipped"},
-        "stats": stats,
-        "mining_text": "\n".join(format_stats(r) for r in rounds) if stats else "",
-        "warning": warning,
-        "trainings": trainings,
-        "pairs": pairs,
-        "shown_pairs": shown,
-        "images": images,
-        "prov": {
-            "versions": prov.get("versions", {}),
-            "engine": prov.get("engine", {}),
-            "data_checksums": prov.get("data_checksums", {}),
-        },
-        "config": config,
-    }
 
 
 def build_report(run_dir: str | Path) -> dict:

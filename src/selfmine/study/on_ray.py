@@ -28,7 +28,18 @@ def train_arm(train_cfg: dict, model: str | None, pairs, keep, source: str, doma
     from ..train.run import fit
 
     with tempfile.TemporaryDirectory() as d:
-        record = fit(TrainConfig(**train_cfg), d, pairs, keep, source, domain, model, False, lambda s: None, pair_ids)
+        record = fit(
+            TrainConfig(**train_cfg),
+            d,
+            pairs,
+            keep,
+            source=source,
+            domain_name=domain,
+            model=model,
+            progress=False,
+            echo=lambda s: None,
+            pair_ids=pair_ids,
+        )
         _, files = adapter_files(d)
     return {"files": files, "pairs": record["pairs"], "ran_on": _where()}
 

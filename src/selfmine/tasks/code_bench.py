@@ -51,61 +51,59 @@ def load_tasks(bench: str, data_dir=None) -> tuple[list[EvalTask], str]:
     if bench not in BENCHES:
         raise ValueError(f"unknown benchmark {bench!r}: choose from {', '.join(BENCHES)}")
     _, digest = bench_file(bench, data_dir)
-    tasks = []
-    for t in load(bench, data_dir):
-        if bench in ("humaneval", "humaneval+"):
-            canonical = t.prompt + t.canonical_solution
-            inputs = (
-                (t.extra.get("base_input") or []) + (t.extra.get("plus_input") or []) if bench == "humaneval+" else []
-            )
-            tasks.append(
-                EvalTask(
-                    t.task_id,
-                    bench,
-                    t.prompt,
-                    t.entry_point,
-                    canonical,
-                    t.test,
-                    [f"check({t.entry_point})"],
-                    inputs,
-                    float(t.extra.get("atol") or 0),
-                    _doctest_examples(t.prompt, t.entry_point),
-                )
-            )
-        elif bench == "mbpp+":
-            asserts = [a for a in t.extra.get("assertion", "").splitlines() if a.strip().startswith("assert")]
-            inputs = (t.extra.get("base_input") or []) + (t.extra.get("plus_input") or [])
-            visible = [ln.strip() for ln in t.prompt.splitlines() if ln.strip().startswith("assert")]
-            tasks.append(
-                EvalTask(
-                    t.task_id,
-                    bench,
-                    t.prompt.rstrip() + "\n",
-                    t.entry_point,
-                    t.canonical_solution,
-                    "import math",
-                    asserts,
-                    inputs,
-                    float(t.extra.get("atol") or 0),
-                    visible,
-                )
-            )
-        else:  # mbpp (sanitized test split)
-            tests = t.test.splitlines()
-            entry = re.match(
-                r"\s*assert\s+(?:not\s+)?\(?\s*(?:set\()?\s*(?:math\.isclose\()?\s*([A-Za-z_]\w*)", tests[0]
-            )
-            setup = "\n".join(t.extra.get("test_imports", []))
-            tasks.append(
-                EvalTask(
-                    t.task_id,
-                    bench,
-                    _mbpp_prompt(t.prompt, tests[0]),
-                    entry.group(1) if entry else "",
-                    t.canonical_solution,
-                    setup,
-                    tests,
-                    examples=[tests[0]],
-                )
-            )
-    return tasks, digest
+    if bench in ("humaneval", "humaneval+"):
+        task = _humaneval_task
+    elif bench == "mbpp+":
+        task = _mbpp_plus_task
+    else:  # mbpp (sanitized test split)
+        task = _mbpp_task
+    return [task(t, bench) for t in load(bench, data_dir)], digest
+
+
+def _humaneval_task(t, bench: str) -> EvalTask:
+    inputs = (t.extra.get("base_input") or []) + (t.extra.get("plus_input") or []) if bench == "humaneval+" else []
+    return EvalTask(
+        t.task_id,
+        bench,
+        t.prompt,
+        t.entry_point,
+        t.prompt + t.canonical_solution,
+        t.test,
+        [f"check({t.entry_point})"],
+        inputs,
+        float(t.extra.get("atol") or 0),
+        _doctest_examples(t.prompt, t.entry_point),
+    )
+
+
+def _mbpp_plus_task(t, bench: str) -> EvalTask:
+    asserts = [a for a in t.extra.get("assertion", "").splitlines() if a.strip().startswith("assert")]
+    inputs = (t.extra.get("base_input") or []) + (t.extra.get("plus_input") or [])
+    visible = [ln.strip() for ln in t.prompt.splitlines() if ln.strip().startswith("assert")]
+    return EvalTask(
+        t.task_id,
+        bench,
+        t.prompt.rstrip() + "\n",
+        t.entry_point,
+        t.canonical_solution,
+        "import math",
+        asserts,
+        inputs,
+        float(t.extra.get("atol") or 0),
+        visible,
+    )
+
+
+def _mbpp_task(t, bench: str) -> EvalTask:
+    tests = t.test.splitlines()
+    entry = re.match(r"\s*assert\s+(?:not\s+)?\(?\s*(?:set\()?\s*(?:math\.isclose\()?\s*([A-Za-z_]\w*)", tests[0])
+    return EvalTask(
+        t.task_id,
+        bench,
+        _mbpp_prompt(t.prompt, tests[0]),
+        entry.group(1) if entry else "",
+        t.canonical_solution,
+        "\n".join(t.extra.get("test_imports", [])),
+        tests,
+        examples=[tests[0]],
+    )

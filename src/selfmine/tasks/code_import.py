@@ -47,13 +47,7 @@ def import_code_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
         if source in prior:
             return {"imported": 0, "skipped": len(rows), "note": "already imported"}
         check_code_rows(rows)
-        parsed = []
-        for i, r in enumerate(rows):
-            head = header_from_source(r["signature"]) or header_from_source(r["fixed"])
-            tests = (
-                r["tests"] if isinstance(r["tests"], list) else [t for t in str(r["tests"]).splitlines() if t.strip()]
-            )
-            parsed.append((i, r, head, tests))
+        parsed = [(i, r, *_parsed(r)) for i, r in enumerate(rows)]
         jobs = []
         for _, r, _, tests in parsed:
             jobs += [Job(r["broken"] or "", tests, timeout), Job(r["fixed"], tests, timeout)]
@@ -65,46 +59,53 @@ def import_code_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
                 if head is None:
                     skipped += 1
                     continue
-                entry, header = head
-                pid = insert_problem(
-                    db,
-                    Problem(
-                        round_id,
-                        i,
-                        json.dumps(r),
-                        "valid",
-                        entry_point=entry,
-                        code=r["fixed"],
-                        tests=tests,
-                        solve_prompt=solve_prompt(header, tests),
-                        header=header,
-                    ),
-                )
-                broken = r["broken"] or ""
-                cls = "" if vb.passed else classify_failure(broken, vb.status.value, vb.error_type, "stop", tests)
-                bid = insert_attempt(
-                    db,
-                    Attempt(
-                        pid,
-                        "imported_broken",
-                        0,
-                        broken,
-                        broken,
-                        vb.status.value,
-                        vb.passed,
-                        cls,
-                        error=r.get("error", "") or vb.message,
-                    ),
-                )
-                fid = insert_attempt(
-                    db,
-                    Attempt(
-                        pid, "imported_fixed", 0, r["fixed"], r["fixed"], vf.status.value, vf.passed, error=vf.message
-                    ),
-                )
-                insert_pair(db, Pair(pid, "imported", bid, fid, cls or "passes"))
+                _insert_row(db, round_id, i, r, head=head, tests=tests, broken_verdict=vb, fixed_verdict=vf)
                 fixed_fail += not vf.passed
             set_meta_in(db, "imports", prior + [source])
         return {"imported": len(rows) - skipped, "skipped": skipped, "fixed_side_fails": fixed_fail, "round": round_id}
     finally:
         ledger.close()
+
+
+def _parsed(r: dict) -> tuple[tuple[str, str] | None, list[str]]:
+    """((entry point, header) or None where neither side has a function header, the tests as a list)."""
+    head = header_from_source(r["signature"]) or header_from_source(r["fixed"])
+    tests = r["tests"] if isinstance(r["tests"], list) else [t for t in str(r["tests"]).splitlines() if t.strip()]
+    return head, tests
+
+
+def _insert_row(db, round_id: int, i: int, r: dict, *, head, tests, broken_verdict, fixed_verdict) -> None:
+    """One row as a valid problem with its re-judged broken and fixed sides and their imported pair."""
+    entry, header = head
+    problem = Problem(
+        round_id,
+        i,
+        json.dumps(r),
+        "valid",
+        entry_point=entry,
+        code=r["fixed"],
+        tests=tests,
+        solve_prompt=solve_prompt(header, tests),
+        header=header,
+    )
+    pid = insert_problem(db, problem)
+    broken, vb, vf = r["broken"] or "", broken_verdict, fixed_verdict
+    cls = "" if vb.passed else classify_failure(broken, vb.status.value, vb.error_type, "stop", tests)
+    bid = insert_attempt(
+        db,
+        Attempt(
+            pid,
+            "imported_broken",
+            0,
+            broken,
+            broken,
+            vb.status.value,
+            vb.passed,
+            cls,
+            error=r.get("error", "") or vb.message,
+        ),
+    )
+    fid = insert_attempt(
+        db, Attempt(pid, "imported_fixed", 0, r["fixed"], r["fixed"], vf.status.value, vf.passed, error=vf.message)
+    )
+    insert_pair(db, Pair(pid, "imported", bid, fid, cls or "passes"))

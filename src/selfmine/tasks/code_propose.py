@@ -54,11 +54,20 @@ def propose_batch(
         return variant_prompt(rng, slot.parent, slot.variant)
 
     problems = draft_problems(
-        engine, cfg, seed, round_id, start, slots, round_no, make, PROPOSE_STOP, {"tests": m.tests}
+        engine,
+        cfg,
+        slots,
+        seed=seed,
+        round_id=round_id,
+        start=start,
+        round_no=round_no,
+        make_prompt=make,
+        stop=PROPOSE_STOP,
+        meta={"tests": m.tests},
     )
     if m.tests == "grounded":
         parsed = [parse_function(p.raw) for p in problems]
-        _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems)
+        _ask_for_calls(engine, cfg, parsed, problems, seed=seed, round_no=round_no, start=start)
         ground_tests(cfg, seed, parsed, problems)
     else:
         parsed = [parse_proposal(p.raw, m.min_asserts) for p in problems]
@@ -68,7 +77,7 @@ def propose_batch(
     return problems
 
 
-def _ask_for_calls(engine, cfg, seed, round_no, start, parsed, problems) -> None:
+def _ask_for_calls(engine, cfg, parsed, problems, *, seed, round_no, start) -> None:
     """One short follow-up for functions written with too few calls: the model writes calls only."""
     m = cfg.mine
     need = [i for i, p in enumerate(parsed) if p.ok and len(p.calls) < m.min_asserts]
@@ -122,9 +131,9 @@ def ground_tests(cfg, seed, parsed, problems) -> None:
             calls,
             grounding.read_probe(v1.output, tag),
             grounding.read_probe(v2.output, tag),
-            m.min_asserts,
-            m.visible_tests,
-            m.hidden_tests,
+            min_asserts=m.min_asserts,
+            visible=m.visible_tests,
+            hidden=m.hidden_tests,
         )
         problems[i].meta["grounding"] = {
             **g.stats,

@@ -340,7 +340,7 @@ def assert_for(name: str, call: Call, value_src: str) -> str | None:
 
 
 def select(
-    name: str, calls: list[Call], first: dict, second: dict, min_asserts: int, visible: int, hidden: int
+    name: str, calls: list[Call], first: dict, second: dict, *, min_asserts: int, visible: int, hidden: int
 ) -> Grounded:
     """Keep the calls that returned the same literal value in both probe runs, reject degenerate
     functions, and pick a small, diverse set: distinct outputs first, the model's own calls before

@@ -51,7 +51,18 @@ class MathDomain:
             return mt.variant_prompt(rng, slot.parent, slot.variant)
 
         meta = {"domain": "math", "tests": f"answer:{mc.math_answers}"}
-        problems = draft_problems(engine, cfg, seed, round_id, start, slots, round_no, make, mt.PROPOSE_STOP, meta)
+        problems = draft_problems(
+            engine,
+            cfg,
+            slots,
+            seed=seed,
+            round_id=round_id,
+            start=start,
+            round_no=round_no,
+            make_prompt=make,
+            stop=mt.PROPOSE_STOP,
+            meta=meta,
+        )
         parsed = [mt.parse_proposal(p.raw) for p in problems]
         for prob, p in zip(problems, parsed):
             prob.reason, prob.detail, prob.entry_point = p.reason, p.detail, mt.PROGRAM_NAME

@@ -31,7 +31,7 @@ def prompts_for(engine: Engine, cfg, texts: list[str]) -> list[str]:
     return [chat_prompt(engine, t) for t in texts] if cfg.mine.chat else texts
 
 
-def draft_problems(engine, cfg, seed, round_id, start, slots, round_no, make_prompt, stop, meta) -> list[Problem]:
+def draft_problems(engine, cfg, slots, *, seed, round_id, start, round_no, make_prompt, stop, meta) -> list[Problem]:
     """The model's raw proposals, one per slot, as rejected Problems for a domain to parse and validate.
     `make_prompt(rng, slot) -> (prompt, few-shot sources)`; the sampling seed depends only on (seed, round,
     start), so a resumed batch regenerates the same text."""

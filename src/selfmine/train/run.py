@@ -46,6 +46,7 @@ def load_pairs(
 def train(
     cfg: TrainConfig,
     out: str | Path,
+    *,
     run_dir: str | Path | None = None,
     pairs_file: str | Path | None = None,
     model: str | None = None,
@@ -57,7 +58,18 @@ def train(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pairs, keep, source, domain_name = load_pairs(run_dir, pairs_file, out)
-    return fit(cfg, out, pairs, keep, source, domain_name, model, progress, echo, pair_ids)
+    return fit(
+        cfg,
+        out,
+        pairs,
+        keep,
+        source=source,
+        domain_name=domain_name,
+        model=model,
+        progress=progress,
+        echo=echo,
+        pair_ids=pair_ids,
+    )
 
 
 def fit(
@@ -65,6 +77,7 @@ def fit(
     out: str | Path,
     pairs: list[PairView],
     keep: list[PairView],
+    *,
     source: str,
     domain_name: str,
     model: str | None = None,
@@ -77,40 +90,16 @@ def fit(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     domain = get_domain(domain_name)
-    if pair_ids is not None:
-        by_id = {p.id: p for p in pairs}
-        pairs = [by_id[i] for i in pair_ids if i in by_id]
-    chosen = select_pairs(pairs, cfg)
-    if not chosen:
-        raise TrainError(
-            f"no pairs to train on in {source} after filters (classes={cfg.classes}, drop={cfg.drop_classes})"
-        )
+    chosen = _chosen(pairs, cfg, source=source, pair_ids=pair_ids)
     control_info: dict = {}
     corrupt = None
     if cfg.control == "corrupted":
         corrupt, control_info = domain.corruptor(chosen, cfg.seed)
     model_path = resolve_model(model)
     start = time.time()
-    if cfg.method == "dpo":
-        from .trainers import train_dpo
-
-        rows = [
-            {
-                "prompt": domain.train_prompts(p, "solve", p.broken, p.error)["solve"],
-                "chosen": domain.train_target(p, "solve", p.broken, p.fixed),
-                "rejected": domain.train_target(p, "solve", p.broken, p.broken),
-            }
-            for p in chosen
-        ]
-        trainer = train_dpo(rows, cfg, model_path, out, progress)
-        n_examples = len(rows)
-    else:
-        from .trainers import train_sft
-
-        examples = build_examples(chosen, keep, cfg, corrupt, domain)
-        (out / "examples.jsonl").write_text("".join(json.dumps(e.__dict__) + "\n" for e in examples))
-        trainer = train_sft(examples, cfg, model_path, out, progress)
-        n_examples = len(examples)
+    trainer, n_examples = _trained(
+        cfg, out, chosen, keep, domain=domain, corrupt=corrupt, model_path=model_path, progress=progress
+    )
     losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
     record = {
         "config": cfg.model_dump(mode="json"),
@@ -139,6 +128,51 @@ def fit(
         f"loss {first:.3f} -> {last:.3f}; adapter in {out}"
     )
     return record
+
+
+def _chosen(pairs: list[PairView], cfg: TrainConfig, *, source: str, pair_ids: list[int] | None) -> list[PairView]:
+    """The pairs trained on: `pair_ids` (in that order) when given, then the config's filters."""
+    if pair_ids is not None:
+        by_id = {p.id: p for p in pairs}
+        pairs = [by_id[i] for i in pair_ids if i in by_id]
+    chosen = select_pairs(pairs, cfg)
+    if not chosen:
+        raise TrainError(
+            f"no pairs to train on in {source} after filters (classes={cfg.classes}, drop={cfg.drop_classes})"
+        )
+    return chosen
+
+
+def _trained(
+    cfg: TrainConfig,
+    out: Path,
+    chosen: list[PairView],
+    keep: list[PairView],
+    *,
+    domain,
+    corrupt,
+    model_path,
+    progress: bool,
+):
+    """(the finished trainer, how many examples it trained on): DPO on (solve prompt, fixed, broken)
+    rows, else SFT on the examples the format and control make (written to examples.jsonl)."""
+    if cfg.method == "dpo":
+        from .trainers import train_dpo
+
+        rows = [
+            {
+                "prompt": domain.train_prompts(p, "solve", p.broken, p.error)["solve"],
+                "chosen": domain.train_target(p, "solve", p.broken, p.fixed),
+                "rejected": domain.train_target(p, "solve", p.broken, p.broken),
+            }
+            for p in chosen
+        ]
+        return train_dpo(rows, cfg, model_path, out, progress), len(rows)
+    from .trainers import train_sft
+
+    examples = build_examples(chosen, keep, cfg, corrupt, domain)
+    (out / "examples.jsonl").write_text("".join(json.dumps(e.__dict__) + "\n" for e in examples))
+    return train_sft(examples, cfg, model_path, out, progress), len(examples)
 
 
 def _precision(cfg: TrainConfig) -> dict:
