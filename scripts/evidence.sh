@@ -12,7 +12,8 @@
 #   ROOT/runs/<config name>-s<SEED>.log, under nohup. Calling it again resumes the run (finished stages are
 #   skipped; the run dir refuses other settings and another kind of machine, in one line).
 # - `save` writes RESULTS/s<SEED>/: every finished arm's result JSON and its samples in EvalPlus's format,
-#   the mined pairs, and under run/ the ledger (gzip), config and run.env. When the run dir is missing (a new
+#   the mined pairs, and under run/ the ledger (gzip), config and run.env, and the completions of an
+#   evaluation under way (eval/<arm>.partial.jsonl: it resumes from them on the same kind of machine). When the run dir is missing (a new
 #   session on a new machine), starting the seed restores it from there; finished trainings whose weights
 #   are not committed train again when an evaluation still needs them, and their loss curves are checked.
 #
@@ -59,6 +60,9 @@ PY
         cp "$arm" "$results/"
         "$code/.venv/bin/selfmine" eval export "$arm" --out-dir "$results/samples" >/dev/null
     done
+    for part in "$run"/eval/*.partial.jsonl; do  # an evaluation under way: its completions so far
+        [ -e "$part" ] && cp "$part" "$results/run/"
+    done
     for t in "$run"/adapters/*/training.json; do
         [ -e "$t" ] || continue
         arm="$(basename "$(dirname "$t")")"
@@ -78,6 +82,7 @@ if [ ! -f "$run/ledger.sqlite" ] && [ -f "$results/run/ledger.sqlite.gz" ]; then
     cp "$results/run/config.yaml" "$run/config.yaml"
     cp "$results/run/run.env" "$run.env"
     for arm in "$results"/*.json; do [ -e "$arm" ] && cp "$arm" "$run/eval/"; done
+    for part in "$results"/run/*.partial.jsonl; do [ -e "$part" ] && cp "$part" "$run/eval/"; done
 fi
 commit="$(git -C "$repo" rev-parse HEAD)"
 extra=()

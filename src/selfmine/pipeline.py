@@ -124,9 +124,11 @@ class Pipeline:
             data_dir=self.cfg.data_dir,
             progress=self.progress,
             echo=self.echo,
+            checkpoint=self.dir / "eval" / f"{out}.partial.jsonl",
         )
         report["arm"], report["numerics"] = out, self.numerics
         write(report, self.dir / "eval" / f"{out}.json")
+        (self.dir / "eval" / f"{out}.partial.jsonl").unlink(missing_ok=True)
         return {}
 
     def _mine(self) -> dict:

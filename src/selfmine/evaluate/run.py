@@ -14,6 +14,9 @@ from ..engine import Engine, SamplingParams
 from ..provenance import stamp
 from ..tasks.base import EvalKit, SampleResult
 from ..tasks.registry import bench_kit
+from .checkpoint import Checkpoint
+from .checkpoint import generate as checkpointed
+from .checkpoint import key as checkpoint_key
 from .stats import mean_pass_at_k, wilson
 
 
@@ -90,8 +93,11 @@ def evaluate(
     samples: dict | None = None,
     model_written_tests: int = 8,
     echo: Callable[[str], None] = print,
+    checkpoint: str | Path | None = None,
 ) -> dict:
-    """With `samples` ({bench: [EvalPlus sample rows]}), scores given completions and generates nothing."""
+    """With `samples` ({bench: [EvalPlus sample rows]}), scores given completions and generates nothing.
+    With `checkpoint` (a file), completions are kept there as they are made and a rerun resumes from them
+    (`checkpoint.py`); the caller removes it once the result is written."""
     if n > 1 and temperature == 0 and samples is None:
         raise ValueError("n > 1 needs --temperature > 0 (greedy samples are identical)")
     sampling = {"n": n, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed}
@@ -117,7 +123,12 @@ def evaluate(
                     stop=kit.stop(tasks, fmt),
                     seed=seed,
                 )
-                texts = _generated(engine, kit, tasks, fmt, params, cache, adapter=adapter, progress=progress)
+                store = None
+                if checkpoint is not None:
+                    store = Checkpoint(checkpoint, checkpoint_key(engine, params, fmt=fmt, adapter=adapter), echo)
+                texts = _generated(
+                    engine, kit, tasks, fmt, params, cache, adapter=adapter, progress=progress, store=store
+                )
                 programs = kit.from_texts(tasks, texts, fmt)
                 written = kit.helpers(engine, tasks, n, model_written_tests, seed)
             # in this thread's context: judging keeps the route of an enclosing `judging_via` (a cluster)
@@ -153,12 +164,13 @@ def _given(kit, tasks, rows: list[dict], fmt: str):
     return tasks, texts, kit.from_rows(tasks, rows_of, fmt), None
 
 
-def _generated(engine, kit, tasks, fmt, params, cache: dict, *, adapter, progress) -> list[list[str]]:
+def _generated(engine, kit, tasks, fmt, params, cache: dict, *, adapter, progress, store=None) -> list[list[str]]:
     """Each task's completion texts, generating only the prompts no earlier benchmark has generated."""
     prompts = kit.prompts(engine, tasks, fmt)
     todo = [p for p in dict.fromkeys(prompts) if p not in cache]
     if todo:
-        for p, cs in zip(todo, engine.generate(todo, params, adapter=adapter, progress=progress)):
+        made = checkpointed(engine, todo, params, adapter=adapter, progress=progress, store=store)
+        for p, cs in zip(todo, made):
             cache[p] = cs
     return [[c.text for c in cache[p]] for p in prompts]
 
