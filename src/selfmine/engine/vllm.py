@@ -16,10 +16,9 @@ import os
 from pathlib import Path
 
 from .base import Engine, EngineError
+from .hf import NUCLEUS_CANDIDATES  # the same candidate set as the hf engine
 from .models import resolve_model
 from .types import Completion, SamplingParams, cut_at_stop, prompt_seeds
-
-NUCLEUS_CANDIDATES = 256  # the hf engine's candidate set (hf.NUCLEUS_CANDIDATES)
 
 
 class VLLMEngine(Engine):
