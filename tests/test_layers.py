@@ -166,3 +166,21 @@ def test_the_modules_inside_each_part_form_no_cycle():
     cycle = find_cycle(edges)
     where = cycle and [f"{a} -> {b} ({':'.join(map(str, edges[a, b]))})" for a, b in zip(cycle, cycle[1:])]
     assert cycle is None, "import cycle between modules: " + " -> ".join(cycle) + "\n" + "\n".join(where)
+
+
+def test_the_ledger_is_opened_only_through_the_run_dir():
+    """`RunDir.ledger()` is the one way a module opens a run's ledger: a context manager, so it is closed
+    on every path. A module that opens it by hand (`Ledger(...)`, `Ledger.in_run_dir(...)`) is named."""
+    by_hand = []
+    for f in sorted(ROOT.rglob("*.py")):
+        if f == ROOT / "ledger" / "rundir.py":
+            continue
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            if not isinstance(node, ast.Call):
+                continue
+            fn = node.func
+            name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
+            owner = fn.value.id if isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name) else ""
+            if name == "Ledger" or (owner == "Ledger" and name == "in_run_dir"):
+                by_hand.append(f"{f.relative_to(ROOT.parent)}:{node.lineno}")
+    assert not by_hand, "the ledger opened by hand (use RunDir(path).ledger()):\n" + "\n".join(by_hand)

@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .ledger import MINED_KINDS, Ledger, PairView
+from .datasets import reference_pairs
+from .ledger import MINED_KINDS, PairView
+from .ledger.rundir import RunDir
+from .tasks.registry import DOMAINS, get_domain
 
 FORMATS = ("tinyforge", "sft", "dpo")
 
 
 def export_record(p: PairView, fmt: str, domain=None) -> dict:
-    from .tasks.registry import get_domain
-
     d = domain or get_domain("code")
     if fmt == "tinyforge":
         return d.reference_row(p)
@@ -46,14 +47,9 @@ def export_pairs(
 ) -> int:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    from .tasks.registry import get_domain
-
-    ledger = Ledger.in_run_dir(run_dir)
-    try:
+    with RunDir(run_dir).ledger() as ledger:
         pairs = ledger.pairs(kinds, classes)
         domain = get_domain(ledger.domain())
-    finally:
-        ledger.close()
     tmp = Path(str(out) + ".tmp")
     with open(tmp, "w") as f:
         for p in pairs:
@@ -65,8 +61,6 @@ def export_pairs(
 def import_pairs_file(spec: str, run_dir: str | Path, data_dir: str | None) -> dict:
     """import_pairs from a path, or from a shipped reference file named by `spec` when no such path exists
     (`pipeline.supplement_pairs`, `study.pairs_file`)."""
-    from .datasets import reference_pairs
-
     path = Path(spec).expanduser()
     return import_pairs(path if path.exists() else reference_pairs(path.name, data_dir), run_dir)
 
@@ -81,8 +75,6 @@ def import_pairs(path: str | Path, run_dir: str | Path, timeout: float = 5.0) ->
                 rows.append(json.loads(line))
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from None
-    from .tasks.registry import DOMAINS, get_domain
-
     for name in DOMAINS:  # each domain knows its reference schema and how to re-judge its rows
         domain = get_domain(name)
         if not rows or set(domain.import_keys) <= set(rows[0]):

@@ -12,7 +12,8 @@ import jinja2
 from ..evaluate.compare import compare
 from ..evaluate.pool import format_suffix
 from ..funnel import format_stats, total_stats
-from ..ledger import MINED_KINDS, Ledger
+from ..ledger import MINED_KINDS
+from ..ledger.rundir import RunDir
 from . import charts
 
 MAX_PAIRS_SHOWN = 200
@@ -70,8 +71,7 @@ def context(run_dir: Path) -> dict:
 def _mined(run_dir: Path) -> dict:
     """What the ledger holds: the rounds' statistics (stored by mining as each round closed) and their
     totals, the pairs, the config, the provenance and the stages."""
-    ledger = Ledger.in_run_dir(run_dir)
-    try:
+    with RunDir(run_dir).ledger() as ledger:
         rounds = [r["stats"] for r in ledger.mining_rounds() if r["stats"]]
         return {
             "rounds": rounds,
@@ -81,8 +81,6 @@ def _mined(run_dir: Path) -> dict:
             "prov": ledger.get_meta("provenance") or {},
             "stages": ledger.stages(),
         }
-    finally:
-        ledger.close()
 
 
 def _result_rows(evals: dict) -> list[dict]:

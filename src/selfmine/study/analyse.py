@@ -11,7 +11,7 @@ import numpy as np
 
 from ..evaluate.compare import IncomparableResults, check_comparable
 from ..funnel import total_stats
-from ..ledger import Ledger
+from ..ledger.rundir import RunDir
 from ..tasks.registry import bench_domain
 from .diversity import diversity
 from .plan import Arm
@@ -45,11 +45,8 @@ def _check(arms: list[Arm], results: dict) -> None:
 
 
 def _boundary(run_dir: Path) -> dict:
-    ledger = Ledger.in_run_dir(run_dir)
-    try:
+    with RunDir(run_dir).ledger() as ledger:
         rounds = [r["stats"] for r in ledger.mining_rounds() if r["stats"]]
-    finally:
-        ledger.close()
     if not rounds:
         return {"note": "no mining in this study (pairs from a file): the boundary was not measured"}
     t = total_stats(rounds)

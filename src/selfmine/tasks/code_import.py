@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..ledger import Attempt, Ledger, Pair, Problem
+from ..ledger import Attempt, Pair, Problem
+from ..ledger.rundir import RunDir
 from ..ledger.store import insert_attempt, insert_import_round, insert_pair, insert_problem, set_meta_in
 from ..sandbox import Job, check_sandbox, judge_many
 from .code import classify_failure, header_from_source, solve_prompt
@@ -40,8 +41,7 @@ def check_code_rows(rows: list) -> None:
 
 
 def import_code_rows(path: str | Path, rows: list[dict], run_dir: str | Path, timeout: float = 5.0) -> dict:
-    ledger = Ledger.in_run_dir(run_dir)
-    try:
+    with RunDir(run_dir).ledger() as ledger:
         source = str(Path(path).resolve())
         prior = ledger.get_meta("imports", [])
         if source in prior:
@@ -63,8 +63,6 @@ def import_code_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
                 fixed_fail += not vf.passed
             set_meta_in(db, "imports", prior + [source])
         return {"imported": len(rows) - skipped, "skipped": skipped, "fixed_side_fails": fixed_fail, "round": round_id}
-    finally:
-        ledger.close()
 
 
 def _parsed(r: dict) -> tuple[tuple[str, str] | None, list[str]]:

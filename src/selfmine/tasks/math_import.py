@@ -6,7 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..ledger import Attempt, Ledger, Pair, Problem
+from ..ledger import Attempt, Pair, Problem
+from ..ledger.rundir import RunDir
 from ..ledger.store import insert_attempt, insert_import_round, insert_pair, insert_problem, set_meta_in
 from ..sandbox.judge import DEFAULT_MEMORY_MB
 from . import math_text as mt
@@ -35,8 +36,7 @@ def import_math_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
     verified | unverified (no check program) | label_wrong | ill_posed | solution_disagrees."""
     path = Path(path)
     checks = _label_checks(path)
-    ledger = Ledger.in_run_dir(run_dir)
-    try:
+    with RunDir(run_dir).ledger() as ledger:
         source = str(path.resolve())
         prior = ledger.get_meta("imports", [])
         if source in prior:
@@ -52,8 +52,6 @@ def import_math_rows(path: str | Path, rows: list[dict], run_dir: str | Path, ti
             set_meta_in(db, "domain", "math")
         counts = {f: flags.count(f) for f in sorted(set(flags))}
         return {"imported": len(rows), "skipped": 0, "label_checks": counts, "round": round_id}
-    finally:
-        ledger.close()
 
 
 def _label(answer) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 from ..config import TrainConfig
 from ..engine.models import resolve_model
 from ..errors import UserError
-from ..ledger import MINED_KINDS, Ledger, PairView
+from ..ledger import MINED_KINDS, PairView
+from ..ledger.rundir import RunDir
 from ..provenance import stamp
 from ..tasks.registry import get_domain
 from .data import build_examples, select_pairs
@@ -36,11 +37,8 @@ def load_pairs(
         import_pairs(pairs_file, run_dir)
     if run_dir is None or not (Path(run_dir) / "ledger.sqlite").exists():
         raise TrainError(f"no ledger in {run_dir}: mine first, or pass --pairs FILE")
-    ledger = Ledger.in_run_dir(run_dir)
-    try:
+    with RunDir(run_dir).ledger() as ledger:
         return ledger.pairs(PAIR_KINDS), ledger.pairs(("keep_correct",)), str(Path(run_dir).resolve()), ledger.domain()
-    finally:
-        ledger.close()
 
 
 def train(
