@@ -40,8 +40,8 @@ def _key(v):
 def test_eval_score_of_canonical_solutions_through_ray_equals_local(cluster, data_dir):
     """HumanEval's 164 canonical solutions with their tests (and MBPP+'s first 40 with plus inputs):
     every verdict through the cluster equals the local one, in order."""
-    from selfmine.evaluate.data import load_tasks
-    from selfmine.evaluate.score import MAX_TIMEOUT_S, _job
+    from selfmine.tasks.code_bench import load_tasks
+    from selfmine.tasks.code_score import MAX_TIMEOUT_S, _job
 
     tasks = load_tasks("humaneval", data_dir)[0] + load_tasks("mbpp+", data_dir)[0][:40]
     jobs = [_job(t, t.canonical, MAX_TIMEOUT_S) for t in tasks]
@@ -55,9 +55,9 @@ def test_humaneval_plus_canonical_samples_through_ray_all_pass(cluster, data_dir
     """HumanEval+'s canonical solutions with every plus input, judged on the cluster exactly as `eval
     score` judges them: all pass, as locally, nothing lost to the cluster. Every 4th task (41, spread over
     the benchmark) keeps the suite inside its time budget; tests/test_evaluate.py checks all 164 locally."""
-    from selfmine.evaluate.data import load_tasks
-    from selfmine.evaluate.score import canonical_check
     from selfmine.sandbox import judging_via
+    from selfmine.tasks.code_bench import load_tasks
+    from selfmine.tasks.code_score import canonical_check
 
     tasks = load_tasks("humaneval+", data_dir)[0][::4]
     assert len(tasks) == 41 and all(t.plus_inputs for t in tasks)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
+from .hub import hub_reachable, selfmine_home
 
 # (subdir, file, sha256 of the file as stored)
 FILES = {
@@ -119,8 +120,6 @@ def _fallback(name: str) -> Path | None:
             return path if path.exists() else None
         except ImportError:
             return None
-    from .hub import hub_reachable, selfmine_home
-
     if not hub_reachable():
         raise DataError(
             f"{name}: the Hugging Face hub is not reachable (--data-dir hub); drop --data-dir to use the copy shipped with selfmine"

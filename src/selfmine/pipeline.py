@@ -8,15 +8,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from . import train as training  # the stage, looked up when it runs: training.train
 from .config import RunConfig, flatten
 from .engine import Engine
 from .engine.numerics import numerics
 from .errors import UserError
+from .evaluate import evaluate, write
 from .evaluate.pool import CHAT
+from .evaluate.reuse import reused
 from .ledger import MINED_KINDS
 from .ledger.rundir import RunDir
-from .mine import mining_settings
-from .scale import LazyEngine
+from .mine import mine, mining_settings
+from .scale import LazyEngine, connected
+from .transfer import import_pairs_file
 
 
 class PipelineError(UserError, RuntimeError):
@@ -89,13 +93,9 @@ class Pipeline:
 
     # -- stages ---------------------------------------------------------------------------------------
     def _eval(self, out: str, adapter: str | None = None) -> dict:
-        from .evaluate import evaluate, write
-
         c = self.cfg.eval
         source = self.cfg.pipeline.reuse_base.get(out) if adapter is None else None
         if source:
-            from .evaluate.reuse import reused
-
             info = self.engine.info()  # the engine mining loads next anyway
             report = reused(
                 source,
@@ -132,14 +132,10 @@ class Pipeline:
         return {}
 
     def _mine(self) -> dict:
-        from .mine import mine
-
         stats = mine(self.dir, self.cfg, engine=self.engine, progress=self.progress, echo=self.echo)
         return {"pairs": stats["pairs"]}
 
     def _train(self, control: str) -> dict:
-        from .train import train
-
         before = self._weights_lost(f"train:{control}")
 
         with self.run_dir.ledger() as ledger:
@@ -154,8 +150,6 @@ class Pipeline:
                     "mine more (--set mine.rounds=N or mine.problems=N) and rerun, or opt in to reference pairs with "
                     "--set pipeline.supplement_pairs=pairs_7b_40.jsonl",
                 }
-            from .transfer import import_pairs_file
-
             info = import_pairs_file(p.supplement_pairs, self.dir, self.cfg.data_dir)
             self.echo(
                 f"mining gave {mined} pairs: supplemented with {info.get('imported', 0)} reference pairs from {p.supplement_pairs}"
@@ -163,7 +157,9 @@ class Pipeline:
         out = self.run_dir.fresh(*self._adapter(control).relative_to(self.dir).parts)
         self.release_engine()
         cfg = self.cfg.train.model_copy(update={"control": control})
-        rec = train(cfg, out, run_dir=self.dir, model=self.cfg.engine.model, progress=self.progress, echo=self.echo)
+        rec = training.train(
+            cfg, out, run_dir=self.dir, model=self.cfg.engine.model, progress=self.progress, echo=self.echo
+        )
         losses = [round(x["loss"], 6) for x in rec["loss_curve"]]
         info = {"pairs": rec["pairs"], "adapter": str(out), "losses": losses}
         if before is not None:  # trained again because the weights were gone: is it the same adapter?
@@ -205,8 +201,6 @@ class Pipeline:
         return [(a, known[a]) for a in self.cfg.eval.chat_arms]
 
     def run(self) -> dict:
-        from .scale import connected
-
         with connected(self.cfg.scale.ray_address), self.run_dir.hold():
             return self._run()
 
@@ -235,7 +229,7 @@ class Pipeline:
                 self._step(
                     f"eval:{arm}{CHAT}", lambda a=arm, d=adapter: self._eval(a + CHAT, None if d is None else str(d))
                 )
-        from .report import build_report
+        from .report import build_report  # matplotlib (the eval extra), and only once every stage is done
 
         paths = build_report(self.dir)
         self._done("report")

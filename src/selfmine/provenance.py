@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
 from importlib import metadata
+
+from .engine.models import DEFAULT_MODEL, PRESETS, conversion_meta
+from .hub import selfmine_home
+from .sandbox import cgroup
+from .sandbox.isolation import best_launcher
 
 PACKAGES = (
     "selfmine",
@@ -41,16 +47,9 @@ def environment() -> dict:
     """What this machine offers selfmine, for `selfmine env` and bug reports: the judge's isolation, the
     accelerator and precision the hf engine would pick, the packages, and the state of each converted
     model. Starts no sandbox and loads no model."""
-    import os
-
-    from .engine.models import DEFAULT_MODEL, PRESETS, conversion_meta
-    from .hub import selfmine_home
-    from .sandbox import cgroup
-    from .sandbox.isolation import best_launcher
-
     out: dict = {"packages": versions(), "judge isolation": best_launcher().describe(cgroup.label())}
     try:
-        import torch
+        import torch  # optional (the ml extra), and slow to import: only here
 
         from .engine.hf import cpu_has_native_bf16, resolve_dtype
 

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..engine import Completion
+from ..engine.numerics import cpu_isa
 from ..engine.types import prompt_seeds
 
 CHUNK = 128  # prompts per checkpointed generate call (4 decode batches: the tail of a chunk costs little)
@@ -36,8 +37,6 @@ def _weights_sha(adapter: str | None) -> str | None:
 
 
 def key(engine, params, *, fmt: str, adapter: str | None) -> str:
-    from ..engine.numerics import cpu_isa
-
     parts = {
         "engine": engine.info(),
         "sampling": {k: v for k, v in asdict(params).items() if k != "stop"},

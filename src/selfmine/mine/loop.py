@@ -17,7 +17,7 @@ from ..funnel import format_stats, total_stats
 from ..ledger import Attempt, Ledger
 from ..ledger.rundir import RunDir
 from ..provenance import stamp
-from ..scale import make_engine
+from ..scale import connected, make_engine
 from ..tasks.base import Domain
 from ..tasks.gates import Gates
 from ..tasks.propose import Slot
@@ -50,8 +50,6 @@ def mine(
 ) -> dict:
     """All rounds up to `mine.rounds` or until `mine.target_pairs` is reached; returns the last round's
     statistics with the totals over rounds under "total"."""
-    from ..scale import connected
-
     with connected(cfg.scale.ray_address), RunDir(run_dir).hold() as rd:
         return _mine(rd, cfg, engine, progress, echo)
 

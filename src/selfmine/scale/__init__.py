@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
+from ..engine import get_engine, release_for_training
+from ..sandbox import judging_via
 from .cluster import RAY_EXTRA, RayMissing
-
-if TYPE_CHECKING:
-    from .ray_judge import RayJudge
+from .ray_engine import RayEngine
+from .ray_judge import RayJudge, shared
 
 __all__ = ["RAY_EXTRA", "LazyEngine", "RayMissing", "connected", "make_engine"]
 
@@ -28,9 +28,6 @@ def connected(address: str | None) -> Iterator[RayJudge | None]:
     if not address:
         yield None
         return
-    from ..sandbox import judging_via
-    from .ray_judge import shared
-
     judge = shared(address)
     with judging_via(judge):
         yield judge
@@ -39,12 +36,8 @@ def connected(address: str | None) -> Iterator[RayJudge | None]:
 def make_engine(engine_cfg, scale_cfg):
     """The engine a stage generates with: local (`engine.get_engine`), or, with `scale.ray_address` and
     `scale.generation: ray`, one engine actor per GPU (per CPU-only node for hf) across the cluster."""
-    from ..engine import get_engine
-
     if not scale_cfg.ray_address or scale_cfg.generation != "ray":
         return get_engine(engine_cfg.backend, engine_cfg.model, **engine_cfg.backend_kwargs())
-    from .ray_engine import RayEngine
-
     return RayEngine(
         scale_cfg.ray_address,
         engine_cfg.backend,
@@ -68,6 +61,4 @@ class LazyEngine:
         return self._engine
 
     def release(self) -> None:
-        from ..engine import release_for_training
-
         self._engine = release_for_training(self._engine)

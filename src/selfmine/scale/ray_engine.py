@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..engine import get_engine
 from ..engine.base import Engine, EngineError
 from ..engine.types import Completion, SamplingParams, prompt_seeds
 from .cluster import ray_init
@@ -24,8 +25,6 @@ class EngineNode:
     """One local engine inside a Ray actor (wrapped by `ray.remote` in `RayEngine`)."""
 
     def __init__(self, backend: str, model: str | None, kwargs: dict):
-        from ..engine import get_engine
-
         self.engine = get_engine(backend, model, **kwargs)
 
     def generate(self, prompts, params, seeds, adapter) -> list[list[Completion]]:

@@ -10,6 +10,7 @@ import os
 import threading
 from collections.abc import Callable
 
+from ..sandbox import WorkerPool
 from ..sandbox.judge import judge_many as local_judge_many
 from ..sandbox.verdict import Status, Verdict
 from .cluster import ray_init
@@ -26,8 +27,6 @@ class JudgeNode:
     """Runs inside a Ray worker on one node (wrapped by `ray.remote` at connect time)."""
 
     def __init__(self, workers: int):
-        from ..sandbox import WorkerPool
-
         self.pool = WorkerPool(workers)
 
     def judge(self, jobs: list) -> list[Verdict]:

@@ -6,27 +6,30 @@ marks each arm done in the ledger as it arrives, so a killed driver resumes with
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import tempfile
 from pathlib import Path
 
+from tqdm import tqdm
+
+from ..config import EngineConfig, TrainConfig
+from ..engine import get_engine
+from ..evaluate import evaluate, write
 from ..scale.cluster import ray_init
 from ..scale.nodes import live_nodes
 from ..scale.ray_engine import adapter_files, write_files
+from ..train.run import fit, load_pairs
 from .errors import StudyError
 from .plan import subset
 
 
 def _where() -> dict:
-    import socket
-
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
 def train_arm(train_cfg: dict, model: str | None, pairs, keep, source: str, domain: str, pair_ids) -> dict:
     """Runs in a Ray task: one adapter, returned as its files (training.json included)."""
-    from ..config import TrainConfig
-    from ..train.run import fit
-
     with tempfile.TemporaryDirectory() as d:
         record = fit(
             TrainConfig(**train_cfg),
@@ -47,10 +50,6 @@ def train_arm(train_cfg: dict, model: str | None, pairs, keep, source: str, doma
 def eval_arm(engine_cfg: dict, kwargs: dict, trained: dict | None) -> dict:
     """Runs in a Ray task: one evaluation, with the adapter's files when the arm is tuned. A training
     task's result passed here makes Ray run this task after that training."""
-    from ..config import EngineConfig
-    from ..engine import get_engine
-    from ..evaluate import evaluate
-
     e = EngineConfig(**engine_cfg)
     engine = get_engine(e.backend, e.model, **e.backend_kwargs())
     try:
@@ -67,9 +66,6 @@ def eval_arm(engine_cfg: dict, kwargs: dict, trained: dict | None) -> dict:
 def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
     """Every adapter and evaluation of the grid the ledger lacks, as Ray tasks; results land in the study
     dir and the ledger, on the driver, as they arrive. `eval_kwargs(arm)` gives `evaluate`'s settings."""
-    from ..evaluate import write
-    from ..train.run import load_pairs
-
     cfg = study.cfg
     ray = ray_init(cfg.scale.ray_address)
     alive = live_nodes(ray)
@@ -105,8 +101,6 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
         pending[ref] = ("eval", arm, None)
     if not pending:
         return
-    from tqdm import tqdm
-
     bar = tqdm(total=len(pending), desc="study arms (ray)", unit="arm", disable=not study.progress)
     try:
         while pending:
@@ -119,8 +113,6 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
             if what == "train":
                 out = study.adapter_dir(item)
                 if out.exists():
-                    import shutil
-
                     shutil.rmtree(out)
                 write_files(result["files"], out)
                 study.finish(f"study:train:{item.key}", pair_ids=chosen, ran_on=result["ran_on"])

@@ -9,11 +9,18 @@ from pathlib import Path
 
 from ..config import RunConfig, flatten
 from ..engine.numerics import numerics
+from ..evaluate import evaluate, write
 from ..ledger import MINED_KINDS
 from ..ledger.rundir import RunDir
-from ..scale import LazyEngine
+from ..mine import mine
+from ..scale import LazyEngine, connected
+from ..train import train
+from ..transfer import import_pairs_file
+from .analyse import analyse
 from .errors import StudyError
+from .on_ray import run_arms
 from .plan import Adapter, Arm, plan, subset
+from .report import write_report
 
 
 def settings(cfg: RunConfig) -> dict:
@@ -50,13 +57,9 @@ class Study:
         s = self.cfg.study
         if self.finished("study:pairs") is None:
             if s.pairs_file:
-                from ..transfer import import_pairs_file
-
                 info = import_pairs_file(s.pairs_file, self.dir, self.cfg.data_dir)
                 self.echo(f"study pairs: {info.get('imported', 0)} imported from {s.pairs_file} (not self-mined)")
             else:
-                from ..mine import mine
-
                 mine(self.dir, self.cfg, engine=self.engine, progress=self.progress, echo=self.echo)
             self.finish("study:pairs", source=s.pairs_file or "mined")
         with self.run_dir.ledger() as ledger:
@@ -69,8 +72,6 @@ class Study:
         name = f"study:train:{a.key}"
         if self.finished(name) is not None:
             return
-        from ..train import train
-
         out = self.run_dir.fresh(*self.adapter_dir(a).relative_to(self.dir).parts)
         self._release()
         cfg = self.cfg.train.model_copy(update={"seed": a.seed, "first_n": None})
@@ -108,8 +109,6 @@ class Study:
     def evaluate(self, arm: Arm) -> dict:
         name, path = f"study:eval:{arm.key}", self.result_path(arm)
         if self.finished(name) is None:
-            from ..evaluate import evaluate, write
-
             self.echo(f"[study] evaluating {arm.key}")
             report = evaluate(
                 self.engine,
@@ -125,8 +124,6 @@ class Study:
         return json.loads(path.read_text())
 
     def run(self) -> dict:
-        from ..scale import connected
-
         with connected(self.cfg.scale.ray_address), self.run_dir.hold():
             decided_by = settings(self.cfg)
             self.run_dir.check("study", decided_by)
@@ -143,16 +140,11 @@ class Study:
                 )
             adapters, arms = plan(s.pair_counts, s.seeds, s.formats)
             if self.cfg.scale.ray_address:  # every missing arm as a Ray task; results land here as they finish
-                from .on_ray import run_arms
-
                 self._release()
                 run_arms(self, adapters, arms, pair_ids, self.eval_kwargs)
             for a in adapters:
                 self.train(a, pair_ids)
             results = {arm.key: self.evaluate(arm) for arm in arms}
-            from .analyse import analyse
-            from .report import write_report
-
             study = analyse(self.cfg, arms, results, self.dir)
             paths = write_report(study, self.dir)
             self.finish("study:report")

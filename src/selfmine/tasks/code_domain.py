@@ -3,34 +3,38 @@ judging programs against asserts in the sandbox, and the recipe's repair and sol
 
 from __future__ import annotations
 
+from ..sandbox import Job, check_sandbox, judge_many
+from ..seeds import stream
+from . import code_propose
 from .base import Grade
 from .code import SOLVE_STOP, attempt_program, classify_failure, repair_prompt, solve_prompt
+from .code_bench import BENCHES
+from .code_corrupt import corruptions, format_stub
+from .code_import import import_code_rows
+from .code_kit import CodeKit
+from .gates import index_for
 
-CODE_BENCHES = ("humaneval", "humaneval+", "mbpp-full", "mbpp+")
+# what a proposal is checked against for contamination: the benchmarks, with the whole of MBPP (mbpp-full)
+# in place of the sanitized subset that is evaluated
+CONTAMINATION_BENCHES = ("humaneval", "humaneval+", "mbpp-full", "mbpp+")
 
 
 class CodeDomain:
     name = "code"
     failure_priority = {"wrong_answer": 0, "runtime": 1, "timeout": 2, "syntax": 3, "format": 4}
-    benches = ("humaneval", "humaneval+", "mbpp", "mbpp+")
+    benches = BENCHES
 
     def eval_kit(self):
-        from .code_kit import CodeKit
-
         return CodeKit()
 
     def contamination(self, cfg):
-        from .gates import index_for
-
-        return index_for(CODE_BENCHES, cfg)
+        return index_for(CONTAMINATION_BENCHES, cfg)
 
     def near_text(self, problem) -> str:
         return problem.code
 
     def propose_batch(self, engine, cfg, *, seed, round_id, start, slots, gates, own=None, round_no=1) -> list:
-        from .code_propose import propose_batch
-
-        return propose_batch(
+        return code_propose.propose_batch(
             engine, cfg, seed=seed, round_id=round_id, start=start, slots=slots, gates=gates, own=own, round_no=round_no
         )
 
@@ -44,8 +48,6 @@ class CodeDomain:
     import_keys = ("signature", "tests", "broken", "fixed")
 
     def import_rows(self, path, rows: list[dict], run_dir, timeout: float = 5.0) -> dict:
-        from .code_import import import_code_rows
-
         return import_code_rows(path, rows, run_dir, timeout)
 
     def reference_row(self, view) -> dict:
@@ -66,8 +68,6 @@ class CodeDomain:
         return [repair_prompt(p.header, p.tests, broken[p.id].code, broken[p.id].error) for p in problems]
 
     def grade(self, cfg, items: list) -> list[Grade]:
-        from ..sandbox import Job, check_sandbox, judge_many
-
         m = cfg.mine
         codes = [attempt_program(p.header, c.text, p.entry_point, m.chat) for p, c in items]
         verdicts = judge_many(
@@ -102,10 +102,6 @@ class CodeDomain:
     def corruptor(self, pairs: list, seed: int):
         """For each pair, the first mechanical corruption of its fixed side that the judge shows failing
         (a stub where none fails). Returns (corrupt(view) -> str, counts)."""
-        from ..sandbox import Job, judge_many
-        from ..seeds import stream
-        from .code_corrupt import corruptions, format_stub
-
         candidates = {p.id: corruptions(p.fixed, stream(seed, "corrupt", p.id)) for p in pairs}
         jobs, owners = [], []
         for p in pairs:
@@ -121,6 +117,4 @@ class CodeDomain:
         return (lambda p: chosen.get(p.id) or format_stub(by_id[p.id].header)), info
 
     def format_stub(self, view) -> str:
-        from .code_corrupt import format_stub
-
         return format_stub(view.header)

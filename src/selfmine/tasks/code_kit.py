@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 
 from ..engine import Engine, SamplingParams
+from ..engine.chat import chat_prompt
 from ..sandbox import Job, judge_many
 from ..seeds import stream
 from .code import HOSTILE
@@ -21,8 +22,6 @@ CHAT_INSTRUCTION = "Complete the following Python code. Answer with the whole fu
 def _prompts(engine: Engine, tasks: list[EvalTask], fmt: str) -> list[str]:
     if fmt == "raw":
         return [t.prompt for t in tasks]
-    from ..engine.chat import chat_prompt
-
     return [chat_prompt(engine, CHAT_INSTRUCTION + f"```python\n{t.prompt}```") for t in tasks]
 
 

@@ -5,6 +5,7 @@ here, in the domain layer, for that reason), and mine/loop.py builds one for eac
 
 from __future__ import annotations
 
+from ..datasets import DataError, bench_file, contamination_texts
 from .code import code_tokens, ngrams
 
 
@@ -60,8 +61,6 @@ class NearDuplicates:
 def index_for(benches, cfg) -> tuple[ContaminationIndex, dict]:
     """The n-gram index over the prompts and solutions of `benches`, and their checksums. Every one is
     needed: decontamination against a missing benchmark would be a silent hole."""
-    from ..datasets import DataError, bench_file, contamination_texts
-
     sums = {}
     for name in benches:
         try:

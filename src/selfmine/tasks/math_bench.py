@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..datasets import bench_file, load
+from ..engine.chat import chat_prompt
 from . import math_text as mt
 from .base import SampleResult
 from .mathcheck import checker
@@ -37,8 +38,6 @@ def load_tasks(bench: str, data_dir=None) -> tuple[list[MathTask], str]:
 def prompts(engine, tasks: list[MathTask], fmt: str) -> list[str]:
     if fmt == "raw":
         return [mt.solve_prompt(t.question) for t in tasks]
-    from ..engine.chat import chat_prompt
-
     return [chat_prompt(engine, mt.chat_text(t.question)) for t in tasks]
 
 

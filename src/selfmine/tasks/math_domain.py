@@ -10,10 +10,12 @@ from __future__ import annotations
 from ..ledger import Problem
 from . import math_text as mt
 from .base import Grade
+from .gates import index_for
+from .math_bench import MATH_BENCHES, MathKit
+from .math_import import import_math_rows
 from .math_values import program_values, value_text
 from .mathcheck import checker
-
-MATH_BENCHES = ("gsm8k", "math500")
+from .propose import draft_problems
 
 
 class MathDomain:
@@ -23,26 +25,18 @@ class MathDomain:
     import_keys = ("problem", "solution", "answer")
 
     def eval_kit(self):
-        from .math_bench import MathKit
-
         return MathKit()
 
     def import_rows(self, path, rows: list[dict], run_dir, timeout: float = 5.0) -> dict:
-        from .math_import import import_math_rows
-
         return import_math_rows(path, rows, run_dir, timeout)
 
     def contamination(self, cfg):
-        from .gates import index_for
-
         return index_for(MATH_BENCHES, cfg)
 
     def near_text(self, problem) -> str:
         return problem.header
 
     def propose_batch(self, engine, cfg, *, seed, round_id, start, slots, gates, own=None, round_no=1) -> list[Problem]:
-        from .propose import draft_problems
-
         mc = cfg.mine
 
         def make(rng, slot):

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from ..datasets import PACKAGED
 from ..ledger import Attempt, Pair, Problem
 from ..ledger.rundir import RunDir
 from ..ledger.store import insert_attempt, insert_import_round, insert_pair, insert_problem, set_meta_in
@@ -18,8 +19,6 @@ from .mathcheck import checker
 def _label_checks(path: Path) -> dict:
     """Hand-written label checks for a math pairs file: `<stem>.checks.json` beside it, else the one
     shipped with selfmine for a reference file of the same name."""
-    from ..datasets import PACKAGED
-
     for cand in (
         path.with_name(path.stem + ".checks.json"),
         PACKAGED / "tinyforge-zero" / (path.stem + ".checks.json"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 
+from ..sandbox import Job, check_sandbox, judge_many
+from . import grounding
 from . import math_text as mt
 
 PROGRAM_TIMEOUT_S = 10.0
@@ -27,9 +29,6 @@ def _value(probe: dict, tag_index: int = 0):
 def program_values(programs: list[str], memory_mb: int, doing: str, runs: int = 1) -> list[list[tuple]]:
     """Each `solution()` program run in the sandbox `runs` times (all runs in one batch): per run, per
     program, (value, text) or (None, why). Sandbox failures raise (`check_sandbox`): never a verdict."""
-    from ..sandbox import Job, check_sandbox, judge_many
-    from . import grounding
-
     setup, tag = grounding.probe_setup()
     tests = grounding.probe_tests(mt.PROGRAM_NAME, [grounding.Call(())])
     jobs = [Job(code, tests, PROGRAM_TIMEOUT_S, memory_mb, setup) for code in programs]

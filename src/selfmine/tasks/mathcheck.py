@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..errors import UserError
+from ..sandbox.isolation import best_launcher, popen_kwargs, with_binds
 
 DEADLINE_S = 5.0
 MEMORY_MB = 2048
@@ -185,8 +186,6 @@ def helper_command(memory_mb: int) -> tuple[list[str], dict, str, tuple[str, ...
     """The helper runs in the judge's isolation (its minimal view of the host, its namespaces, no
     network), with only math-verify's packages added read-only: the text it parses is the model's.
     Returns (command, Popen keyword arguments, isolation label, the helper's package directories)."""
-    from ..sandbox.isolation import best_launcher, popen_kwargs, with_binds
-
     dirs, paths = _packages()
     launcher = best_launcher()
     if launcher.drop_to_nobody and not all(_world_readable(d) for d in dirs):

@@ -4,18 +4,16 @@ import it without a cycle)."""
 from __future__ import annotations
 
 from .base import Domain, EvalKit
+from .code_domain import CodeDomain
+from .math_domain import MathDomain
 
 DOMAINS = ("code", "math")
 
 
 def get_domain(name: str) -> Domain:
     if name == "code":
-        from .code_domain import CodeDomain
-
         return CodeDomain()
     if name == "math":
-        from .math_domain import MathDomain
-
         return MathDomain()
     raise ValueError(f"unknown domain {name!r}: choose from {', '.join(DOMAINS)}")
 

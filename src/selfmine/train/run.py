@@ -15,6 +15,7 @@ from ..ledger import MINED_KINDS, PairView
 from ..ledger.rundir import RunDir
 from ..provenance import stamp
 from ..tasks.registry import get_domain
+from ..transfer import import_pairs
 from .data import build_examples, select_pairs
 
 PAIR_KINDS = (*MINED_KINDS, "imported")
@@ -29,8 +30,6 @@ def load_pairs(
 ) -> tuple[list[PairView], list[PairView], str, str]:
     """(pairs, keep-correct rows, source, domain)."""
     if pairs_file is not None:
-        from ..transfer import import_pairs
-
         if not Path(pairs_file).exists():
             raise TrainError(f"pairs file not found: {pairs_file}")
         run_dir = out / "imported"  # the file is judged and classified into a ledger of its own

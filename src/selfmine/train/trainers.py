@@ -9,13 +9,11 @@ from pathlib import Path
 import torch
 
 from ..config import TrainConfig
+from ..engine.hf import resolve_dtype
 from .data import Example
 
 
 def device_and_precision(cfg: TrainConfig):
-
-    from ..engine.hf import resolve_dtype
-
     cuda = torch.cuda.is_available()
     want = resolve_dtype(cfg.dtype, "cuda" if cuda else "cpu")
     if not cuda:
