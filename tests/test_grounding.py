@@ -14,8 +14,8 @@ from selfmine.funnel import boundary
 from selfmine.ledger import Ledger, Problem
 from selfmine.mine import mine
 from selfmine.sandbox import judge
-from selfmine.tasks.code import parse_function
 from selfmine.tasks.code_propose import ground_tests
+from selfmine.tasks.code_text import parse_function
 
 from .scripted import ScriptedEngine
 from .test_mine import TESTS_DIR, snapshot
@@ -286,8 +286,8 @@ HOSTILE_OUTPUTS = [
 
 @pytest.mark.parametrize("text", HOSTILE_OUTPUTS, ids=["recursion", "memory", "null-bytes"])
 def test_hostile_model_output_is_rejected_with_a_reason_not_a_crash(text):
-    from selfmine.tasks.code import fingerprint, parse_function, parse_proposal
     from selfmine.tasks.code_corrupt import corruptions
+    from selfmine.tasks.code_text import fingerprint, parse_function, parse_proposal
 
     for parsed in (parse_function(text), parse_proposal(text + "assert f(1) == 1\nassert f(2) == 2\n", 2)):
         assert not parsed.ok and parsed.reason

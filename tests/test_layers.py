@@ -184,3 +184,64 @@ def test_the_ledger_is_opened_only_through_the_run_dir():
             if name == "Ledger" or (owner == "Ledger" and name == "in_run_dir"):
                 by_hand.append(f"{f.relative_to(ROOT.parent)}:{node.lineno}")
     assert not by_hand, "the ledger opened by hand (use RunDir(path).ledger()):\n" + "\n".join(by_hand)
+
+
+# the engine's own names, left to the engine's next change (its module is worked on elsewhere)
+NAMING_LEFT = {"engine/types.py", "engine/onednn.py"}
+
+
+def test_no_module_is_named_after_a_standard_library_module():
+    import sys
+
+    named = {
+        str(f.relative_to(ROOT))
+        for f in ROOT.rglob("*.py")
+        if f.stem in sys.stdlib_module_names and f.stem != "__init__"
+    }
+    assert not (named - NAMING_LEFT), f"modules named after the standard library's: {sorted(named - NAMING_LEFT)}"
+
+
+def _bound_to_m(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, what) for every binding of the name `m`: assignments, loop targets, arguments, `as m`."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                values = (
+                    node.value.elts if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) else None
+                )
+                for i, t in enumerate(target.elts if isinstance(target, ast.Tuple) else [target]):
+                    if isinstance(t, ast.Name) and t.id == "m":
+                        out.append((node.lineno, ast.unparse(values[i] if values else node.value)))
+        elif isinstance(node, (ast.For, ast.comprehension, ast.NamedExpr)):
+            target = node.target
+            if any(isinstance(t, ast.Name) and t.id == "m" for t in ast.walk(target)):
+                out.append((getattr(node, "lineno", target.lineno), "a loop or walrus target"))
+        elif isinstance(node, ast.arg) and node.arg == "m":
+            out.append((node.lineno, "an argument"))
+        elif isinstance(node, ast.alias) and (node.asname or node.name) == "m":
+            out.append((node.lineno, "an import"))
+        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            if node.optional_vars.id == "m":
+                out.append((node.optional_vars.lineno, "a with target"))
+    return out
+
+
+def test_m_is_only_ever_the_mine_config():
+    """`m = cfg.mine` (or `self.cfg.mine`) is the one meaning of `m`: a regex match, a model or a metric has
+    a name of its own."""
+    bad = []
+    for f in sorted(ROOT.rglob("*.py")):
+        if str(f.relative_to(ROOT)) in NAMING_LEFT:
+            continue
+        for line, what in _bound_to_m(ast.parse(f.read_text(), str(f))):
+            if not what.endswith(".mine"):
+                bad.append(f"{f.relative_to(ROOT.parent)}:{line}: m = {what}")
+    assert not bad, "`m` bound to something other than the mine config:\n" + "\n".join(bad)
+    sample = ast.parse("m = cfg.mine\nfor m in xs: pass\nf(lambda m: m)\nimport re as m\n")
+    assert sorted(_bound_to_m(sample)) == [
+        (1, "cfg.mine"),
+        (2, "a loop or walrus target"),
+        (3, "an argument"),
+        (4, "an import"),
+    ]

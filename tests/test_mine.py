@@ -14,7 +14,7 @@ import pytest
 from selfmine.config import load_config
 from selfmine.ledger import Ledger
 from selfmine.mine import mine
-from selfmine.tasks.code import classify_failure, fingerprint, leaks, parse_proposal, solve_prompt
+from selfmine.tasks.code_text import classify_failure, fingerprint, leaks, parse_proposal, solve_prompt
 from selfmine.tasks.gates import ContaminationIndex, Gates, NearDuplicates
 from selfmine.transfer import export_pairs, import_pairs
 

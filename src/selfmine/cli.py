@@ -10,6 +10,7 @@ import contextlib
 import inspect
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -202,9 +203,7 @@ def _options_as_sets(*pairs: tuple[str, object]) -> list[str]:
 
 def _unescape(s: str) -> str:
     """\\n, \\t and \\\\ become newline, tab and backslash; everything else (non-ASCII text included) stays."""
-    import re
-
-    return re.sub(r"\\(n|t|\\)", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}[m.group(1)], s)
+    return re.sub(r"\\(n|t|\\)", lambda match: {"n": "\n", "t": "\t", "\\": "\\"}[match.group(1)], s)
 
 
 @app.command()

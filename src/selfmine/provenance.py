@@ -62,11 +62,11 @@ def environment() -> dict:
         out["accelerator"] = "torch is not installed (pip install -e '.[ml]')"
     models = {}
     for name in (DEFAULT_MODEL, *PRESETS):
-        m = conversion_meta(selfmine_home() / "models" / name)
-        if m is None:
+        meta = conversion_meta(selfmine_home() / "models" / name)
+        if meta is None:
             models[name] = "not converted yet (the first use converts it)"
         else:
-            made = m.get("converted_with", {}).get("transformers", "an older selfmine")
-            models[name] = f"converted (conversion {m.get('conversion', 1)}, transformers {made})"
+            made = meta.get("converted_with", {}).get("transformers", "an older selfmine")
+            models[name] = f"converted (conversion {meta.get('conversion', 1)}, transformers {made})"
     out["models"] = models
     return out

@@ -35,10 +35,10 @@ def _doctest_examples(prompt: str, entry: str) -> list[str]:
     """`>>> f(x)` followed by an expected line, as asserts (what the prompt shows, nothing hidden)."""
     out, lines = [], prompt.splitlines()
     for i, line in enumerate(lines[:-1]):
-        m = re.match(r"\s*>>>\s*(.+)$", line)
+        match = re.match(r"\s*>>>\s*(.+)$", line)
         nxt = lines[i + 1].strip()
-        if m and entry in m.group(1) and nxt and not nxt.startswith(">>>") and not nxt.startswith('"""'):
-            out.append(f"assert {m.group(1).strip()} == {nxt}")
+        if match and entry in match.group(1) and nxt and not nxt.startswith(">>>") and not nxt.startswith('"""'):
+            out.append(f"assert {match.group(1).strip()} == {nxt}")
     return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import random
 
-from .code import HOSTILE
+from .code_text import HOSTILE
 
 
 def format_stub(header: str) -> str:

@@ -7,11 +7,11 @@ from ..sandbox import Job, check_sandbox, judge_many
 from ..seeds import stream
 from . import code_propose
 from .base import Grade
-from .code import SOLVE_STOP, attempt_program, classify_failure, repair_prompt, solve_prompt
 from .code_bench import BENCHES
 from .code_corrupt import corruptions, format_stub
 from .code_import import import_code_rows
 from .code_kit import CodeKit
+from .code_text import SOLVE_STOP, attempt_program, classify_failure, repair_prompt, solve_prompt
 from .gates import index_for
 
 # what a proposal is checked against for contamination: the benchmarks, with the whole of MBPP (mbpp-full)

@@ -11,7 +11,7 @@ from ..ledger import Attempt, Pair, Problem
 from ..ledger.rundir import RunDir
 from ..ledger.store import insert_attempt, insert_import_round, insert_pair, insert_problem, set_meta_in
 from ..sandbox import Job, check_sandbox, judge_many
-from .code import classify_failure, header_from_source, solve_prompt
+from .code_text import classify_failure, header_from_source, solve_prompt
 
 
 def check_code_rows(rows: list) -> None:

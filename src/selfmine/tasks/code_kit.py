@@ -11,10 +11,10 @@ from ..engine import Engine, SamplingParams
 from ..engine.chat import chat_prompt
 from ..sandbox import Job, judge_many
 from ..seeds import stream
-from .code import HOSTILE
 from .code_bench import EvalTask, load_tasks
 from .code_programs import program, solution_field
 from .code_score import score, time_limits
+from .code_text import HOSTILE
 
 CHAT_INSTRUCTION = "Complete the following Python code. Answer with the whole function in one ```python block.\n\n"
 

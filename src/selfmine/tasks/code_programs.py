@@ -9,8 +9,8 @@ import ast
 import json
 import re
 
-from .code import extract_code  # noqa: F401  (chat answers are read the same everywhere)
 from .code_bench import EvalTask
+from .code_text import extract_code  # noqa: F401  (chat answers are read the same everywhere)
 
 # Output comparisons where exact equality is the wrong oracle (same cases as EvalPlus).
 SET_EQUAL = [

@@ -13,7 +13,7 @@ from ..engine import Engine, SamplingParams
 from ..ledger import Problem
 from ..sandbox import Job, check_sandbox, judge_many
 from . import grounding
-from .code import (
+from .code_text import (
     PROPOSE_STOP,
     calls_prompt,
     constant_expectations,
@@ -30,7 +30,7 @@ from .gates import Gates
 from .propose import Slot, draft_problems, prompts_for
 
 CALLS_STOP = ["\n\n\n", "\ndef ", "\n###", "\nclass "]
-PROBE_TIMEOUT_S = 20.0  # the whole probe program; each call also has its own timer (grounding.CALL_SECONDS)
+GROUNDING_TIMEOUT_S = 20.0  # the whole grounding program; each call also has its own timer (grounding.CALL_SECONDS)
 
 
 def propose_batch(
@@ -114,8 +114,10 @@ def ground_tests(cfg, seed, parsed, problems) -> None:
         if not calls:
             p.ok, p.reason, p.detail = False, "no_inputs", "no literal call and no guessable parameter types"
             continue
-        setup, tag = grounding.probe_setup()
-        jobs.append(Job(p.code, grounding.probe_tests(p.entry_point, calls), PROBE_TIMEOUT_S, m.judge_memory_mb, setup))
+        setup, tag = grounding.grounding_setup()
+        jobs.append(
+            Job(p.code, grounding.grounding_tests(p.entry_point, calls), GROUNDING_TIMEOUT_S, m.judge_memory_mb, setup)
+        )
         plans.append((i, calls, tag))
     if not jobs:
         return
@@ -129,8 +131,8 @@ def ground_tests(cfg, seed, parsed, problems) -> None:
         g = grounding.select(
             p.entry_point,
             calls,
-            grounding.read_probe(v1.output, tag),
-            grounding.read_probe(v2.output, tag),
+            grounding.read_grounding(v1.output, tag),
+            grounding.read_grounding(v2.output, tag),
             min_asserts=m.min_asserts,
             visible=m.visible_tests,
             hidden=m.hidden_tests,

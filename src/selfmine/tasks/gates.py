@@ -6,7 +6,7 @@ here, in the domain layer, for that reason), and mine/loop.py builds one for eac
 from __future__ import annotations
 
 from ..datasets import DataError, bench_file, contamination_texts
-from .code import code_tokens, ngrams
+from .code_text import code_tokens, ngrams
 
 
 class ContaminationIndex:
@@ -44,10 +44,10 @@ class NearDuplicates:
 
     def _hash(self, code: str):
         toks = code_tokens(code)
-        m = self._MinHash(num_perm=self.num_perm, seed=1)
+        minhash = self._MinHash(num_perm=self.num_perm, seed=1)
         for i in range(max(1, len(toks) - 4)):
-            m.update(" ".join(toks[i : i + 5]).encode())
-        return m
+            minhash.update(" ".join(toks[i : i + 5]).encode())
+        return minhash
 
     def seen(self, code: str) -> list[str]:
         return self.lsh.query(self._hash(code))

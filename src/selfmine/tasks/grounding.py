@@ -6,7 +6,7 @@ interpreter runs the model's own function on them (in the sandbox) and the obser
 expected one, so every test is defined by the code. As in EvalPlus's input generation, the model's calls
 are seeds that are mutated by type into more inputs; a function with no usable call gets inputs drawn from
 its annotations, defaults and parameter names. This module is pure: it plans the calls, writes the
-probe program and reads its output. Running the probe is the miner's job."""
+grounding program and reads its output. Running it is the miner's job."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass, field
 
 MAX_REPR = 1024  # an expected value longer than this (as source) is not a readable test
-CALL_SECONDS = 0.5  # per probed call, enforced inside the sandbox by an interval timer
+CALL_SECONDS = 0.5  # per call run, enforced inside the sandbox by an interval timer
 FLOAT_TOL = 1e-6
 
 
@@ -114,7 +114,7 @@ def _mutate(value, rng: random.Random) -> list:
 
 
 def candidate_calls(seeds: list[Call], fn: ast.FunctionDef, rng: random.Random, limit: int) -> list[Call]:
-    """The inputs a function is probed on: the model's calls fitted to the signature, their mutations,
+    """The inputs a function is run on: the model's calls fitted to the signature, their mutations,
     and a few inputs drawn from the signature (all of them drawn when the model wrote no call)."""
     fitted = fit_arity(seeds, fn, rng)
     drawn = drawn_calls(fn, rng, limit if not fitted else limit // 4) if limit else []
@@ -271,8 +271,8 @@ def drawn_calls(fn: ast.FunctionDef, rng: random.Random, limit: int) -> list[Cal
     return out
 
 
-# -- the probe program and its output ----------------------------------------------------------------
-def probe_setup() -> tuple[str, str]:
+# -- the grounding program and its output ------------------------------------------------------------
+def grounding_setup() -> tuple[str, str]:
     """(setup, tag): a helper for the tests' process that calls the program's function once, under a
     per-call time limit the program's process enforces, and prints the repr of the value when it
     survives `ast.literal_eval`. Each call is one "test" line. The values come back as plain data, so
@@ -300,12 +300,12 @@ def __sm_ground(__i, __thunk):
     return setup, tag
 
 
-def probe_tests(name: str, calls: list[Call]) -> list[str]:
+def grounding_tests(name: str, calls: list[Call]) -> list[str]:
     return [f"__sm_ground({i}, lambda: {c.source(name)})" for i, c in enumerate(calls)]
 
 
-def read_probe(output: str, tag: str) -> dict[int, tuple[str, str]]:
-    """{call index: ("V", value source) | ("N", why)} from the probe's output."""
+def read_grounding(output: str, tag: str) -> dict[int, tuple[str, str]]:
+    """{call index: ("V", value source) | ("N", why)} from the grounding program's output."""
     out = {}
     for line in output.splitlines():
         if line.startswith(tag + " "):
@@ -342,7 +342,7 @@ def assert_for(name: str, call: Call, value_src: str) -> str | None:
 def select(
     name: str, calls: list[Call], first: dict, second: dict, *, min_asserts: int, visible: int, hidden: int
 ) -> Grounded:
-    """Keep the calls that returned the same literal value in both probe runs, reject degenerate
+    """Keep the calls that returned the same literal value in both grounding runs, reject degenerate
     functions, and pick a small, diverse set: distinct outputs first, the model's own calls before
     generated ones. The first `visible` go into the prompt; up to `hidden` more only to the judge."""
     dropped = {"raised": 0, "nonliteral": 0, "huge": 0, "nondeterministic": 0, "float_container": 0}

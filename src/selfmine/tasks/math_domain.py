@@ -37,14 +37,14 @@ class MathDomain:
         return problem.header
 
     def propose_batch(self, engine, cfg, *, seed, round_id, start, slots, gates, own=None, round_no=1) -> list[Problem]:
-        mc = cfg.mine
+        m = cfg.mine
 
         def make(rng, slot):
             if slot.parent is None:
-                return mt.propose_prompt(rng, own=own or [], own_share=mc.own_examples)
+                return mt.propose_prompt(rng, own=own or [], own_share=m.own_examples)
             return mt.variant_prompt(rng, slot.parent, slot.variant)
 
-        meta = {"domain": "math", "tests": f"answer:{mc.math_answers}"}
+        meta = {"domain": "math", "tests": f"answer:{m.math_answers}"}
         problems = draft_problems(
             engine,
             cfg,
@@ -64,10 +64,10 @@ class MathDomain:
         return problems
 
     def _validate(self, cfg, parsed, problems, gates) -> None:
-        mc = cfg.mine
+        m = cfg.mine
         ok = [i for i, p in enumerate(parsed) if p.ok]
         # twice: the value must not depend on the run
-        first, second = program_values([parsed[i].program for i in ok], mc.judge_memory_mb, "validating problems", 2)
+        first, second = program_values([parsed[i].program for i in ok], m.judge_memory_mb, "validating problems", 2)
         agree = []
         for k, i in enumerate(ok):
             p, prob = parsed[i], problems[i]
@@ -82,14 +82,14 @@ class MathDomain:
             else:
                 prob.meta["value"] = value_text(v1)
                 agree.append(i)
-        if mc.math_answers == "program":  # the executor is the oracle: the program's value is the label
+        if m.math_answers == "program":  # the executor is the oracle: the program's value is the label
             for i in agree:
                 problems[i].meta["stated"] = parsed[i].answer
                 parsed[i].answer = problems[i].tests[0] = problems[i].meta["value"]
         checks = checker().check_many([(problems[i].meta["value"], parsed[i].answer) for i in agree])
         for i, c in zip(agree, checks):
             p, prob = parsed[i], problems[i]
-            if mc.math_answers == "program" and mt.trivial(p.question, p.answer):
+            if m.math_answers == "program" and mt.trivial(p.question, p.answer):
                 prob.reason, prob.detail = "trivial", f"the answer {p.answer} appears in the question"
                 continue
             if not c.equal:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from ..seeds import rng
-from .code import ngrams, tokens  # noqa: F401  (word tokens and n-grams serve both domains)
+from .code_text import ngrams, tokens  # noqa: F401  (word tokens and n-grams serve both domains)
 
 FAILURE_CLASSES = ("wrong_answer", "format", "undecided")
 # lower first: the most informative failure to repair; "undecided" is neither pass nor fail and never pairs
@@ -233,13 +233,13 @@ def parse_proposal(completion: str) -> Parsed:
         question = question[len("Question:") :].strip()
     if len(question) < 20:
         return Parsed(False, "no_question", repr(question[:80]))
-    m = re.search(r"^Answer:[ \t]*(.*)$", rest, re.M)
-    if not m or not m.group(1).strip():
+    match = re.search(r"^Answer:[ \t]*(.*)$", rest, re.M)
+    if not match or not match.group(1).strip():
         return Parsed(False, "no_answer", "no 'Answer:' line")
-    program = rest[: m.start()].strip("\n")
+    program = rest[: match.start()].strip("\n")
     if not re.search(rf"^def {PROGRAM_NAME}\(\s*\)\s*(->[^:]*)?:", program, re.M):
         return Parsed(False, "no_program", f"no `def {PROGRAM_NAME}():`")
-    answer = m.group(1).strip().rstrip(".")
+    answer = match.group(1).strip().rstrip(".")
     if not closed_form(answer):
         return Parsed(False, "not_closed_form", answer[:80])
     if trivial(question, answer):

@@ -12,9 +12,9 @@ from . import math_text as mt
 PROGRAM_TIMEOUT_S = 10.0
 
 
-def _value(probe: dict, tag_index: int = 0):
-    """The program's value from the grounding probe, or (None, why)."""
-    kind, text = probe.get(tag_index, ("N", "no value"))
+def _value(values: dict, tag_index: int = 0):
+    """The program's value from the grounding program's output, or (None, why)."""
+    kind, text = values.get(tag_index, ("N", "no value"))
     if kind != "V":
         return None, text
     try:
@@ -29,15 +29,15 @@ def _value(probe: dict, tag_index: int = 0):
 def program_values(programs: list[str], memory_mb: int, doing: str, runs: int = 1) -> list[list[tuple]]:
     """Each `solution()` program run in the sandbox `runs` times (all runs in one batch): per run, per
     program, (value, text) or (None, why). Sandbox failures raise (`check_sandbox`): never a verdict."""
-    setup, tag = grounding.probe_setup()
-    tests = grounding.probe_tests(mt.PROGRAM_NAME, [grounding.Call(())])
+    setup, tag = grounding.grounding_setup()
+    tests = grounding.grounding_tests(mt.PROGRAM_NAME, [grounding.Call(())])
     jobs = [Job(code, tests, PROGRAM_TIMEOUT_S, memory_mb, setup) for code in programs]
     verdicts = check_sandbox(judge_many(jobs * runs), doing)
     out = []
     for r in range(runs):
         got = []
         for v in verdicts[r * len(jobs) : (r + 1) * len(jobs)]:
-            value, why = _value(grounding.read_probe(v.output, tag))
+            value, why = _value(grounding.read_grounding(v.output, tag))
             got.append((value, why if value is not None else (v.message or why)))
         out.append(got)
     return out
