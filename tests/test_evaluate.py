@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from selfmine.evaluate import compare, interaction, load_tasks
+from selfmine.evaluate import compare, interaction
 from selfmine.evaluate.compare import IncomparableResults
 from selfmine.evaluate.stats import mcnemar_exact, newcombe, paired_bootstrap, pass_at_k, sign_flip_p
+from selfmine.tasks.code_bench import load_tasks
 from selfmine.tasks.code_programs import extract_code, program
 from selfmine.tasks.code_score import canonical_check, score, time_limits
 

@@ -197,12 +197,12 @@ class _Steps:
             "repair",
             per=cfg.engine.batch_size // cfg.mine.repair_attempts,
             desc="repair",
-            generate=lambda chunk: repair_batch(engine, domain, cfg, cfg.seed, chunk, broken),
+            generate=lambda chunk: repair_batch(engine, domain, cfg, chunk, seed=cfg.seed, broken=broken),
         )
 
     def _fill_with_bar(self, problems: list, kind: str, *, per: int, desc: str, generate) -> None:
         with self.bar(total=len(problems), desc=f"{self.tag}{desc}", unit="problem") as b:
-            _fill(self.ledger, problems, kind, per, generate, b)
+            _fill(self.ledger, problems, kind, per=per, generate=generate, bar=b)
 
     def pair(self, valid: list) -> None:
         """Pairs: a pure function of stored attempts (inserting twice changes nothing)."""
@@ -228,7 +228,7 @@ class _Steps:
                 ledger.add_pairs(pairs)
 
 
-def _fill(ledger: Ledger, problems: list, kind: str, per: int, generate, bar) -> None:
+def _fill(ledger: Ledger, problems: list, kind: str, *, per: int, generate, bar) -> None:
     """Attempts of `kind` for every problem that has none yet, `per` problems to a generation call (their
     attempts fill one batch). Each problem samples from its own seed, so a resumed run generates exactly
     what an uninterrupted one would have, whatever the chunks."""

@@ -82,7 +82,7 @@ def pick_broken(attempts: list[Attempt], priority: dict[str, int]) -> Attempt | 
 
 
 def repair_batch(
-    engine: Engine, domain: Domain, cfg, seed: int, problems: list[Problem], broken: dict[int, Attempt]
+    engine: Engine, domain: Domain, cfg, problems: list[Problem], *, seed: int, broken: dict[int, Attempt]
 ) -> dict[int, list[Attempt]]:
     texts = domain.repair_texts(problems, broken)
     parents = {p.id: broken[p.id].id for p in problems}

@@ -28,7 +28,7 @@ def _where() -> dict:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
-def train_arm(train_cfg: dict, model: str | None, pairs, keep, source: str, domain: str, pair_ids) -> dict:
+def train_arm(train_cfg: dict, model: str | None, pairs, keep, *, source: str, domain: str, pair_ids) -> dict:
     """Runs in a Ray task: one adapter, returned as its files (training.json included)."""
     with tempfile.TemporaryDirectory() as d:
         record = fit(
@@ -63,18 +63,22 @@ def eval_arm(engine_cfg: dict, kwargs: dict, trained: dict | None) -> dict:
     return report
 
 
-def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
-    """Every adapter and evaluation of the grid the ledger lacks, as Ray tasks; results land in the study
-    dir and the ledger, on the driver, as they arrive. `eval_kwargs(arm)` gives `evaluate`'s settings."""
-    cfg = study.cfg
-    ray = ray_init(cfg.scale.ray_address)
+def _tasks(ray, cfg):
+    """The training and evaluation functions as Ray tasks: one GPU each where the cluster has GPUs, else
+    `scale.arm_cpus` CPUs (default: a whole node's)."""
     alive = live_nodes(ray)
     gpus = any(n.get("Resources", {}).get("GPU", 0) for n in alive)
     cpus = cfg.scale.arm_cpus or min(max(1, int(n.get("Resources", {}).get("CPU", 1))) for n in alive)
     opts = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": cpus}
-    train_task = ray.remote(max_retries=2)(train_arm).options(**opts)
-    eval_task = ray.remote(max_retries=2)(eval_arm).options(**opts)
+    return ray.remote(max_retries=2)(train_arm).options(**opts), ray.remote(max_retries=2)(eval_arm).options(**opts)
 
+
+def _submit(ray, study, *, adapters, arms, pair_ids: list[int], eval_kwargs) -> dict:
+    """{object ref: ("train" | "eval", adapter or arm, the training's pair ids)} for every arm the ledger
+    lacks; an evaluation of an adapter trained now waits for its training, one trained earlier is shipped
+    from disk (once per adapter)."""
+    cfg = study.cfg
+    train_task, eval_task = _tasks(ray, cfg)
     pending, trained = {}, {}
     todo_train = [a for a in adapters if study.finished(f"study:train:{a.key}") is None]
     if todo_train:
@@ -82,7 +86,7 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
         for a in todo_train:
             chosen = subset(pair_ids, a.pairs, a.seed)
             tcfg = cfg.train.model_copy(update={"seed": a.seed, "first_n": None}).model_dump(mode="json")
-            ref = train_task.remote(tcfg, cfg.engine.model, pairs, keep, source, domain, chosen)
+            ref = train_task.remote(tcfg, cfg.engine.model, pairs, keep, source=source, domain=domain, pair_ids=chosen)
             trained[a.key] = ref
             pending[ref] = ("train", a, chosen)
     shipped = {}
@@ -99,6 +103,34 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
                 payload = shipped[arm.adapter.key]
         ref = eval_task.remote(cfg.engine.model_dump(mode="json"), eval_kwargs(arm), payload)
         pending[ref] = ("eval", arm, None)
+    return pending
+
+
+def _land(study, what: str, item, chosen, result: dict) -> None:
+    """One finished arm, on the driver: its files written into the study dir, then its stage marked done."""
+    if what == "train":
+        out = study.adapter_dir(item)
+        if out.exists():
+            shutil.rmtree(out)
+        write_files(result["files"], out)
+        study.finish(f"study:train:{item.key}", pair_ids=chosen, ran_on=result["ran_on"])
+        study.echo(f"[study] trained {item.key} on {result['pairs']} pairs on {result['ran_on']['host']}")
+        return
+    path = study.result_path(item)
+    report = {**result, "arm": item.key}
+    if item.adapter is not None:
+        report["adapter"] = str(study.adapter_dir(item.adapter))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write(report, path)
+    study.finish(f"study:eval:{item.key}", result=str(path), ran_on=result["ran_on"])
+    study.echo(f"[study] evaluated {item.key} on {result['ran_on']['host']}")
+
+
+def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
+    """Every adapter and evaluation of the grid the ledger lacks, as Ray tasks; results land in the study
+    dir and the ledger, on the driver, as they arrive. `eval_kwargs(arm)` gives `evaluate`'s settings."""
+    ray = ray_init(study.cfg.scale.ray_address)
+    pending = _submit(ray, study, adapters=adapters, arms=arms, pair_ids=pair_ids, eval_kwargs=eval_kwargs)
     if not pending:
         return
     bar = tqdm(total=len(pending), desc="study arms (ray)", unit="arm", disable=not study.progress)
@@ -110,22 +142,7 @@ def run_arms(study, adapters, arms, pair_ids: list[int], eval_kwargs) -> None:
                 result = ray.get(done[0])
             except ray.exceptions.RayError as e:
                 raise StudyError(f"{what} arm {item.key} failed on the cluster: {str(e).splitlines()[0][:300]}") from e
-            if what == "train":
-                out = study.adapter_dir(item)
-                if out.exists():
-                    shutil.rmtree(out)
-                write_files(result["files"], out)
-                study.finish(f"study:train:{item.key}", pair_ids=chosen, ran_on=result["ran_on"])
-                study.echo(f"[study] trained {item.key} on {result['pairs']} pairs on {result['ran_on']['host']}")
-            else:
-                path = study.result_path(item)
-                report = {**result, "arm": item.key}
-                if item.adapter is not None:
-                    report["adapter"] = str(study.adapter_dir(item.adapter))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write(report, path)
-                study.finish(f"study:eval:{item.key}", result=str(path), ran_on=result["ran_on"])
-                study.echo(f"[study] evaluated {item.key} on {result['ran_on']['host']}")
+            _land(study, what, item, chosen, result)
             bar.update(1)
     finally:
         bar.close()

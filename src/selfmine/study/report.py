@@ -15,6 +15,47 @@ def _ci(c: list[float]) -> str:
     return f"{c[0]:+.1%} .. {c[1]:+.1%}"
 
 
+def _bench_md(study: dict, name: str, r: dict) -> list[str]:
+    """One benchmark's section: in-domain or transfer, the thresholds, a row per pair count, the diversity."""
+    where = (
+        f"Transfer: {study['config'].get('domain', 'code')} pairs, a {r['domain']} benchmark."
+        if r.get("transfer")
+        else f"In-domain: {r.get('domain', 'code')} pairs, a {r.get('domain', 'code')} benchmark."
+    )
+    md = [
+        f"## {name}",
+        "",
+        where,
+        "",
+        f"Threshold (oracle best-of-n): **{r['threshold_oracle']}**; (selector): **{r['threshold_selector']}**",
+        "",
+        "| pairs | tasks | pass@1 gain (CI) | oracle gain (CI) | selector gain (CI) | interaction, oracle (CI) | "
+        "per seed | interaction, selector (CI) | left out |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        io, isel = row["interaction_oracle"], row["interaction_selector"]
+        md.append(
+            f"| {row['pairs']} | {row['tasks']} | {_pct(row['pass@1']['gain']['mean'])} ({_ci(row['pass@1']['gain']['ci95'])}) | "
+            f"{_pct(row['oracle']['gain']['mean'])} ({_ci(row['oracle']['gain']['ci95'])}) | "
+            f"{_pct(row['selector']['gain']['mean'])} ({_ci(row['selector']['gain']['ci95'])}) | "
+            f"{_pct(io['mean'])} ({_ci(io['ci95'])}) | {', '.join(f'{v:+.2f}' for v in io['per_seed'].values())} | "
+            f"{_pct(isel['mean'])} ({_ci(isel['ci95'])}) | {row['tasks_left_out']} |"
+        )
+    md += [
+        "",
+        "Diversity of the n samples (mean over tasks and seeds):",
+        "",
+        "| model | distinct programs | pairwise edit distance | first-token entropy (bits) |",
+        "|---|---|---|---|",
+    ]
+    for who, d in r["diversity"].items():
+        label = who if who == "base" else f"tuned on {who} pairs"
+        md.append(f"| {label} | {d['distinct']:.2f} | {d['edit_distance']:.3f} | {d['first_token_entropy']:.2f} |")
+    md.append("")
+    return md
+
+
 def markdown(study: dict) -> str:
     cfg = study["config"]["study"]
     md = [
@@ -39,42 +80,7 @@ def markdown(study: dict) -> str:
         "",
     ]
     for name, r in study["benches"].items():
-        where = (
-            f"Transfer: {study['config'].get('domain', 'code')} pairs, a {r['domain']} benchmark."
-            if r.get("transfer")
-            else f"In-domain: {r.get('domain', 'code')} pairs, a {r.get('domain', 'code')} benchmark."
-        )
-        md += [
-            f"## {name}",
-            "",
-            where,
-            "",
-            f"Threshold (oracle best-of-n): **{r['threshold_oracle']}**; (selector): **{r['threshold_selector']}**",
-            "",
-            "| pairs | tasks | pass@1 gain (CI) | oracle gain (CI) | selector gain (CI) | interaction, oracle (CI) | "
-            "per seed | interaction, selector (CI) | left out |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for row in r["rows"]:
-            io, isel = row["interaction_oracle"], row["interaction_selector"]
-            md.append(
-                f"| {row['pairs']} | {row['tasks']} | {_pct(row['pass@1']['gain']['mean'])} ({_ci(row['pass@1']['gain']['ci95'])}) | "
-                f"{_pct(row['oracle']['gain']['mean'])} ({_ci(row['oracle']['gain']['ci95'])}) | "
-                f"{_pct(row['selector']['gain']['mean'])} ({_ci(row['selector']['gain']['ci95'])}) | "
-                f"{_pct(io['mean'])} ({_ci(io['ci95'])}) | {', '.join(f'{v:+.2f}' for v in io['per_seed'].values())} | "
-                f"{_pct(isel['mean'])} ({_ci(isel['ci95'])}) | {row['tasks_left_out']} |"
-            )
-        md += [
-            "",
-            "Diversity of the n samples (mean over tasks and seeds):",
-            "",
-            "| model | distinct programs | pairwise edit distance | first-token entropy (bits) |",
-            "|---|---|---|---|",
-        ]
-        for who, d in r["diversity"].items():
-            label = who if who == "base" else f"tuned on {who} pairs"
-            md.append(f"| {label} | {d['distinct']:.2f} | {d['edit_distance']:.3f} | {d['first_token_entropy']:.2f} |")
-        md.append("")
+        md += _bench_md(study, name, r)
     return "\n".join(md) + "\n"
 
 

@@ -36,7 +36,7 @@ def select_pairs(pairs: list[PairView], cfg: TrainConfig) -> list[PairView]:
     return out[: cfg.first_n] if cfg.first_n else out
 
 
-def _pair_examples(d: Domain, p: PairView, fmt: str, broken: str, error: str, fixed: str) -> list[Example]:
+def _pair_examples(d: Domain, p: PairView, fmt: str, *, broken: str, error: str, fixed: str) -> list[Example]:
     prompts = d.train_prompts(p, fmt, broken, error)
     rep = Example(prompts["repair"], d.train_target(p, "repair", broken, fixed), p.id, "pair")
     sol = Example(prompts["solve"], d.train_target(p, "solve", broken, fixed), p.id, "pair")
@@ -59,7 +59,7 @@ def build_examples(
         while any(i == j for i, j in enumerate(order)):  # a derangement: no pair keeps its own broken input
             rng.shuffle(order)
         for p, q in zip(pairs, (pairs[j] for j in order)):
-            examples += _pair_examples(d, p, fmt, q.broken, q.error, p.fixed)
+            examples += _pair_examples(d, p, fmt, broken=q.broken, error=q.error, fixed=p.fixed)
     elif cfg.control == "rft":  # the model's own passing attempts, no broken input
         examples = [
             Example(
@@ -77,7 +77,7 @@ def build_examples(
                 fixed = corrupt(p)
             elif cfg.control == "format":
                 fixed = d.format_stub(p)
-            examples += _pair_examples(d, p, fmt, p.broken, p.error, fixed)
+            examples += _pair_examples(d, p, fmt, broken=p.broken, error=p.error, fixed=fixed)
     n_keep = 0 if cfg.control == "overcorrect" else round(cfg.keep_correct * len(pairs))
     for p in keep[:n_keep]:  # right stays right: the input is a passing attempt, the target keeps it
         prompt, completion = d.keep_example(p, fmt)

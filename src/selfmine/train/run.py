@@ -164,12 +164,12 @@ def _trained(
             }
             for p in chosen
         ]
-        return train_dpo(rows, cfg, model_path, out, progress), len(rows)
+        return train_dpo(rows, cfg, model_path, out, progress=progress), len(rows)
     from .trainers import train_sft
 
     examples = build_examples(chosen, keep, cfg, corrupt, domain)
     (out / "examples.jsonl").write_text("".join(json.dumps(e.__dict__) + "\n" for e in examples))
-    return train_sft(examples, cfg, model_path, out, progress), len(examples)
+    return train_sft(examples, cfg, model_path, out, progress=progress), len(examples)
 
 
 def _precision(cfg: TrainConfig) -> dict:

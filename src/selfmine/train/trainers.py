@@ -110,7 +110,7 @@ def _completion_only_trainer():
 
 
 def train_sft(
-    examples: list[Example], cfg: TrainConfig, model_path: str, out: Path, progress: bool = True, callbacks=None
+    examples: list[Example], cfg: TrainConfig, model_path: str, out: Path, *, progress: bool = True, callbacks=None
 ):
     from datasets import Dataset
     from transformers import set_seed
@@ -132,7 +132,7 @@ def train_sft(
     return trainer
 
 
-def train_dpo(rows: list[dict], cfg: TrainConfig, model_path: str, out: Path, progress: bool = True):
+def train_dpo(rows: list[dict], cfg: TrainConfig, model_path: str, out: Path, *, progress: bool = True):
     from datasets import Dataset
     from transformers import set_seed
     from trl import DPOConfig, DPOTrainer
