@@ -3,8 +3,10 @@ may change, another kind of machine, the layout boundary, fresh output folders, 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from selfmine.errors import UserError
 from selfmine.ledger import Ledger
 from selfmine.ledger.rundir import LAYOUT, RunDir, RunDirError
 
+BEFORE_LAYOUT = Path(__file__).parent / "fixtures" / "run-dir-before-layout"  # see its SOURCE.md
 SETTINGS = {"engine.model": "m", "mine.problems": 8, "numerics.device": "cpu:avx2", "numerics.dtype": "float32"}
 
 
@@ -98,3 +101,27 @@ def test_an_older_run_dir_is_one_line_from_the_cli(tmp_path, tiny_model, data_di
         lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
         assert r.returncode != 0 and len(lines) == 1 and "older selfmine" in lines[0], (verb, r.stderr)
     assert (run / "ledger.sqlite").read_bytes() == before
+
+
+def test_a_run_dir_made_by_the_selfmine_before_the_layout_is_refused_in_one_line_and_left_as_it_was(tmp_path):
+    """The kept fixture: a real `selfmine mine` run dir of the version before the run-dir layout (a mined
+    round, its stage done). Resuming it with today's seeds and records would differ, so every command that
+    resumes a run dir refuses it in one line, and nothing in it changes."""
+    run = tmp_path / "old"
+    shutil.copytree(BEFORE_LAYOUT, run, ignore=shutil.ignore_patterns("*.md"))
+    before = (run / "ledger.sqlite").read_bytes()
+    with pytest.raises(RunDirError, match="made by an older selfmine") as e:
+        with RunDir(run).hold():
+            pass
+    assert "\n" not in str(e.value)
+    for verb in ("mine", "run"):
+        r = subprocess.run(
+            [sys.executable, "-m", "selfmine.cli", verb, "--run-dir", str(run), "--no-progress"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and "older selfmine" in lines[0], (verb, r.stderr)
+    assert (run / "ledger.sqlite").read_bytes() == before
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "ledger.sqlite"]  # the lock file only, as hold() makes
