@@ -253,6 +253,36 @@ def test_generate_json_is_alone_on_stdout(monkeypatch, capfd):
     assert "loading weights" in err and "converting" in err
 
 
+def _noisy(result):
+    def work(*a, **k):
+        print("python-level noise")
+        sys.stdout.flush()
+        os.write(1, b"fd-level noise\n")
+        return result
+
+    return work
+
+
+def test_eval_pool_json_is_alone_on_stdout(tmp_path, monkeypatch, capfd):
+    for seed in ("s0", "s1"):
+        (tmp_path / seed / "eval").mkdir(parents=True)
+        (tmp_path / seed / "eval" / "base.json").write_text("{}")
+    monkeypatch.setattr("selfmine.evaluate.pool.pool", _noisy({"humaneval": {"pooled": True}}))
+    assert run_main(monkeypatch, "eval", "pool", str(tmp_path / "s0"), str(tmp_path / "s1"), "--json") == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out) == {"humaneval": {"pooled": True}}
+    assert "python-level noise" in err and "fd-level noise" in err
+
+
+def test_pairs_import_prints_its_json_alone_on_stdout(tmp_path, monkeypatch, capfd):
+    (tmp_path / "pairs.jsonl").write_text("")
+    monkeypatch.setattr("selfmine.transfer.import_pairs", _noisy({"imported": 0, "skipped": 0}))
+    assert run_main(monkeypatch, "pairs", "import", str(tmp_path / "pairs.jsonl"), "--run-dir", str(tmp_path)) == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out) == {"imported": 0, "skipped": 0}
+    assert "python-level noise" in err and "fd-level noise" in err
+
+
 def test_judge_prints_what_the_program_wrote_without_terminal_control(tmp_path, monkeypatch, capfd):
     """A program's exception message reaches the terminal with its escape sequences shown, not obeyed."""
     (tmp_path / "s.py").write_text("def f():\n    raise ValueError('\\x1b[2J\\x1b]0;owned\\x07\\rgone')\n")
