@@ -164,6 +164,12 @@ def main() -> None:
     ap.add_argument("--modes", default="greedy,sampling")
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--sides", default=default_sides(), help="which of: " + ", ".join(SIDES))
+    ap.add_argument(
+        "--record",
+        action="store_true",
+        help="write the hf (slots) and vllm rates of the last model and largest batch, per mode, into this "
+        "machine's own table for `engine.backend: auto` (measured.json under $SELFMINE_HOME)",
+    )
     args = ap.parse_args()
     modes = {
         "greedy": SamplingParams(max_tokens=args.max_tokens, stop=STOPS),
@@ -213,6 +219,22 @@ def main() -> None:
     print("\nsummary (tok/s):")
     for name, mode, b, got in summary:
         print(f"  {name} {mode} batch {b}: " + ", ".join(f"{k} {v:.1f}" for k, v in got.items()))
+    if args.record:
+        record(summary, dtype=args.dtype)
+
+
+def record(summary: list, *, dtype: str) -> None:
+    """The rates `engine.backend: auto` decides by: hf (the slots side) against vllm, per mode."""
+    from selfmine.engine import auto
+    from selfmine.engine.numerics import numerics
+
+    machine = numerics("hf", dtype)["device"]
+    for name, mode, b, got in summary:  # later rows (the last model, larger batches) win
+        if {"slots", "vllm"} <= got.keys():
+            auto.record(machine, mode, {"hf": round(got["slots"], 2), "vllm": round(got["vllm"], 2)})
+            print(
+                f"recorded for auto on {machine}, {mode}: {name} batch {b}: hf {got['slots']:.1f}, vllm {got['vllm']:.1f}"
+            )
 
 
 if __name__ == "__main__":

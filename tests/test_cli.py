@@ -246,7 +246,7 @@ def test_generate_json_is_alone_on_stdout(monkeypatch, capfd):
         return Loud()
 
     monkeypatch.setattr("selfmine.engine.get_engine", get_engine)
-    assert run_main(monkeypatch, "generate", "-p", "hi", "--n", "2", "--json") == 0
+    assert run_main(monkeypatch, "generate", "-p", "hi", "--n", "2", "--backend", "hf", "--json") == 0
     out, err = capfd.readouterr()
     data = json.loads(out)
     assert data["engine"] == {"backend": "loud"} and len(data["completions"]) == 2

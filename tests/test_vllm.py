@@ -154,3 +154,22 @@ def test_selfmine_run_on_the_vllm_backend_end_to_end(tmp_path, tiny_model, data_
         for rep in (base, tuned)
     ]
     assert len(samples[0]) == len(samples[1]) == 2
+
+
+def test_auto_takes_vllm_where_this_machine_measured_it_faster_and_hf_where_not(tmp_path, monkeypatch):
+    """`engine.backend: auto` with vLLM really installed: this machine's own measurement decides, per mode."""
+    from selfmine.config import EngineConfig
+    from selfmine.engine import auto
+    from selfmine.engine.numerics import numerics
+    from selfmine.scale import resolve
+
+    monkeypatch.setenv("SELFMINE_HOME", str(tmp_path))
+    here = numerics("hf", "auto")["device"]
+    if here.startswith("cuda"):
+        pytest.skip("on a GPU auto takes vLLM without a measurement")
+    assert auto.vllm_installed()
+    auto.record(here, "greedy", {"hf": 10.0, "vllm": 20.0})
+    auto.record(here, "sampling", {"hf": 10.0, "vllm": 10.5})
+    cfg, choice = resolve(EngineConfig(), "greedy")
+    assert cfg.backend == "vllm" and "2.00x" in choice.reason
+    assert resolve(EngineConfig(), "sampling")[0].backend == "hf"

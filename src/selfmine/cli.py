@@ -60,7 +60,14 @@ Model = Annotated[
     ),
 ]
 Adapter = Annotated[Optional[Path], typer.Option("--adapter", help="A PEFT LoRA adapter directory to apply.")]
-Backend = Annotated[str, typer.Option("--backend", help="The generation backend: hf, vllm or openai.")]
+Backend = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="The generation backend: auto (the one measured fastest on this machine for this job; hf where "
+        "vLLM is not installed), hf, vllm or openai.",
+    ),
+]
 Dtype = Annotated[
     str,
     typer.Option(
@@ -211,7 +218,7 @@ def generate(
     prompt: str = typer.Option(..., "--prompt", "-p", help="The prompt text (\\n and \\t escapes are understood)."),
     model: Model = None,
     adapter: Adapter = None,
-    backend: Backend = "hf",
+    backend: Backend = "auto",
     n: int = typer.Option(1, "--n", min=1, help="How many completions to sample."),
     temperature: Temperature = 0.0,
     top_p: float = typer.Option(
@@ -227,6 +234,8 @@ def generate(
     """Sample completions from a model (a raw completion by default: right for base models)."""
     from .config import EngineConfig
     from .engine import SamplingParams, get_engine
+    from .engine.auto import mode_of
+    from .scale import resolve
 
     if adapter is not None and not (adapter / "adapter_config.json").exists():
         fail(f"not a PEFT adapter directory (no adapter_config.json): {adapter}")
@@ -239,14 +248,17 @@ def generate(
             stop=[_unescape(s) for s in stop],
             seed=seed,
         )
-        engine = get_engine(backend, model, **EngineConfig(backend=backend, model=model, dtype=dtype).backend_kwargs())
+        engine_cfg, choice = resolve(
+            EngineConfig(backend=backend, model=model, dtype=dtype), mode_of(n=n, temperature=temperature)
+        )
+        engine = get_engine(engine_cfg.backend, model, **engine_cfg.backend_kwargs())
         text = _unescape(prompt)
         if chat:
             from .engine.chat import chat_prompt
 
             text = chat_prompt(engine, text)
         completions = engine.generate([text], params, adapter=str(adapter) if adapter else None)[0]
-        info = engine.info()
+        info = {**engine.info(), **({"auto": choice.info()} if choice else {})}
     if as_json:
         typer.echo(
             json.dumps({"engine": info, "prompt": text, "completions": [c.to_dict() for c in completions]}, indent=2)
@@ -495,7 +507,7 @@ def eval_run(
     ),
     model: Model = None,
     adapter: Adapter = None,
-    backend: Backend = "hf",
+    backend: Backend = "auto",
     fmt: str = typer.Option(
         "raw", "--format", help="The prompt format: raw (a completion; right for base models) or chat."
     ),
@@ -519,6 +531,7 @@ def eval_run(
         quiet_libraries()
     from .config import EngineConfig, ScaleConfig
     from .datasets import data_dir as resolve_data_dir
+    from .engine.auto import mode_of
     from .evaluate import evaluate, write
     from .scale import connected, make_engine
 
@@ -530,7 +543,9 @@ def eval_run(
     resolve_data_dir(data_dir)
     with connected(ray_address), value_errors_are_usage():
         engine = make_engine(
-            EngineConfig(backend=backend, model=model, dtype=dtype), ScaleConfig(ray_address=ray_address)
+            EngineConfig(backend=backend, model=model, dtype=dtype),
+            ScaleConfig(ray_address=ray_address),
+            mode_of(n=n, temperature=temperature),
         )
         report = evaluate(
             engine,

@@ -51,7 +51,11 @@ class ConfigError(UserError):
 
 
 class EngineConfig(Section):
-    backend: Literal["hf", "vllm", "openai"] = "hf"
+    backend: Literal["auto", "hf", "vllm", "openai"] = Field(
+        "auto",
+        description="auto: per job (greedy or sampling), the backend measured fastest on this kind of machine "
+        "(engine/auto.py; hf where vLLM is not installed or not measured faster)",
+    )
     model: Optional[str] = None  # None: the embedded gemma-3-270m base
     dtype: str = "auto"
     batch_size: int = Field(32, ge=1)
@@ -63,13 +67,15 @@ class EngineConfig(Section):
         "each engine actor reserves this many GPUs of one node",
     )
 
-    def backend_kwargs(self) -> dict:
-        """The settings that apply to the chosen backend, as `get_engine` keyword arguments."""
-        if self.backend == "hf":
+    def backend_kwargs(self, backend: str | None = None) -> dict:
+        """The settings that apply to the chosen backend (`backend`, for `auto` once resolved), as
+        `get_engine` keyword arguments."""
+        backend = backend or self.backend
+        if backend == "hf":
             return {"dtype": self.dtype, "batch_size": self.batch_size}
-        if self.backend == "openai":
+        if backend == "openai":
             return {"base_url": self.base_url}
-        if self.backend == "vllm":
+        if backend == "vllm":
             extra = {"tensor_parallel_size": self.tensor_parallel_size} if self.tensor_parallel_size > 1 else {}
             return {"dtype": self.dtype, "batch_size": self.batch_size, **extra}
         return {}

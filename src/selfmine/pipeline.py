@@ -11,6 +11,7 @@ from pathlib import Path
 from . import train as training  # the stage, looked up when it runs: training.train
 from .config import RunConfig, flatten
 from .engine import Engine
+from .engine.auto import mode_of
 from .engine.numerics import numerics
 from .errors import UserError
 from .evaluate import evaluate, write
@@ -19,7 +20,7 @@ from .evaluate.reuse import reused
 from .ledger import MINED_KINDS
 from .ledger.rundir import RunDir
 from .mine import mine, mining_settings
-from .scale import LazyEngine, connected
+from .scale import LazyEngine, connected, resolve
 from .transfer import import_pairs_file
 
 
@@ -36,7 +37,16 @@ class Pipeline:
 
     @property
     def engine(self) -> Engine:
-        return self._engine.get()
+        """The engine mining samples with."""
+        return self._engine.get("sampling")
+
+    @property
+    def eval_mode(self) -> str:
+        return mode_of(n=self.cfg.eval.n, temperature=self.cfg.eval.temperature)
+
+    @property
+    def eval_engine(self) -> Engine:
+        return self._engine.get(self.eval_mode)
 
     def release_engine(self) -> None:
         self._engine.release()
@@ -51,6 +61,8 @@ class Pipeline:
         """The settings that decide a stage's output, as dotted keys: a finished stage is reused only when
         they are unchanged."""
         c = self.cfg.model_dump(mode="json")
+        mode = self.eval_mode if name == "baseline" or name.startswith("eval:") else "sampling"
+        c["engine"]["backend"] = resolve(self.cfg.engine, mode)[0].backend  # auto: the backend it runs on
         engine = {"engine": c["engine"], "seed": c["seed"], "numerics": self.numerics}
         mine = {**engine, "domain": c["domain"], "mine": c["mine"]}
         train = {
@@ -96,7 +108,7 @@ class Pipeline:
         c = self.cfg.eval
         source = self.cfg.pipeline.reuse_base.get(out) if adapter is None else None
         if source:
-            info = self.engine.info()  # the engine mining loads next anyway
+            info = self.eval_engine.info()  # the engine an evaluation loads next anyway
             report = reused(
                 source,
                 benches=c.benches,
@@ -112,7 +124,7 @@ class Pipeline:
             self.echo(f"[{out}] taken from {source} (greedy, seed-free; matched by {report['reused_from']['matched']})")
             return {"reused_from": report["reused_from"]}
         report = evaluate(
-            self.engine,
+            self.eval_engine,
             c.benches,
             fmt="chat" if out.endswith(CHAT) else c.format,
             n=c.n,

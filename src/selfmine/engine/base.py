@@ -16,6 +16,7 @@ class Engine(ABC):
     name: str = "engine"
     model_name: str = ""
     holds_accelerator: bool = False  # True: close() before training, which needs the same GPU memory
+    chosen: dict | None = None  # engine.backend auto: which backend it chose and why (engine/auto.py)
 
     @abstractmethod
     def generate(
@@ -32,6 +33,10 @@ class Engine(ABC):
     def info(self) -> dict:
         """What a result needs to say about how it was generated."""
         return {"backend": self.name, "model": self.model_name}
+
+    def describe(self) -> dict:
+        """`info()`, with the `auto` choice that picked this backend: what a result records."""
+        return {**self.info(), **({"auto": self.chosen} if self.chosen else {})}
 
     def close(self) -> None:
         pass

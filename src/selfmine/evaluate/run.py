@@ -144,7 +144,7 @@ def _header(engine, *, fmt: str, adapter, sampling: dict, limit) -> dict:
     """A result's settings and provenance, before any benchmark's summary."""
     return {
         "format": fmt,
-        "engine": engine.info() if engine else {"backend": "samples"},
+        "engine": engine.describe() if engine else {"backend": "samples"},
         "adapter": adapter,
         "sampling": sampling,
         "limit": limit,

@@ -17,7 +17,7 @@ from ..funnel import format_stats, total_stats
 from ..ledger import Attempt, Ledger
 from ..ledger.rundir import RunDir
 from ..provenance import stamp
-from ..scale import connected, make_engine
+from ..scale import connected, make_engine, resolve
 from ..tasks.base import Domain
 from ..tasks.gates import Gates
 from ..tasks.propose import Slot
@@ -35,6 +35,7 @@ def settings(cfg: RunConfig) -> dict:
     """What decides what is mined, as dotted keys: the stage "mine" of a run, a study or `selfmine mine`
     (train and eval settings may change between reruns; these may not, but for MAY_GROW)."""
     c = cfg.model_dump(mode="json")
+    c["engine"]["backend"] = resolve(cfg.engine, "sampling")[0].backend  # auto: what mining runs on
     machine = numerics(cfg.engine.backend, cfg.engine.dtype)
     return flatten(
         {"engine": c["engine"], "seed": c["seed"], "numerics": machine, "domain": c["domain"], "mine": c["mine"]}
@@ -63,7 +64,7 @@ def _mine(rd: RunDir, cfg: RunConfig, engine, progress, echo) -> dict:
         engine = engine or make_engine(cfg.engine, cfg.scale)
         if ledger.get_meta("config") is None:
             ledger.set_meta("config", cfg.model_dump(mode="json"))
-            ledger.set_meta("provenance", {**stamp(), "engine": engine.info(), "data_checksums": checksums})
+            ledger.set_meta("provenance", {**stamp(), "engine": engine.describe(), "data_checksums": checksums})
         ledger.set_meta("config", cfg.model_dump(mode="json"))  # the effective config (problems may grow)
         ledger.set_stage("mine", "running", settings=decided_by)
         all_stats = []

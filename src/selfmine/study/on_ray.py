@@ -13,9 +13,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..config import EngineConfig, TrainConfig
-from ..engine import get_engine
+from ..config import EngineConfig, ScaleConfig, TrainConfig
+from ..engine.auto import mode_of
 from ..evaluate import evaluate, write
+from ..scale import make_engine
 from ..scale.cluster import ray_init
 from ..scale.nodes import live_nodes
 from ..scale.ray_engine import adapter_files, write_files
@@ -50,8 +51,8 @@ def train_arm(train_cfg: dict, model: str | None, pairs, keep, *, source: str, d
 def eval_arm(engine_cfg: dict, kwargs: dict, trained: dict | None) -> dict:
     """Runs in a Ray task: one evaluation, with the adapter's files when the arm is tuned. A training
     task's result passed here makes Ray run this task after that training."""
-    e = EngineConfig(**engine_cfg)
-    engine = get_engine(e.backend, e.model, **e.backend_kwargs())
+    mode = mode_of(n=kwargs.get("n", 1), temperature=kwargs.get("temperature", 0.0))
+    engine = make_engine(EngineConfig(**engine_cfg), ScaleConfig(), mode)  # auto: decided on this node
     try:
         with tempfile.TemporaryDirectory() as d:
             if trained is not None:

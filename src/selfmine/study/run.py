@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import RunConfig, flatten
+from ..engine.auto import mode_of
 from ..engine.numerics import numerics
 from ..evaluate import evaluate, write
 from ..ledger import MINED_KINDS
 from ..ledger.rundir import RunDir
 from ..mine import mine
-from ..scale import LazyEngine, connected
+from ..scale import LazyEngine, connected, resolve
 from ..train import train
 from ..transfer import import_pairs_file
 from .analyse import analyse
@@ -26,7 +27,13 @@ from .report import write_report
 def settings(cfg: RunConfig) -> dict:
     """What decides a study's arms, as dotted keys: all of its configuration but where it runs (scale.*),
     and the kind of machine. Its arms are comparable only if they were all made with one of these."""
-    flat = flatten({**cfg.model_dump(mode="json"), "numerics": numerics(cfg.engine.backend, cfg.engine.dtype)})
+    c = cfg.model_dump(mode="json")
+    chosen = {mode: resolve(cfg.engine, mode)[0].backend for mode in ("greedy", "sampling")}
+    if len(set(chosen.values())) == 1:  # auto: the backend(s) its arms run on
+        c["engine"]["backend"] = chosen["greedy"]
+    else:
+        c["engine"]["backend"] = ",".join(f"{mode}:{backend}" for mode, backend in chosen.items())
+    flat = flatten({**c, "numerics": numerics(cfg.engine.backend, cfg.engine.dtype)})
     return {k: v for k, v in flat.items() if not k.startswith("scale.")}
 
 
@@ -47,7 +54,8 @@ class Study:
 
     @property
     def engine(self):
-        return self._engine.get()
+        """The engine mining samples with (an arm's evaluation asks `_engine` for its own mode)."""
+        return self._engine.get("sampling")
 
     def _release(self) -> None:
         self._engine.release()
@@ -110,12 +118,13 @@ class Study:
         name, path = f"study:eval:{arm.key}", self.result_path(arm)
         if self.finished(name) is None:
             self.echo(f"[study] evaluating {arm.key}")
+            kwargs = self.eval_kwargs(arm)
             report = evaluate(
-                self.engine,
+                self._engine.get(mode_of(n=kwargs["n"], temperature=kwargs["temperature"])),
                 adapter=str(self.adapter_dir(arm.adapter)) if arm.adapter else None,
                 progress=self.progress,
                 echo=self.echo,
-                **self.eval_kwargs(arm),
+                **kwargs,
             )
             report["arm"] = arm.key
             path.parent.mkdir(parents=True, exist_ok=True)
