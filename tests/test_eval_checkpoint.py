@@ -22,6 +22,9 @@ class Counting:
     def info(self):
         return self.engine.info()
 
+    def describe(self):
+        return self.engine.describe()
+
     def generate(self, prompts, params, adapter=None, progress=False, seeds=None):
         self.calls += 1
         if self.calls == self.kill_at:
