@@ -76,3 +76,31 @@ def test_committed_samples_rescore_to_the_committed_verdicts(path):
         assert len(want) == (len(committed["benches"][b]["per_task"]) if ALL else len(keep[b])) > 0, b
         if ALL:
             assert again["benches"][b]["pass@1"] == pytest.approx(committed["benches"][b]["pass@1"])
+
+
+SEEDS = sorted({p.parent for p in FILES if (p.parent / "adapter.json").exists() and (p.parent / "base.json").exists()})
+
+
+@pytest.mark.skipif(not SEEDS, reason="no committed seed has both a base and an adapter yet")
+def test_the_pooled_table_is_printed_from_committed_results_and_agrees_with_their_verdicts(monkeypatch, capfd):
+    """`selfmine eval pool` reads committed results folders as they are; its adapter-vs-base difference is the
+    mean of the per-task differences of the committed verdicts, averaged over seeds."""
+    import sys
+
+    from selfmine import cli
+
+    monkeypatch.setattr(sys, "argv", ["selfmine", "eval", "pool", *map(str, SEEDS), "--json"])
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 0
+    pooled = json.loads(capfd.readouterr().out)
+    for bench, got in pooled.items():
+        per_seed = []
+        for seed in SEEDS:
+            arms = {a: json.loads((seed / f"{a}.json").read_text())["benches"][bench] for a in ("base", "adapter")}
+            verdicts = {a: {t["task_id"]: t["samples"][0]["passed"] for t in r["per_task"]} for a, r in arms.items()}
+            per_seed.append(verdicts)
+        tasks = set.intersection(*(set(v["base"]) & set(v["adapter"]) for v in per_seed))
+        diffs = [sum(v["adapter"][t] - v["base"][t] for v in per_seed) / len(per_seed) for t in tasks]
+        assert got["vs_base"]["adapter"]["tasks"] == len(tasks)
+        assert got["vs_base"]["adapter"]["diff"] == pytest.approx(sum(diffs) / len(diffs))

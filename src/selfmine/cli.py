@@ -666,7 +666,9 @@ def eval_export(
 @eval_app.command("pool")
 def eval_pool(
     runs: list[Path] = typer.Argument(
-        ..., help="The run directories of one experiment, one per seed (each has eval/*.json)."
+        ...,
+        help="One directory per seed of one experiment: a run directory (its eval/*.json) or a committed "
+        "results folder (its *.json, e.g. results/cpu-qwen2.5-coder-0.5b/s1).",
     ),
     main: str = typer.Option("adapter", "--main", help="The arm whose lift counts (compared with the best control)."),
     as_json: AsJson = False,
@@ -679,9 +681,9 @@ def eval_pool(
 
     loaded = []
     for run in runs:
-        files = sorted((run / "eval").glob("*.json"))
+        files = sorted((run / "eval").glob("*.json")) or sorted(run.glob("*.json"))
         if not files:
-            fail(f"no evaluation results in {run / 'eval'}: is {run} a run directory?")
+            fail(f"no evaluation results in {run / 'eval'} or {run}: is {run} a run or results directory?")
         arms = {}
         for f in files:
             try:
