@@ -16,7 +16,7 @@ import time
 
 from selfmine.engine.hf import HFEngine
 from selfmine.engine.invariant import MIN_ROWS
-from selfmine.engine.types import SamplingParams, prompt_seeds
+from selfmine.engine.records import SamplingParams, prompt_seeds
 from selfmine.tasks.code_bench import load_tasks
 
 

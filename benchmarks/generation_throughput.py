@@ -28,7 +28,7 @@ import time
 import torch
 
 from selfmine.engine.hf import HFEngine
-from selfmine.engine.types import SamplingParams
+from selfmine.engine.records import SamplingParams
 
 STOPS = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"]
 FALLBACK = [

@@ -17,8 +17,8 @@ import torch
 from selfmine.config import TrainConfig
 from selfmine.datasets import reference_pairs
 from selfmine.engine import SamplingParams, get_engine, release_for_training
+from selfmine.engine.records import prompt_seeds
 from selfmine.engine.tiny import build_tiny_model
-from selfmine.engine.types import prompt_seeds
 from selfmine.train import train
 
 

@@ -231,7 +231,7 @@ def test_judge_json_is_alone_on_stdout(tmp_path, monkeypatch, capfd):
 
 def test_generate_json_is_alone_on_stdout(monkeypatch, capfd):
     """A backend that reports its loading on stdout (as some do) still leaves stdout to the JSON."""
-    from selfmine.engine.types import Completion
+    from selfmine.engine.records import Completion
 
     class Loud:
         def generate(self, prompts, params, adapter=None):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from selfmine.engine import EngineError, ModelError, SamplingParams, cut_at_stop, get_engine, resolve_model
-from selfmine.engine.types import prompt_seeds
+from selfmine.engine.records import prompt_seeds
 
 
 def test_cut_at_stop_earliest_and_never_inside():

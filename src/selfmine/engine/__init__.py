@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .base import Engine, EngineError, release_for_training
 from .models import DEFAULT_MODEL, LICENCE, ModelError, ensure_default_model, resolve_model, selfmine_home
-from .types import Completion, SamplingParams, cut_at_stop
+from .records import Completion, SamplingParams, cut_at_stop
 
 BACKENDS = ("hf", "vllm", "openai")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from ..errors import UserError
-from .types import Completion, SamplingParams
+from .records import Completion, SamplingParams
 
 
 class EngineError(UserError):

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import torch
 
+from ..seeds import mix_seed
 from . import invariant, onednn, slots
 from .base import Engine
 from .models import resolve_model
 from .numerics import cpu_has_native_bf16
-from .types import Completion, SamplingParams, mix_seed, prompt_seeds
+from .records import Completion, SamplingParams, prompt_seeds
 
 NUCLEUS_CANDIDATES = 256
 

@@ -60,14 +60,14 @@ def linears(model: torch.nn.Module, enabled: bool = True):
     mods = []
     if enabled:
         mods = [
-            m
-            for m in model.modules()
-            if type(m) is torch.nn.Linear and m.weight.device.type == "cpu" and available(m.weight.dtype)
+            layer
+            for layer in model.modules()
+            if type(layer) is torch.nn.Linear and layer.weight.device.type == "cpu" and available(layer.weight.dtype)
         ]
-    for m in mods:
-        m.forward = types.MethodType(_forward, m)
+    for layer in mods:
+        layer.forward = types.MethodType(_forward, layer)
     try:
         yield len(mods)
     finally:
-        for m in mods:
-            m.__dict__.pop("forward", None)
+        for layer in mods:
+            layer.__dict__.pop("forward", None)

@@ -12,7 +12,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from .base import Engine, EngineError
-from .types import Completion, SamplingParams, cut_at_stop, prompt_seeds
+from .records import Completion, SamplingParams, cut_at_stop, prompt_seeds
 
 
 class OpenAIEngine(Engine):

@@ -24,9 +24,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import torch
+from transformers.cache_utils import DynamicCache, DynamicLayer
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .invariant import MIN_ROWS
-from .types import Completion, SamplingParams, cut_at_stop
+from .records import Completion, SamplingParams, cut_at_stop
 
 BLOCK = 512
 
@@ -38,8 +41,6 @@ class Unsupported(Exception):
 def supported(model, cache) -> bool:
     """Whether a prompt's prefill cache and the model's attention fit the slot layout: transformers' SDPA
     attention, plain or sliding-window layers, no logit soft-capping."""
-    from transformers.cache_utils import DynamicCache, DynamicLayer
-
     config = model.config
     return (
         getattr(config, "_attn_implementation", None) == "sdpa"
@@ -49,96 +50,85 @@ def supported(model, cache) -> bool:
     )
 
 
-def _slot_layer_class():
-    from transformers.cache_utils import DynamicLayer
+class SlotLayer(DynamicLayer):
+    """One layer's keys and values for every slot, [slots, heads, width, dim]. `update` stores each
+    row's new token at that row's own column and returns the whole buffer (the mask picks the keys)."""
 
-    class SlotLayer(DynamicLayer):
-        """One layer's keys and values for every slot, [slots, heads, width, dim]. `update` stores each
-        row's new token at that row's own column and returns the whole buffer (the mask picks the keys)."""
+    def __init__(self, owner, window: int | None):
+        super().__init__()
+        self.owner, self.sliding_window, self.is_sliding = owner, window, window is not None
 
-        def __init__(self, owner, window: int | None):
-            super().__init__()
-            self.owner, self.sliding_window, self.is_sliding = owner, window, window is not None
+    def update(self, key_states, value_states, *args, **kwargs):
+        rows, cols = self.owner.rows_index, self.owner.cols
+        self.keys[rows, :, cols] = key_states[:, :, 0]
+        self.values[rows, :, cols] = value_states[:, :, 0]
+        return self.keys, self.values
 
-        def update(self, key_states, value_states, *args, **kwargs):
-            rows, cols = self.owner.rows_index, self.owner.cols
-            self.keys[rows, :, cols] = key_states[:, :, 0]
-            self.values[rows, :, cols] = value_states[:, :, 0]
-            return self.keys, self.values
+    def get_seq_length(self) -> int:
+        return self.owner.width
 
-        def get_seq_length(self) -> int:
-            return self.owner.width
-
-        def get_mask_sizes(self, *args, **kwargs) -> tuple[int, int]:
-            return self.owner.width, 0
-
-    return SlotLayer
+    def get_mask_sizes(self, *args, **kwargs) -> tuple[int, int]:
+        return self.owner.width, 0
 
 
-def _cache_class():
-    from transformers.cache_utils import DynamicCache
+class SlotCache(DynamicCache):
+    """The decode cache of all slots (see the module docstring). `lengths[r]` tokens of slot r are
+    stored; the next token of slot r goes to column `lengths[r]`."""
 
-    class SlotCache(DynamicCache):
-        """The decode cache of all slots (see the module docstring). `lengths[r]` tokens of slot r are
-        stored; the next token of slot r goes to column `lengths[r]`."""
+    def __init__(self, config, like, rows: int, width: int):
+        super().__init__(config=config)
+        windows = [getattr(x, "sliding_window", None) if x.is_sliding else None for x in like.layers]
+        self.layers = [SlotLayer(self, w) for w in windows]
+        self.width = 0
+        self.lengths = [0] * rows
+        self._allocate(like, rows, _round_up(width))
 
-        def __init__(self, config, like, rows: int, width: int):
-            super().__init__(config=config)
-            layer_class = _slot_layer_class()
-            windows = [getattr(x, "sliding_window", None) if x.is_sliding else None for x in like.layers]
-            self.layers = [layer_class(self, w) for w in windows]
-            self.width = 0
-            self.lengths = [0] * rows
-            self._allocate(like, rows, _round_up(width))
+    def _allocate(self, like, rows: int, width: int) -> None:
+        for layer, src in zip(self.layers, like.layers):
+            h, d = src.keys.shape[1], src.keys.shape[3]
+            old = (layer.keys, layer.values) if layer.is_initialized else None
+            layer.keys = src.keys.new_zeros((rows, h, width, d))
+            layer.values = src.values.new_zeros((rows, h, width, src.values.shape[3]))
+            if old is not None:
+                layer.keys[:, :, : self.width] = old[0]
+                layer.values[:, :, : self.width] = old[1]
+            layer.is_initialized, layer.device = True, layer.keys.device
+        self.width = width
 
-        def _allocate(self, like, rows: int, width: int) -> None:
-            for layer, src in zip(self.layers, like.layers):
-                h, d = src.keys.shape[1], src.keys.shape[3]
-                old = (layer.keys, layer.values) if layer.is_initialized else None
-                layer.keys = src.keys.new_zeros((rows, h, width, d))
-                layer.values = src.values.new_zeros((rows, h, width, src.values.shape[3]))
-                if old is not None:
-                    layer.keys[:, :, : self.width] = old[0]
-                    layer.values[:, :, : self.width] = old[1]
-                layer.is_initialized, layer.device = True, layer.keys.device
-            self.width = width
+    def ensure(self, columns: int) -> None:
+        """Room for `columns` tokens in every slot (widths stay multiples of BLOCK)."""
+        if columns > self.width:
+            self._allocate(self, len(self.lengths), _round_up(columns))
 
-        def ensure(self, columns: int) -> None:
-            """Room for `columns` tokens in every slot (widths stay multiples of BLOCK)."""
-            if columns > self.width:
-                self._allocate(self, len(self.lengths), _round_up(columns))
+    def place(self, slots: list[int], prompt_cache, length: int) -> None:
+        """Copy a prompt's prefilled keys into `slots`: token t at column t (a sliding layer's cache
+        holds only its last window - 1 tokens; the columns before them are masked anyway)."""
+        self.ensure(length + 1)
+        idx = torch.tensor(slots, device=self.layers[0].keys.device)
+        for layer, src in zip(self.layers, prompt_cache.layers):
+            held = src.keys.shape[2]
+            layer.keys[idx, :, length - held : length] = src.keys[0]
+            layer.values[idx, :, length - held : length] = src.values[0]
+        for s in slots:
+            self.lengths[s] = length
 
-        def place(self, slots: list[int], prompt_cache, length: int) -> None:
-            """Copy a prompt's prefilled keys into `slots`: token t at column t (a sliding layer's cache
-            holds only its last window - 1 tokens; the columns before them are masked anyway)."""
-            self.ensure(length + 1)
-            idx = torch.tensor(slots, device=self.layers[0].keys.device)
-            for layer, src in zip(self.layers, prompt_cache.layers):
-                held = src.keys.shape[2]
-                layer.keys[idx, :, length - held : length] = src.keys[0]
-                layer.values[idx, :, length - held : length] = src.values[0]
-            for s in slots:
-                self.lengths[s] = length
+    def keep(self, slots: list[int]) -> None:
+        """Only these slots, in this order, from now on."""
+        idx = torch.tensor(slots, device=self.layers[0].keys.device)
+        for layer in self.layers:
+            layer.keys, layer.values = layer.keys[idx], layer.values[idx]
+        self.lengths = [self.lengths[s] for s in slots]
 
-        def keep(self, slots: list[int]) -> None:
-            """Only these slots, in this order, from now on."""
-            idx = torch.tensor(slots, device=self.layers[0].keys.device)
-            for layer in self.layers:
-                layer.keys, layer.values = layer.keys[idx], layer.values[idx]
-            self.lengths = [self.lengths[s] for s in slots]
-
-        def begin_step(self) -> None:
-            """Columns to write this step and the key masks (per window size) that attention reads."""
-            dev = self.layers[0].keys.device
-            self.cols = torch.tensor(self.lengths, device=dev)
-            self.rows_index = torch.arange(len(self.lengths), device=dev)
-            span = torch.arange(self.width, device=dev)[None, :]
-            pos = self.cols[:, None]
-            self.masks = {None: (span <= pos)[:, None, None, :]}
-            for window in {x.sliding_window for x in self.layers if x.is_sliding}:
-                self.masks[window] = ((span <= pos) & (span > pos - window))[:, None, None, :]
-
-    return SlotCache
+    def begin_step(self) -> None:
+        """Columns to write this step and the key masks (per window size) that attention reads."""
+        dev = self.layers[0].keys.device
+        self.cols = torch.tensor(self.lengths, device=dev)
+        self.rows_index = torch.arange(len(self.lengths), device=dev)
+        span = torch.arange(self.width, device=dev)[None, :]
+        pos = self.cols[:, None]
+        self.masks = {None: (span <= pos)[:, None, None, :]}
+        for window in {x.sliding_window for x in self.layers if x.is_sliding}:
+            self.masks[window] = ((span <= pos) & (span > pos - window))[:, None, None, :]
 
 
 def _round_up(columns: int) -> int:
@@ -151,8 +141,6 @@ _ACTIVE: list = []  # the SlotCache of the forward pass now running (attention r
 def slot_attention(module, query, key, value, attention_mask, **kwargs):
     """One SDPA call for all slots of a decode step, each row over its own keys (the cache's masks);
     anything else (prefill) goes to transformers' SDPA unchanged."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     cache = _ACTIVE[-1] if _ACTIVE else None
     if cache is None or query.shape[2] != 1 or key.shape[0] != len(cache.lengths) or key.shape[2] != cache.width:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
@@ -208,8 +196,6 @@ class SlotDecoder:
         self.max_stop = max((len(s) for s in params.stop), default=0)
 
     def run(self, items: list[tuple[int, int, int]], slots: int) -> None:
-        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-
         queue = deque(items)
         rows: list[Row | None] = [None] * max(MIN_ROWS, min(slots, sum(k for _, _, k in items)))
         self.cache, self.logits = None, None
@@ -242,7 +228,7 @@ class SlotDecoder:
                 if not supported(self.model, prefill):
                     raise Unsupported
 
-                self.cache = _cache_class()(self.model.config, prefill, len(rows), len(ids) + 1)
+                self.cache = SlotCache(self.model.config, prefill, len(rows), len(ids) + 1)
                 self.logits = out.logits.new_zeros((len(rows), out.logits.shape[-1]))
             self.cache.place(free[:k], prefill, len(ids))
             self.logits[free[:k]] = out.logits[0, -1]

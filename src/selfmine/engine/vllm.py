@@ -18,7 +18,7 @@ from pathlib import Path
 from .base import Engine, EngineError
 from .hf import NUCLEUS_CANDIDATES  # the same candidate set as the hf engine
 from .models import resolve_model
-from .types import Completion, SamplingParams, cut_at_stop, prompt_seeds
+from .records import Completion, SamplingParams, cut_at_stop, prompt_seeds
 
 
 class VLLMEngine(Engine):

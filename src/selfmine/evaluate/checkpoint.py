@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..engine import Completion
 from ..engine.numerics import cpu_isa
-from ..engine.types import prompt_seeds
+from ..engine.records import prompt_seeds
 
 CHUNK = 128  # prompts per checkpointed generate call (4 decode batches: the tail of a chunk costs little)
 

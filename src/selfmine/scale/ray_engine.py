@@ -1,6 +1,6 @@
 """Generation on a Ray cluster: one engine actor per GPU (per CPU-only node for the hf engine), prompts
 cut into shards that idle actors pull, completions reassembled in prompt order. Every prompt keeps its own
-seed (`engine.types.prompt_seeds`), so the samples do not depend on how the prompts were sharded, on
+seed (`engine.records.prompt_seeds`), so the samples do not depend on how the prompts were sharded, on
 which actor ran them, or on a shard being run again after its actor died. Adapters travel as bytes
 through Ray's object store and are written once per node: they are applied per request, never merged."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..engine import get_engine
 from ..engine.base import Engine, EngineError
-from ..engine.types import Completion, SamplingParams, prompt_seeds
+from ..engine.records import Completion, SamplingParams, prompt_seeds
 from .cluster import ray_init
 from .nodes import live_nodes, pinned_actor_options
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..seeds import mix_seed  # noqa: F401  (engine.types.mix_seed is the name callers know)
+from ..seeds import mix_seed
 
 
 @dataclass
