@@ -119,3 +119,29 @@ def test_chat_arms_are_pooled_against_the_chat_base():
     out = pool(runs)
     assert set(out) == {"humaneval", "humaneval@chat"}
     assert set(out["humaneval@chat"]["vs_base"]) == {"adapter@chat"} and out["humaneval@chat"]["best_control"] is None
+
+
+def test_an_evalplus_bench_without_its_original_is_also_scored_on_its_base_tests():
+    """MBPP+ generated alone gives two scores (MBPP+, and MBPP as its base tests); HumanEval+ beside
+    HumanEval gives none extra (HumanEval is that score already)."""
+
+    def res(passed, base_passed, benches=("mbpp+",)):
+        out = _res([0])
+        out["benches"] = {
+            b: {
+                "per_task": [
+                    {"task_id": f"t{i}", "samples": [{"passed": bool(p), "base_passed": bool(q)}]}
+                    for i, (p, q) in enumerate(zip(passed, base_passed))
+                ]
+            }
+            for b in benches
+        }
+        return out
+
+    base, adapter = res([0, 0, 1, 0], [0, 1, 1, 0]), res([0, 1, 1, 0], [1, 1, 1, 1])
+    out = pool([{"base": base, "adapter": adapter}])
+    assert out["mbpp+"]["vs_base"]["adapter"]["diff"] == pytest.approx(0.25)
+    assert out["mbpp+ base tests"]["vs_base"]["adapter"]["diff"] == pytest.approx(0.5)
+    both = ("humaneval", "humaneval+")
+    out = pool([{"base": res([0], [1], both), "adapter": res([1], [1], both)}])
+    assert sorted(out) == ["humaneval", "humaneval+"]

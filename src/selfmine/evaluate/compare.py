@@ -30,16 +30,16 @@ def check_comparable(a: dict, b: dict) -> None:
             )
 
 
-def _per_task(bench: dict) -> tuple[dict[str, float], int]:
+def _per_task(bench: dict, *, key: str = "passed") -> tuple[dict[str, float], int]:
     """({task: pass rate over its scored samples}, unscored samples). One rule everywhere: a sample the
     sandbox could not judge is left out, never counted as a failure; a task with no scored sample is left
-    out of the comparison on both sides."""
+    out of the comparison on both sides. `key` "base_passed" reads an EvalPlus bench's original tests."""
     out, unscored = {}, 0
     for t in bench["per_task"]:
-        scored = [s for s in t["samples"] if s.get("passed") is not None]
+        scored = [s for s in t["samples"] if s.get(key) is not None]
         unscored += len(t["samples"]) - len(scored)
         if scored:
-            out[t["task_id"]] = sum(bool(s["passed"]) for s in scored) / len(scored)
+            out[t["task_id"]] = sum(bool(s[key]) for s in scored) / len(scored)
     return out, unscored
 
 

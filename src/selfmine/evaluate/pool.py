@@ -30,8 +30,27 @@ class PoolError(UserError, ValueError):
     pass
 
 
+BASE_TESTS = " base tests"  # `mbpp+ base tests`: an EvalPlus bench scored on its original tests only
+
+
 def _rates(run: dict, arm: str, bench: str) -> dict[str, float]:
-    return _per_task(run[arm]["benches"][bench])[0] if bench in run[arm]["benches"] else {}
+    name, key = (bench[: -len(BASE_TESTS)], "base_passed") if bench.endswith(BASE_TESTS) else (bench, "passed")
+    if name not in run[arm]["benches"]:
+        return {}
+    return _per_task(run[arm]["benches"][name], key=key)[0]
+
+
+def _scores(result: dict) -> list[str]:
+    """The benches of a result, and `<bench> base tests` for an EvalPlus bench whose original benchmark was
+    not generated separately (MBPP+ scored on MBPP's tests is the MBPP score; HumanEval+ has HumanEval)."""
+    benches = result["benches"]
+    out = list(benches)
+    for bench, r in benches.items():
+        plain = bench.rstrip("+")
+        has_base = any("base_passed" in s for t in r["per_task"][:1] for s in t["samples"])
+        if bench.endswith("+") and plain not in benches and has_base:
+            out.append(bench + BASE_TESTS)
+    return out
 
 
 def _interval(diffs: np.ndarray, resamples: int = 10000, seed: int = 0) -> tuple[float, float]:
@@ -94,7 +113,7 @@ def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE) -> 
         for r in runs:
             for a in group:
                 check_comparable(r[base + suffix], r[a])
-        for bench in runs[0][base + suffix]["benches"]:
+        for bench in _scores(runs[0][base + suffix]):
             out[bench + suffix] = _bench(runs, bench, group, base=base + suffix, main=main + suffix)
     return out
 
