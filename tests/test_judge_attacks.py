@@ -606,3 +606,134 @@ def test_no_other_process_of_the_sandbox_is_open_to_the_program(mode):
     with WorkerPool(1, isolation=mode) as pool:
         v = judge(REACHABLE, ["assert reachable() == [], reachable()"], timeout=TIMEOUT, pool=pool)
         assert v.status == Status.PASSED, v.message
+
+
+# -- 13. found by the round-2 review: modes, SIGPIPE, limits of the other processes, tracebacks --
+
+PLACES = ("/tmp", "/var", "/run", "/home", "/root", "/dev/shm")
+MODES_OF_PLACES = f"""
+import os
+
+def modes():
+    return [oct(os.stat(d).st_mode & 0o7777) for d in {PLACES!r}]
+"""
+# An honest program that needs a temporary file and a lock (a file in /dev/shm).
+NEEDS_TMP = """
+import multiprocessing, tempfile
+
+def add(a, b):
+    lock = multiprocessing.Lock()
+    with lock, tempfile.TemporaryFile() as f:
+        f.write(b'x')
+    return a + b
+"""
+
+
+@pytest.mark.parametrize("mode", ISOLATED_MODES)
+@pytest.mark.parametrize("locked", ["0555", "0000"])
+def test_writable_places_get_their_modes_back_for_the_next_program(mode, locked):
+    """A program that made the sandbox's writable places read-only (or unreachable) left them so: the next
+    honest program could make no temporary file (`error`), in both isolated modes."""
+    with WorkerPool(1, isolation=mode) as pool:
+        before = judge(MODES_OF_PLACES, ["m = modes()\nassert m == 0, m"], timeout=TIMEOUT, pool=pool)
+        lock = f"import os\nfor d in {PLACES!r}:\n    try:\n        os.chmod(d, 0o{locked})\n    except OSError:\n        pass\n"
+        assert judge(lock + RIGHT, TESTS, timeout=TIMEOUT, pool=pool).status == Status.PASSED
+        after = judge(MODES_OF_PLACES, ["m = modes()\nassert m == 0, m"], timeout=TIMEOUT, pool=pool)
+        assert after.tests[0].message == before.tests[0].message
+        v = judge(NEEDS_TMP, TESTS, timeout=TIMEOUT, pool=pool)
+        assert v.status == Status.PASSED, (v.status, v.message)
+        honest_after(pool)
+
+
+OTHER_PROCESSES = {
+    # SIGPIPE in the tests process (the worker's default action ends it) when the program shuts its end
+    "sigpipe": "socket.socket(fileno=os.dup(3)).shutdown(socket.SHUT_RD)",
+    # the tests process's CPU limit lowered: its own `failed` would become `timeout`
+    "tests-cpu-limit": "[resource.prlimit(p, resource.RLIMIT_CPU, (0, 1)) for p in _siblings()]",
+    # ... its memory limit: `memory`
+    "tests-memory-limit": "[resource.prlimit(p, resource.RLIMIT_AS, (30 << 20, 30 << 20)) for p in _siblings()]",
+    "tests-priority": "[os.setpriority(os.PRIO_PROCESS, p, 19) for p in _siblings()]",
+    "tests-one-cpu": "[os.sched_setaffinity(p, {0}) for p in _siblings()]",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(OTHER_PROCESSES))
+def test_a_program_cannot_change_how_the_tests_process_ends(attack):
+    """A wrong program gets `failed` (or, where it broke the call protocol, `error`), never `timeout` or
+    `memory`, and never a tests-process death that costs a retry."""
+    code = (
+        SIBLINGS
+        + "import resource, socket\n"
+        + "def add(a, b):\n"
+        + "    try:\n"
+        + f"        {OTHER_PROCESSES[attack]}\n"
+        + "    except OSError:\n"
+        + "        pass\n"
+        + "    return a - b\n"
+    )
+    # tests that then spend CPU time and memory in the tests process, where a lowered limit would show
+    work = ["assert sum(range(5_000_000)) > 0", "assert len(bytearray(64 << 20)) > 0"]
+    with WorkerPool(1) as pool:
+        v = judge(code, TESTS + work, timeout=TIMEOUT, pool=pool)
+        assert v.status in (Status.FAILED, Status.ERROR), (v.status, v.message)
+        assert "killed the judge's tests process" not in v.message
+        if attack != "sigpipe":
+            assert v.status == Status.FAILED and "Operation not permitted" not in v.message
+        honest_after(pool)
+
+
+@pytest.mark.parametrize("plant", ["fifo", "forged"])
+def test_a_file_named_like_a_test_never_reaches_the_traceback(plant):
+    """The tests' tracebacks read their source from memory: a FIFO named test_0.py in the working directory
+    hung the traceback (`timeout` for a wrong program), a file of that name put its lines in the verdict."""
+    make = "os.mkfifo('test_0.py')" if plant == "fifo" else "open('test_0.py', 'w').write('assert True  # FORGED\\n')"
+    with WorkerPool(1) as pool:
+        start = time.monotonic()
+        v = judge(f"import os\n{make}\n" + WRONG, TESTS, timeout=TIMEOUT, pool=pool)
+        assert v.status == Status.FAILED and time.monotonic() - start < TIMEOUT, (v.status, v.message)
+        assert "FORGED" not in v.traceback and "assert add(1, 2) == 3" in v.traceback
+        honest_after(pool)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the seccomp filter exists on x86_64 only")
+def test_limits_priorities_and_placement_are_set_on_the_program_itself_only():
+    code = (
+        SIBLINGS
+        + """
+import errno, os, resource
+
+def tries(pid):
+    out = []
+    for attempt in (lambda: resource.prlimit(pid, resource.RLIMIT_NOFILE, resource.getrlimit(resource.RLIMIT_NOFILE)),
+                    lambda: os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0)),
+                    lambda: os.sched_setaffinity(pid, os.sched_getaffinity(0))):
+        try:
+            attempt()
+            out.append('ok')
+        except OSError as e:
+            out.append(errno.errorcode[e.errno])
+    return out
+
+def own():
+    return tries(0) + tries(os.getpid())
+
+def others():
+    return [tries(p) for p in _siblings() + [os.getppid()]]
+
+def group():
+    try:
+        os.setpriority(os.PRIO_USER, 0, 19)
+        return 'ok'
+    except OSError as e:
+        return errno.errorcode[e.errno]
+"""
+    )
+    tests = [
+        "assert own() == ['ok'] * 6, own()",
+        "o = others()\nassert len(o) == 2 and o == [['EPERM'] * 3] * 2, o",
+        "assert group() == 'EPERM'",
+    ]
+    with WorkerPool(1) as pool:
+        v = judge(code, tests, timeout=TIMEOUT, pool=pool)
+        assert v.status == Status.PASSED, (v.status, v.message)
+        honest_after(pool)

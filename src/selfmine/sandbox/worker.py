@@ -36,6 +36,7 @@ import heapq  # noqa: F401
 import importlib
 import itertools  # noqa: F401
 import json
+import linecache
 import math  # noqa: F401
 import mmap
 import operator  # noqa: F401
@@ -140,11 +141,28 @@ SECCOMP_DENY_X86_64 = {
     "semget": 64,
     "msgget": 68,
     "mq_open": 240,
+    "process_madvise": 440,
+    "process_mrelease": 448,
 }
 # Signals reach only the process itself and its own process group: the tests process and the worker run as
 # the same user, and a stopped or killed tests process must never be the program's doing. (Their ids, as
 # the first argument.)
 SECCOMP_SIGNAL_X86_64 = {"kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297}
+# ... and limits, priorities and placement are set only on the process itself: a program that lowered the
+# tests process's CPU or memory limit turned its own `failed` into `timeout` or `memory`, and one that
+# changed the worker's retired it. (The target's id is the first argument: 0 or the process's own.)
+SECCOMP_OWN_X86_64 = {
+    "prlimit64": 302,
+    "sched_setaffinity": 203,
+    "sched_setscheduler": 144,
+    "sched_setparam": 142,
+    "sched_setattr": 314,
+    "migrate_pages": 256,
+    "move_pages": 279,
+}
+# ... where the first argument says what the second names: only "a process" (setpriority's PRIO_PROCESS,
+# ioprio_set's IOPRIO_WHO_PROCESS), never a process group or every process of the user.
+SECCOMP_WHO_X86_64 = {"setpriority": (141, 0), "ioprio_set": (251, 1)}
 # ... nor by proxy: a file's owner (F_SETOWN, F_SETSIG, F_SETOWN_EX; FIOSETOWN, SIOCSPGRP) receives SIGIO
 # or any chosen signal whenever the file becomes ready.
 FCNTL, FCNTL_OWNER = 72, (8, 10, 15)
@@ -191,7 +209,8 @@ _OWN, _OWN_GROUP = 0xFFFFFFF1, 0xFFFFFFF2  # placeholders for the process's own 
 def _seccomp_template():
     """The filter, assembled once; each process fills in its own id (`_install_seccomp`). Wrong
     architecture -> kill; an x32 or denied syscall -> EPERM; a signal to anything but itself or its own
-    process group -> EPERM; making a file signal its owner -> EPERM; anything else allowed."""
+    process group -> EPERM; a limit, priority or placement set on another process -> EPERM; making a file
+    signal its owner -> EPERM; anything else allowed."""
     ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
     arg0, arg1 = 16, 24  # low words of seccomp_data.args[0] and args[1] (little endian)
     lines = [(ld, 4, None, None), (jeq, AUDIT_ARCH_X86_64, "nr", "kill"), "nr", (ld, 0, None, None)]
@@ -201,11 +220,24 @@ def _seccomp_template():
         lines.append((jeq, nr, "deny", None))
     for nr in sorted(SECCOMP_SIGNAL_X86_64.values()):
         lines.append((jeq, nr, "signal", None))
+    for nr in sorted(SECCOMP_OWN_X86_64.values()):
+        lines.append((jeq, nr, "own", None))
+    for name, (nr, _) in sorted(SECCOMP_WHO_X86_64.items()):
+        lines.append((jeq, nr, name, None))
     lines += [(jeq, FCNTL, "fcntl", None), (jeq, IOCTL, "ioctl", None), (ret, SECCOMP_RET_ALLOW, None, None)]
     lines += ["signal", (ld, arg0, None, None)]
     for pid in (_OWN, 0, _OWN_GROUP):
         lines.append((jeq, pid, "allow", None))
     lines.append((ret, SECCOMP_RET_ERRNO | EPERM, None, None))
+    for name, (_, which) in sorted(SECCOMP_WHO_X86_64.items()):
+        lines += [
+            name,
+            (ld, arg0, None, None),
+            (jeq, which, None, "deny"),
+            (ld, arg1, None, None),
+            (jeq, 0, "allow", "own_id"),
+        ]
+    lines += ["own", (ld, arg0, None, None), (jeq, 0, "allow", None), "own_id", (jeq, _OWN, "allow", "deny")]
     lines += ["fcntl", (ld, arg1, None, None)] + [(jeq, cmd, "deny", None) for cmd in FCNTL_OWNER]
     lines.append((ret, SECCOMP_RET_ALLOW, None, None))
     lines += ["ioctl", (ld, arg1, None, None)] + [(jeq, cmd, "deny", None) for cmd in IOCTL_OWNER]
@@ -1068,12 +1100,23 @@ def _referenced(sources):
     return names
 
 
+def _compiled(source, name):
+    """The tests' code under a name no file has: a traceback reads its lines from linecache, never from the
+    working directory, where the program may have put a file of that name (a FIFO hangs the traceback, a
+    forged file lies in it)."""
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    return compile(source, name, "exec")
+
+
 def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
     """Runs in the forked tests child. Never returns."""
     try:
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         _prctl(PR_SET_DUMPABLE, 0)  # no /proc/<pid>/mem or /proc/<pid>/fd for the program to reach
+        # A program that shuts its end of the socket must not kill this process by SIGPIPE (the worker's
+        # default): the write fails instead, and the program is gone, by its own doing.
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         os.fchdir(work_fd)
         payload = json.loads(_read_exact(0, hdr["tests_len"]))
         null = os.open(os.devnull, os.O_RDONLY)
@@ -1161,7 +1204,7 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
             continue
     try:
         if setup:
-            exec(compile(setup, "tests_setup.py", "exec"), scope)
+            exec(_compiled(setup, "<tests_setup>"), scope)
     except ProgramGone as e:
         report(event="program_gone", message=str(e))
         os._exit(0)
@@ -1171,7 +1214,7 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
         os._exit(0)
     for i, test in enumerate(tests):
         try:
-            exec(compile(test, "test_%d.py" % i, "exec"), scope)
+            exec(_compiled(test, "<test_%d>" % i), scope)
         except ProgramGone as e:
             report(event="program_gone", index=i, message=str(e))
             os._exit(0)
@@ -1351,6 +1394,18 @@ class _Scratch:
         self.base = base
         self.fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
         self.count = 0
+        self.places = {}  # writable place -> (device, inode, mode) as first seen, before any program ran
+
+    def remember(self, scrub):
+        """The sandbox's writable places as they are before the first program: what `clean` gives back."""
+        for path in scrub:
+            if path not in self.places:
+                try:
+                    st = os.stat(path, follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    self.places[path] = (st.st_dev, st.st_ino, stat.S_IMODE(st.st_mode))
 
     def fresh(self):
         """A new, empty working directory for the next program, as a descriptor."""
@@ -1370,9 +1425,9 @@ class _Scratch:
             ok = False
         own = os.path.dirname(self.base)
         for path in scrub:
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-            except OSError:
+            fd = self._reopen(path)
+            if fd is None:
+                ok = ok and path not in self.places  # a place it had that cannot be given back: retire
                 continue
             try:
                 keep = (os.path.basename(self.base),) if path == own else ()
@@ -1386,10 +1441,28 @@ class _Scratch:
         except OSError:
             return False
 
+    def _reopen(self, path):
+        """A writable place, opened, with the mode it had before the first program (the program runs as its
+        owner and may have made it 0555 or 000: the next program could not make a temporary file), or None
+        where it cannot be (it is gone, or another directory stands at its path)."""
+        dev, ino, mode = self.places.get(path, (None, None, None))
+        try:
+            if mode is not None:
+                os.chmod(path, mode)  # a mount point: the program can neither replace it nor rename it
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        st = os.fstat(fd)
+        if mode is not None and ((st.st_dev, st.st_ino) != (dev, ino) or stat.S_IMODE(st.st_mode) != mode):
+            os.close(fd)
+            return None
+        return fd
+
 
 def run_one(hdr, scratch):
     """Judge one program; returns (reply header, number of bytes of BUF that follow it)."""
     _reap()  # children of the last program that were still tearing down
+    scratch.remember(hdr.get("scrub", ()))
     # The program's output goes to an anonymous file that only the two children hold (no path to replace
     # with a directory, a link or a FIFO); its current directory is new and held by descriptor.
     out_fd = os.memfd_create("output")
