@@ -33,9 +33,12 @@ DATA = {
     "mbpp+": ("mbpp", "MBPP_OVERRIDE_PATH", "mbppplus/MbppPlus.jsonl.gz"),
 }
 DRIVER = """
-import json, sys, time
+import json, os, sys, time
 from evalplus.evaluate import evaluate
 dataset, samples, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+result = samples.replace(".jsonl", "_eval_results.json")
+if os.path.exists(result):
+    os.remove(result)  # else it asks on stdin whether to overwrite
 start = time.perf_counter()
 evaluate(dataset=dataset, samples=samples, parallel=workers, i_just_wanna_run=True)
 print(json.dumps({"wall_s": time.perf_counter() - start}))
