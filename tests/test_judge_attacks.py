@@ -465,9 +465,80 @@ def test_names_the_program_binds_never_run_its_code_in_the_tests_process(attack)
         honest_after(pool)
 
 
-# -- 11. digests of values that Python finds unequal --
+# -- 11. large values that Python finds unequal --
 
-# A result over 2 million nodes crosses as a digest, and the program may send one for any value (it writes
+# A result over 2 million nodes crosses in parts and is built again in the tests process (it once crossed
+# as a digest, and each pair here had one canonical encoding though Python finds them unequal). Each wrong
+# value leads a list long enough to cross in parts.
+UNEQUAL_LARGE = {
+    "list-for-tuple": ("[1, 2]", "(1, 2)"),
+    "str-key-for-int-key": ("{'1': 2}", "{1: 2}"),
+    "deque-for-list": ("__import__('collections').deque([1, 2])", "[1, 2]"),
+    "list-for-bytes": ("['__bytes__', '6162']", "b'ab'"),
+    "surrogates-for-emoji": ("'\\ud83d\\ude00'", "'\\U0001f600'"),
+    "nan-for-nan": ("float('nan')", "float('nan')"),
+    "ordered-dicts-in-another-order": (
+        "__import__('collections').OrderedDict([(1, 1), (2, 2)])",
+        "__import__('collections').OrderedDict([(2, 2), (1, 1)])",
+    ),
+    "int-for-float-in-the-plain-tail": ("[0] * 2_100_000", "[0.5] * 2_100_000"),
+}
+
+
+@pytest.mark.parametrize("pair", sorted(UNEQUAL_LARGE))
+def test_a_large_value_equals_only_what_python_finds_equal(pair):
+    wrong, expected = UNEQUAL_LARGE[pair]
+    code = f"def f():\n    return [{wrong}] + [0] * 2_100_000\n"
+    test = [f"assert f() == [{expected}] + [0] * 2_100_000"]
+    with WorkerPool(1) as pool:
+        v = judge(code, test, timeout=30, pool=pool)
+        assert v.status == Status.FAILED, (v.status, v.message)
+        if pair != "nan-for-nan":  # a NaN equals no NaN but itself
+            right = judge(f"def f():\n    return [{expected}] + [0] * 2_100_000\n", test, timeout=30, pool=pool)
+            assert right.passed, (right.status, right.message)
+
+
+# A program that answers a call itself, on the socket, with a large value of its own making whose parts
+# never end, make no progress or are malformed: never a pass, and the worker serves the next program.
+FORGED_PARTS = {
+    "endless": {"items": [3]},
+    "no-progress": {"items": []},
+    "wrong-shape": {"plain": [[3]], "end": 1},
+    "bad-floats": {"floats": ["nope"], "end": 1},
+    "pairs-for-a-list": {"items": [[3, 3]], "end": 1},
+}
+
+
+@pytest.mark.parametrize("forge", sorted(FORGED_PARTS))
+def test_forged_parts_of_a_large_value_never_pass(forge):
+    code = f"""
+import json, os
+
+def _frame(o):
+    d = json.dumps(o).encode()
+    os.write(3, b'%08d' % len(d) + d)
+
+def _read():
+    n, data = int(os.read(3, 8)), b''
+    while len(data) < n:
+        data += os.read(3, n - len(data))
+    return json.loads(data)
+
+def add(a, b):
+    _frame({{"value": {{"g": [1, "d" if {forge!r} == "pairs-for-a-list" else "l", 1, None]}}}})
+    while True:
+        _read()
+        _frame({FORGED_PARTS[forge]!r})
+"""
+    with WorkerPool(1) as pool:
+        v = judge(code, TESTS, timeout=TIMEOUT, pool=pool)
+        assert not v.passed and not v.infrastructure_failure, (v.status, v.message)
+        honest_after(pool)
+
+
+# -- 11b. digests of values that Python finds unequal --
+
+# A result of an estimated 20 million nodes or more crosses as a digest, and the program may send one for any value (it writes
 # the socket; here it dresses its wrong answer up as one through the worker's own encoder). Each pair is
 # unequal in Python but had one canonical encoding.
 UNEQUAL_DIGESTS = {

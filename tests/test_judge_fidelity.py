@@ -118,8 +118,8 @@ def below():
     ],
 )
 
-# Over 2 million nodes, so it crosses as a digest: one that kept lists and tuples apart only at the top
-# level passed the list of lists.
+# Over 2 million nodes, so it crosses in parts (it once crossed as a digest, and one that kept lists and
+# tuples apart only at the top level passed the list of lists).
 MILLION_NESTED = (
     "million_nested_types",
     r"""
@@ -129,6 +129,55 @@ def pairs():
     [
         "assert pairs() == [(i, i) for i in range(700_000)]",
         "assert pairs() == [[i, i] for i in range(700_000)]",
+    ],
+)
+
+# Over 2 million nodes of every kind a large result can be: built again in the tests process from its
+# parts, so indexing, slicing, sum, membership and the exact type work as in one interpreter (a digest
+# allowed only == and len()).
+LARGE_RESULTS = (
+    "large_results_of_every_kind",
+    r"""
+import collections
+
+def ints():
+    return list(range(2_100_000))
+
+def floats():
+    return [i / 4 for i in range(2_100_000)]
+
+def rows():
+    return [(i, str(i)) for i in range(800_000)]
+
+def mixed():
+    return [None, True, 1.5, "é", b"x"] + list(range(2_100_000))
+
+def nested():
+    return [tuple(range(2_100_000)), {1, 2}]
+
+def table():
+    return {i: -i for i in range(1_100_000)}
+
+def counts():
+    return collections.Counter({i: 1 for i in range(1_100_000)})
+
+def ordered():
+    return collections.OrderedDict((i, i) for i in range(1_100_000, 0, -1))
+
+def window():
+    return collections.deque(range(2_100_000), maxlen=2_000_000)
+""",
+    [
+        "x = ints()\nassert type(x) is list and x[-1] == 2_099_999 and x[10:12] == [10, 11] and 7 in x and sum(x) == 2_204_998_950_000",
+        "x = floats()\nassert x[3] == 0.75 and sum(x) == sum(i / 4 for i in range(2_100_000))",
+        "assert rows()[7] == (7, '7')",
+        "m = mixed()\nassert m[:5] == [None, True, 1.5, 'é', b'x'] and m[5] is not True and len(m) == 2_100_005",
+        "n = nested()\nassert type(n[0]) is tuple and n[0][-1] == 2_099_999 and n[1] == {1, 2}",
+        "t = table()\nassert t[5] == -5 and type(t) is dict and len(t) == 1_100_000",
+        "c = counts()\nassert c[3] == 1 and c[-3] == 0 and sum(c.values()) == 1_100_000",
+        "assert list(ordered())[:2] == [1_100_000, 1_099_999]",
+        "w = window()\nassert w.maxlen == 2_000_000 and w[0] == 100_000",
+        "assert ints() == list(range(2_100_001))",
     ],
 )
 
@@ -634,6 +683,7 @@ def f():
 )
 
 CORPUS = [
+    LARGE_RESULTS,
     MILLION_FLOATS,
     MILLION_OTHER,
     MILLION_NESTED,

@@ -362,11 +362,17 @@ class TooBig(Exception):
     pass
 
 
-# A result of more nodes than this crosses as a digest (the encoding of a few million nodes would outgrow
-# the program's memory limit: MBPP+'s Mbpp/255 returns such a list). The digest equals a value of the same
-# canonical encoding, numbers compared as numbers (0 == 0.0 == False), and knows its length; anything else
-# on it (indexing, sum) is a test error that names it.
+# A result of more nodes than this crosses in parts (the encoding of a few million nodes at once would
+# outgrow the program's memory limit: MBPP+'s Mbpp/255 returns such a list): the program keeps the value
+# and the tests process fetches its items a part at a time, then builds the same value, so a result of
+# any size is compared, indexed and summed as plain Python would (`_large`, `_Link.whole`).
 SEND_NODES = 2_000_000
+PART_NODES = 250_000  # about this many nodes in one part of a large value
+# ... except a value of an estimated DIGEST_NODES nodes or more (MBPP+'s Mbpp/255 returns 1.66M tuples of
+# 77 strings, 130M nodes: built again it would need gigabytes and minutes): it crosses as a digest, equal
+# to a value of the same canonical encoding (numbers compared as numbers, 0 == 0.0), with its length; any
+# other use of it (indexing, sum) is a test error that names the limit.
+DIGEST_NODES = 20_000_000
 MAX_DEPTH = 2000  # containers nested deeper than this cannot cross (plain Python's == stops near 1000)
 _VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 _VIEW_TAG = dict(zip(_VIEWS, "kva"))
@@ -471,6 +477,104 @@ def _encode_other(v, t, depth, strict, budget=None):
     except BaseException:
         truth = None
     return {"o": [t.__name__ if isinstance(t.__name__, str) else "object", truth]}  # seen only as an opaque object
+
+
+_LARGE = {}  # the program's values too large for one message: handle -> (kind, its items' iterator, position)
+
+
+def _large(v):
+    """A container too large to send whole, kept in the program's process and described as
+    {"g": [handle, kind, length, extra]}: its items cross a part at a time (`_part`). The kind is the
+    encoder's tag for the same value (subclasses become their base type), `extra` a deque's maxlen or a
+    defaultdict's factory."""
+    extra = None
+    if isinstance(v, dict) or type(v) in _VIEW_TAG:
+        mapping = v if isinstance(v, dict) else dict(v.mapping)
+        kind = _VIEW_TAG.get(type(v)) or next((tag for cls, tag in _TAGGED_DICTS if isinstance(v, cls)), "d")
+        if kind == "D":
+            factory = v.default_factory
+            kind, extra = "E", getattr(factory, "__name__", None) if factory in _FACTORIES.values() else None
+        items = iter(dict.items(mapping))
+    elif isinstance(v, collections.deque):
+        kind, extra, items = "q", v.maxlen, iter(collections.deque.__iter__(v))
+    else:
+        base = next((b for b in (list, tuple, frozenset, set) if isinstance(v, b)), None)
+        if base is None:
+            raise Unencodable("value too large to cross (%s)" % type(v).__name__)
+        kind, items = {list: "l", tuple: "t", set: "s", frozenset: "z"}[base], iter(base.__iter__(v))
+    handle = len(_LARGE) + 1
+    _LARGE[handle] = (kind, items, 0)
+    return {"g": [handle, kind, len(v), extra]}
+
+
+def _estimated_nodes(v):
+    """Nodes of a large value, estimated from its length and its first item's (rows of a like size are the
+    common case; a wrong estimate only picks the slower or the coarser way across, never a wrong value)."""
+    try:
+        n = len(v)
+        first = next(iter(dict.values(v) if isinstance(v, dict) else v), None)
+        inner = len(first) if isinstance(first, (list, tuple, dict, set, frozenset, collections.deque)) else 0
+        return n * (1 + inner)
+    except Exception:
+        return 0
+
+
+def _one(x):
+    """One item of a large value: whole, or itself a large value."""
+    budget = [SEND_NODES]
+    try:
+        return encode(x, 1, False, budget), SEND_NODES - budget[0]
+    except TooBig:
+        return _large(x), 1
+
+
+def _plain(batch):
+    """A part of exact ints (in JSON's exact range) or exact ASCII strs as itself, one of exact floats as
+    their hex, without a Python call per item: the common large results. None for anything else."""
+    kinds = set(map(type, batch))
+    if kinds == {int} and -(1 << 62) < min(batch) and max(batch) < (1 << 62):
+        return {"plain": batch}
+    if kinds == {str} and "".join(batch).isascii():
+        return {"plain": batch}
+    if kinds == {float}:
+        return {"floats": list(map(float.hex, batch))}
+    return None
+
+
+def _part(handle, at):
+    """The next items of large value `handle` from position `at` (parts are fetched in order), about
+    PART_NODES nodes; a mapping's items as [key, value]. {"items": [...], "end": 1} after the last (or
+    "plain" / "floats" in place of "items", `_plain`)."""
+    kind, items, position = _LARGE[handle]
+    if at != position:
+        raise ValueError("parts out of order")
+    if kind in "ltszq":
+        batch = list(itertools.islice(items, PART_NODES))
+        fast = _plain(batch) if batch else {"items": []}
+        if fast is not None:
+            if len(batch) < PART_NODES:
+                del _LARGE[handle]
+                return {**fast, "end": 1}
+            _LARGE[handle] = (kind, items, position + len(batch))
+            return fast
+        items = itertools.chain(batch, items)
+    out, nodes = [], 0
+    for x in items:
+        if kind in "dCOEkva":
+            (key, n1), (value, n2) = _one(x[0]), _one(x[1])
+            out.append([key, value])
+            nodes += n1 + n2
+        else:
+            item, n = _one(x)
+            out.append(item)
+            nodes += n
+        if nodes >= PART_NODES:
+            break
+    else:
+        del _LARGE[handle]
+        return {"items": out, "end": 1}
+    _LARGE[handle] = (kind, items, position + len(out))
+    return {"items": out}
 
 
 def _is_iterator(v):
@@ -617,8 +721,8 @@ def _hash_rows(h, v, chunk: int = 65536) -> None:
 
 
 class Digest:
-    """A value too large to send (over SEND_NODES nodes): equal to a value of the same canonical encoding,
-    with its length."""
+    """A value too large to build again (over DIGEST_NODES nodes): equal to a value of the same canonical
+    encoding, with its length."""
 
     def __init__(self, hexdigest, kind, length):
         self.hexdigest, self.kind, self.length = hexdigest, kind, length
@@ -639,7 +743,7 @@ class Digest:
 
     def __getattr__(self, name):
         raise TypeError(
-            "the program's %s is too large to cross (over %d nodes): only == and len()" % (self.kind, SEND_NODES)
+            "the program's %s is too large to cross (over %d nodes): only == and len()" % (self.kind, DIGEST_NODES)
         )
 
     __hash__ = None
@@ -678,8 +782,10 @@ def decode(x, depth=0, link=None):
     if depth > MAX_DEPTH + 1:
         raise ValueError("nested too deep")
     t = type(x)
-    if x is None or t is bool or t is int or t is str:
+    if x is None or t is bool or t is int:
         return x
+    if t is str:
+        return x if link is None or link.shared is None else link.shared.setdefault(x, x)
     if t is list:
         return [decode(i, depth + 1, link) for i in x]
     if t is dict and len(x) == 1:
@@ -691,6 +797,8 @@ def decode(x, depth=0, link=None):
 def _decode_tagged(k, v, depth, link):
     tv = type(v)
     if k == "f" and tv is str:
+        if link is not None and link.shared is not None:
+            return link.shared.setdefault(("f", v), float.fromhex(v))
         return float.fromhex(v)
     if k == "i" and tv is str:
         return int(v, 16)
@@ -728,7 +836,36 @@ def _decode_tagged(k, v, depth, link):
         return Opaque(v[0][:100], v[1])
     if k == "h" and tv is list and len(v) == 3 and type(v[0]) is str and type(v[1]) is str:
         return Digest(v[0], v[1][:100], v[2] if type(v[2]) is int else None)
+    if k == "g" and tv is list and len(v) == 4 and type(v[0]) is int and v[1] in _WHOLE and link is not None:
+        return link.whole(v[0], v[1], v[3])
     raise ValueError("not a value the judge understands")
+
+
+def _mapping(kind, extra):
+    def build(pairs):
+        if kind == "E":
+            if not (extra is None or extra in _FACTORIES):
+                raise ValueError("not a value the judge understands")
+            return collections.defaultdict(_FACTORIES.get(extra), pairs)
+        made = collections.OrderedDict(pairs) if kind == "O" else dict(pairs)
+        made = collections.Counter(made) if kind == "C" else made
+        return {"k": dict.keys, "v": dict.values, "a": dict.items}[kind](made) if kind in "kva" else made
+
+    return build
+
+
+def _sequence(kind, extra):
+    def build(items):
+        if kind == "q":
+            if not (extra is None or type(extra) is int):
+                raise ValueError("not a value the judge understands")
+            return collections.deque(items, extra)
+        return {"l": list, "t": tuple, "s": set, "z": frozenset}[kind](items)
+
+    return build
+
+
+_WHOLE = frozenset("ltszqdCOEkva")  # the kinds of a large value (`_large`)
 
 
 def _send(sock, obj, dumps):
@@ -790,7 +927,7 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
 
     # Bound to locals now: the program may replace module attributes, which only spoils its own answers.
     send, recv, enc, dec, info, describe, iterators = _send, _recv, encode, decode, sys.exc_info, _describe, _ITERATORS
-    digest_ = digest
+    large, part, digest_ = _large, _part, digest
     dumps, setitimer, timer_real, callable_, modtype = (
         json.dumps,
         signal.setitimer,
@@ -811,8 +948,11 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
                 pass
 
     def answer(req):
-        # A call of one of the program's functions, or the next items of an iterator it returned.
+        # A call of one of the program's functions, the next items of an iterator it returned, or the next
+        # part of a value too large for one message.
         try:
+            if "part" in req:
+                return part(int(req["part"]), int(req["at"]))
             if "next" in req:
                 it, items = iterators.get(req["next"]), []
                 try:
@@ -833,6 +973,8 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
             try:
                 return {"value": enc(value, 0, False, [SEND_NODES])}
             except TooBig:
+                if _estimated_nodes(value) < DIGEST_NODES:
+                    return {"value": large(value)}
                 size = len(value) if isinstance(value, (list, tuple, dict, set, frozenset, str, bytes)) else None
                 try:
                     return {"value": {"h": [digest_(value), type(value).__name__, size]}}
@@ -1013,6 +1155,9 @@ _EXC_KEEP = {
 class _Link:
     def __init__(self, sock, scope):
         self.sock, self.scope, self.gone = sock, scope, None
+        # While a large value is built: one object for each distinct str and float in it, as the program's
+        # value shares them (1.66M tuples of 7 repeated items would otherwise take 3x the memory here).
+        self.shared = None
 
     def call(self, name, args, kwargs):
         try:
@@ -1039,6 +1184,44 @@ class _Link:
             except BaseException as e:
                 return items, e
         return items, None
+
+    def whole(self, handle, kind, extra):
+        """The program's large value `handle`, fetched a part at a time and built as it was."""
+        items, pairs, outer = [], kind in "dCOEkva", self.shared
+        self.shared = {} if outer is None else outer
+        try:
+            while True:
+                reply = self._exchange({"part": handle, "at": len(items)})
+                got = self._part_items(reply, pairs)
+                if not got and reply.get("end") != 1:
+                    self._broken("the program broke the call protocol")  # no progress: it would never end
+                items.extend(got)
+                if reply.get("end") == 1:
+                    break
+        finally:
+            self.shared = outer
+        try:
+            return (_mapping if pairs else _sequence)(kind, extra)(items)
+        except (ValueError, TypeError) as e:  # unhashable keys or items the program chose: as Python would
+            self._broken("the program sent a malformed value (%s)" % e)
+
+    def _part_items(self, reply, pairs):
+        """The items of one part (`_part`, `_plain`), decoded; a mapping's as (key, value)."""
+        if not pairs and isinstance(reply.get("plain"), list):
+            if not set(map(type, reply["plain"])) <= {int, str}:
+                self._broken("the program sent a malformed value")
+            return reply["plain"]
+        if not pairs and isinstance(reply.get("floats"), list):
+            try:
+                return list(map(float.fromhex, reply["floats"]))
+            except (TypeError, ValueError, OverflowError):
+                self._broken("the program sent a malformed value")
+        got = reply.get("items")
+        if not isinstance(got, list):
+            self._fail(reply, "a large value")  # it could not be encoded, or raised: as for any value
+        if pairs and not all(type(x) is list and len(x) == 2 for x in got):
+            self._broken("the program sent a malformed value")
+        return [tuple(map(self._value, x)) for x in got] if pairs else [self._value(x) for x in got]
 
     def _exchange(self, req):
         if self.gone:
