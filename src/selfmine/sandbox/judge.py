@@ -108,46 +108,53 @@ def judge(
         "output_keep": OUTPUT_KEEP,
         "nproc": EXTRA_PROCESSES,
     }
+    payload = {"setup": setup, "tests": asserts, "shadow": list(shadow)}
     deaths = 0
     last = Verdict(Status.SANDBOX_ERROR, "the sandbox failed on every try", isolation=pool.isolation)
     for _ in range(4):
-        nonce = secrets.token_hex(16)
-        request["id"] = secrets.token_hex(8)
-        try:
-            worker = pool.acquire()
-        except Exception as e:
-            return Verdict(Status.SANDBOX_ERROR, f"could not start the sandbox: {e}", isolation=pool.isolation)
-        try:
-            reply = worker.run(
-                request, code, {"nonce": nonce, "setup": setup, "tests": asserts, "shadow": list(shadow)}
-            )
-        except WorkerDied as e:
-            if e.protocol or e.hung:
-                # The worker enforces the program's deadline itself; a worker that misses it by GRACE_S
-                # is the machine's failure (overload), like a reply out of protocol: never the program's.
-                # The honest program of `_blame` runs after the `finally` below has released the worker.
-                last = Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.isolation)
-                continue  # the worker was killed; the pool starts a fresh one
+        outcome, verdict = _once(pool, request, code, payload, asserts)
+        if outcome == "no sandbox":
+            return verdict
+        if outcome in DEATHS:
             deaths += 1
             if deaths == 1:
-                continue  # a worker can die of its own accord once; twice is the program
-            return _verdict_without_reply(
-                asserts, Status.ERROR, "the program killed the judge's worker process", pool, timeout
-            )
-        finally:
-            pool.release(worker)
-        verdict = interpret(reply, nonce, asserts, pool.isolation)
-        if verdict is _TESTS_KILLED:
-            deaths += 1
-            if deaths == 1:
-                continue
-            return _verdict_without_reply(
-                asserts, Status.ERROR, "the program killed the judge's tests process", pool, timeout
-            )
+                continue  # a worker or tests process can die of its own accord once; twice is the program
+            return _verdict_without_reply(asserts, Status.ERROR, DEATHS[outcome], pool, timeout)
         if not verdict.infrastructure_failure:
             return verdict
         last = verdict
     return _blame(last, pool, blame)
+
+
+DEATHS = {
+    "worker died": "the program killed the judge's worker process",
+    "tests died": "the program killed the judge's tests process",
+}
+
+
+def _once(pool: WorkerPool, request: dict, code: str, payload: dict, asserts: list[str]) -> tuple[str, Verdict | None]:
+    """One try on one worker: ("verdict", its verdict), ("no sandbox", why), or one of DEATHS."""
+    nonce = secrets.token_hex(16)
+    request["id"] = secrets.token_hex(8)
+    try:
+        worker = pool.acquire()
+    except Exception as e:
+        return "no sandbox", Verdict(
+            Status.SANDBOX_ERROR, f"could not start the sandbox: {e}", isolation=pool.isolation
+        )
+    try:
+        reply = worker.run(request, code, {"nonce": nonce, **payload})
+    except WorkerDied as e:
+        if e.protocol or e.hung:
+            # The worker enforces the program's deadline itself; a worker that misses it by GRACE_S is the
+            # machine's failure (overload), like a reply out of protocol: never the program's. (The honest
+            # program of `_blame` runs after the `finally` below has released the worker.)
+            return "verdict", Verdict(Status.SANDBOX_ERROR, str(e), isolation=pool.isolation)
+        return "worker died", None  # the pool starts a fresh one
+    finally:
+        pool.release(worker)
+    verdict = interpret(reply, nonce, asserts, pool.isolation)
+    return ("tests died", None) if verdict is _TESTS_KILLED else ("verdict", verdict)
 
 
 HONEST = ("def honest():\n    return 1\n", ["assert honest() == 1"])
@@ -212,21 +219,12 @@ def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Ve
         for e in events
         if e.get("event") == "test" and isinstance(e.get("index"), int) and e.get("outcome") in TEST_OUTCOMES
     }
-    tests = []
-    for i, src in enumerate(asserts):
-        e = by_index.get(i)
-        if e is None:
-            tests.append(TestResult(i, src, "not_run"))
-        else:
-            tests.append(TestResult(i, src, e["outcome"], e.get("type", ""), e.get("message", "")))
-    kinds = {e.get("event") for e in events}
-    load_error = next((e for e in events if e.get("event") == "load_error"), None)
-    gone = next((e for e in events if e.get("event") == "program_gone"), None)
-    done = any(e.get("event") == "done" and e.get("count") == len(asserts) for e in events)
-    if done and len(by_index) < len(asserts):  # every test needs its own report: a pass needs proof of each
-        done = False
-    prog, tst = reply["program"], reply["tests"]
-    signals = {prog["signal"], tst["signal"]} - {None}
+    tests = [
+        TestResult(i, src, "not_run")
+        if i not in by_index
+        else TestResult(i, src, by_index[i]["outcome"], by_index[i].get("type", ""), by_index[i].get("message", ""))
+        for i, src in enumerate(asserts)
+    ]
     base = dict(
         duration_s=round(reply["duration_s"], 6),
         isolation=isolation,
@@ -234,40 +232,54 @@ def interpret(reply: dict, nonce: str, asserts: list[str], isolation: str) -> Ve
         output=reply["output"],
         output_truncated=reply["output_bytes"] > len(reply["output"].encode()),
     )
-    error_types = [e.get("type") for e in events if e.get("type")]
-    first_bad = next((t for t in tests if t.outcome in ("failed", "error")), None)
-
-    if reply["timed_out"] or signal.SIGXCPU in signals:
-        return Verdict(Status.TIMEOUT, f"time limit exceeded after {len(by_index)} of {len(asserts)} tests", **base)
-    if signal.SIGXFSZ in signals or reply["output_bytes"] >= OUTPUT_LIMIT:
-        return Verdict(Status.OUTPUT_LIMIT, f"output or file size over {OUTPUT_LIMIT} bytes", **base)
-    if "MemoryError" in error_types:
-        return Verdict(Status.MEMORY, "memory limit exceeded", error_type="MemoryError", **base)
-    if "start" not in kinds and tst["exit_code"] == 70 or "no_program" in kinds:
-        return Verdict(Status.SANDBOX_ERROR, "the sandbox could not set up the program's process", **base)
-    if load_error is not None:
-        msg = f"{load_error.get('type')}: {load_error.get('message')}"
-        return Verdict(
-            Status.ERROR,
-            msg,
-            error_type=str(load_error.get("type")),
-            traceback=str(load_error.get("traceback", "")),
-            **base,
-        )
+    stopped = _stopped(reply, events, f"after {len(by_index)} of {len(asserts)} tests", base)
+    if stopped is not None:
+        return stopped
+    # every test needs its own report, then the final one: a pass needs proof of each
+    done = all(i in by_index for i in range(len(asserts))) and any(
+        e.get("event") == "done" and e.get("count") == len(asserts) for e in events
+    )
     if done:  # stamped by the tests process after its last test: how it then ended is irrelevant
-        if first_bad is None:
-            return Verdict(Status.PASSED, f"all {len(asserts)} tests passed", **base)
-        e = by_index[first_bad.index]
-        status = Status.FAILED if first_bad.outcome == "failed" else Status.ERROR
-        detail = f": {first_bad.message}" if first_bad.message else ""
-        msg = f"test {first_bad.index} {first_bad.outcome} ({first_bad.error_type}{detail}): {first_bad.source}"
-        return Verdict(status, msg, error_type=first_bad.error_type, traceback=e.get("traceback", ""), **base)
-    if gone is None:
+        return _finished(tests, by_index, asserts, base)
+    if not any(e.get("event") == "program_gone" for e in events):
         return _TESTS_KILLED  # only the program (or the machine) kills the tests process: judged again once
-    sig, code = prog["signal"], prog["exit_code"]
+    sig, code = reply["program"]["signal"], reply["program"]["exit_code"]
     how = f"signal {signal.Signals(sig).name}" if sig else f"exit code {code}"
     msg = f"the program stopped before its tests finished ({how}) after {len(by_index)} of {len(asserts)} tests"
     return Verdict(Status.ERROR, msg, error_type="EarlyExit", **base)
+
+
+def _stopped(reply: dict, events: list[dict], progress: str, base: dict) -> Verdict | None:
+    """The verdict of a judgement ended by a limit, a sandbox that could not set up, or a program that did
+    not load; None when the tests ran their course (or the program ended them)."""
+    signals = {reply["program"]["signal"], reply["tests"]["signal"]} - {None}
+    kinds = {e.get("event") for e in events}
+    if reply["timed_out"] or signal.SIGXCPU in signals:
+        return Verdict(Status.TIMEOUT, f"time limit exceeded {progress}", **base)
+    if signal.SIGXFSZ in signals or reply["output_bytes"] >= OUTPUT_LIMIT:
+        return Verdict(Status.OUTPUT_LIMIT, f"output or file size over {OUTPUT_LIMIT} bytes", **base)
+    if "MemoryError" in (e.get("type") for e in events):
+        return Verdict(Status.MEMORY, "memory limit exceeded", error_type="MemoryError", **base)
+    if "start" not in kinds and reply["tests"]["exit_code"] == 70 or "no_program" in kinds:
+        return Verdict(Status.SANDBOX_ERROR, "the sandbox could not set up the program's process", **base)
+    load_error = next((e for e in events if e.get("event") == "load_error"), None)
+    if load_error is None:
+        return None
+    kind = str(load_error.get("type"))
+    msg = f"{load_error.get('type')}: {load_error.get('message')}"
+    return Verdict(Status.ERROR, msg, error_type=kind, traceback=str(load_error.get("traceback", "")), **base)
+
+
+def _finished(tests: list[TestResult], by_index: dict, asserts: list[str], base: dict) -> Verdict:
+    """Every test reported, then the final report: passed, or the first test that did not pass."""
+    first_bad = next((t for t in tests if t.outcome in ("failed", "error")), None)
+    if first_bad is None:
+        return Verdict(Status.PASSED, f"all {len(asserts)} tests passed", **base)
+    status = Status.FAILED if first_bad.outcome == "failed" else Status.ERROR
+    detail = f": {first_bad.message}" if first_bad.message else ""
+    msg = f"test {first_bad.index} {first_bad.outcome} ({first_bad.error_type}{detail}): {first_bad.source}"
+    traceback = by_index[first_bad.index].get("traceback", "")
+    return Verdict(status, msg, error_type=first_bad.error_type, traceback=traceback, **base)
 
 
 class Route(Protocol):

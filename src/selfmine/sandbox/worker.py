@@ -904,134 +904,174 @@ def _recv(sock):
 def _program(hdr, code, sock_fd, work_fd, out_fd):
     """Runs in the forked program child. Never returns."""
     try:
-        os.setsid()
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        os.fchdir(work_fd)
-        n = len(code)
-        code = bytes(code).decode("utf-8", "replace")
-        _zero(n)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)  # the tests that follow on stdin are not ours to read
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        os.dup2(sock_fd, 3)
-        os.closerange(4, 1 << 16)
-        _limits(hdr, hdr["nproc"])
-        if not _drop_capabilities() or (hdr.get("seccomp") and not _install_seccomp()):
-            os._exit(70)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(sig, signal.SIG_DFL)
-        sock = socket.socket(fileno=3)
+        sock, code = _enter_program(hdr, code, sock_fd, work_fd, out_fd)
     except BaseException:
         os._exit(70)
-
-    # Bound to locals now: the program may replace module attributes, which only spoils its own answers.
-    send, recv, enc, dec, info, describe, iterators = _send, _recv, encode, decode, sys.exc_info, _describe, _ITERATORS
-    large, part, digest_ = _large, _part, digest
-    dumps, setitimer, timer_real, callable_, modtype = (
-        json.dumps,
-        signal.setitimer,
-        signal.ITIMER_REAL,
-        callable,
-        type(os),
-    )
-
-    def alarm(*_):
-        raise TimeoutError("the call took longer than its time limit")
-
-    def flush():
-        # the process is killed, not ended, once the tests are done: what the program printed must be out by then
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except BaseException:
-                pass
-
-    def answer(req):
-        # A call of one of the program's functions, the next items of an iterator it returned, or the next
-        # part of a value too large for one message.
-        try:
-            if "part" in req:
-                return part(int(req["part"]), int(req["at"]))
-            if "next" in req:
-                it, items = iterators.get(req["next"]), []
-                try:
-                    while len(items) < int(req["count"]):
-                        items.append(enc(next(it), 0))
-                except StopIteration:
-                    return {"items": items, "stop": 1}
-                except Unencodable as e:
-                    return {"items": items, "unencodable": str(e)}
-                except BaseException:
-                    return {"items": items, "raise": describe(info())}
-                return {"items": items}
-            fn = scope.get(req["call"])
-            if not callable_(fn):
-                raise NameError("name %r is not a function of the program" % req["call"])
-            args, kwargs = dec(req["args"]), dec(req["kwargs"])
-            value = fn(*args, **kwargs)
-            try:
-                return {"value": enc(value, 0, False, [SEND_NODES])}
-            except TooBig:
-                if _estimated_nodes(value) < DIGEST_NODES:
-                    return {"value": large(value)}
-                size = len(value) if isinstance(value, (list, tuple, dict, set, frozenset, str, bytes)) else None
-                try:
-                    return {"value": {"h": [digest_(value), type(value).__name__, size]}}
-                except (TypeError, ValueError, RecursionError):  # a NaN in it: too large, and equal to nothing
-                    return {"value": {"o": [type(value).__name__, None if size is None else bool(size)]}}
-        except Unencodable as e:
-            return {"unencodable": str(e)}
-        except BaseException:
-            return {"raise": describe(info())}
-
-    signal.signal(signal.SIGALRM, alarm)
+    t = _Tools()  # bound now: the program may replace module attributes, which only spoils its own answers
+    signal.signal(signal.SIGALRM, _alarm)
     scope = {"__name__": "solution", "__builtins__": builtins}
     try:
-        send(sock, {"ready": 1}, dumps)  # set up: from here on, whatever happens is the program's doing
+        t.send(sock, {"ready": 1}, t.dumps)  # set up: from here on, whatever happens is the program's doing
     except BaseException:
         os._exit(70)
     try:
         exec(compile(code, "solution.py", "exec"), scope)
     except BaseException:
         try:
-            flush()
-            send(sock, {"load_error": describe(info())}, dumps)
+            _flush()
+            t.send(sock, {"load_error": t.describe(t.info())}, t.dumps)
         finally:
             os._exit(0)
+    try:
+        names = _loaded(scope, t)
+        _flush()
+        t.send(sock, {"loaded": names}, t.dumps)
+        _serve(sock, scope, t)
+    except BaseException:
+        pass
+    finally:
+        os._exit(0)  # skips atexit hooks and finalizers the program registered
+
+
+def _enter_program(hdr, code, sock_fd, work_fd, out_fd):
+    """The program's process before its code runs: its own session, directory, descriptors, limits, no
+    capabilities, the seccomp filter. (the socket, the code as text)"""
+    os.setsid()
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.fchdir(work_fd)
+    n = len(code)
+    code = bytes(code).decode("utf-8", "replace")
+    _zero(n)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # the tests that follow on stdin are not ours to read
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.dup2(sock_fd, 3)
+    os.closerange(4, 1 << 16)
+    _limits(hdr, hdr["nproc"])
+    if not _drop_capabilities() or (hdr.get("seccomp") and not _install_seccomp()):
+        os._exit(70)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    return socket.socket(fileno=3), code
+
+
+class _Tools:
+    """What the program's process uses to answer, taken before the program's code runs."""
+
+    def __init__(self):
+        self.send, self.recv, self.enc, self.dec, self.info = _send, _recv, encode, decode, sys.exc_info
+        self.describe, self.iterators, self.large, self.part, self.digest = (
+            _describe,
+            _ITERATORS,
+            _large,
+            _part,
+            digest,
+        )
+        self.dumps, self.setitimer, self.timer_real, self.callable = (
+            json.dumps,
+            signal.setitimer,
+            signal.ITIMER_REAL,
+            callable,
+        )
+        self.modtype, self.estimate = type(os), _estimated_nodes
+
+
+def _alarm(*_):
+    raise TimeoutError("the call took longer than its time limit")
+
+
+def _flush():
+    # the process is killed, not ended, once the tests are done: what the program printed must be out by then
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def _loaded(scope, t):
+    """The names the program defined, as the tests process binds them: its modules, its callables (or the
+    standard-library object they are), and its plain values."""
     names = {}
     for name, value in list(scope.items())[:5000]:
         try:
             if not isinstance(name, str) or name.startswith("__"):
                 continue
-            if isinstance(value, modtype):
+            if isinstance(value, t.modtype):
                 names[name] = ["module", str(value.__name__)]
-            elif callable_(value):
+            elif t.callable(value):
                 names[name] = _stdlib_name(value) or ["callable"]
             else:
-                names[name] = ["value", enc(value)]
+                names[name] = ["value", t.enc(value)]
         except BaseException:
             continue
+    return names
+
+
+def _serve(sock, scope, t):
+    """Answer the tests process's requests until it is done (the process is then killed)."""
+    while True:
+        req = t.recv(sock)
+        if req.get("seconds"):
+            t.setitimer(t.timer_real, float(req["seconds"]))
+        try:
+            reply = _answer(req, scope, t)
+        finally:
+            t.setitimer(t.timer_real, 0)
+        _flush()
+        data = t.dumps(reply)
+        if len(data) > MESSAGE_CAP:  # never silently: the test sees a value that could not cross
+            data = t.dumps({"unencodable": "value too large to cross (%d MiB)" % (len(data) >> 20)})
+        t.send(sock, data, str)
+
+
+def _answer(req, scope, t):
+    """A call of one of the program's functions, the next items of an iterator it returned, or the next
+    part of a value too large for one message."""
     try:
-        flush()
-        send(sock, {"loaded": names}, dumps)
-        while True:
-            req = recv(sock)
-            if req.get("seconds"):
-                setitimer(timer_real, float(req["seconds"]))
-            try:
-                reply = answer(req)
-            finally:
-                setitimer(timer_real, 0)
-            flush()
-            data = dumps(reply)
-            if len(data) > MESSAGE_CAP:  # never silently: the test sees a value that could not cross
-                data = dumps({"unencodable": "value too large to cross (%d MiB)" % (len(data) >> 20)})
-            send(sock, data, str)
+        if "part" in req:
+            return t.part(int(req["part"]), int(req["at"]))
+        if "next" in req:
+            return _next_items(t.iterators.get(req["next"]), int(req["count"]), t)
+        fn = scope.get(req["call"])
+        if not t.callable(fn):
+            raise NameError("name %r is not a function of the program" % req["call"])
+        args, kwargs = t.dec(req["args"]), t.dec(req["kwargs"])
+        value = fn(*args, **kwargs)
+        try:
+            return {"value": t.enc(value, 0, False, [SEND_NODES])}
+        except TooBig:
+            return {"value": _too_big(value, t)}
+    except Unencodable as e:
+        return {"unencodable": str(e)}
     except BaseException:
-        pass
-    finally:
-        os._exit(0)  # skips atexit hooks and finalizers the program registered
+        return {"raise": t.describe(t.info())}
+
+
+def _next_items(it, count, t):
+    items = []
+    try:
+        while len(items) < count:
+            items.append(t.enc(next(it), 0))
+    except StopIteration:
+        return {"items": items, "stop": 1}
+    except Unencodable as e:
+        return {"items": items, "unencodable": str(e)}
+    except BaseException:
+        return {"items": items, "raise": t.describe(t.info())}
+    return {"items": items}
+
+
+def _too_big(value, t):
+    """A value over SEND_NODES: sent in parts, or past DIGEST_NODES as a digest."""
+    if t.estimate(value) < DIGEST_NODES:
+        return t.large(value)
+    size = len(value) if isinstance(value, (list, tuple, dict, set, frozenset, str, bytes)) else None
+    try:
+        return {"h": [t.digest(value), type(value).__name__, size]}
+    except (TypeError, ValueError, RecursionError):  # a NaN in it: too large, and equal to nothing
+        return {"o": [type(value).__name__, None if size is None else bool(size)]}
 
 
 # -- the tests process --
@@ -1294,31 +1334,60 @@ def _compiled(source, name):
 def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
     """Runs in the forked tests child. Never returns."""
     try:
-        os.setsid()
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        _prctl(PR_SET_DUMPABLE, 0)  # no /proc/<pid>/mem or /proc/<pid>/fd for the program to reach
-        # A program that shuts its end of the socket must not kill this process by SIGPIPE (the worker's
-        # default): the write fails instead, and the program is gone, by its own doing.
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        os.fchdir(work_fd)
-        payload = json.loads(_read_exact(0, hdr["tests_len"]))
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.write(ready_fd, b"t")
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        os.dup2(ev_fd, 3)
-        os.dup2(sock_fd, 4)
-        os.closerange(5, 1 << 16)
-        _limits(hdr, 0)
-        # The tests may be model-written (mine.tests: model) or come from a file: confined like the program.
-        if not _drop_capabilities() or (hdr.get("seccomp") and not _install_seccomp()):
-            os._exit(70)
-        sock = socket.socket(fileno=4)
+        sock, payload = _enter_tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd)
         nonce, setup, tests, shadow = payload["nonce"], payload["setup"], payload["tests"], set(payload["shadow"])
     except BaseException:
         os._exit(70)
+    report = _reporter(nonce)
+    report(event="start")
+    loaded = _loaded_names(sock, report)
+    scope = _bind(loaded, _Link(sock, None), wanted=_referenced([setup] + tests) - (set(dir(builtins)) - shadow))
+    try:
+        if setup:
+            exec(_compiled(setup, "<tests_setup>"), scope)
+    except ProgramGone as e:
+        report(event="program_gone", message=str(e))
+        os._exit(0)
+    except BaseException:
+        etype, msg, tb = _outcome()
+        report(event="load_error", type=etype, message=msg, traceback=tb)
+        os._exit(0)
+    for i, test in enumerate(tests):
+        _run_test(i, test, scope, report)
+    report(event="done", count=len(tests))
+    _flush()
+    os.close(3)  # the worker stops waiting here, not after this process's teardown
+    os._exit(0)
 
+
+def _enter_tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
+    """The tests process before its tests run: its own session, non-dumpable, its tests read from stdin,
+    its descriptors, limits, no capabilities, the seccomp filter. (the socket, the tests' payload)"""
+    os.setsid()
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_DUMPABLE, 0)  # no /proc/<pid>/mem or /proc/<pid>/fd for the program to reach
+    # A program that shuts its end of the socket must not kill this process by SIGPIPE (the worker's
+    # default): the write fails instead, and the program is gone, by its own doing.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    os.fchdir(work_fd)
+    payload = json.loads(_read_exact(0, hdr["tests_len"]))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.write(ready_fd, b"t")
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.dup2(ev_fd, 3)
+    os.dup2(sock_fd, 4)
+    os.closerange(5, 1 << 16)
+    _limits(hdr, 0)
+    # The tests may be model-written (mine.tests: model) or come from a file: confined like the program.
+    if not _drop_capabilities() or (hdr.get("seccomp") and not _install_seccomp()):
+        os._exit(70)
+    return socket.socket(fileno=4), payload
+
+
+def _reporter(nonce):
+    """The tests process's one way to report: `report(event=..., ...)`, stamped with the nonce."""
     sent = [0]
 
     def report(**event):
@@ -1336,12 +1405,19 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
             done += os.write(3, frame[done:])
         sent[0] += len(frame)
 
-    def outcome():
-        etype, value, tb = sys.exc_info()
-        remote = getattr(value, "_sm_remote", None)
-        return remote if remote is not None else _describe((etype, value, tb))
+    return report
 
-    report(event="start")
+
+def _outcome():
+    """(type, message, traceback) of the exception being handled: the program's own where it raised."""
+    etype, value, tb = sys.exc_info()
+    remote = getattr(value, "_sm_remote", None)
+    return remote if remote is not None else _describe((etype, value, tb))
+
+
+def _loaded_names(sock, report):
+    """What the program's process defined (its first message after it is ready); ends this process with
+    the right report when the program did not start, broke the protocol or failed to load."""
     try:
         if _recv(sock) != {"ready": 1}:
             raise ProgramGone("no ready message")
@@ -1362,16 +1438,21 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
         fields = _bounded(e) if ok else ["Error", "", ""]
         report(event="load_error", **dict(zip(("type", "message", "traceback"), fields)))
         os._exit(0)
+    return first["loaded"]
 
-    class NotAValue(TypeError):
-        pass
 
+class NotAValue(TypeError):
+    """A test's value that could not cross from the program (its kind in `.kind`)."""
+
+
+def _bind(loaded, link, *, wanted):
+    """The tests' globals: the program's names they use (`wanted`), as proxies, modules, standard-library
+    objects or values. A program that redefines abs, len or isinstance must not change how the tests
+    compare: its names that shadow a builtin are wanted only where the caller named them (a task whose
+    function is `sum`)."""
     scope = {"__name__": "tests", "__builtins__": builtins, "_sm_NotAValue": NotAValue}
-    link = _Link(sock, scope)
-    # A program that redefines abs, len or isinstance must not change how the tests compare: its names
-    # that shadow a builtin are taken only where the caller named them (a task whose function is `sum`).
-    wanted = _referenced([setup] + tests) - (set(dir(builtins)) - shadow)
-    for name, kind in first["loaded"].items():
+    link.scope = scope
+    for name, kind in loaded.items():
         if name not in wanted or name.startswith("_sm") or not isinstance(kind, list) or not kind:
             continue
         try:
@@ -1385,38 +1466,24 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
                 scope[name] = decode(kind[1], link=link)
         except Exception:
             continue
+    return scope
+
+
+def _run_test(i, test, scope, report):
+    """Run test `i` and report its outcome; a program gone mid-test ends this process."""
     try:
-        if setup:
-            exec(_compiled(setup, "<tests_setup>"), scope)
+        exec(_compiled(test, "<test_%d>" % i), scope)
     except ProgramGone as e:
-        report(event="program_gone", message=str(e))
+        report(event="program_gone", index=i, message=str(e))
         os._exit(0)
+    except AssertionError:
+        etype, msg, tb = _outcome()
+        report(event="test", index=i, outcome="failed", type=etype, message=msg, traceback=tb)
     except BaseException:
-        etype, msg, tb = outcome()
-        report(event="load_error", type=etype, message=msg, traceback=tb)
-        os._exit(0)
-    for i, test in enumerate(tests):
-        try:
-            exec(_compiled(test, "<test_%d>" % i), scope)
-        except ProgramGone as e:
-            report(event="program_gone", index=i, message=str(e))
-            os._exit(0)
-        except AssertionError:
-            etype, msg, tb = outcome()
-            report(event="test", index=i, outcome="failed", type=etype, message=msg, traceback=tb)
-        except BaseException:
-            etype, msg, tb = outcome()
-            report(event="test", index=i, outcome="error", type=etype, message=msg, traceback=tb)
-        else:
-            report(event="test", index=i, outcome="passed")
-    report(event="done", count=len(tests))
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
-    os.close(3)  # the worker stops waiting here, not after this process's teardown
-    os._exit(0)
+        etype, msg, tb = _outcome()
+        report(event="test", index=i, outcome="error", type=etype, message=msg, traceback=tb)
+    else:
+        report(event="test", index=i, outcome="passed")
 
 
 # -- the worker --
@@ -1663,7 +1730,41 @@ def run_one(hdr, scratch):
 
 def _run(hdr, scratch, out_fd, work_fd):
     start = time.monotonic()
-    deadline = start + float(hdr["timeout"])
+    prog, tests_pid, ev_r, ready_r = _start_children(hdr, out_fd, work_fd)
+    n_events, timed_out = _read_events(ev_r, start + float(hdr["timeout"]))
+    prog_status, tests_status = _end_children(prog, tests_pid, n_events, timed_out)
+    # the tests process wrote its byte once it had read all of its tests from stdin
+    retire = not (select.select([ready_r], [], [], 0)[0] and os.read(ready_r, 1) == b"t")
+    os.close(ready_r)
+    os.close(ev_r)
+    duration = time.monotonic() - start
+    if not _kill_all_below(os.getpid(), (prog, tests_pid)):
+        retire = True
+    output_bytes = os.fstat(out_fd).st_size
+    n_output = _read_output(out_fd, n_events, hdr["output_keep"])
+    if not scratch.clean(hdr.get("scrub", ())):
+        retire = True
+    try:  # changed from outside by the program: the next program needs a fresh worker
+        if _own_attributes() != _ATTRIBUTES:
+            retire = True
+    except Exception:
+        retire = True
+    reply = {
+        "events_len": n_events,
+        "output_len": n_output,
+        "output_bytes": output_bytes,
+        "timed_out": timed_out,
+        "program": prog_status,
+        "tests": tests_status,
+        "duration_s": duration,
+        "retire": retire,
+    }
+    return reply, n_events + n_output
+
+
+def _start_children(hdr, out_fd, work_fd):
+    """Fork the program's process and the tests process. (their pids, the reports' and the ready pipe's
+    read ends)"""
     # The code goes from the pipe into the buffer and, through the fork, to the program's process; the
     # worker zeroes its own copy at once, so no later program inherits it.
     code = memoryview(BUF)[: hdr["code_len"]]
@@ -1683,12 +1784,17 @@ def _run(hdr, scratch, out_fd, work_fd):
     for fd in (ev_w, ready_w):
         os.close(fd)
     tests_sock.close()
-    n_events, timed_out = 0, False
-    while True:  # until the tests process closes its report pipe (it is done, or dead)
+    return prog, tests_pid, ev_r, ready_r
+
+
+def _read_events(ev_r, deadline):
+    """The tests process's reports into BUF, until it closes its pipe (done, or dead) or the deadline.
+    (bytes kept, timed out)"""
+    n_events = 0
+    while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            timed_out = True
-            break
+            return n_events, True
         if not select.select([ev_r], [], [], remaining)[0]:
             continue
         if n_events < EVENTS_CAP:
@@ -1697,10 +1803,13 @@ def _run(hdr, scratch, out_fd, work_fd):
         else:
             got = len(os.read(ev_r, 65536))
         if not got:
-            break
-    # How each child ended matters only where it ended first: the program when it died mid-tests, the
-    # tests process when it died before its last report. Read that now, then kill both (the program is
-    # never left running past its tests) without waiting out their teardown.
+            return n_events, False
+
+
+def _end_children(prog, tests_pid, n_events, timed_out):
+    """How each child ended, then both killed. How each ended matters only where it ended first: the
+    program when it died mid-tests, the tests process when it died before its last report. Read that now,
+    then kill both (the program is never left running past its tests) without waiting out their teardown."""
     tail = bytes(BUF[max(0, n_events - 300) : n_events])
     if b'"event": "done"' in tail:  # the usual end: neither status matters
         prog_status, tests_status = _poll(prog), _poll(tests_pid)
@@ -1713,39 +1822,19 @@ def _run(hdr, scratch, out_fd, work_fd):
                 kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-    # the tests process wrote its byte once it had read all of its tests from stdin
-    retire = not (select.select([ready_r], [], [], 0)[0] and os.read(ready_r, 1) == b"t")
-    os.close(ready_r)
-    os.close(ev_r)
-    duration = time.monotonic() - start
-    if not _kill_all_below(os.getpid(), (prog, tests_pid)):
-        retire = True
-    output_bytes = os.fstat(out_fd).st_size
-    view = memoryview(BUF)[n_events : n_events + min(hdr["output_keep"], len(BUF) - n_events)]
+    return prog_status, tests_status
+
+
+def _read_output(out_fd, at, keep):
+    """What the program printed, its first `keep` bytes, into BUF after the reports; how many."""
+    view = memoryview(BUF)[at : at + min(keep, len(BUF) - at)]
     n_output = 0
     while n_output < len(view):
         got = os.preadv(out_fd, [view[n_output:]], n_output)
         if not got:
             break
         n_output += got
-    if not scratch.clean(hdr.get("scrub", ())):
-        retire = True
-    try:  # changed from outside by the program: the next program needs a fresh worker
-        if _own_attributes() != _ATTRIBUTES:
-            retire = True
-    except Exception:
-        retire = True
-    reply = {
-        "events_len": n_events,
-        "output_len": n_output,
-        "output_bytes": output_bytes,
-        "timed_out": timed_out,
-        "program": prog_status,
-        "tests": tests_status,
-        "duration_s": duration,
-        "retire": retire,
-    }
-    return reply, n_events + n_output
+    return n_output
 
 
 def main():
