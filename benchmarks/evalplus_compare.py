@@ -105,7 +105,9 @@ def main() -> None:
         mine, evp = sum(ours[t][k] for t in tasks), sum(theirs[t][k] for t in tasks)
         print(f"| {name} | {mine} | {evp} | {len(tasks) - len(differ)} | {len(differ)} |")
         for t in differ:
-            print(f"|  | {t}: selfmine {'pass' if ours[t][k] else 'fail'}, EvalPlus {'pass' if theirs[t][k] else 'fail'} |")
+            print(
+                f"|  | {t}: selfmine {'pass' if ours[t][k] else 'fail'}, EvalPlus {'pass' if theirs[t][k] else 'fail'} |"
+            )
     print(f"wall time: selfmine {our_wall:.1f} s, EvalPlus {their_wall:.1f} s")
     print(f"ratio (EvalPlus time / selfmine time): {their_wall / our_wall:.2f}x")
 

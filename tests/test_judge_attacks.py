@@ -808,3 +808,36 @@ def group():
         v = judge(code, tests, timeout=TIMEOUT, pool=pool)
         assert v.status == Status.PASSED, (v.status, v.message)
         honest_after(pool)
+
+
+# -- 14. arguments sent back after a call --
+
+FORGED_MUTATIONS = {
+    # another type for a list argument; an argument that was never passed; a key that names nothing
+    "dict-for-a-list": {"0": {"d": []}},
+    "out-of-range": {"5": [3]},
+    "not-an-index": {"x": [3]},
+}
+
+
+@pytest.mark.parametrize("forge", sorted(FORGED_MUTATIONS))
+def test_forged_changes_to_arguments_never_pass(forge):
+    """A program that answers a call itself with changed arguments of its own making gets no pass: the
+    tests' objects take only content of their own type, for arguments they passed."""
+    code = f"""
+import json, os
+
+def _frame(o):
+    d = json.dumps(o).encode()
+    os.write(3, b'%08d' % len(d) + d)
+
+def add(xs, b):
+    _frame({{"value": 3, "mutated": {FORGED_MUTATIONS[forge]!r}}})
+    while True:
+        os.read(3, 1 << 16)
+"""
+    tests = ["xs = [1]\nassert add(xs, 2) == 3 and xs == [3]", "assert add([0], 0) == 0"]
+    with WorkerPool(1) as pool:
+        v = judge(code, tests, timeout=TIMEOUT, pool=pool)
+        assert not v.passed and not v.infrastructure_failure, (v.status, v.message)
+        honest_after(pool)

@@ -1038,15 +1038,42 @@ def _answer(req, scope, t):
         if not t.callable(fn):
             raise NameError("name %r is not a function of the program" % req["call"])
         args, kwargs = t.dec(req["args"]), t.dec(req["kwargs"])
-        value = fn(*args, **kwargs)
-        try:
-            return {"value": t.enc(value, 0, False, [SEND_NODES])}
-        except TooBig:
-            return {"value": _too_big(value, t)}
-    except Unencodable as e:
-        return {"unencodable": str(e)}
     except BaseException:
         return {"raise": t.describe(t.info())}
+    try:
+        value = fn(*args, **kwargs)
+        try:
+            reply = {"value": t.enc(value, 0, False, [SEND_NODES])}
+        except TooBig:
+            reply = {"value": _too_big(value, t)}
+    except Unencodable as e:
+        reply = {"unencodable": str(e)}
+    except BaseException:
+        reply = {"raise": t.describe(t.info())}
+    changed = _changed(req, args, kwargs, t)  # seen by the tests whether the call returned or raised
+    return {**reply, "mutated": changed} if changed else reply
+
+
+MUTABLE = (list, dict, set, bytearray, collections.deque)
+
+
+def _changed(req, args, kwargs, t):
+    """The arguments the call changed in place (a list it appended to), by position or name, as they are
+    now: the tests process gives its own objects the same content, as one interpreter would show it."""
+    sent_kwargs = dict((k, v) for k, v in req["kwargs"]["d"]) if isinstance(req["kwargs"], dict) else {}
+    named = [(str(i), a, sent) for i, (a, sent) in enumerate(zip(args, req["args"]))]
+    named += [("=" + k, a, sent_kwargs.get(k)) for k, a in kwargs.items()]
+    out = {}
+    for key, arg, sent in named:
+        if type(arg) not in MUTABLE:
+            continue
+        try:
+            now = t.enc(arg, 0, True, [SEND_NODES])
+        except Exception:
+            continue  # it holds what cannot cross now (or grew too large): the tests keep what they had
+        if now != sent:
+            out[key] = now
+    return out
 
 
 def _next_items(it, count, t):
@@ -1205,9 +1232,35 @@ class _Link:
         except Unencodable as e:
             raise TypeError("a %s cannot be passed to the program's %s()" % (e, name)) from None
         reply = self._exchange(req)
+        if isinstance(reply.get("mutated"), dict):
+            self._update(reply["mutated"], args, kwargs)
         if "value" in reply:
             return self._value(reply["value"])
         self._fail(reply, "%s()" % name)
+
+    def _update(self, mutated, args, kwargs):
+        """Give the tests' own arguments the content the call left in them (`_changed`)."""
+        for key, data in mutated.items():
+            target = (
+                kwargs.get(key[1:])
+                if key.startswith("=")
+                else args[int(key)]
+                if key.isdigit() and int(key) < len(args)
+                else None
+            )
+            if type(target) not in MUTABLE:
+                continue
+            new = self._value(data)
+            if type(new) is not type(target):
+                self._broken("the program sent a malformed value")
+            if isinstance(target, dict):
+                target.clear()
+                target.update(new)
+            elif isinstance(target, (set, collections.deque)):
+                target.clear()
+                (target.update if isinstance(target, set) else target.extend)(new)
+            else:
+                target[:] = new
 
     def advance(self, handle, count):
         """(up to `count` next items of the program's iterator `handle`, the exception that ended it or None)."""
