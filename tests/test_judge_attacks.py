@@ -10,6 +10,8 @@ attacker must never pass; an attacker whose function is right (honest but hostil
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 
@@ -841,3 +843,41 @@ def add(xs, b):
         v = judge(code, tests, timeout=TIMEOUT, pool=pool)
         assert not v.passed and not v.infrastructure_failure, (v.status, v.message)
         honest_after(pool)
+
+
+FILL_TMP = """
+import os
+
+def filled():
+    block, n = b'x' * (1 << 20), 0
+    for place in ('/tmp', '/var', '/run', '/home', '/root', '/dev/shm'):
+        try:
+            for i in range(400):
+                with open(os.path.join(place, 'fill-%d' % i), 'wb') as f:
+                    f.write(block)
+                n += 1
+        except OSError:
+            pass
+    return n
+"""
+
+
+@pytest.mark.skipif(not ISOLATED, reason="needs bubblewrap or user namespaces")
+def test_without_a_cgroup_the_writable_places_hold_little():
+    """Files in tmpfs are memory no process limit counts: without a cgroup to cap them, the six writable
+    places together hold at most 6 x 32 MiB (each 256 MiB under a cgroup, which counts them)."""
+    code = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from selfmine.sandbox import judge\n"
+            f"v = judge({FILL_TMP!r}, ['n = filled()\\nassert n == 0, n'], timeout=20)\n"
+            "print(v.isolation, v.tests[0].message)",
+        ],
+        env={**os.environ, "SELFMINE_CGROUP": "0"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    isolation, written = code.stdout.split()[0], int(code.stdout.split()[-1])
+    assert "(no cgroup)" in code.stdout and 100 <= written <= 6 * 32, (isolation, written, code.stderr[-500:])

@@ -12,12 +12,20 @@ import sys
 from dataclasses import dataclass
 
 from ..errors import UserError
+from . import cgroup
 
 log = logging.getLogger(__name__)
 
 NOBODY = 65534
 MODES = ("bwrap", "unshare", "rlimits")
 TMPFS_BYTES = 256 * 1024 * 1024  # each writable place in the sandbox (/tmp, /var, /run, /home, /root)
+# ... where no cgroup caps the sandbox's memory (its files in tmpfs count there): smaller, so the six places
+# add at most 192 MiB beside the processes' own limits
+TMPFS_BYTES_ALONE = 32 * 1024 * 1024
+
+
+def tmpfs_bytes() -> int:
+    return TMPFS_BYTES if cgroup.label() != cgroup.NONE else TMPFS_BYTES_ALONE
 WRITABLE = ("/tmp", "/var", "/run", "/home", "/root", "/dev/shm")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 ETC = ("/etc/ld.so.cache", "/etc/localtime")
@@ -90,7 +98,7 @@ def _bwrap_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     for kind, path in view(python):
         args += ["--symlink", os.readlink(path), path] if kind == "link" else ["--ro-bind", path, path]
     for path in WRITABLE:
-        args += ["--size", str(TMPFS_BYTES), "--tmpfs", path]
+        args += ["--size", str(tmpfs_bytes()), "--tmpfs", path]
     for path in extra:  # after the tmpfs mounts, which would hide a path under /home or /root
         args += ["--ro-bind", path, path]
     for dev in DEVICES:
@@ -157,7 +165,7 @@ def _unshare_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]
         "LINKS": " ".join(p for kind, p in entries if kind == "link"),
         "DEVICES": " ".join(DEVICES),
         "WRITABLE": " ".join(WRITABLE),
-        "SIZE": str(TMPFS_BYTES),
+        "SIZE": str(tmpfs_bytes()),
     }
     setup = "".join(f"{k}='{v}'\n" for k, v in env.items()) + _UNSHARE_SETUP
     return (
