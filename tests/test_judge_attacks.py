@@ -881,3 +881,101 @@ def test_without_a_cgroup_the_writable_places_hold_little():
     )
     isolation, written = code.stdout.split()[0], int(code.stdout.split()[-1])
     assert "(no cgroup)" in code.stdout and 100 <= written <= 6 * 32, (isolation, written, code.stderr[-500:])
+
+
+# -- 15. found by the third review: ACLs, state under unshare, large values and write-back --
+
+DEFAULT_ACL = f"""
+import os, struct
+acl = struct.pack('<I', 2) + b''.join(struct.pack('<HHI', tag, 5, 0xFFFFFFFF) for tag in (1, 4, 0x20))  # r-x
+for d in {PLACES!r}:
+    try:
+        os.setxattr(d, 'system.posix_acl_default', acl)
+    except OSError:
+        pass
+"""
+MAKES_A_DIRECTORY = """
+import os, tempfile
+
+def add(a, b):
+    d = tempfile.mkdtemp()
+    open(os.path.join(d, 'f'), 'w').close()
+    return a + b
+"""
+
+
+@pytest.mark.parametrize("mode", ISOLATED_MODES)
+def test_a_default_acl_on_a_writable_place_never_reaches_the_next_program(mode):
+    """Mode bits do not show an ACL: a default one the program set made every later program's new
+    directories read-only."""
+    with WorkerPool(1, isolation=mode) as pool:
+        assert judge(DEFAULT_ACL + WRONG, TESTS, timeout=TIMEOUT, pool=pool).status == Status.FAILED
+        v = judge(MAKES_A_DIRECTORY, TESTS, timeout=TIMEOUT, pool=pool)
+        assert v.status == Status.PASSED, (v.status, v.message)
+        honest_after(pool)
+
+
+NAMESPACE_STATE = """
+import os
+for path, value in (('/proc/%d/oom_score_adj' % os.getppid(), b'1000'), ('/proc/sys/kernel/pid_max', b'400')):
+    try:
+        with open(path, 'wb', buffering=0) as f:
+            f.write(value)
+    except OSError:
+        pass
+"""
+STATE = "def probe():\n    return [open('/proc/self/oom_score_adj').read(), open('/proc/sys/kernel/pid_max').read()]\n"
+
+
+@pytest.mark.parametrize("mode", ISOLATED_MODES)
+def test_the_oom_preference_and_pid_max_of_the_sandbox_never_reach_the_next_program(mode):
+    """Under unshare the program's euid is the namespace's root: it could write the worker's oom_score_adj
+    and the pid namespace's pid_max, which every later program inherited."""
+    with WorkerPool(1, isolation=mode) as pool:
+        before = judge(STATE, ["r = probe()\nassert r == 0, r"], timeout=TIMEOUT, pool=pool).tests[0].message
+        assert judge(NAMESPACE_STATE + WRONG, TESTS, timeout=TIMEOUT, pool=pool).status == Status.FAILED
+        after = judge(STATE, ["r = probe()\nassert r == 0, r"], timeout=TIMEOUT, pool=pool).tests[0].message
+        assert after == before
+        honest_after(pool)
+
+
+RIGHT_BUT_AWKWARD = {
+    # a large value inside a large value, the same one four times: its handles were reused while in use
+    "the-same-large-value-twice": (
+        "def f():\n    b = list(range(2_100_000))\n    return [[b, b], [b, b]]\n",
+        "x = f()\nassert x[1][1][-1] == 2_099_999 and x[0][0] == list(range(2_100_000))",
+    ),
+    # a wide first row misled the estimate into a digest (no indexing)
+    "a-wide-first-row": (
+        "def f():\n    return [list(range(10))] + [0] * 2_100_000\n",
+        "x = f()\nassert x[0][9] == 9 and x[-1] == 0",
+    ),
+    # few nodes, 70 MB: one message over its cap
+    "long-strings": (
+        "def f():\n    return ['x' * 100] * 700_000\n",
+        "x = f()\nassert x[5] == 'x' * 100 and len(x) == 700_000",
+    ),
+    # a global the tests never name, too large for the first message
+    "a-large-unnamed-global": (
+        "T = [True] * 12_000_000\ndef f():\n    return len(T)\n",
+        "assert f() == 12_000_000",
+    ),
+    # arguments changed in place: a large one, a defaultdict, an int made a bool
+    "a-large-argument-sorted": (
+        "def f(xs):\n    xs.sort()\n",
+        "xs = list(range(2_100_000, 0, -1))\nf(xs)\nassert xs[0] == 1 and xs[-1] == 2_100_000",
+    ),
+    "a-defaultdict-argument": (
+        "def f(d):\n    d['k'].append(1)\n",
+        "import collections\nd = collections.defaultdict(list)\nf(d)\nassert d == {'k': [1]}",
+    ),
+    "an-int-made-a-bool": ("def f(xs):\n    xs[0] = True\n", "xs = [1]\nf(xs)\nassert xs[0] is True"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RIGHT_BUT_AWKWARD))
+def test_right_answers_of_awkward_shapes_pass(case):
+    code, test = RIGHT_BUT_AWKWARD[case]
+    with WorkerPool(1) as pool:
+        v = judge(code, [test], timeout=60, pool=pool)
+        assert v.status == Status.PASSED, (v.status, v.message)

@@ -26,6 +26,8 @@ TMPFS_BYTES_ALONE = 32 * 1024 * 1024
 
 def tmpfs_bytes() -> int:
     return TMPFS_BYTES if cgroup.label() != cgroup.NONE else TMPFS_BYTES_ALONE
+
+
 WRITABLE = ("/tmp", "/var", "/run", "/home", "/root", "/dev/shm")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 ETC = ("/etc/ld.so.cache", "/etc/localtime")

@@ -28,6 +28,7 @@ import copy  # noqa: F401
 import ctypes
 import dataclasses  # noqa: F401
 import decimal  # noqa: F401
+import errno
 import fractions  # noqa: F401
 import functools  # noqa: F401
 import gc
@@ -279,6 +280,14 @@ def _own_attributes():
     if SECCOMP_ARCH and _LIBC is not None:
         attr = ctypes.create_string_buffer(64)  # struct sched_attr (its utilisation clamps too)
         out += [_LIBC.syscall(252, 1, 0), _LIBC.syscall(315, 0, attr, 64, 0), attr.raw]  # ioprio_get, sched_getattr
+    # writable by the namespace's root under unshare (the program's euid there), and inherited or shared by
+    # every later process of the sandbox: the OOM killer's preference, the pid namespace's pid_max
+    for path in ("/proc/self/oom_score_adj", "/proc/sys/kernel/pid_max"):
+        try:
+            with open(path) as f:
+                out.append(f.read())
+        except OSError:
+            out.append(None)
     return out
 
 
@@ -373,6 +382,7 @@ PART_NODES = 250_000  # about this many nodes in one part of a large value
 # to a value of the same canonical encoding (numbers compared as numbers, 0 == 0.0), with its length; any
 # other use of it (indexing, sum) is a test error that names the limit.
 DIGEST_NODES = 20_000_000
+ESTIMATE_SAMPLE = 64  # items whose sizes estimate a large value's nodes
 MAX_DEPTH = 2000  # containers nested deeper than this cannot cross (plain Python's == stops near 1000)
 _VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 _VIEW_TAG = dict(zip(_VIEWS, "kva"))
@@ -401,7 +411,11 @@ def encode(v, depth=0, strict=False, budget=None):
     if depth > MAX_DEPTH:
         raise Unencodable("value nested deeper than %d levels" % MAX_DEPTH)
     if budget is not None:
-        budget[0] -= 1
+        # a node, and a long text or bytes value as many (32 characters or 16 bytes a node): what a
+        # message can hold is bounded in bytes (MESSAGE_CAP) as well as in nodes
+        budget[0] -= 1 + (
+            len(v) >> 5 if isinstance(v, str) else len(v) >> 4 if isinstance(v, (bytes, bytearray)) else 0
+        )
         if budget[0] < 0:
             raise TooBig()
     t = type(v)
@@ -480,6 +494,7 @@ def _encode_other(v, t, depth, strict, budget=None):
 
 
 _LARGE = {}  # the program's values too large for one message: handle -> (kind, its items' iterator, position)
+_HANDLES = itertools.count(1)  # never reused: a finished value's number may not name a later one
 
 
 def _large(v):
@@ -502,19 +517,19 @@ def _large(v):
         if base is None:
             raise Unencodable("value too large to cross (%s)" % type(v).__name__)
         kind, items = {list: "l", tuple: "t", set: "s", frozenset: "z"}[base], iter(base.__iter__(v))
-    handle = len(_LARGE) + 1
+    handle = next(_HANDLES)
     _LARGE[handle] = (kind, items, 0)
     return {"g": [handle, kind, len(v), extra]}
 
 
 def _estimated_nodes(v):
-    """Nodes of a large value, estimated from its length and its first item's (rows of a like size are the
-    common case; a wrong estimate only picks the slower or the coarser way across, never a wrong value)."""
+    """Nodes of a large value, estimated from its length and its first items' sizes (rows of a like size are
+    the common case; a wrong estimate only picks the slower or the coarser way across, never a wrong value)."""
     try:
-        n = len(v)
-        first = next(iter(dict.values(v) if isinstance(v, dict) else v), None)
-        inner = len(first) if isinstance(first, (list, tuple, dict, set, frozenset, collections.deque)) else 0
-        return n * (1 + inner)
+        sample = list(itertools.islice(dict.values(v) if isinstance(v, dict) else v, ESTIMATE_SAMPLE))
+        kinds = (list, tuple, dict, set, frozenset, collections.deque)
+        inner = sum(len(x) for x in sample if isinstance(x, kinds)) / max(1, len(sample))
+        return int(len(v) * (1 + inner))
     except Exception:
         return 0
 
@@ -534,7 +549,7 @@ def _plain(batch):
     kinds = set(map(type, batch))
     if kinds == {int} and -(1 << 62) < min(batch) and max(batch) < (1 << 62):
         return {"plain": batch}
-    if kinds == {str} and "".join(batch).isascii():
+    if kinds == {str} and sum(map(len, batch)) >> 5 < PART_NODES and "".join(batch).isascii():
         return {"plain": batch}
     if kinds == {float}:
         return {"floats": list(map(float.hex, batch))}
@@ -993,7 +1008,7 @@ def _flush():
 def _loaded(scope, t):
     """The names the program defined, as the tests process binds them: its modules, its callables (or the
     standard-library object they are), and its plain values."""
-    names = {}
+    names, left = {}, SEND_NODES  # one message for all: past its budget a value crosses in parts, if named
     for name, value in list(scope.items())[:5000]:
         try:
             if not isinstance(name, str) or name.startswith("__"):
@@ -1003,7 +1018,12 @@ def _loaded(scope, t):
             elif t.callable(value):
                 names[name] = _stdlib_name(value) or ["callable"]
             else:
-                names[name] = ["value", t.enc(value)]
+                budget = [left]
+                try:
+                    names[name] = ["value", t.enc(value, 0, False, budget)]
+                    left = budget[0]
+                except TooBig:
+                    names[name] = ["value", _too_big(value, t)]
         except BaseException:
             continue
     return names
@@ -1054,7 +1074,7 @@ def _answer(req, scope, t):
     return {**reply, "mutated": changed} if changed else reply
 
 
-MUTABLE = (list, dict, set, bytearray, collections.deque)
+MUTABLE = (list, dict, set, bytearray, collections.deque)  # what a call can change in place (subclasses too)
 
 
 def _changed(req, args, kwargs, t):
@@ -1065,13 +1085,16 @@ def _changed(req, args, kwargs, t):
     named += [("=" + k, a, sent_kwargs.get(k)) for k, a in kwargs.items()]
     out = {}
     for key, arg, sent in named:
-        if type(arg) not in MUTABLE:
+        if not isinstance(arg, MUTABLE):
             continue
         try:
             now = t.enc(arg, 0, True, [SEND_NODES])
+        except TooBig:
+            out[key] = _too_big(arg, t)  # grown past one message: in parts
+            continue
         except Exception:
-            continue  # it holds what cannot cross now (or grew too large): the tests keep what they had
-        if now != sent:
+            continue  # it holds what cannot cross now: the tests keep what they had
+        if now != sent or t.dumps(now) != t.dumps(sent):  # 1 == True in JSON data, not in its text
             out[key] = now
     return out
 
@@ -1241,26 +1264,28 @@ class _Link:
     def _update(self, mutated, args, kwargs):
         """Give the tests' own arguments the content the call left in them (`_changed`)."""
         for key, data in mutated.items():
-            target = (
-                kwargs.get(key[1:])
-                if key.startswith("=")
-                else args[int(key)]
-                if key.isdigit() and int(key) < len(args)
-                else None
-            )
-            if type(target) not in MUTABLE:
+            target = self._argument(key, args, kwargs)
+            if not isinstance(target, MUTABLE):
                 continue
             new = self._value(data)
-            if type(new) is not type(target):
+            base = next(b for b in (dict, set, collections.deque, bytearray, list) if isinstance(target, b))
+            if not isinstance(new, base):  # a call cannot change an object's type: a forged reply
                 self._broken("the program sent a malformed value")
-            if isinstance(target, dict):
-                target.clear()
-                target.update(new)
-            elif isinstance(target, (set, collections.deque)):
-                target.clear()
-                (target.update if isinstance(target, set) else target.extend)(new)
+            if base in (dict, set, collections.deque):
+                base.clear(target)
+                {dict: dict.update, set: set.update, collections.deque: collections.deque.extend}[base](target, new)
             else:
-                target[:] = new
+                base.__setitem__(target, slice(None), new)
+
+    @staticmethod
+    def _argument(key, args, kwargs):
+        """The argument a `mutated` key names: "=name", or a position; None for anything else."""
+        if not isinstance(key, str):
+            return None
+        if key.startswith("="):
+            return kwargs.get(key[1:])
+        position = int(key) if key.isdecimal() and key.isascii() and len(key) < 6 else None
+        return args[position] if position is not None and position < len(args) else None
 
     def advance(self, handle, count):
         """(up to `count` next items of the program's iterator `handle`, the exception that ended it or None)."""
@@ -1689,6 +1714,18 @@ def _empty(dir_fd, keep=(), depth=0):
     return clean
 
 
+def _strip_attributes(fd):
+    """Remove every extended attribute of the directory `fd` (an ACL is one: a default ACL the program set
+    would make every later program's files read-only, and mode bits do not show it). False where one
+    stays."""
+    try:
+        for name in os.listxattr(fd):
+            os.removexattr(fd, name)
+        return not os.listxattr(fd)
+    except OSError as e:
+        return e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP)  # a filesystem without them: none to remove
+
+
 class _Scratch:
     """The worker's own directory (`base`, held open by descriptor, so renaming or removing its path
     changes nothing for the worker) and, per program, a fresh working directory inside it."""
@@ -1713,6 +1750,7 @@ class _Scratch:
     def fresh(self):
         """A new, empty working directory for the next program, as a descriptor."""
         os.fchmod(self.fd, 0o700)  # the program runs as the same user and may have taken the modes away
+        _strip_attributes(self.fd)  # ... or set a default ACL that the new directory would inherit
         self.count += 1
         name = "work-%d" % self.count
         os.mkdir(name, 0o700, dir_fd=self.fd)
@@ -1756,7 +1794,8 @@ class _Scratch:
         except OSError:
             return None
         st = os.fstat(fd)
-        if mode is not None and ((st.st_dev, st.st_ino) != (dev, ino) or stat.S_IMODE(st.st_mode) != mode):
+        same = mode is None or ((st.st_dev, st.st_ino) == (dev, ino) and stat.S_IMODE(st.st_mode) == mode)
+        if not same or not _strip_attributes(fd):
             os.close(fd)
             return None
         return fd
