@@ -39,7 +39,9 @@ def test_mcnemar_and_bootstrap_and_interaction():
 def test_every_canonical_solution_passes(bench, data_dir):
     tasks, _ = load_tasks(bench, data_dir)
     assert len(tasks) == {"humaneval": 164, "humaneval+": 164, "mbpp": 257, "mbpp+": 378}[bench]
-    assert canonical_check(tasks) == []
+    # correctness, not speed: MBPP+'s Mbpp/255 (1.66M tuples of 77 strings) takes near the evaluation's
+    # 120 s cap when other work shares the two cores
+    assert canonical_check(tasks, timeout=400) == []
 
 
 def test_empty_and_wrong_completions_fail(data_dir):

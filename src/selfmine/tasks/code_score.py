@@ -63,7 +63,7 @@ def score(
     return out
 
 
-def canonical_check(tasks: list[EvalTask]) -> list[tuple[str, str]]:
+def canonical_check(tasks: list[EvalTask], *, timeout: float = MAX_TIMEOUT_S) -> list[tuple[str, str]]:
     """(task_id, message) for every canonical solution that fails its own benchmark."""
-    verdicts = _judge_all([_job(t, t.canonical, MAX_TIMEOUT_S) for t in tasks])
+    verdicts = _judge_all([_job(t, t.canonical, timeout) for t in tasks])
     return [(t.task_id, v.message) for t, v in zip(tasks, verdicts) if not v.passed]
