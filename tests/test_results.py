@@ -82,14 +82,24 @@ SEEDS = sorted({p.parent for p in FILES if (p.parent / "adapter.json").exists() 
 
 
 @pytest.mark.skipif(not SEEDS, reason="no committed seed has both a base and an adapter yet")
-def test_the_pooled_table_is_printed_from_committed_results_and_agrees_with_their_verdicts(monkeypatch, capfd):
-    """`selfmine eval pool` reads committed results folders as they are; its adapter-vs-base difference is the
-    mean of the per-task differences of the committed verdicts, averaged over seeds."""
+def test_the_pooled_table_is_printed_from_committed_results_and_agrees_with_their_verdicts(
+    monkeypatch, capfd, tmp_path
+):
+    """`selfmine eval pool` reads results folders (here the committed base and adapter of every seed that has
+    both, since the seeds are at different stages); its adapter-vs-base difference is the mean of the
+    per-task differences of the committed verdicts, averaged over seeds."""
+    import shutil
     import sys
 
     from selfmine import cli
 
-    monkeypatch.setattr(sys, "argv", ["selfmine", "eval", "pool", *map(str, SEEDS), "--json"])
+    folders = []
+    for seed in SEEDS:
+        folders.append(tmp_path / seed.name)
+        folders[-1].mkdir()
+        for arm in ("base", "adapter"):
+            shutil.copy(seed / f"{arm}.json", folders[-1])
+    monkeypatch.setattr(sys, "argv", ["selfmine", "eval", "pool", *map(str, folders), "--json"])
     with pytest.raises(SystemExit) as e:
         cli.main()
     assert e.value.code == 0
