@@ -82,10 +82,38 @@ def test_unscored_tasks_leave_the_comparison_on_every_seed():
     assert d["tasks"] == 2 and d["diff"] == pytest.approx(0.5)
 
 
+def test_seeds_at_different_stages_pool_each_comparison_over_the_seeds_that_hold_it():
+    """Seed 2 has no controls yet: the adapter pools 3 seeds, the control 2, and the table names them."""
+    rng = np.random.default_rng(5)
+    runs = _runs(rng, tasks=50, lift=0.2)
+    del runs[2]["control-rft"]
+    out = pool(runs, names=["s0", "s1", "s2"])["humaneval"]
+    assert out["vs_base"]["adapter"]["seed_names"] == ["s0", "s1", "s2"]
+    assert out["vs_base"]["control-rft"]["seed_names"] == ["s0", "s1"]
+    assert out["vs_best_control"]["seed_names"] == ["s0", "s1"]
+    alone = pooled_difference(runs[:2], "base", "control-rft", "humaneval")
+    assert out["vs_base"]["control-rft"]["diff"] == pytest.approx(alone["diff"])
+
+
+def test_the_best_control_is_chosen_on_the_seeds_that_hold_every_control():
+    """A control evaluated on one lucky seed only must not win over one held by every seed because of that
+    seed: the choice is made on the seeds that hold both."""
+    runs = [
+        {
+            "base": _res([0, 0, 0, 0]),
+            "adapter": _res([1, 1, 0, 0]),
+            "control-a": _res([1, 0, 0, 0]),
+            "control-b": _res([1, 1, 0, 0]),
+        },
+        {"base": _res([0, 0, 0, 0]), "adapter": _res([1, 1, 0, 0]), "control-a": _res([1, 1, 1, 1])},
+    ]
+    assert pool(runs)["humaneval"]["best_control"] == "control-b"
+
+
 def test_runs_that_differ_are_refused():
     base = {"base": _res([1, 0]), "adapter": _res([1, 1])}
     with pytest.raises(PoolError):
-        pool([base, {"base": _res([1, 0])}])
+        pool([base, {"adapter": _res([1, 0])}])
     with pytest.raises(IncomparableResults):
         pool([base, {"base": _res([1, 0], format="chat"), "adapter": _res([1, 1], format="chat")}])
     with pytest.raises(PoolError):

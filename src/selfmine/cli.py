@@ -676,7 +676,8 @@ def eval_pool(
     """Pool an experiment's seeds: every arm against the base, and the main arm against its best control.
 
     The difference is averaged over seeds per task, with a bootstrap interval over tasks and a sign-flip
-    test; McNemar's exact p is given per seed. All arms must have been evaluated the same way."""
+    test; McNemar's exact p is given per seed. Seeds may be at different stages: each comparison pools the
+    seeds that hold both its arms and names them. An arm must have been evaluated the same way on every seed."""
     from .evaluate.pool import markdown, pool
 
     loaded = []
@@ -692,7 +693,8 @@ def eval_pool(
                 fail(f"not a results JSON: {f}")
         loaded.append(arms)
     with stdout_to_stderr(as_json):
-        pooled = pool(loaded, main=main)
+        names = [r.name for r in runs] if len({r.name for r in runs}) == len(runs) else [str(r) for r in runs]
+        pooled = pool(loaded, main=main, names=names)
     typer.echo(json.dumps(pooled, indent=2) if as_json else markdown(pooled, main=main))
 
 

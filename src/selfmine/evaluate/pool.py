@@ -59,9 +59,12 @@ def _interval(diffs: np.ndarray, resamples: int = 10000, seed: int = 0) -> tuple
     return float(lo), float(hi)
 
 
-def pooled_difference(runs: list[dict], a: str, b: str, bench: str) -> dict | None:
-    """b - a on `bench` over the tasks scored in every run for both arms, or None where there are none."""
-    per_seed = [(_rates(r, a, bench), _rates(r, b, bench)) for r in runs]
+def pooled_difference(runs: list[dict], a: str, b: str, bench: str, *, names: list[str] | None = None) -> dict | None:
+    """b - a on `bench` over the runs (seeds) that hold both arms and the tasks scored in each of them for
+    both, or None where there are none."""
+    names = names or [str(i) for i in range(len(runs))]
+    held = [(n, r) for n, r in zip(names, runs) if a in r and b in r]
+    per_seed = [(_rates(r, a, bench), _rates(r, b, bench)) for _, r in held]
     tasks = sorted(set.intersection(*(set(x) & set(y) for x, y in per_seed))) if per_seed else []
     if not tasks:
         return None
@@ -77,7 +80,8 @@ def pooled_difference(runs: list[dict], a: str, b: str, bench: str) -> dict | No
             mcnemar.append(None)  # n > 1 per task: the pooled sign-flip test covers it
     return {
         "tasks": len(tasks),
-        "seeds": len(runs),
+        "seeds": len(held),
+        "seed_names": [n for n, _ in held],
         "a": float(xa.mean()),
         "b": float(xb.mean()),
         "diff": float(diffs.mean()),
@@ -89,45 +93,56 @@ def pooled_difference(runs: list[dict], a: str, b: str, bench: str) -> dict | No
     }
 
 
-def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE) -> dict:
+def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE, names: list[str] | None = None) -> dict:
     """{bench: {"vs_base": {arm: difference}, "vs_best_control": difference | None, "best_control": arm}}
-    for runs given as {arm: results JSON} (one per seed). Arms evaluated through the chat template
-    (`<arm>@chat`) are compared with `base@chat`, under `<bench>@chat`. Arms compared must have been
-    evaluated the same way (format, limit, sampling), and every run must hold the same arms."""
+    for runs given as {arm: results JSON} (one per seed, named by `names`). Arms evaluated through the chat
+    template (`<arm>@chat`) are compared with `base@chat`, under `<bench>@chat`. Seeds may be at different
+    stages: each comparison pools the seeds that hold both of its arms, and says which (`seed_names`). An arm
+    must have been evaluated the same way (format, limit, sampling) on every seed and as its base."""
     if not runs:
         raise PoolError("no runs to pool")
-    arms = set(runs[0])
-    for r in runs:
-        if set(r) != arms:
-            raise PoolError(f"the runs hold different arms: {sorted(arms)} vs {sorted(r)}")
-    if base not in arms:
-        raise PoolError(f"no {base!r} arm to compare with (arms: {', '.join(sorted(arms))})")
-    for r in runs:  # every seed evaluated its arms like the first seed did
-        for arm, result in r.items():
-            check_comparable(runs[0][arm], result)
+    names = names or [f"run {i}" for i in range(len(runs))]
+    for n, r in zip(names, runs):
+        if base not in r:
+            raise PoolError(f"{n} has no {base!r} arm to compare with (arms: {', '.join(sorted(r)) or 'none'})")
+    arms = set().union(*runs)
+    for arm in arms:  # every seed evaluated an arm like the first seed that has it did
+        held = [r[arm] for r in runs if arm in r]
+        for result in held[1:]:
+            check_comparable(held[0], result)
     out = {}
     for suffix in sorted({format_suffix(a) for a in arms}):  # "" (raw), "@chat"
         group = {a for a in arms if format_suffix(a) == suffix}
         if base + suffix not in group:
             continue
         for r in runs:
-            for a in group:
+            for a in group & set(r):
                 check_comparable(r[base + suffix], r[a])
-        for bench in _scores(runs[0][base + suffix]):
-            out[bench + suffix] = _bench(runs, bench, group, base=base + suffix, main=main + suffix)
+        first = next(r for r in runs if base + suffix in r)
+        for bench in _scores(first[base + suffix]):
+            out[bench + suffix] = _bench(runs, bench, group, base=base + suffix, main=main + suffix, names=names)
     return out
 
 
-def _bench(runs, bench, group, *, base, main) -> dict:
-    vs_base = {arm: pooled_difference(runs, base, arm, bench) for arm in sorted(group - {base})}
+def _bench(runs, bench, group, *, base, main, names) -> dict:
+    vs_base = {arm: pooled_difference(runs, base, arm, bench, names=names) for arm in sorted(group - {base})}
     vs_base = {k: v for k, v in vs_base.items() if v is not None}
-    controls = {k: v for k, v in vs_base.items() if k.startswith("control-")}
-    best = max(controls, key=lambda k: controls[k]["b"]) if controls else None
+    best = _best_control(runs, bench, [k for k in vs_base if k.startswith("control-")], base=base, main=main)
     return {
         "vs_base": vs_base,
         "best_control": best,
-        "vs_best_control": pooled_difference(runs, best, main, bench) if best and main in group else None,
+        "vs_best_control": pooled_difference(runs, best, main, bench, names=names) if best and main in group else None,
     }
+
+
+def _best_control(runs, bench, controls, *, base, main) -> str | None:
+    """The control with the highest pass rate, compared on the seeds that hold every control (and the main
+    arm), so that seeds at different stages do not decide it; on each control's own seeds where none does."""
+    if not controls:
+        return None
+    common = [r for r in runs if all(a in r for a in (*controls, main))] or runs
+    rates = {c: pooled_difference(common, base, c, bench) or pooled_difference(runs, base, c, bench) for c in controls}
+    return max(controls, key=lambda c: rates[c]["b"])
 
 
 def markdown(pooled: dict, *, main: str = MAIN) -> str:
@@ -138,8 +153,9 @@ def markdown(pooled: dict, *, main: str = MAIN) -> str:
 
     def line(bench, name, d):
         seeds = ", ".join("-" if p is None else f"{p:.3g}" for p in d["mcnemar_p_per_seed"])
+        which = f" ({', '.join(d['seed_names'])})" if d.get("seed_names") else ""
         rows.append(
-            f"| {bench} | {name} | {d['tasks']} x {d['seeds']} | {d['a']:.1%} | {d['b']:.1%} | {d['diff']:+.1%} "
+            f"| {bench} | {name} | {d['tasks']} x {d['seeds']}{which} | {d['a']:.1%} | {d['b']:.1%} | {d['diff']:+.1%} "
             f"({d['ci95'][0]:+.1%} .. {d['ci95'][1]:+.1%}) | {d['p']:.3g} | {seeds} |"
         )
 
