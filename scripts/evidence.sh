@@ -10,7 +10,8 @@
 #   A new run takes the current HEAD; a run that exists (or is restored) keeps the commit it started with.
 # - Runs `selfmine run` with --set seed=SEED into ROOT/runs/<config name>-s<SEED>, logging to
 #   ROOT/runs/<config name>-s<SEED>.log, under nohup. Calling it again resumes the run (finished stages are
-#   skipped; the run dir refuses other settings and another kind of machine, in one line).
+#   skipped; the run dir refuses other settings and another kind of machine, in one line; this script also
+#   refuses a CPU model or instruction class other than the one in run.env, since vendors differ).
 # - `save` writes RESULTS/s<SEED>/: every finished arm's result JSON and its samples in EvalPlus's format,
 #   the mined pairs, and under run/ the ledger (gzip), config and run.env, and the completions of an
 #   evaluation under way (eval/<arm>.partial.jsonl: it resumes from them on the same kind of machine). When the run dir is missing (a new
@@ -34,12 +35,21 @@ repo="$(git rev-parse --show-toplevel)"
 name="$(basename "$config" .yaml)"
 case "$name" in
     cpu-selfmine-study-qwen) default_results=results/cpu-qwen2.5-coder-0.5b ;;
+    cpu-selfmine-iterate-qwen) default_results=results/cpu-qwen2.5-coder-0.5b/iteration2 ;;
     *) default_results="results/$name" ;;
 esac
 results="$repo/${RESULTS:-$default_results}/s$seed"
 run="$root/runs/$name-s$seed"
 
 first_commit() { sed -n 's/^commit=//p' "$1" | head -1; }
+cpu_name() { grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs; }
+cpu_isa() {  # the widest matrix instructions, as selfmine.engine.numerics.cpu_isa names them
+    local f; f="$(grep -m1 '^flags' /proc/cpuinfo)"
+    for pair in amx:amx_bf16 avx512_bf16:avx512_bf16 avx512:avx512f avx2:avx2; do
+        [[ " $f " == *" ${pair#*:} "* ]] && { echo "${pair%%:*}"; return; }
+    done
+    echo other
+}
 
 if [ "$verb" = save ]; then
     [ -f "$run/ledger.sqlite" ] || { echo "evidence.sh: no run at $run" >&2; exit 1; }
@@ -89,6 +99,14 @@ extra=()
 if [ -f "$run.env" ]; then
     commit="$(first_commit "$run.env")"
     reuse="$(sed -n 's/^reuse=//p' "$run.env" | head -1)"
+    # a seed's arms are paired comparisons: all of them from one kind of machine (CPU model and instructions;
+    # the run dir's own check knows only the instruction class, and an Intel and an AMD CPU share one)
+    was_cpu="$(sed -n 's/^cpu=//p' "$run.env" | head -1)"
+    was_isa="$(sed -n 's/^isa=//p' "$run.env" | head -1)"
+    if [ "${FORCE_MACHINE:-0}" != 1 ] && { [ "$was_cpu" != "$(cpu_name)" ] || { [ -n "$was_isa" ] && [ "$was_isa" != "$(cpu_isa)" ]; }; }; then
+        echo "evidence.sh: seed $seed was run on '$was_cpu' (${was_isa:-isa not recorded}); this machine is '$(cpu_name)' ($(cpu_isa)): resume it on its own kind of machine (FORCE_MACHINE=1 overrides)" >&2
+        exit 1
+    fi
     echo "evidence.sh: resuming at the run's own commit $commit"
 else
     reuse=""
@@ -118,7 +136,8 @@ mkdir -p "$root/runs"
     echo "seed=$seed"
     echo "reuse=$reuse"
     echo "started=$(date -u +%FT%TZ)"
-    echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
+    echo "cpu=$(cpu_name)"
+    echo "isa=$(cpu_isa)"
     "$code/.venv/bin/python" -c 'import torch, transformers, peft, trl; print(f"torch={torch.__version__} transformers={transformers.__version__} peft={peft.__version__} trl={trl.__version__}")'
 } >> "$run.env"
 cd "$code"

@@ -208,9 +208,13 @@ def test_a_run_dir_carried_without_weights_trains_again_and_checks_the_loss_curv
     assert info["retrained"]["same_losses"] and info["losses"] == info["retrained"]["losses_before"]
 
 
-def test_a_run_dir_from_another_kind_of_machine_is_refused_in_one_line(finished_run, tmp_path):
-    """Greedy outputs and trainings differ between an AVX2/float32 and an AMX/bf16 machine: finishing a
-    run on another kind would mix both in one paired comparison."""
+@pytest.mark.parametrize(
+    ("key", "other"), [("numerics.device", "cpu:some-other-kind"), ("numerics.vendor", "other-vendor")]
+)
+def test_a_run_dir_from_another_kind_of_machine_is_refused_in_one_line(finished_run, tmp_path, key, other):
+    """Greedy outputs and trainings differ between an AVX2/float32 and an AMX/bf16 machine, and between an
+    Intel and an AMD CPU with the same instructions: finishing a run on another kind would mix both in one
+    paired comparison."""
     from selfmine.ledger import Ledger
 
     whole, cfg, _ = finished_run
@@ -219,14 +223,15 @@ def test_a_run_dir_from_another_kind_of_machine_is_refused_in_one_line(finished_
     ledger = Ledger.in_run_dir(run)
     try:
         info = ledger.stage_info("baseline")
-        info["settings"]["numerics.device"] = "cpu:some-other-kind"
+        assert key in info["settings"]
+        info["settings"][key] = other
         ledger.set_stage("baseline", "done", **info)
     finally:
         ledger.close()
     r = run_cli("run", "-c", str(cfg), "--run-dir", str(run), "--no-progress")
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
     assert r.returncode != 0 and len(lines) == 1, r.stderr
-    assert "computed on 'cpu:some-other-kind'" in lines[0] and "Traceback" not in r.stderr
+    assert f"computed on {other!r}" in lines[0] and "Traceback" not in r.stderr
 
 
 def test_a_greedy_base_evaluation_is_taken_from_another_seed_only_when_everything_else_matches(finished_run, tmp_path):
@@ -252,6 +257,50 @@ def test_a_greedy_base_evaluation_is_taken_from_another_seed_only_when_everythin
     )  # fmt: skip
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
     assert r.returncode != 0 and len(lines) == 1 and "max_tokens is 16, this run's is 17" in lines[0], r.stderr
+
+
+def test_expert_iteration_mines_with_the_last_adapter_and_trains_on_the_union_of_pairs(finished_run, tmp_path):
+    """mine.adapter: every mining request goes through the previous iteration's adapter (recorded with its
+    checksum, so other weights are another mining); pipeline.carry_pairs: the previous iteration's pairs join
+    this run's, re-judged and labelled, before the first training."""
+    from selfmine.ledger import Ledger
+
+    whole, cfg_path, _ = finished_run
+    adapter, carried = whole / "adapters" / "selfmine", tmp_path / "round1.jsonl"
+    r = run_cli("pairs", "export", "--run-dir", str(whole), "--format", "tinyforge", "--out", str(carried))
+    assert r.returncode == 0, r.stderr
+    rows = len(carried.read_text().splitlines())
+    run = tmp_path / "iteration"
+    common = ["-c", str(cfg_path), "--no-progress", "--set", "pipeline.controls=[]", "--set", "train.first_n=null"]
+    r = run_cli(
+        "run", *common, "--run-dir", str(run), "--set", f"mine.adapter={adapter}",
+        "--set", f"pipeline.carry_pairs=[{carried}]", "--set", f"pipeline.reuse_base={{base: {whole}/eval/base.json}}",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    ledger = Ledger.in_run_dir(run)
+    try:
+        engine = ledger.get_meta("provenance")["engine"]
+        mined = ledger.pair_count(("mixed", "repair", "canonical"))
+        imported = ledger.pair_count(("imported",))
+        trained = ledger.stage_info("train:none")["pairs"]
+        mining = ledger.stage_info("mine")["settings"]
+    finally:
+        ledger.close()
+    assert engine["adapter"] == str(adapter) and engine["adapter_sha256"] == mining["mine.adapter_sha256"]
+    assert 0 < imported <= rows and trained == mined + imported, (mined, imported, trained)
+    before = Ledger.in_run_dir(whole)
+    try:  # the same seed and prompts through the adapter: the model proposed other problems
+        first = [p.raw for p in before.problems()][:2]  # mine.problems: 2, before any import
+    finally:
+        before.close()
+    ledger = Ledger.in_run_dir(run)
+    try:
+        assert [p.raw for p in ledger.problems()][:2] != first
+    finally:
+        ledger.close()
+    gone = run_cli("run", *common, "--run-dir", str(tmp_path / "none"), "--set", f"mine.adapter={tmp_path}/nowhere")
+    lines = [ln for ln in gone.stderr.strip().splitlines() if ln.strip()]
+    assert gone.returncode != 0 and len(lines) == 1 and "no PEFT adapter" in lines[0], gone.stderr
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,11 @@ class MineConfig(Section):
     )
     visible_tests: int = Field(3, ge=1, description="grounded: asserts shown in the solve prompt")
     hidden_tests: int = Field(5, ge=0, description="grounded: further asserts only the judge uses")
+    adapter: Optional[str] = Field(
+        None,
+        description="expert iteration: mine with this PEFT LoRA adapter applied to every request (the previous "
+        "iteration's, e.g. RUN/adapters/selfmine); its weights' checksum is part of the mining settings",
+    )
     ask_for_calls: bool = Field(
         True, description="grounded: one short follow-up prompt for calls when the model wrote fewer than min_asserts"
     )
@@ -187,6 +192,12 @@ class PipelineConfig(Section):
         None,
         description="reference-schema pairs file used when mining yields "
         "fewer than min_pairs; always labelled as such in the report",
+    )
+    carry_pairs: list[str] = Field(
+        default_factory=list,
+        description="expert iteration: pair files in the reference schema (an earlier iteration's `selfmine pairs "
+        "export --format tinyforge`), imported before the first training, re-judged and labelled: every adapter "
+        "and control of this run trains on the union of those pairs and the ones it mined",
     )
     reuse_base: dict[Literal["base", "base@chat"], str] = Field(
         default_factory=dict,

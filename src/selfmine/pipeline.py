@@ -70,6 +70,7 @@ class Pipeline:
             "train": c["train"],
             "pipeline.min_pairs": c["pipeline"]["min_pairs"],
             "pipeline.supplement_pairs": c["pipeline"]["supplement_pairs"],
+            "pipeline.carry_pairs": c["pipeline"]["carry_pairs"],
         }
         evaluation = {k: v for k, v in c["eval"].items() if k != "chat_arms"}  # an arm's own settings only
         if name.endswith(CHAT):
@@ -147,9 +148,17 @@ class Pipeline:
         stats = mine(self.dir, self.cfg, engine=self.engine, progress=self.progress, echo=self.echo)
         return {"pairs": stats["pairs"]}
 
+    def _carry_pairs(self) -> None:
+        """pipeline.carry_pairs: an earlier iteration's pairs join this run's before the first training (an
+        import is recorded by its source and never repeated)."""
+        for spec in self.cfg.pipeline.carry_pairs:
+            info = import_pairs_file(spec, self.dir, self.cfg.data_dir)
+            if info.get("imported"):
+                self.echo(f"carried {info['imported']} pairs from {spec} (re-judged; labelled imported)")
+
     def _train(self, control: str) -> dict:
         before = self._weights_lost(f"train:{control}")
-
+        self._carry_pairs()
         with self.run_dir.ledger() as ledger:
             mined = ledger.pair_count(MINED_KINDS)
             imported = ledger.pair_count(("imported",))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 from ..errors import UserError
 from .records import Completion, SamplingParams
@@ -49,3 +51,40 @@ def release_for_training(engine: Engine | None) -> Engine | None:
         engine.close()
         return None
     return engine
+
+
+def adapter_sha256(adapter: str | Path | None) -> str | None:
+    """The checksum of a PEFT adapter's weight files (names and bytes), or None for no adapter."""
+    if adapter is None:
+        return None
+    h = hashlib.sha256()
+    for f in sorted(Path(adapter).glob("*.safetensors")) + sorted(Path(adapter).glob("*.bin")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+class WithAdapter(Engine):
+    """An engine whose every request goes through one LoRA adapter (per request, never merged): expert
+    iteration mines with the previous iteration's adapter through the same propose and solve code."""
+
+    def __init__(self, inner: Engine, adapter: str):
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise EngineError(f"mine.adapter: no PEFT adapter at {adapter} (adapter_config.json missing)")
+        self.inner, self.adapter = inner, str(adapter)
+        self.name, self.model_name, self.holds_accelerator = inner.name, inner.model_name, inner.holds_accelerator
+        self.chosen, self.sha256 = inner.chosen, adapter_sha256(adapter)
+
+    def generate(self, prompts, params, adapter=None, progress=False, seeds=None):
+        return self.inner.generate(prompts, params, adapter=adapter or self.adapter, progress=progress, seeds=seeds)
+
+    def info(self) -> dict:
+        return {**self.inner.info(), "adapter": self.adapter, "adapter_sha256": self.sha256}
+
+    def __getattr__(self, name):  # what a backend has beyond the interface (its tokenizer for chat prompts)
+        inner = self.__dict__.get("inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+    def close(self) -> None:
+        self.inner.close()

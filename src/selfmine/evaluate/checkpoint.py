@@ -21,19 +21,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..engine import Completion
-from ..engine.numerics import cpu_isa
+from ..engine.base import adapter_sha256
+from ..engine.numerics import cpu_isa, cpu_vendor
 from ..engine.records import prompt_seeds
 
 CHUNK = 128  # prompts per checkpointed generate call (4 decode batches: the tail of a chunk costs little)
-
-
-def _weights_sha(adapter: str | None) -> str | None:
-    if adapter is None:
-        return None
-    h = hashlib.sha256()
-    for f in sorted(Path(adapter).glob("*.safetensors")) + sorted(Path(adapter).glob("*.bin")):
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()
 
 
 def key(engine, params, *, fmt: str, adapter: str | None) -> str:
@@ -41,8 +33,8 @@ def key(engine, params, *, fmt: str, adapter: str | None) -> str:
         "engine": engine.info(),
         "sampling": {k: v for k, v in asdict(params).items() if k != "stop"},
         "format": fmt,
-        "adapter_sha256": _weights_sha(adapter),
-        "cpu": cpu_isa(),
+        "adapter_sha256": adapter_sha256(adapter),
+        "cpu": f"{cpu_vendor()}:{cpu_isa()}",
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..config import RunConfig, flatten
 from ..engine import Engine
+from ..engine.base import WithAdapter, adapter_sha256
 from ..engine.numerics import numerics
 from ..funnel import format_stats, total_stats
 from ..ledger import Attempt, Ledger
@@ -37,6 +38,8 @@ def settings(cfg: RunConfig) -> dict:
     c = cfg.model_dump(mode="json")
     c["engine"]["backend"] = resolve(cfg.engine, "sampling")[0].backend  # auto: what mining runs on
     machine = numerics(cfg.engine.backend, cfg.engine.dtype)
+    if cfg.mine.adapter:  # the same path with other weights mines other problems
+        c["mine"]["adapter_sha256"] = adapter_sha256(cfg.mine.adapter)
     return flatten(
         {"engine": c["engine"], "seed": c["seed"], "numerics": machine, "domain": c["domain"], "mine": c["mine"]}
     )
@@ -62,6 +65,8 @@ def _mine(rd: RunDir, cfg: RunConfig, engine, progress, echo) -> dict:
         domain = get_domain(cfg.domain)
         contamination, checksums = domain.contamination(cfg)
         engine = engine or make_engine(cfg.engine, cfg.scale)
+        if cfg.mine.adapter:
+            engine = WithAdapter(engine, cfg.mine.adapter)
         if ledger.get_meta("config") is None:
             ledger.set_meta("config", cfg.model_dump(mode="json"))
             ledger.set_meta("provenance", {**stamp(), "engine": engine.describe(), "data_checksums": checksums})
