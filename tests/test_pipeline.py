@@ -251,6 +251,16 @@ def test_a_greedy_base_evaluation_is_taken_from_another_seed_only_when_everythin
     assert list(got["benches"]) == ["humaneval"] and info["reused_from"]["path"] == str(source)
     assert _completions(tmp_path / "s7" / "eval" / "base.json")["humaneval"] == _completions(source)["humaneval"]
     assert got["reused_from"]["matched"] == "machine class"  # a pipeline result records its machine class
+    from selfmine.evaluate.reuse import ReuseError
+
+    bare = json.loads(source.read_text())
+    del bare["numerics"]  # as results made before machine classes were recorded
+    (tmp_path / "bare.json").write_text(json.dumps(bare))
+    over[1] = f"pipeline.reuse_base={{base: {tmp_path / 'bare.json'}}}"
+    pipe = Pipeline(tmp_path / "s8", load_config(cfg_path, over), progress=False, echo=lambda s: None)
+    (tmp_path / "s8" / "eval").mkdir(parents=True)
+    with pytest.raises(ReuseError, match="records no machine class"):
+        pipe._eval("base")
     r = run_cli(
         "run", "-c", str(cfg_path), "--run-dir", str(tmp_path / "other"), "--no-progress",
         "--set", "eval.max_tokens=17", "--set", f"pipeline.reuse_base={{base: {source}}}",
