@@ -298,16 +298,17 @@ def test_expert_iteration_mines_with_the_last_adapter_and_trains_on_the_union_of
         ledger.close()
     assert engine["adapter"] == str(adapter) and engine["adapter_sha256"] == mining["mine.adapter_sha256"]
     assert 0 < imported <= rows and trained == mined + imported, (mined, imported, trained)
-    before = Ledger.in_run_dir(whole)
-    try:  # the same seed and prompts through the adapter: the model proposed other problems
-        first = [p.raw for p in before.problems()][:2]  # mine.problems: 2, before any import
-    finally:
-        before.close()
-    ledger = Ledger.in_run_dir(run)
-    try:
-        assert [p.raw for p in ledger.problems()][:2] != first
-    finally:
-        ledger.close()
+    mined_first = {}
+    for name, where in (("before", whole), ("iteration", run)):
+        ledger = Ledger.in_run_dir(where)
+        try:  # the first mining round's proposals (an import has a round of its own)
+            rounds = ledger.mining_rounds()
+            mined_first[name] = [p.raw for p in ledger.problems(round_id=rounds[0]["id"])]
+            imports = [r[0] for r in ledger.db.execute("SELECT id FROM rounds WHERE seed < 0")]
+        finally:
+            ledger.close()
+    assert imports and imports[0] < rounds[0]["id"]  # carried before mining: the gates knew its problems
+    assert mined_first["iteration"] != mined_first["before"]  # the same seed through the adapter: other problems
     gone = run_cli("run", *common, "--run-dir", str(tmp_path / "none"), "--set", f"mine.adapter={tmp_path}/nowhere")
     lines = [ln for ln in gone.stderr.strip().splitlines() if ln.strip()]
     assert gone.returncode != 0 and len(lines) == 1 and "no PEFT adapter" in lines[0], gone.stderr

@@ -149,8 +149,9 @@ class Pipeline:
         return {"pairs": stats["pairs"]}
 
     def _carry_pairs(self) -> None:
-        """pipeline.carry_pairs: an earlier iteration's pairs join this run's before the first training (an
-        import is recorded by its source and never repeated)."""
+        """pipeline.carry_pairs: an earlier iteration's pairs join this run's before mining (its problems are
+        then near duplicates the gates turn away) and so before every training; an import is recorded by its
+        source and never repeated."""
         for spec in self.cfg.pipeline.carry_pairs:
             info = import_pairs_file(spec, self.dir, self.cfg.data_dir)
             if info.get("imported"):
@@ -237,6 +238,7 @@ class Pipeline:
         for sub in ("eval", "adapters"):
             (self.dir / sub).mkdir(exist_ok=True)
         self._step("baseline", lambda: self._eval("base"))
+        self._carry_pairs()  # before mining: the near-duplicate gate then turns away the last iteration's problems
         self._step("mine", self._mine)
         for control, arm in arms:
             needs = [f"eval:{arm}"] + [f"eval:{a}{CHAT}" for a, c in chat if c == control]

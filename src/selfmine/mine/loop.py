@@ -40,6 +40,8 @@ def settings(cfg: RunConfig) -> dict:
     machine = numerics(cfg.engine.backend, cfg.engine.dtype)
     if cfg.mine.adapter:  # the same path with other weights mines other problems
         c["mine"]["adapter_sha256"] = adapter_sha256(cfg.mine.adapter)
+    if cfg.pipeline.carry_pairs:  # `selfmine run` imports them first: the gates see their problems
+        c["mine"]["carry_pairs"] = cfg.pipeline.carry_pairs
     return flatten(
         {"engine": c["engine"], "seed": c["seed"], "numerics": machine, "domain": c["domain"], "mine": c["mine"]}
     )
