@@ -33,9 +33,12 @@ config="${2:-configs/cpu-selfmine-study-qwen.yaml}"
 root="${3:-/work/evidence}"
 repo="$(git rev-parse --show-toplevel)"
 name="$(basename "$config" .yaml)"
+same_as=""  # a run.env whose machine a new run must share (a run that compares itself with that one)
 case "$name" in
     cpu-selfmine-study-qwen) default_results=results/cpu-qwen2.5-coder-0.5b ;;
-    cpu-selfmine-iterate-qwen) default_results=results/cpu-qwen2.5-coder-0.5b/iteration2 ;;
+    cpu-selfmine-iterate-qwen)
+        default_results=results/cpu-qwen2.5-coder-0.5b/iteration2
+        same_as="$repo/results/cpu-qwen2.5-coder-0.5b/s$seed/run/run.env" ;;
     *) default_results="results/$name" ;;
 esac
 results="$repo/${RESULTS:-$default_results}/s$seed"
@@ -43,6 +46,15 @@ run="$root/runs/$name-s$seed"
 
 first_commit() { sed -n 's/^commit=//p' "$1" | head -1; }
 cpu_name() { grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs; }
+same_machine() {  # refuse, in one line, a machine other than the one the run.env $1 records
+    local was_cpu was_isa
+    was_cpu="$(sed -n 's/^cpu=//p' "$1" | head -1)"
+    was_isa="$(sed -n 's/^isa=//p' "$1" | head -1)"
+    if [ "${FORCE_MACHINE:-0}" != 1 ] && { [ "$was_cpu" != "$(cpu_name)" ] || { [ -n "$was_isa" ] && [ "$was_isa" != "$(cpu_isa)" ]; }; }; then
+        echo "evidence.sh: $1 records '$was_cpu' (${was_isa:-isa not recorded}); this machine is '$(cpu_name)' ($(cpu_isa)): run it on that kind of machine (FORCE_MACHINE=1 overrides)" >&2
+        exit 1
+    fi
+}
 cpu_isa() {  # the widest matrix instructions, as selfmine.engine.numerics.cpu_isa names them
     local f; f="$(grep -m1 '^flags' /proc/cpuinfo)"
     for pair in amx:amx_bf16 avx512_bf16:avx512_bf16 avx512:avx512f avx2:avx2; do
@@ -101,15 +113,14 @@ if [ -f "$run.env" ]; then
     reuse="$(sed -n 's/^reuse=//p' "$run.env" | head -1)"
     # a seed's arms are paired comparisons: all of them from one kind of machine (CPU model and instructions;
     # the run dir's own check knows only the instruction class, and an Intel and an AMD CPU share one)
-    was_cpu="$(sed -n 's/^cpu=//p' "$run.env" | head -1)"
-    was_isa="$(sed -n 's/^isa=//p' "$run.env" | head -1)"
-    if [ "${FORCE_MACHINE:-0}" != 1 ] && { [ "$was_cpu" != "$(cpu_name)" ] || { [ -n "$was_isa" ] && [ "$was_isa" != "$(cpu_isa)" ]; }; }; then
-        echo "evidence.sh: seed $seed was run on '$was_cpu' (${was_isa:-isa not recorded}); this machine is '$(cpu_name)' ($(cpu_isa)): resume it on its own kind of machine (FORCE_MACHINE=1 overrides)" >&2
-        exit 1
-    fi
+    same_machine "$run.env"
     echo "evidence.sh: resuming at the run's own commit $commit"
 else
     reuse=""
+    if [ -n "$same_as" ]; then
+        [ -f "$same_as" ] || { echo "evidence.sh: $same_as is missing: run and save the run this one builds on first" >&2; exit 1; }
+        same_machine "$same_as"
+    fi
     if [ -n "${REUSE_FROM:-}" ]; then
         for arm in base base@chat; do
             [ -f "$REUSE_FROM/$arm.json" ] && reuse="$reuse${reuse:+, }$arm: $(realpath "$REUSE_FROM/$arm.json")"

@@ -61,7 +61,7 @@ def test_run_produces_every_artifact(finished_run):
         assert (run / rel).exists(), rel
     md = (run / "report.md").read_text()
     assert "first 2 tasks" in md and "control-corrupted" in md and "McNemar" in md
-    assert "reference pairs imported from a file" in md  # supplemented pairs are labelled
+    assert "pairs imported from a file (reference pairs" in md  # supplemented pairs are labelled
     assert "report:" in out
 
 
@@ -312,6 +312,12 @@ def test_expert_iteration_mines_with_the_last_adapter_and_trains_on_the_union_of
     gone = run_cli("run", *common, "--run-dir", str(tmp_path / "none"), "--set", f"mine.adapter={tmp_path}/nowhere")
     lines = [ln for ln in gone.stderr.strip().splitlines() if ln.strip()]
     assert gone.returncode != 0 and len(lines) == 1 and "no PEFT adapter" in lines[0], gone.stderr
+    none = run_cli(
+        "run", *common, "--run-dir", str(tmp_path / "none"), "--set", "pipeline.carry_pairs=[pairs_7b_40.jsonl]"
+    )
+    lines = [ln for ln in none.stderr.strip().splitlines() if ln.strip()]  # never the shipped file of that name
+    assert none.returncode != 0 and len(lines) == 1 and "no such file: pairs_7b_40.jsonl" in lines[0], none.stderr
+    assert not (tmp_path / "none" / "eval" / "base.json").exists()  # refused before the baseline
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,27 @@ def test_the_best_control_is_chosen_on_the_seeds_that_hold_every_control():
     assert pool(runs)["humaneval"]["best_control"] == "control-b"
 
 
+def test_a_seed_with_chat_arms_but_no_chat_base_yet_is_left_out_of_the_chat_comparison():
+    rng = np.random.default_rng(6)
+    runs = _runs(rng, tasks=30)
+    for r in runs:
+        r["adapter@chat"] = {**r["adapter"], "format": "chat"}
+    for r in runs[:2]:
+        r["base@chat"] = {**r["base"], "format": "chat"}
+    out = pool(runs, names=["s0", "s1", "s2"])["humaneval@chat"]["vs_base"]["adapter@chat"]
+    assert out["seed_names"] == ["s0", "s1"]
+
+
+def test_without_a_seed_holding_every_control_the_best_is_the_largest_gain_not_the_highest_rate():
+    """control-a gains 3 tasks of 4 on a seed with a weak base, control-b 2 on a seed with a strong one:
+    comparing their raw rates would compare the two seeds' bases."""
+    runs = [
+        {"base": _res([0, 0, 0, 0]), "adapter": _res([1, 0, 0, 0]), "control-a": _res([1, 1, 1, 0])},
+        {"base": _res([1, 1, 0, 0]), "adapter": _res([1, 1, 0, 0]), "control-b": _res([1, 1, 1, 1])},
+    ]
+    assert pool(runs)["humaneval"]["best_control"] == "control-a"
+
+
 def test_runs_that_differ_are_refused():
     base = {"base": _res([1, 0]), "adapter": _res([1, 1])}
     with pytest.raises(PoolError):

@@ -19,7 +19,7 @@ import pytest
 from selfmine.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent / "results"
-FILES = sorted(p for p in ROOT.glob("*/s*/*.json"))
+FILES = sorted(p for pattern in ("*/s*/*.json", "*/*/s*/*.json") for p in ROOT.glob(pattern))  # iterations too
 PER_OUTCOME = 4  # tasks per bench and outcome (passed / failed) re-scored in CI
 ALL = os.environ.get("SELFMINE_ALL_RESULTS") == "1"
 
@@ -78,7 +78,7 @@ def test_committed_samples_rescore_to_the_committed_verdicts(path):
             assert again["benches"][b]["pass@1"] == pytest.approx(committed["benches"][b]["pass@1"])
 
 
-SEEDS = sorted({p.parent for p in FILES if (p.parent / "base.json").exists()})
+SEEDS = sorted({p.parent for p in FILES if p.parent.parent.parent == ROOT and (p.parent / "base.json").exists()})
 WITH_ADAPTER = [s for s in SEEDS if (s / "adapter.json").exists()]
 
 

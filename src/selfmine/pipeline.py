@@ -12,6 +12,7 @@ from . import train as training  # the stage, looked up when it runs: training.t
 from .config import RunConfig, flatten
 from .engine import Engine
 from .engine.auto import mode_of
+from .engine.base import adapter_weights
 from .engine.numerics import numerics
 from .errors import UserError
 from .evaluate import evaluate, write
@@ -21,7 +22,7 @@ from .ledger import MINED_KINDS
 from .ledger.rundir import RunDir
 from .mine import mine, mining_settings
 from .scale import LazyEngine, connected, resolve
-from .transfer import import_pairs_file
+from .transfer import import_pairs, import_pairs_file
 
 
 class PipelineError(UserError, RuntimeError):
@@ -70,8 +71,9 @@ class Pipeline:
             "train": c["train"],
             "pipeline.min_pairs": c["pipeline"]["min_pairs"],
             "pipeline.supplement_pairs": c["pipeline"]["supplement_pairs"],
-            "pipeline.carry_pairs": c["pipeline"]["carry_pairs"],
         }
+        if c["pipeline"]["carry_pairs"]:  # absent unless set: run dirs recorded before the option still resume
+            train["pipeline.carry_pairs"] = c["pipeline"]["carry_pairs"]
         evaluation = {k: v for k, v in c["eval"].items() if k != "chat_arms"}  # an arm's own settings only
         if name.endswith(CHAT):
             evaluation["format"] = "chat"
@@ -148,12 +150,24 @@ class Pipeline:
         stats = mine(self.dir, self.cfg, engine=self.engine, progress=self.progress, echo=self.echo)
         return {"pairs": stats["pairs"]}
 
+    def _check_inputs(self) -> None:
+        """An iteration's adapter and pair files, checked before the baseline (hours on a CPU) rather than
+        when mining or training first needs them."""
+        adapter = self.cfg.mine.adapter
+        if adapter and not adapter_weights(adapter):
+            raise PipelineError(
+                f"mine.adapter: no PEFT adapter weights at {adapter} (adapter_config.json and *.safetensors)"
+            )
+        missing = [p for p in self.cfg.pipeline.carry_pairs if not Path(p).expanduser().is_file()]
+        if missing:
+            raise PipelineError(f"pipeline.carry_pairs: no such file: {', '.join(missing)}")
+
     def _carry_pairs(self) -> None:
         """pipeline.carry_pairs: an earlier iteration's pairs join this run's before mining (its problems are
         then near duplicates the gates turn away) and so before every training; an import is recorded by its
         source and never repeated."""
         for spec in self.cfg.pipeline.carry_pairs:
-            info = import_pairs_file(spec, self.dir, self.cfg.data_dir)
+            info = import_pairs(spec, self.dir)
             if info.get("imported"):
                 self.echo(f"carried {info['imported']} pairs from {spec} (re-judged; labelled imported)")
 
@@ -229,6 +243,7 @@ class Pipeline:
     def _run(self) -> dict:
         arms = [("none", "adapter")] + [(c, f"control-{c}") for c in self.cfg.pipeline.controls]
         chat = self._chat_arms(arms)
+        self._check_inputs()
         self.check_settings(
             ["baseline", "mine"]
             + [n for c, a in arms for n in (f"train:{c}", f"eval:{a}")]

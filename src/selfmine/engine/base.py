@@ -53,12 +53,22 @@ def release_for_training(engine: Engine | None) -> Engine | None:
     return engine
 
 
+def adapter_weights(adapter: str | Path) -> list[Path]:
+    """A PEFT adapter directory's weight files, or [] where it has none (or no adapter_config.json)."""
+    path = Path(adapter).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        return []
+    return sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+
+
 def adapter_sha256(adapter: str | Path | None) -> str | None:
-    """The checksum of a PEFT adapter's weight files (names and bytes), or None for no adapter."""
+    """The checksum of a PEFT adapter's weight files and its adapter_config.json (rank and alpha change what
+    the same weights do), names and bytes; None for no adapter."""
     if adapter is None:
         return None
     h = hashlib.sha256()
-    for f in sorted(Path(adapter).glob("*.safetensors")) + sorted(Path(adapter).glob("*.bin")):
+    files = adapter_weights(adapter)
+    for f in files + [Path(adapter).expanduser() / "adapter_config.json"] * bool(files):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
@@ -68,8 +78,10 @@ class WithAdapter(Engine):
     iteration mines with the previous iteration's adapter through the same propose and solve code."""
 
     def __init__(self, inner: Engine, adapter: str):
-        if not (Path(adapter) / "adapter_config.json").is_file():
-            raise EngineError(f"mine.adapter: no PEFT adapter at {adapter} (adapter_config.json missing)")
+        if not adapter_weights(adapter):
+            raise EngineError(
+                f"mine.adapter: no PEFT adapter weights at {adapter} (adapter_config.json and *.safetensors)"
+            )
         self.inner, self.adapter = inner, str(adapter)
         self.name, self.model_name, self.holds_accelerator = inner.name, inner.model_name, inner.holds_accelerator
         self.chosen, self.sha256 = inner.chosen, adapter_sha256(adapter)

@@ -116,6 +116,8 @@ def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE, nam
         if base + suffix not in group:
             continue
         for r in runs:
+            if base + suffix not in r:
+                continue  # e.g. a seed whose chat base is not evaluated yet: its chat arms pool nowhere
             for a in group & set(r):
                 check_comparable(r[base + suffix], r[a])
         first = next(r for r in runs if base + suffix in r)
@@ -137,12 +139,17 @@ def _bench(runs, bench, group, *, base, main, names) -> dict:
 
 def _best_control(runs, bench, controls, *, base, main) -> str | None:
     """The control with the highest pass rate, compared on the seeds that hold every control (and the main
-    arm), so that seeds at different stages do not decide it; on each control's own seeds where none does."""
+    arm), so that seeds at different stages do not decide it. Where no seed holds them all, the one with the
+    largest gain over the base on its own seeds (raw rates of different seeds would compare their bases)."""
     if not controls:
         return None
-    common = [r for r in runs if all(a in r for a in (*controls, main))] or runs
-    rates = {c: pooled_difference(common, base, c, bench) or pooled_difference(runs, base, c, bench) for c in controls}
-    return max(controls, key=lambda c: rates[c]["b"])
+    common = [r for r in runs if all(a in r for a in (*controls, main))]
+    if common:
+        rates = {c: pooled_difference(common, base, c, bench) for c in controls}
+        if all(rates.values()):
+            return max(controls, key=lambda c: rates[c]["b"])
+    gains = {c: pooled_difference(runs, base, c, bench) for c in controls}
+    return max(controls, key=lambda c: gains[c]["diff"])
 
 
 def markdown(pooled: dict, *, main: str = MAIN) -> str:

@@ -98,6 +98,11 @@ class RunDir:
         if diff is None:
             return
         key, was, now = diff
+        if key == "numerics.vendor" and was is None:
+            raise RunDirError(
+                f"run dir {self.path}: stage {name!r} was recorded by an older selfmine that did not note the CPU "
+                "vendor; resume it with the code it started with (scripts/evidence.sh does), or use a new --run-dir"
+            )
         if key.startswith("numerics."):
             raise RunDirError(
                 f"run dir {self.path}: stage {name!r} was computed on {was!r}, this machine is {now!r}: a "

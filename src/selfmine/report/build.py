@@ -116,8 +116,9 @@ def _import_warning(pairs: list, trainings: dict) -> str:
     used = max((t.get("sources", {}).get("imported", 0) for t in trainings.values()), default=0)
     if not imported:
         return ""
-    return f"{imported} reference pairs imported from a file (not self-mined) are in this run's ledger" + (
-        f"; {used} of them were trained on." if used else "."
+    return (
+        f"{imported} pairs imported from a file (reference pairs, or an earlier iteration's carried by pipeline.carry_pairs; not mined in this run) are in this run's ledger"
+        + (f"; {used} of them were trained on." if used else ".")
     )
 
 
