@@ -19,7 +19,7 @@ import pytest
 from selfmine.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent / "results"
-FILES = sorted(p for pattern in ("*/s*/*.json", "*/*/s*/*.json") for p in ROOT.glob(pattern))  # iterations too
+FILES = sorted(p for pattern in ("*/s*/*.json", "*/*/s*/*.json", "*/s*/machines/*.json") for p in ROOT.glob(pattern))
 PER_OUTCOME = 4  # tasks per bench and outcome (passed / failed) re-scored in CI
 ALL = os.environ.get("SELFMINE_ALL_RESULTS") == "1"
 
