@@ -36,6 +36,7 @@ name="$(basename "$config" .yaml)"
 same_as=""  # a run.env whose machine a new run must share (a run that compares itself with that one)
 case "$name" in
     cpu-selfmine-study-qwen) default_results=results/cpu-qwen2.5-coder-0.5b ;;
+    cpu-selfmine-study) default_results=results/cpu-gemma-3-270m ;;
     cpu-selfmine-iterate-qwen)
         default_results=results/cpu-qwen2.5-coder-0.5b/iteration2
         same_as="$repo/results/cpu-qwen2.5-coder-0.5b/s$seed/run/run.env" ;;
