@@ -139,6 +139,8 @@ def test_runs_that_differ_are_refused():
         pool([base, {"base": _res([1, 0], format="chat"), "adapter": _res([1, 1], format="chat")}])
     with pytest.raises(PoolError):
         pool([{"adapter": _res([1])}])
+    with pytest.raises(PoolError, match="different models"):  # seeds of two experiments
+        pool([{"base": _res([1], engine={"model": "a"})}, {"base": _res([1], engine={"model": "b"})}])
 
 
 def test_pool_cli(tmp_path):

@@ -79,19 +79,25 @@ def test_committed_samples_rescore_to_the_committed_verdicts(path):
 
 
 SEEDS = sorted({p.parent for p in FILES if p.parent.parent.parent == ROOT and (p.parent / "base.json").exists()})
-WITH_ADAPTER = [s for s in SEEDS if (s / "adapter.json").exists()]
+EXPERIMENTS = sorted({s.parent for s in SEEDS if (s / "adapter.json").exists()})  # one model's seeds each
 
 
-@pytest.mark.skipif(not WITH_ADAPTER, reason="no committed seed has both a base and an adapter yet")
-def test_the_pooled_table_is_printed_from_committed_results_and_agrees_with_their_verdicts(monkeypatch, capfd):
-    """`selfmine eval pool` reads the committed results folders of every seed, at whatever stage each is;
-    each comparison pools the seeds that hold both its arms, and the adapter-vs-base difference is the mean
-    of the per-task differences of the committed verdicts, averaged over those seeds."""
+@pytest.mark.skipif(not EXPERIMENTS, reason="no committed seed has both a base and an adapter yet")
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: p.name)
+def test_the_pooled_table_is_printed_from_committed_results_and_agrees_with_their_verdicts(
+    monkeypatch, capfd, experiment
+):
+    """`selfmine eval pool` reads the committed results folders of every seed of one experiment, at whatever
+    stage each is; each comparison pools the seeds that hold both its arms, and the adapter-vs-base
+    difference is the mean of the per-task differences of the committed verdicts, averaged over those seeds."""
     import sys
 
     from selfmine import cli
 
-    monkeypatch.setattr(sys, "argv", ["selfmine", "eval", "pool", *map(str, SEEDS), "--json"])
+    seeds = [s for s in SEEDS if s.parent == experiment]
+    with_adapter = [s for s in seeds if (s / "adapter.json").exists()]
+
+    monkeypatch.setattr(sys, "argv", ["selfmine", "eval", "pool", *map(str, seeds), "--json"])
     with pytest.raises(SystemExit) as e:
         cli.main()
     assert e.value.code == 0
@@ -101,10 +107,10 @@ def test_the_pooled_table_is_printed_from_committed_results_and_agrees_with_thei
         if "@" in score:
             continue
         for arm, d in got["vs_base"].items():
-            assert d["seed_names"] == [s.name for s in SEEDS if (s / f"{arm}.json").exists()], (score, arm)
+            assert d["seed_names"] == [s.name for s in seeds if (s / f"{arm}.json").exists()], (score, arm)
         bench, key = (score.split()[0], "base_passed") if score.endswith(" base tests") else (score, "passed")
         per_seed = []
-        for seed in WITH_ADAPTER:
+        for seed in with_adapter:
             arms = {a: json.loads((seed / f"{a}.json").read_text())["benches"][bench] for a in ("base", "adapter")}
             verdicts = {a: {t["task_id"]: t["samples"][0][key] for t in r["per_task"]} for a, r in arms.items()}
             per_seed.append(verdicts)
