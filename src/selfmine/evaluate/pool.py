@@ -107,7 +107,9 @@ def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE, nam
             raise PoolError(f"{n} has no {base!r} arm to compare with (arms: {', '.join(sorted(r)) or 'none'})")
     models = {n: r[base].get("engine", {}).get("model") for n, r in zip(names, runs)}
     if len(set(models.values())) > 1:
-        raise PoolError("the runs evaluate different models: " + ", ".join(f"{n}: {m}" for n, m in models.items()))
+        raise PoolError(
+            "the runs evaluate different models: " + ", ".join(f"{n}: {model}" for n, model in models.items())
+        )
     arms = set().union(*runs)
     for arm in arms:  # every seed evaluated an arm like the first seed that has it did
         held = [r[arm] for r in runs if arm in r]
