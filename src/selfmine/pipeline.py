@@ -12,7 +12,7 @@ from . import train as training  # the stage, looked up when it runs: training.t
 from .config import RunConfig, flatten
 from .engine import Engine
 from .engine.auto import mode_of
-from .engine.base import adapter_weights
+from .engine.base import require_adapter
 from .engine.numerics import numerics
 from .errors import UserError
 from .evaluate import evaluate, write
@@ -153,11 +153,8 @@ class Pipeline:
     def _check_inputs(self) -> None:
         """An iteration's adapter and pair files, checked before the baseline (hours on a CPU) rather than
         when mining or training first needs them."""
-        adapter = self.cfg.mine.adapter
-        if adapter and not adapter_weights(adapter):
-            raise PipelineError(
-                f"mine.adapter: no PEFT adapter weights at {adapter} (adapter_config.json and *.safetensors)"
-            )
+        if self.cfg.mine.adapter:
+            require_adapter(self.cfg.mine.adapter)
         missing = [p for p in self.cfg.pipeline.carry_pairs if not Path(p).expanduser().is_file()]
         if missing:
             raise PipelineError(f"pipeline.carry_pairs: no such file: {', '.join(missing)}")
@@ -173,7 +170,6 @@ class Pipeline:
 
     def _train(self, control: str) -> dict:
         before = self._weights_lost(f"train:{control}")
-        self._carry_pairs()
         with self.run_dir.ledger() as ledger:
             mined = ledger.pair_count(MINED_KINDS)
             imported = ledger.pair_count(("imported",))

@@ -73,15 +73,19 @@ def adapter_sha256(adapter: str | Path | None) -> str | None:
     return h.hexdigest()
 
 
+def require_adapter(adapter: str | Path) -> None:
+    """mine.adapter must be a PEFT adapter with its weights (checked before a run's baseline and again when
+    mining wraps its engine)."""
+    if not adapter_weights(adapter):
+        raise EngineError(f"mine.adapter: no PEFT adapter weights at {adapter} (adapter_config.json and *.safetensors)")
+
+
 class WithAdapter(Engine):
     """An engine whose every request goes through one LoRA adapter (per request, never merged): expert
     iteration mines with the previous iteration's adapter through the same propose and solve code."""
 
     def __init__(self, inner: Engine, adapter: str):
-        if not adapter_weights(adapter):
-            raise EngineError(
-                f"mine.adapter: no PEFT adapter weights at {adapter} (adapter_config.json and *.safetensors)"
-            )
+        require_adapter(adapter)
         self.inner, self.adapter = inner, str(adapter)
         self.name, self.model_name, self.holds_accelerator = inner.name, inner.model_name, inner.holds_accelerator
         self.chosen, self.sha256 = inner.chosen, adapter_sha256(adapter)
