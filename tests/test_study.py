@@ -117,6 +117,11 @@ def test_the_study_end_to_end_on_the_tiny_model_and_a_resume(tmp_path, tiny_mode
     training = json.loads((run / "study" / "adapters" / "pairs4-seed0" / "training.json").read_text())
     small = json.loads((run / "study" / "adapters" / "pairs2-seed0" / "training.json").read_text())
     assert small["pair_ids"] == training["pair_ids"][:2]  # nested subsets, really used
+    # one greedy base evaluation serves both seeds; the sampled base arms are each seed's own
+    shared = json.loads((run / "study" / "eval" / "raw-greedy-base-seed1.json").read_text())
+    assert shared["shared_from"] == "raw-greedy-base-seed0" and "numerics" in shared
+    sampled = json.loads((run / "study" / "eval" / "raw-sample-base-seed1.json").read_text())
+    assert "shared_from" not in sampled and sampled["sampling"]["seed"] == 1
 
     # A half-finished study: forget two arms, rerun; only they are redone, and the numbers are the same.
     ledger = Ledger.in_run_dir(run)
@@ -129,6 +134,19 @@ def test_the_study_end_to_end_on_the_tiny_model_and_a_resume(tmp_path, tiny_mode
     assert sum("evaluating" in line for line in lines) == len(stages) == 2
     assert not any("training" in line for line in lines)
     assert out["study"]["benches"] == study["benches"]
+
+    # study.reuse_base: another run's greedy base result, checked; a sampled one is refused by name
+    from selfmine.evaluate.reuse import ReuseError
+    from selfmine.study.plan import Arm
+    from selfmine.study.run import Study
+
+    greedy, sample = (run / "study" / "eval" / f"raw-{d}-base-seed0.json" for d in ("greedy", "sample"))
+    taken = Study(run, load_config(cfg_path, [f"study.reuse_base.raw={greedy}"]), progress=False, echo=lines.append)
+    report = taken._shared_base(Arm("raw", 1, "greedy", None))
+    assert report["reused_from"]["path"] == str(greedy) and set(report["benches"]) == {"humaneval", "gsm8k"}
+    refused = Study(run, load_config(cfg_path, [f"study.reuse_base.raw={sample}"]), progress=False, echo=lines.append)
+    with pytest.raises(ReuseError, match="study.reuse_base.raw: .* not a greedy evaluation"):
+        refused._shared_base(Arm("raw", 1, "greedy", None))
 
     # a changed setting is refused by name
     bad = subprocess.run(cli + ["--set", "study.n=3"], capture_output=True, text=True, timeout=300)

@@ -217,6 +217,12 @@ class StudyConfig(Section):
     formats: list[Literal["raw", "chat"]] = Field(default_factory=lambda: ["raw"], min_length=1)
     pairs_file: Optional[str] = Field(None, description="train on this reference-schema file instead of mining")
     resamples: int = Field(2000, ge=100, description="bootstrap resamples for the interaction's interval")
+    reuse_base: dict[Literal["raw", "chat"], str] = Field(
+        default_factory=dict,
+        description="per format, a greedy base evaluation from another run's result JSON (e.g. the lift's "
+        "base.json) made with the same evaluation settings on the same kind of machine, checked and labelled, "
+        "instead of generating it again; one greedy base evaluation serves every seed either way",
+    )
 
 
 class ScaleConfig(Section):

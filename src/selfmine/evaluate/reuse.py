@@ -24,44 +24,54 @@ class ReuseError(UserError):
     """A result that cannot stand for this run's base evaluation: the message names the difference."""
 
 
-def _want(name: str, was, now) -> None:
+def _want(setting: str, name: str, was, now) -> None:
     if was != now:
-        raise ReuseError(f"pipeline.reuse_base: the result's {name} is {was!r}, this run's is {now!r}")
+        raise ReuseError(f"{setting}: the result's {name} is {was!r}, this run's is {now!r}")
 
 
 def reused(
-    path: str | Path, *, benches: list[str], fmt: str, max_tokens: int, limit, engine: dict, numerics: dict, data_dir
+    path: str | Path,
+    *,
+    benches: list[str],
+    fmt: str,
+    max_tokens: int,
+    limit,
+    engine: dict,
+    numerics: dict,
+    data_dir,
+    setting: str = "pipeline.reuse_base",
 ) -> dict:
-    """The result at `path`, checked against this run's settings and cut to its benchmarks."""
+    """The result at `path`, checked against this run's settings and cut to its benchmarks. `setting`: the
+    configuration key that asked for it, named in every refusal."""
     path = Path(path).expanduser()
     try:
         raw = path.read_bytes()
         report = json.loads(raw)
     except (OSError, json.JSONDecodeError) as e:
-        raise ReuseError(f"pipeline.reuse_base: cannot read {path}: {e}") from None
+        raise ReuseError(f"{setting}: cannot read {path}: {e}") from None
     if report.get("adapter"):
-        raise ReuseError(f"pipeline.reuse_base: {path} evaluates an adapter, not the base")
+        raise ReuseError(f"{setting}: {path} evaluates an adapter, not the base")
     s = report.get("sampling", {})
     if s.get("n") != 1 or s.get("temperature") not in (0, 0.0):
-        raise ReuseError(f"pipeline.reuse_base: {path} is not a greedy evaluation (only greedy is seed-free)")
-    _want("format", report.get("format"), fmt)
-    _want("max_tokens", s.get("max_tokens"), max_tokens)
-    _want("task limit", report.get("limit"), limit)
+        raise ReuseError(f"{setting}: {path} is not a greedy evaluation (only greedy is seed-free)")
+    _want(setting, "format", report.get("format"), fmt)
+    _want(setting, "max_tokens", s.get("max_tokens"), max_tokens)
+    _want(setting, "task limit", report.get("limit"), limit)
     for key in ("backend", "model", "decoding"):
-        _want(f"engine {key}", report.get("engine", {}).get(key), engine.get(key))
+        _want(setting, f"engine {key}", report.get("engine", {}).get(key), engine.get(key))
     if "numerics" not in report:
         raise ReuseError(
-            f"pipeline.reuse_base: {path} records no machine class, so nothing shows it was made on this kind "
+            f"{setting}: {path} records no machine class, so nothing shows it was made on this kind "
             "of machine (the dtype alone does not decide greedy outputs): evaluate the base here"
         )
-    _want("machine class", report["numerics"], numerics)
+    _want(setting, "machine class", report["numerics"], numerics)
     matched = "machine class"
     missing = [b for b in benches if b not in report.get("benches", {})]
     if missing:
-        raise ReuseError(f"pipeline.reuse_base: {path} has no {', '.join(missing)}")
+        raise ReuseError(f"{setting}: {path} has no {', '.join(missing)}")
     for b in benches:
         _, digest = bench_kit(b).load(b, data_dir)
-        _want(f"{b} data checksum", report["benches"][b].get("data_sha256"), digest)
+        _want(setting, f"{b} data checksum", report["benches"][b].get("data_sha256"), digest)
     report["benches"] = {b: report["benches"][b] for b in benches}
     report["reused_from"] = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "matched": matched}
     return report

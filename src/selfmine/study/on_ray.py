@@ -22,7 +22,7 @@ from ..scale.nodes import live_nodes
 from ..scale.ray_engine import adapter_files, write_files
 from ..train.run import fit, load_pairs
 from .errors import StudyError
-from .plan import subset
+from .plan import seed_free, subset
 
 
 def _where() -> dict:
@@ -91,9 +91,15 @@ def _submit(ray, study, *, adapters, arms, pair_ids: list[int], eval_kwargs) -> 
             trained[a.key] = ref
             pending[ref] = ("train", a, chosen)
     shipped = {}
+    served = {a.fmt for a in arms if seed_free(a) and study.finished(f"study:eval:{a.key}") is not None}
+    served |= set(cfg.study.reuse_base)
     for arm in arms:
         if study.finished(f"study:eval:{arm.key}") is not None:
             continue
+        if seed_free(arm):  # one greedy base evaluation per format: the driver copies it to the other seeds
+            if arm.fmt in served:
+                continue
+            served.add(arm.fmt)
         payload = None
         if arm.adapter is not None:
             payload = trained.get(arm.adapter.key)

@@ -1,8 +1,10 @@
 """The study's grid: which adapters to train and which evaluations to run, and which of them are shared.
 
 An evaluation arm is (format, seed, adapter or base, decoding). Base arms do not depend on the pair count,
-so one base evaluation per (format, seed, decoding) serves every pair count. Subsets of pairs are nested:
-for a seed, the first k of one shuffled order, so 8 pairs are always among the 16.
+so one base evaluation per (format, seed, decoding) serves every pair count; greedy decoding of the base
+does not depend on the seed either, so one greedy base evaluation per format serves every seed
+(`seed_free`). Subsets of pairs are nested: for a seed, the first k of one shuffled order, so 8 pairs are
+always among the 16.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def plan(pair_counts: list[int], seeds: list[int], formats: list[str]) -> tuple[
                 arms.append(Arm(fmt, s, d, None))
                 arms += [Arm(fmt, s, d, a) for a in adapters if a.seed == s]
     return adapters, arms
+
+
+def seed_free(arm: Arm) -> bool:
+    """A greedy evaluation of the base: the seed decides nothing in it, so one serves every seed."""
+    return arm.adapter is None and arm.decoding == "greedy"
 
 
 def subset(pair_ids: list[int], count: int, seed: int) -> list[int]:

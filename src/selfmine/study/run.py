@@ -11,6 +11,7 @@ from ..config import RunConfig, flatten
 from ..engine.auto import mode_of
 from ..engine.numerics import numerics
 from ..evaluate import evaluate, write
+from ..evaluate.reuse import reused
 from ..ledger import MINED_KINDS
 from ..ledger.rundir import RunDir
 from ..mine import mine
@@ -20,13 +21,14 @@ from ..transfer import import_pairs_file
 from .analyse import analyse
 from .errors import StudyError
 from .on_ray import run_arms
-from .plan import Adapter, Arm, plan, subset
+from .plan import Adapter, Arm, plan, seed_free, subset
 from .report import write_report
 
 
 def settings(cfg: RunConfig) -> dict:
-    """What decides a study's arms, as dotted keys: all of its configuration but where it runs (scale.*),
-    and the kind of machine. Its arms are comparable only if they were all made with one of these."""
+    """What decides a study's arms, as dotted keys: all of its configuration but where it runs (scale.*)
+    and where its greedy base evaluation may be taken from (study.reuse_base: checked to be the same), and
+    the kind of machine. Its arms are comparable only if they were all made with one of these."""
     c = cfg.model_dump(mode="json")
     chosen = {mode: resolve(cfg.engine, mode)[0].backend for mode in ("greedy", "sampling")}
     if len(set(chosen.values())) == 1:  # auto: the backend(s) its arms run on
@@ -34,7 +36,7 @@ def settings(cfg: RunConfig) -> dict:
     else:
         c["engine"]["backend"] = ",".join(f"{mode}:{backend}" for mode, backend in chosen.items())
     flat = flatten({**c, "numerics": numerics(cfg.engine.backend, cfg.engine.dtype)})
-    return {k: v for k, v in flat.items() if not k.startswith("scale.")}
+    return {k: v for k, v in flat.items() if not k.startswith(("scale.", "study.reuse_base"))}
 
 
 class Study:
@@ -117,20 +119,55 @@ class Study:
     def evaluate(self, arm: Arm) -> dict:
         name, path = f"study:eval:{arm.key}", self.result_path(arm)
         if self.finished(name) is None:
-            self.echo(f"[study] evaluating {arm.key}")
-            kwargs = self.eval_kwargs(arm)
-            report = evaluate(
-                self._engine.get(mode_of(n=kwargs["n"], temperature=kwargs["temperature"])),
-                adapter=str(self.adapter_dir(arm.adapter)) if arm.adapter else None,
-                progress=self.progress,
-                echo=self.echo,
-                **kwargs,
-            )
+            report = self._shared_base(arm) or self._generate(arm)
             report["arm"] = arm.key
             path.parent.mkdir(parents=True, exist_ok=True)
             write(report, path)
             self.finish(name, result=str(path))
         return json.loads(path.read_text())
+
+    def _generate(self, arm: Arm) -> dict:
+        self.echo(f"[study] evaluating {arm.key}")
+        kwargs = self.eval_kwargs(arm)
+        report = evaluate(
+            self._engine.get(mode_of(n=kwargs["n"], temperature=kwargs["temperature"])),
+            adapter=str(self.adapter_dir(arm.adapter)) if arm.adapter else None,
+            progress=self.progress,
+            echo=self.echo,
+            **kwargs,
+        )
+        report["numerics"] = numerics(self.cfg.engine.backend, self.cfg.engine.dtype)
+        return report
+
+    def _shared_base(self, arm: Arm) -> dict | None:
+        """The greedy base evaluation made already, for a greedy base arm: greedy decoding does not depend
+        on the seed, so one evaluation per format serves every seed (another seed's arm of this study, or
+        `study.reuse_base`'s result, checked like `pipeline.reuse_base`). None: generate it."""
+        if not seed_free(arm):
+            return None
+        source = self.cfg.study.reuse_base.get(arm.fmt)
+        if source:
+            info = self._engine.get("greedy").info()
+            e = self.cfg.eval
+            report = reused(
+                source,
+                benches=e.benches,
+                fmt=arm.fmt,
+                max_tokens=e.max_tokens,
+                limit=e.limit,
+                engine={k: info.get(k) for k in ("backend", "model", "decoding")},
+                numerics=numerics(self.cfg.engine.backend, self.cfg.engine.dtype),
+                data_dir=self.cfg.data_dir,
+                setting=f"study.reuse_base.{arm.fmt}",
+            )
+            self.echo(f"[study] {arm.key} taken from {source} (greedy, seed-free)")
+            return report
+        for seed in self.cfg.study.seeds:
+            other = Arm(arm.fmt, seed, "greedy", None)
+            if other != arm and self.finished(f"study:eval:{other.key}") is not None:
+                self.echo(f"[study] {arm.key} is {other.key}'s evaluation (greedy, seed-free)")
+                return {**json.loads(self.result_path(other).read_text()), "shared_from": other.key}
+        return None
 
     def run(self) -> dict:
         with connected(self.cfg.scale.ray_address), self.run_dir.hold():
