@@ -320,6 +320,14 @@ def test_openai_backend_against_a_local_server(tmp_path):
         out = engine.generate(["def f():\n"], SamplingParams(n=2, stop=["\ndef "]), adapter="my-lora")
         assert [c.text for c in out[0]] == ["    return 0", "    return 1"]
         assert seen["model"] == "my-lora" and seen["n"] == 2
+        # expert iteration on a server: mine.adapter is the served name, not a local directory
+        from selfmine.engine.base import WithAdapter, require_adapter
+
+        named = WithAdapter(engine, "iteration-1")
+        named.generate(["def f():\n"], SamplingParams(n=1))
+        assert seen["model"] == "iteration-1" and named.info()["adapter_sha256"] is None
+    with pytest.raises(EngineError, match="no PEFT adapter weights"):
+        require_adapter("iteration-1", "hf")  # a local backend needs the adapter's files
     bad = get_engine("openai", "m", base_url="http://127.0.0.1:9/v1", retries=1)
     with pytest.raises(EngineError, match="cannot reach"):
         bad.generate(["x"], SamplingParams())

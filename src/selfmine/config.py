@@ -123,7 +123,8 @@ class MineConfig(Section):
     adapter: Optional[str] = Field(
         None,
         description="expert iteration: mine with this PEFT LoRA adapter applied to every request (the previous "
-        "iteration's, e.g. RUN/adapters/selfmine); its weights' checksum is part of the mining settings",
+        "iteration's, e.g. RUN/adapters/selfmine; on the openai backend its served name); its weights' checksum "
+        "is part of the mining settings",
     )
     ask_for_calls: bool = Field(
         True, description="grounded: one short follow-up prompt for calls when the model wrote fewer than min_asserts"

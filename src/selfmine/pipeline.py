@@ -154,7 +154,7 @@ class Pipeline:
         """An iteration's adapter and pair files, checked before the baseline (hours on a CPU) rather than
         when mining or training first needs them."""
         if self.cfg.mine.adapter:
-            require_adapter(self.cfg.mine.adapter)
+            require_adapter(self.cfg.mine.adapter, self.cfg.engine.backend)
         missing = [p for p in self.cfg.pipeline.carry_pairs if not Path(p).expanduser().is_file()]
         if missing:
             raise PipelineError(f"pipeline.carry_pairs: no such file: {', '.join(missing)}")

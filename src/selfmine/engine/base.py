@@ -63,20 +63,23 @@ def adapter_weights(adapter: str | Path) -> list[Path]:
 
 def adapter_sha256(adapter: str | Path | None) -> str | None:
     """The checksum of a PEFT adapter's weight files and its adapter_config.json (rank and alpha change what
-    the same weights do), names and bytes; None for no adapter."""
-    if adapter is None:
+    the same weights do), names and bytes; None for no adapter, or one named by a server (no local files)."""
+    files = adapter_weights(adapter) if adapter is not None else []
+    if not files:
         return None
     h = hashlib.sha256()
-    files = adapter_weights(adapter)
     for f in files + [Path(adapter).expanduser() / "adapter_config.json"] * bool(files):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
-def require_adapter(adapter: str | Path) -> None:
+SERVED_ADAPTERS = ("openai",)  # backends that address an adapter by the name a server loaded it under
+
+
+def require_adapter(adapter: str | Path, backend: str | None = None) -> None:
     """mine.adapter must be a PEFT adapter with its weights (checked before a run's baseline and again when
-    mining wraps its engine)."""
-    if not adapter_weights(adapter):
+    mining wraps its engine), except on a server, where it is the adapter's served name."""
+    if backend not in SERVED_ADAPTERS and not adapter_weights(adapter):
         raise EngineError(f"mine.adapter: no PEFT adapter weights at {adapter} (adapter_config.json and *.safetensors)")
 
 
@@ -85,7 +88,7 @@ class WithAdapter(Engine):
     iteration mines with the previous iteration's adapter through the same propose and solve code."""
 
     def __init__(self, inner: Engine, adapter: str):
-        require_adapter(adapter)
+        require_adapter(adapter, inner.name)
         self.inner, self.adapter = inner, str(adapter)
         self.name, self.model_name, self.holds_accelerator = inner.name, inner.model_name, inner.holds_accelerator
         self.chosen, self.sha256 = inner.chosen, adapter_sha256(adapter)
