@@ -845,6 +845,85 @@ def add(xs, b):
         honest_after(pool)
 
 
+# -- 15. what plain Python would show, forged through the judge's own machinery (review of session 14) --
+
+WRONG_BY_PYTHON = {
+    # destroys its argument and leaves in it what cannot cross: the tests must not keep the old content
+    "argument-left-unsendable": (
+        "def sorted_copy(xs):\n    out = sorted(xs)\n    xs.clear()\n    xs.append(len)\n    return out\n",
+        ["xs = [3, 1, 2]\nassert sorted_copy(xs) == [1, 2, 3] and xs == [3, 1, 2]"],
+    ),
+    # returns its argument, not a copy: the tests' object is the one returned, as in one interpreter
+    "argument-returned-as-the-copy": (
+        "def clone(xs):\n    return xs\n",
+        ["xs = [1, 2]\nys = clone(xs)\nys.append(3)\nassert xs == [1, 2]", "xs = [1]\nassert clone(xs) is not xs"],
+    ),
+    # ends its process where an exception is expected; the later tests catch broadly too
+    "process-ended-inside-a-test-that-catches": (
+        "import os\ndef div(a, b):\n    if b == 0:\n        os._exit(0)\n    return a // b\n",
+        [
+            "try:\n    div(1, 0)\nexcept Exception:\n    pass\nelse:\n    assert False",
+            "try:\n    assert div(7, 2) == 3\nexcept:\n    pass",
+        ],
+    ),
+    # returns what cannot cross where a TypeError is expected: the judge's limit is not the program's raise
+    "unsendable-value-where-an-exception-is-expected": (
+        "def parse(s):\n    return memoryview(b'abcd').cast('i')\n",
+        ["try:\n    parse('x')\nexcept TypeError:\n    pass\nelse:\n    assert False, 'no TypeError'"],
+    ),
+}
+
+
+def _fails_in_plain_python(code: str, tests: list[str]) -> bool:
+    scope: dict = {}
+    exec(code, scope)
+    for test in tests:
+        try:
+            exec(test, scope)
+        except BaseException:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_BY_PYTHON))
+def test_what_plain_python_fails_never_passes_through_the_judges_machinery(case):
+    """Each program fails these tests when program and tests run in one interpreter; through the judge it
+    must not pass either, and must not be an infrastructure failure."""
+    code, tests = WRONG_BY_PYTHON[case]
+    assert _fails_in_plain_python(code.replace("os._exit(0)", "raise SystemExit"), tests)  # the end aside
+    with WorkerPool(1) as pool:
+        v = judge(code, tests, timeout=TIMEOUT, pool=pool)
+        assert not v.passed and not v.infrastructure_failure, (v.status, v.message)
+        honest_after(pool)
+
+
+def test_the_program_cannot_read_or_rewrite_what_the_tests_print():
+    """A grounding call's values are printed by the tests process under a secret tag: the program, which
+    shares no output file with it, neither reads the tag nor rewrites the values, however long it prints."""
+    from selfmine.tasks import grounding
+
+    code = """
+import os, sys
+
+def f(i):
+    seen = os.pread(1, 1 << 20, 0)
+    print('x' * 200000)  # enough to push anything printed after it out of the kept output
+    sys.stdout.flush()
+    return [i * 10, b'SMG' in seen]
+"""
+    setup, tag = grounding.grounding_setup()
+    tests = grounding.grounding_tests("f", [grounding.Call((i,)) for i in range(3)])
+    v = judge(code, tests, timeout=TIMEOUT, setup=setup)
+    assert grounding.read_grounding(v.output, tag) == {i: ("V", repr([i * 10, False])) for i in range(3)}
+
+
+def test_a_returned_argument_is_the_tests_own_object_with_its_new_content():
+    """`return xs` after changing xs in place: the tests hold one object, changed, as in plain Python."""
+    code = "def push(xs, x):\n    xs.append(x)\n    return xs\n"
+    tests = ["xs = [1]\nys = push(xs, 2)\nassert ys is xs and xs == [1, 2]", "d = []\nassert push(d, 0) is d"]
+    assert judge(code, tests, timeout=TIMEOUT).status == Status.PASSED
+
+
 FILL_TMP = """
 import os
 

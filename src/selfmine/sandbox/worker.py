@@ -889,8 +889,11 @@ def _send(sock, obj, dumps):
     sock.sendall(data)
 
 
-class ProgramGone(Exception):
-    """The program's process ended, or broke the call protocol."""
+class ProgramGone(BaseException):
+    """The program's process ended, or broke the call protocol. Not an Exception: a test's `except
+    Exception` must not turn the judge's loss of the program into a behaviour of the program (a program that
+    ended its process mid-call passed a test expecting an exception); a bare `except:` that catches it
+    anyway is overruled in `_run_test`."""
 
 
 def _recv(sock):
@@ -1062,10 +1065,14 @@ def _answer(req, scope, t):
         return {"raise": t.describe(t.info())}
     try:
         value = fn(*args, **kwargs)
-        try:
-            reply = {"value": t.enc(value, 0, False, [SEND_NODES])}
-        except TooBig:
-            reply = {"value": _too_big(value, t)}
+        same = _which_argument(value, args, kwargs)
+        if same is not None:  # `return xs`: the tests' own object, with the content the call left in it
+            reply = {"argument": same}
+        else:
+            try:
+                reply = {"value": t.enc(value, 0, False, [SEND_NODES])}
+            except TooBig:
+                reply = {"value": _too_big(value, t)}
     except Unencodable as e:
         reply = {"unencodable": str(e)}
     except BaseException:
@@ -1075,6 +1082,20 @@ def _answer(req, scope, t):
 
 
 MUTABLE = (list, dict, set, bytearray, collections.deque)  # what a call can change in place (subclasses too)
+
+
+def _which_argument(value, args, kwargs):
+    """The key ("0", "=name") of the mutable argument the call returned itself, else None: the tests then
+    hold the object they passed, as in one interpreter (`ys = f(xs); ys.append(1)` changes xs)."""
+    if not isinstance(value, MUTABLE):
+        return None
+    for i, a in enumerate(args):
+        if a is value:
+            return str(i)
+    for k, a in kwargs.items():
+        if a is value:
+            return "=" + k
+    return None
 
 
 def _changed(req, args, kwargs, t):
@@ -1092,8 +1113,9 @@ def _changed(req, args, kwargs, t):
         except TooBig:
             out[key] = _too_big(arg, t)  # grown past one message: in parts
             continue
-        except Exception:
-            continue  # it holds what cannot cross now: the tests keep what they had
+        except Exception as e:  # it holds what cannot cross now: the tests cannot be given its content
+            out[key] = {"unsent": str(e)[:100] or type(e).__name__}
+            continue
         if now != sent or t.dumps(now) != t.dumps(sent):  # 1 == True in JSON data, not in its text
             out[key] = now
     return out
@@ -1256,17 +1278,26 @@ class _Link:
             raise TypeError("a %s cannot be passed to the program's %s()" % (e, name)) from None
         reply = self._exchange(req)
         if isinstance(reply.get("mutated"), dict):
-            self._update(reply["mutated"], args, kwargs)
+            self._update(reply["mutated"], args, kwargs, name)
+        if "argument" in reply:
+            target = self._argument(reply["argument"], args, kwargs)
+            if not isinstance(target, MUTABLE):  # only a mutable argument is answered by reference
+                self._broken("the program broke the call protocol")
+            return target
         if "value" in reply:
             return self._value(reply["value"])
         self._fail(reply, "%s()" % name)
 
-    def _update(self, mutated, args, kwargs):
-        """Give the tests' own arguments the content the call left in them (`_changed`)."""
+    def _update(self, mutated, args, kwargs, name):
+        """Give the tests' own arguments the content the call left in them (`_changed`). An argument left
+        holding what cannot cross fails the call as a returned one would: its content cannot be compared."""
         for key, data in mutated.items():
             target = self._argument(key, args, kwargs)
             if not isinstance(target, MUTABLE):
                 continue
+            if type(data) is dict and type(data.get("unsent")) is str and len(data) == 1:
+                message = "%s() left a %%s in an argument, which the judge cannot compare" % name.replace("%", "%%")
+                self._not_a_value(message, data["unsent"])
             new = self._value(data)
             base = next(b for b in (dict, set, collections.deque, bytearray, list) if isinstance(target, b))
             if not isinstance(new, base):  # a call cannot change an object's type: a forged reply
@@ -1365,12 +1396,17 @@ class _Link:
         except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError):
             self._broken("the program sent a malformed value")
 
+    def _not_a_value(self, message, kind):
+        kind = str(kind)[:100]
+        exc = self.scope["_sm_NotAValue"](message % kind)
+        exc.kind = kind
+        raise exc
+
     def _fail(self, reply, what):
         if "unencodable" in reply:
-            kind = str(reply["unencodable"])[:100]
-            exc = self.scope["_sm_NotAValue"]("%s returned a %s, which the judge cannot compare" % (what, kind))
-            exc.kind = kind
-            raise exc
+            self._not_a_value(
+                what.replace("%", "%%") + " returned a %s, which the judge cannot compare", reply["unencodable"]
+            )
         err = reply.get("raise")
         if isinstance(err, list) and len(err) == 3 and all(isinstance(x, str) for x in err):
             err = _bounded(err)
@@ -1419,7 +1455,8 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
     report = _reporter(nonce)
     report(event="start")
     loaded = _loaded_names(sock, report)
-    scope = _bind(loaded, _Link(sock, None), wanted=_referenced([setup] + tests) - (set(dir(builtins)) - shadow))
+    link = _Link(sock, None)
+    scope = _bind(loaded, link, wanted=_referenced([setup] + tests) - (set(dir(builtins)) - shadow))
     try:
         if setup:
             exec(_compiled(setup, "<tests_setup>"), scope)
@@ -1431,7 +1468,7 @@ def _tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
         report(event="load_error", type=etype, message=msg, traceback=tb)
         os._exit(0)
     for i, test in enumerate(tests):
-        _run_test(i, test, scope, report)
+        _run_test(i, test, scope, report, link)
     report(event="done", count=len(tests))
     _flush()
     os.close(3)  # the worker stops waiting here, not after this process's teardown
@@ -1519,8 +1556,9 @@ def _loaded_names(sock, report):
     return first["loaded"]
 
 
-class NotAValue(TypeError):
-    """A test's value that could not cross from the program (its kind in `.kind`)."""
+class NotAValue(BaseException):
+    """A test's value that could not cross from the program (its kind in `.kind`). Not a TypeError: the
+    judge's failure to compare is not an exception the program raised, for a test's `except` to expect."""
 
 
 def _bind(loaded, link, *, wanted):
@@ -1533,7 +1571,7 @@ def _bind(loaded, link, *, wanted):
     for name, kind in loaded.items():
         if name not in wanted or name.startswith("_sm") or not isinstance(kind, list) or not kind:
             continue
-        try:
+        try:  # a value that cannot cross is left out here; a program gone is seen by the first test
             if kind[0] == "callable":
                 scope[name] = _Proxy(name, link)
             elif kind[0] == "module" and _importable(kind[1]):
@@ -1542,15 +1580,18 @@ def _bind(loaded, link, *, wanted):
                 scope[name] = _stdlib_object(kind) or _Proxy(name, link)
             elif kind[0] == "value":
                 scope[name] = decode(kind[1], link=link)
-        except Exception:
+        except (Exception, ProgramGone, NotAValue):
             continue
     return scope
 
 
-def _run_test(i, test, scope, report):
-    """Run test `i` and report its outcome; a program gone mid-test ends this process."""
+def _run_test(i, test, scope, report, link):
+    """Run test `i` and report its outcome; a program gone mid-test ends this process, even where the test
+    caught what said so (in plain Python nothing after a process's end runs)."""
     try:
         exec(_compiled(test, "<test_%d>" % i), scope)
+        if link.gone:
+            raise ProgramGone(link.gone)
     except ProgramGone as e:
         report(event="program_gone", index=i, message=str(e))
         os._exit(0)
@@ -1805,24 +1846,28 @@ def run_one(hdr, scratch):
     """Judge one program; returns (reply header, number of bytes of BUF that follow it)."""
     _reap()  # children of the last program that were still tearing down
     scratch.remember(hdr.get("scrub", ()))
-    # The program's output goes to an anonymous file that only the two children hold (no path to replace
-    # with a directory, a link or a FIFO); its current directory is new and held by descriptor.
-    out_fd = os.memfd_create("output")
+    # Each child's output goes to an anonymous file of its own (no path to replace with a directory, a
+    # link or a FIFO): the program can neither read what the tests process prints (a grounding call's
+    # secret tag) nor write among it. Its current directory is new and held by descriptor.
+    out_fd, tests_out_fd = os.memfd_create("output"), os.memfd_create("tests-output")
     try:
         work_fd = scratch.fresh()
     except OSError:
         os.close(out_fd)
+        os.close(tests_out_fd)
         raise
     try:
-        return _run(hdr, scratch, out_fd, work_fd)
+        return _run(hdr, scratch, (out_fd, tests_out_fd), work_fd)
     finally:
         os.close(out_fd)
+        os.close(tests_out_fd)
         os.close(work_fd)
 
 
-def _run(hdr, scratch, out_fd, work_fd):
+def _run(hdr, scratch, outs, work_fd):
     start = time.monotonic()
-    prog, tests_pid, ev_r, ready_r = _start_children(hdr, out_fd, work_fd)
+    out_fd, tests_out_fd = outs
+    prog, tests_pid, ev_r, ready_r = _start_children(hdr, outs, work_fd)
     n_events, timed_out = _read_events(ev_r, start + float(hdr["timeout"]))
     prog_status, tests_status = _end_children(prog, tests_pid, n_events, timed_out)
     # the tests process wrote its byte once it had read all of its tests from stdin
@@ -1832,8 +1877,10 @@ def _run(hdr, scratch, out_fd, work_fd):
     duration = time.monotonic() - start
     if not _kill_all_below(os.getpid(), (prog, tests_pid)):
         retire = True
-    output_bytes = os.fstat(out_fd).st_size
-    n_output = _read_output(out_fd, n_events, hdr["output_keep"])
+    # the tests' output first: what the program prints cannot push it out of the kept part
+    output_bytes = os.fstat(tests_out_fd).st_size + os.fstat(out_fd).st_size
+    n_output = _read_output(tests_out_fd, n_events, hdr["output_keep"])
+    n_output += _read_output(out_fd, n_events + n_output, hdr["output_keep"] - n_output)
     if not scratch.clean(hdr.get("scrub", ())):
         retire = True
     try:  # changed from outside by the program: the next program needs a fresh worker
@@ -1854,7 +1901,7 @@ def _run(hdr, scratch, out_fd, work_fd):
     return reply, n_events + n_output
 
 
-def _start_children(hdr, out_fd, work_fd):
+def _start_children(hdr, outs, work_fd):
     """Fork the program's process and the tests process. (their pids, the reports' and the ready pipe's
     read ends)"""
     # The code goes from the pipe into the buffer and, through the fork, to the program's process; the
@@ -1867,12 +1914,13 @@ def _start_children(hdr, out_fd, work_fd):
             raise EOFError("stream ended")
         got += n
     prog_sock, tests_sock = socket.socketpair()
+    out_fd, tests_out_fd = outs
     prog = _fork(_program, hdr, code, prog_sock.fileno(), work_fd, out_fd)
     _zero(hdr["code_len"])
     prog_sock.close()
     ready_r, ready_w = os.pipe()
     ev_r, ev_w = os.pipe()
-    tests_pid = _fork(_tests, hdr, tests_sock.fileno(), ev_w, ready_w, work_fd, out_fd)
+    tests_pid = _fork(_tests, hdr, tests_sock.fileno(), ev_w, ready_w, work_fd, tests_out_fd)
     for fd in (ev_w, ready_w):
         os.close(fd)
     tests_sock.close()
@@ -1918,8 +1966,8 @@ def _end_children(prog, tests_pid, n_events, timed_out):
 
 
 def _read_output(out_fd, at, keep):
-    """What the program printed, its first `keep` bytes, into BUF after the reports; how many."""
-    view = memoryview(BUF)[at : at + min(keep, len(BUF) - at)]
+    """What a child printed, its first `keep` bytes, into BUF at `at`; how many."""
+    view = memoryview(BUF)[at : at + max(0, min(keep, len(BUF) - at))]
     n_output = 0
     while n_output < len(view):
         got = os.preadv(out_fd, [view[n_output:]], n_output)
