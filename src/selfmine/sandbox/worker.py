@@ -357,6 +357,36 @@ def _describe(info):
     return name, msg, text[-TAIL_CHARS:]
 
 
+# The builtin exception classes by name, taken when the worker starts (before any program can change
+# builtins): what an exception from the program may be rebuilt as in the tests process.
+_EXC_BUILTIN = {
+    n: getattr(builtins, n)
+    for n in dir(builtins)
+    if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)
+}
+_EXC_KEEP = set(_EXC_BUILTIN)
+
+
+def _raised(t):
+    """What the tests process needs to raise the program's exception as one interpreter would: its type
+    name, message and traceback (`_describe`), the most derived builtin exception classes its class derives
+    from (so `except ValueError` catches a json.JSONDecodeError), and its args as plain data, or None."""
+    value = t.info()[1]
+    bases, args = [], None
+    try:
+        mro = [c for c in type.__getattribute__(type(value), "__mro__")[1:] if _EXC_BUILTIN.get(c.__name__) is c]
+        bases = [c.__name__ for c in mro if not any(d is not c and issubclass(d, c) for d in mro)][:4]
+    except BaseException:
+        bases = []
+    try:
+        args = t.enc(list(BaseException.__getattribute__(value, "args")), 0, True, [ARGS_NODES])
+    except BaseException:
+        args = None
+    return [*t.describe(t.info()), bases, args]
+
+
+ARGS_NODES = 2000  # an exception's args past this size travel as its message alone
+
 # -- values across the socket: plain data only, every type named exactly (no subclasses, no objects) --
 
 
@@ -992,7 +1022,7 @@ class _Tools:
             signal.ITIMER_REAL,
             callable,
         )
-        self.modtype, self.estimate = type(os), _estimated_nodes
+        self.modtype, self.estimate, self.raised = type(os), _estimated_nodes, _raised
 
 
 def _alarm(*_):
@@ -1062,7 +1092,7 @@ def _answer(req, scope, t):
             raise NameError("name %r is not a function of the program" % req["call"])
         args, kwargs = t.dec(req["args"]), t.dec(req["kwargs"])
     except BaseException:
-        return {"raise": t.describe(t.info())}
+        return {"raise": t.raised(t)}
     try:
         value = fn(*args, **kwargs)
         same = _which_argument(value, args, kwargs)
@@ -1076,7 +1106,7 @@ def _answer(req, scope, t):
     except Unencodable as e:
         reply = {"unencodable": str(e)}
     except BaseException:
-        reply = {"raise": t.describe(t.info())}
+        reply = {"raise": t.raised(t)}
     changed = _changed(req, args, kwargs, t)  # seen by the tests whether the call returned or raised
     return {**reply, "mutated": changed} if changed else reply
 
@@ -1131,7 +1161,7 @@ def _next_items(it, count, t):
     except Unencodable as e:
         return {"items": items, "unencodable": str(e)}
     except BaseException:
-        return {"items": items, "raise": t.describe(t.info())}
+        return {"items": items, "raise": t.raised(t)}
     return {"items": items}
 
 
@@ -1255,13 +1285,6 @@ class _Proxy:
 
 class RemoteError(Exception):
     pass
-
-
-_EXC_KEEP = {
-    n
-    for n in dir(builtins)
-    if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)
-}
 
 
 class _Link:
@@ -1408,16 +1431,60 @@ class _Link:
                 what.replace("%", "%%") + " returned a %s, which the judge cannot compare", reply["unencodable"]
             )
         err = reply.get("raise")
-        if isinstance(err, list) and len(err) == 3 and all(isinstance(x, str) for x in err):
-            err = _bounded(err)
-            kind = getattr(builtins, err[0]) if err[0] in _EXC_KEEP else None
+        if isinstance(err, list) and len(err) in (3, 5) and all(isinstance(x, str) for x in err[:3]):
+            bases, args = (err[3], err[4]) if len(err) == 5 else ([], None)
+            err = _bounded(err[:3])
             try:
-                exc = kind(err[1]) if kind is not None else RemoteError("%s: %s" % (err[0], err[1]))
-            except BaseException:
-                exc = RemoteError("%s: %s" % (err[0], err[1]))
+                args = None if args is None else tuple(decode(args))
+            except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError):
+                args = None
+            exc = _rebuilt(err[0], err[1], bases, args)
             exc._sm_remote = (err[0], err[1], err[2])
             raise exc
         self._broken("the program broke the call protocol")
+
+
+_REMOTE_CLASSES = {}
+
+
+def _remote_class(name, bases):
+    """A class named as the program's exception class, deriving from the builtin classes it derives from
+    (the tests' `except` clauses see it as they would), its message the program's own; None without any."""
+    if not isinstance(bases, list) or not bases or len(bases) > 4:
+        return None
+    if not all(isinstance(b, str) and b in _EXC_BUILTIN for b in bases):
+        return None
+    key = (name, tuple(bases))
+    if key not in _REMOTE_CLASSES:
+        try:
+            made = type(name, tuple(_EXC_BUILTIN[b] for b in bases), {"__str__": _remote_str, "__module__": "program"})
+        except (TypeError, ValueError):  # bases whose layouts conflict: the first alone
+            made = type(name, (_EXC_BUILTIN[bases[0]],), {"__str__": _remote_str, "__module__": "program"})
+        _REMOTE_CLASSES[key] = made
+    return _REMOTE_CLASSES[key]
+
+
+def _remote_str(self):
+    return self._sm_remote[1] if isinstance(getattr(self, "_sm_remote", None), tuple) else ""
+
+
+def _rebuilt(name, message, bases, args):
+    """The program's exception as the tests process raises it: a builtin class by name, else a class
+    deriving from its builtin bases, else a RemoteError; with its args where they crossed."""
+    kind = _EXC_BUILTIN.get(name) or _remote_class(name, bases)
+    if kind is None:
+        return RemoteError("%s: %s" % (name, message))
+    for given in ([args] if args is not None else []) + [(message,)]:
+        try:
+            return kind(*given)
+        except BaseException:
+            continue
+    try:  # a class whose constructor wants more than a message (UnicodeDecodeError): the instance alone
+        exc = BaseException.__new__(kind)
+        exc.args = (message,) if args is None else args
+        return exc
+    except BaseException:
+        return RemoteError("%s: %s" % (name, message))
 
 
 def _bounded(described):
