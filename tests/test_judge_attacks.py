@@ -866,6 +866,11 @@ WRONG_BY_PYTHON = {
             "try:\n    assert div(7, 2) == 3\nexcept:\n    pass",
         ],
     ),
+    # returns what cannot cross, to a test that swallows whatever the call raises
+    "unsendable-value-swallowed-by-a-bare-except": (
+        "def parse(s):\n    return memoryview(b'abcd').cast('i')\n",
+        ["try:\n    parse('x')\n    raised = False\nexcept:\n    raised = True\nassert raised"],
+    ),
     # returns what cannot cross where a TypeError is expected: the judge's limit is not the program's raise
     "unsendable-value-where-an-exception-is-expected": (
         "def parse(s):\n    return memoryview(b'abcd').cast('i')\n",
@@ -915,6 +920,23 @@ def f(i):
     tests = grounding.grounding_tests("f", [grounding.Call((i,)) for i in range(3)])
     v = judge(code, tests, timeout=TIMEOUT, setup=setup)
     assert grounding.read_grounding(v.output, tag) == {i: ("V", repr([i * 10, False])) for i in range(3)}
+
+
+def test_an_object_left_in_an_argument_crosses_as_a_returned_one_does():
+    """A right program that appends one of its own objects to an argument passes a test that never
+    compares that object; an argument left holding what cannot cross at all fails only the test that
+    called, and a raise of the call itself stays the program's (the test can still not pass)."""
+    code = (
+        "class Node:\n    pass\n\ndef h(xs):\n    xs.append(Node())\n    return len(xs)\n\n"
+        "def g(xs):\n    xs.append(memoryview(b'abcd').cast('i'))\n    raise ValueError('no')\n"
+    )
+    tests = [
+        "assert h([1]) == 2",
+        "xs = [1]\nh(xs)\nassert len(xs) == 2 and bool(xs[1])",
+        "try:\n    g([1])\nexcept ValueError:\n    pass",
+    ]
+    v = judge(code, tests, timeout=TIMEOUT)
+    assert [t.outcome for t in v.tests] == ["passed", "passed", "error"], v.message
 
 
 def test_a_returned_argument_is_the_tests_own_object_with_its_new_content():

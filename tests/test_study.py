@@ -141,12 +141,20 @@ def test_the_study_end_to_end_on_the_tiny_model_and_a_resume(tmp_path, tiny_mode
     from selfmine.study.run import Study
 
     greedy, sample = (run / "study" / "eval" / f"raw-{d}-base-seed0.json" for d in ("greedy", "sample"))
-    taken = Study(run, load_config(cfg_path, [f"study.reuse_base.raw={greedy}"]), progress=False, echo=lines.append)
+    elsewhere = tmp_path / "another-study"  # no sibling arm made there: the file is what serves
+    taken = Study(
+        elsewhere, load_config(cfg_path, [f"study.reuse_base.raw={greedy}"]), progress=False, echo=lines.append
+    )
     report = taken._shared_base(Arm("raw", 1, "greedy", None))
     assert report["reused_from"]["path"] == str(greedy) and set(report["benches"]) == {"humaneval", "gsm8k"}
-    refused = Study(run, load_config(cfg_path, [f"study.reuse_base.raw={sample}"]), progress=False, echo=lines.append)
+    refused = Study(
+        elsewhere, load_config(cfg_path, [f"study.reuse_base.raw={sample}"]), progress=False, echo=lines.append
+    )
     with pytest.raises(ReuseError, match="study.reuse_base.raw: .* not a greedy evaluation"):
         refused._shared_base(Arm("raw", 1, "greedy", None))
+    # in a study that made its own, that one serves, whatever reuse_base says (one per format)
+    mine = Study(run, load_config(cfg_path, [f"study.reuse_base.raw={sample}"]), progress=False, echo=lines.append)
+    assert mine._shared_base(Arm("raw", 1, "greedy", None))["shared_from"] == "raw-greedy-base-seed0"
 
     # a changed setting is refused by name
     bad = subprocess.run(cli + ["--set", "study.n=3"], capture_output=True, text=True, timeout=300)

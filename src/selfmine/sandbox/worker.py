@@ -817,6 +817,8 @@ class RemoteIterator:
         if self._ready:
             return self._ready.popleft()
         end, self._end = self._end, StopIteration()
+        if isinstance(end, NotAValue):
+            self._link.unsendable = str(end)
         raise end
 
     def __repr__(self):
@@ -1139,7 +1141,7 @@ def _changed(req, args, kwargs, t):
         if not isinstance(arg, MUTABLE):
             continue
         try:
-            now = t.enc(arg, 0, True, [SEND_NODES])
+            now = t.enc(arg, 0, False, [SEND_NODES])
         except TooBig:
             out[key] = _too_big(arg, t)  # grown past one message: in parts
             continue
@@ -1290,6 +1292,8 @@ class RemoteError(Exception):
 class _Link:
     def __init__(self, sock, scope):
         self.sock, self.scope, self.gone = sock, scope, None
+        # a value that could not cross during the current test, swallowed or not: the test cannot pass
+        self.unsendable = None
         # While a large value is built: one object for each distinct str and float in it, as the program's
         # value shares them (1.66M tuples of 7 repeated items would otherwise take 3x the memory here).
         self.shared = None
@@ -1301,7 +1305,7 @@ class _Link:
             raise TypeError("a %s cannot be passed to the program's %s()" % (e, name)) from None
         reply = self._exchange(req)
         if isinstance(reply.get("mutated"), dict):
-            self._update(reply["mutated"], args, kwargs, name)
+            self._update(reply["mutated"], args, kwargs, name, raised="raise" in reply)
         if "argument" in reply:
             target = self._argument(reply["argument"], args, kwargs)
             if not isinstance(target, MUTABLE):  # only a mutable argument is answered by reference
@@ -1311,7 +1315,7 @@ class _Link:
             return self._value(reply["value"])
         self._fail(reply, "%s()" % name)
 
-    def _update(self, mutated, args, kwargs, name):
+    def _update(self, mutated, args, kwargs, name, raised=False):
         """Give the tests' own arguments the content the call left in them (`_changed`). An argument left
         holding what cannot cross fails the call as a returned one would: its content cannot be compared."""
         for key, data in mutated.items():
@@ -1320,7 +1324,12 @@ class _Link:
                 continue
             if type(data) is dict and type(data.get("unsent")) is str and len(data) == 1:
                 message = "%s() left a %%s in an argument, which the judge cannot compare" % name.replace("%", "%%")
-                self._not_a_value(message, data["unsent"])
+                try:
+                    self._not_a_value(message, data["unsent"])
+                except NotAValue:
+                    if not raised:  # else the call's own exception is raised; the test still cannot pass
+                        raise
+                continue
             new = self._value(data)
             base = next(b for b in (dict, set, collections.deque, bytearray, list) if isinstance(target, b))
             if not isinstance(new, base):  # a call cannot change an object's type: a forged reply
@@ -1351,9 +1360,11 @@ class _Link:
         if reply.get("stop") == 1:
             return items, StopIteration()
         if "unencodable" in reply or "raise" in reply:
+            before = self.unsendable  # read ahead: it counts once the test reaches it (RemoteIterator)
             try:
                 self._fail(reply, "an iterator")
             except BaseException as e:
+                self.unsendable = before
                 return items, e
         return items, None
 
@@ -1423,6 +1434,7 @@ class _Link:
         kind = str(kind)[:100]
         exc = self.scope["_sm_NotAValue"](message % kind)
         exc.kind = kind
+        self.unsendable = str(exc)
         raise exc
 
     def _fail(self, reply, what):
@@ -1435,8 +1447,9 @@ class _Link:
             bases, args = (err[3], err[4]) if len(err) == 5 else ([], None)
             err = _bounded(err[:3])
             try:
-                args = None if args is None else tuple(decode(args))
-            except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError):
+                ok = type(args) is list and len(args) <= 64
+                args = tuple(decode(a) for a in args) if ok else None
+            except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError, MemoryError):
                 args = None
             exc = _rebuilt(err[0], err[1], bases, args)
             exc._sm_remote = (err[0], err[1], err[2])
@@ -1455,13 +1468,18 @@ def _remote_class(name, bases):
     if not all(isinstance(b, str) and b in _EXC_BUILTIN for b in bases):
         return None
     key = (name, tuple(bases))
-    if key not in _REMOTE_CLASSES:
+    if key in _REMOTE_CLASSES:
+        return _REMOTE_CLASSES[key]
+    made = None
+    for chosen in (bases, bases[:1]):  # bases whose layouts conflict: the first alone
         try:
-            made = type(name, tuple(_EXC_BUILTIN[b] for b in bases), {"__str__": _remote_str, "__module__": "program"})
-        except (TypeError, ValueError):  # bases whose layouts conflict: the first alone
-            made = type(name, (_EXC_BUILTIN[bases[0]],), {"__str__": _remote_str, "__module__": "program"})
+            made = type(name, tuple(_EXC_BUILTIN[b] for b in chosen), {"__str__": _remote_str, "__module__": "program"})
+            break
+        except BaseException:  # a name type() refuses (a NUL, a lone surrogate): a RemoteError
+            continue
+    if made is not None and len(_REMOTE_CLASSES) < 256:  # a program naming a new class per call grows nothing
         _REMOTE_CLASSES[key] = made
-    return _REMOTE_CLASSES[key]
+    return made
 
 
 def _remote_str(self):
@@ -1647,7 +1665,7 @@ def _bind(loaded, link, *, wanted):
                 scope[name] = _stdlib_object(kind) or _Proxy(name, link)
             elif kind[0] == "value":
                 scope[name] = decode(kind[1], link=link)
-        except (Exception, ProgramGone, NotAValue):
+        except BaseException:  # a program gone is in link.gone: the first test reports it
             continue
     return scope
 
@@ -1655,10 +1673,14 @@ def _bind(loaded, link, *, wanted):
 def _run_test(i, test, scope, report, link):
     """Run test `i` and report its outcome; a program gone mid-test ends this process, even where the test
     caught what said so (in plain Python nothing after a process's end runs)."""
+    link.unsendable = None
     try:
         exec(_compiled(test, "<test_%d>" % i), scope)
         if link.gone:
             raise ProgramGone(link.gone)
+        if link.unsendable:  # caught by the test: the judge could not compare, which is not a pass
+            report(event="test", index=i, outcome="error", type="NotAValue", message=link.unsendable[:TAIL_CHARS])
+            return
     except ProgramGone as e:
         report(event="program_gone", index=i, message=str(e))
         os._exit(0)

@@ -145,29 +145,29 @@ class Study:
         `study.reuse_base`'s result, checked like `pipeline.reuse_base`). None: generate it."""
         if not seed_free(arm):
             return None
-        source = self.cfg.study.reuse_base.get(arm.fmt)
-        if source:
-            info = self._engine.get("greedy").info()
-            e = self.cfg.eval
-            report = reused(
-                source,
-                benches=e.benches,
-                fmt=arm.fmt,
-                max_tokens=e.max_tokens,
-                limit=e.limit,
-                engine={k: info.get(k) for k in ("backend", "model", "decoding")},
-                numerics=numerics(self.cfg.engine.backend, self.cfg.engine.dtype),
-                data_dir=self.cfg.data_dir,
-                setting=f"study.reuse_base.{arm.fmt}",
-            )
-            self.echo(f"[study] {arm.key} taken from {source} (greedy, seed-free)")
-            return report
-        for seed in self.cfg.study.seeds:
-            other = Arm(arm.fmt, seed, "greedy", None)
+        for seed in self.cfg.study.seeds:  # first a sibling made here: one evaluation per format, even when
+            other = Arm(arm.fmt, seed, "greedy", None)  # reuse_base is set on a resumed study
             if other != arm and self.finished(f"study:eval:{other.key}") is not None:
                 self.echo(f"[study] {arm.key} is {other.key}'s evaluation (greedy, seed-free)")
                 return {**json.loads(self.result_path(other).read_text()), "shared_from": other.key}
-        return None
+        source = self.cfg.study.reuse_base.get(arm.fmt)
+        if not source:
+            return None
+        info = self._engine.get("greedy").info()
+        e = self.cfg.eval
+        report = reused(
+            source,
+            benches=e.benches,
+            fmt=arm.fmt,
+            max_tokens=e.max_tokens,
+            limit=e.limit,
+            engine={k: info.get(k) for k in ("backend", "model", "decoding")},
+            numerics=numerics(self.cfg.engine.backend, self.cfg.engine.dtype),
+            data_dir=self.cfg.data_dir,
+            setting=f"study.reuse_base.{arm.fmt}",
+        )
+        self.echo(f"[study] {arm.key} taken from {source} (greedy, seed-free)")
+        return report
 
     def run(self) -> dict:
         with connected(self.cfg.scale.ray_address), self.run_dir.hold():
@@ -177,6 +177,10 @@ class Study:
                 self.run_dir.record("study", "running", settings=decided_by)
             self.run_dir.snapshot(self.cfg.model_dump(mode="json"))
             s = self.cfg.study
+            if s.reuse_base and self.cfg.scale.ray_address:  # its arms' engines and machines are the nodes'
+                raise StudyError(
+                    "study.reuse_base is checked against this machine's engine: not with scale.ray_address"
+                )
             pair_ids = self.pairs()
             too_many = [k for k in s.pair_counts if k > len(pair_ids)]
             if too_many:
