@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from selfmine.evaluate.compare import IncomparableResults
-from selfmine.evaluate.pool import PoolError, pool, pooled_difference
+from selfmine.evaluate.pool import PoolError, markdown, pool, pooled_difference
 
 
 def _res(outcomes, **settings):
@@ -154,7 +154,7 @@ def test_pool_cli(tmp_path):
     cli = [sys.executable, "-m", "selfmine.cli", "eval", "pool"]
     r = subprocess.run([*cli, *dirs], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "adapter vs best control (control-rft)" in r.stdout and "30 x 3" in r.stdout
+    assert "adapter vs its only control (control-rft)" in r.stdout and "30 x 3" in r.stdout
     j = subprocess.run([*cli, *dirs, "--json"], capture_output=True, text=True)
     assert json.loads(j.stdout)["humaneval"]["best_control"] == "control-rft"
     bad = subprocess.run([*cli, str(tmp_path / "nowhere")], capture_output=True, text=True)
@@ -170,6 +170,14 @@ def test_chat_arms_are_pooled_against_the_chat_base():
     out = pool(runs)
     assert set(out) == {"humaneval", "humaneval@chat"}
     assert set(out["humaneval@chat"]["vs_base"]) == {"adapter@chat"} and out["humaneval@chat"]["best_control"] is None
+    for r in runs:  # one control in chat format (the raw group has one too): no choice was made, and it says so
+        r["control-rft@chat"] = {**r["control-rft"], "format": "chat"}
+    out = pool(runs)
+    assert out["humaneval@chat"]["controls"] == ["control-rft@chat"]
+    assert "adapter@chat vs its only control (control-rft@chat)" in markdown(out)
+    for r in runs:
+        r["control-corrupted"] = r["base"]
+    assert "adapter vs best control (control-" in markdown(pool(runs))
 
 
 def test_an_evalplus_bench_without_its_original_is_also_scored_on_its_base_tests():

@@ -134,9 +134,11 @@ def pool(runs: list[dict[str, dict]], *, main: str = MAIN, base: str = BASE, nam
 def _bench(runs, bench, group, *, base, main, names) -> dict:
     vs_base = {arm: pooled_difference(runs, base, arm, bench, names=names) for arm in sorted(group - {base})}
     vs_base = {k: v for k, v in vs_base.items() if v is not None}
-    best = _best_control(runs, bench, [k for k in vs_base if k.startswith("control-")], base=base, main=main)
+    controls = [k for k in vs_base if k.startswith("control-")]
+    best = _best_control(runs, bench, controls, base=base, main=main)
     return {
         "vs_base": vs_base,
+        "controls": controls,  # the controls the best was chosen from: one alone is no choice, and says so
         "best_control": best,
         "vs_best_control": pooled_difference(runs, best, main, bench, names=names) if best and main in group else None,
     }
@@ -175,5 +177,6 @@ def markdown(pooled: dict, *, main: str = MAIN) -> str:
         for arm, d in b["vs_base"].items():
             line(bench, f"{arm} vs base", d)
         if b["vs_best_control"]:
-            line(bench, f"**{main} vs best control ({b['best_control']})**", b["vs_best_control"])
+            which = "best control" if len(b.get("controls", ())) > 1 else "its only control"
+            line(bench, f"**{main}{format_suffix(bench)} vs {which} ({b['best_control']})**", b["vs_best_control"])
     return "\n".join(rows) + "\n"
