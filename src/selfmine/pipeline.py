@@ -17,7 +17,7 @@ from .engine.numerics import numerics
 from .errors import UserError
 from .evaluate import evaluate, write
 from .evaluate.pool import CHAT
-from .evaluate.reuse import reused
+from .evaluate.reuse import reused_for
 from .ledger import MINED_KINDS
 from .ledger.rundir import RunDir
 from .mine import mine, mining_settings
@@ -111,16 +111,13 @@ class Pipeline:
         c = self.cfg.eval
         source = self.cfg.pipeline.reuse_base.get(out) if adapter is None else None
         if source:
-            info = self.eval_engine.info()  # the engine an evaluation loads next anyway
-            report = reused(
+            report = reused_for(
                 source,
-                benches=c.benches,
+                self.cfg,
                 fmt="chat" if out.endswith(CHAT) else c.format,
-                max_tokens=c.max_tokens,
-                limit=c.limit,
-                engine={k: info.get(k) for k in ("backend", "model", "decoding")},
+                engine_info=self.eval_engine.info(),  # the engine an evaluation loads next anyway
                 numerics=self.numerics,
-                data_dir=self.cfg.data_dir,
+                setting="pipeline.reuse_base",
             )
             report["arm"] = out
             write(report, self.dir / "eval" / f"{out}.json")

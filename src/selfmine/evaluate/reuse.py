@@ -24,6 +24,9 @@ class ReuseError(UserError):
     """A result that cannot stand for this run's base evaluation: the message names the difference."""
 
 
+ENGINE_KEYS = ("backend", "model", "decoding")  # what of the engine decides a greedy completion
+
+
 def _want(setting: str, name: str, was, now) -> None:
     if was != now:
         raise ReuseError(f"{setting}: the result's {name} is {was!r}, this run's is {now!r}")
@@ -57,7 +60,7 @@ def reused(
     _want(setting, "format", report.get("format"), fmt)
     _want(setting, "max_tokens", s.get("max_tokens"), max_tokens)
     _want(setting, "task limit", report.get("limit"), limit)
-    for key in ("backend", "model", "decoding"):
+    for key in ENGINE_KEYS:
         _want(setting, f"engine {key}", report.get("engine", {}).get(key), engine.get(key))
     if "numerics" not in report:
         raise ReuseError(
@@ -75,3 +78,20 @@ def reused(
     report["benches"] = {b: report["benches"][b] for b in benches}
     report["reused_from"] = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "matched": matched}
     return report
+
+
+def reused_for(path: str | Path, cfg, *, fmt: str, engine_info: dict, numerics: dict, setting: str) -> dict:
+    """`reused` with a run's own evaluation settings (`cfg.eval`, `cfg.data_dir`) and the `info()` of the
+    engine that would otherwise evaluate: the one check a pipeline's and a study's base arms share."""
+    e = cfg.eval
+    return reused(
+        path,
+        benches=e.benches,
+        fmt=fmt,
+        max_tokens=e.max_tokens,
+        limit=e.limit,
+        engine={k: engine_info.get(k) for k in ENGINE_KEYS},
+        numerics=numerics,
+        data_dir=cfg.data_dir,
+        setting=setting,
+    )

@@ -11,7 +11,7 @@ from ..config import RunConfig, flatten
 from ..engine.auto import mode_of
 from ..engine.numerics import numerics
 from ..evaluate import evaluate, write
-from ..evaluate.reuse import reused
+from ..evaluate.reuse import reused_for
 from ..ledger import MINED_KINDS
 from ..ledger.rundir import RunDir
 from ..mine import mine
@@ -153,17 +153,12 @@ class Study:
         source = self.cfg.study.reuse_base.get(arm.fmt)
         if not source:
             return None
-        info = self._engine.get("greedy").info()
-        e = self.cfg.eval
-        report = reused(
+        report = reused_for(
             source,
-            benches=e.benches,
+            self.cfg,
             fmt=arm.fmt,
-            max_tokens=e.max_tokens,
-            limit=e.limit,
-            engine={k: info.get(k) for k in ("backend", "model", "decoding")},
+            engine_info=self._engine.get("greedy").info(),
             numerics=numerics(self.cfg.engine.backend, self.cfg.engine.dtype),
-            data_dir=self.cfg.data_dir,
             setting=f"study.reuse_base.{arm.fmt}",
         )
         self.echo(f"[study] {arm.key} taken from {source} (greedy, seed-free)")
