@@ -761,6 +761,47 @@ def two(x):
     ],
 )
 
+
+def _raises_recursion(call):
+    return f"try:\n    {call}\nexcept RecursionError:\n    pass\nelse:\n    assert False"
+
+
+# Plain Python's recursion limit: a recursive solution 1,020 calls deep fails in a plain run, and failed in
+# none of the judge's before it ran the program under plain Python's count (`_as_plain`). Not to the frame:
+# plain Python 3.11 itself moves the first failing depth by a frame or two with what ran before (the
+# interpreter's specialised calls), so each side is asked 20 frames from the limit. The program's own
+# sys.setrecursionlimit holds for its later calls, as in one interpreter.
+RECURSION = (
+    "recursion_limit_of_a_plain_run",
+    r"""
+import sys
+
+def depth(n):
+    return 0 if n == 0 else 1 + depth(n - 1)
+
+def gen(n):
+    yield depth(n)
+
+AT_LOAD = depth(990)
+
+def raise_limit(n):
+    sys.setrecursionlimit(n)
+""",
+    [
+        "assert depth(980) == 980",
+        "assert list(gen(980)) == [980]",
+        _raises_recursion("depth(1020)"),
+        _raises_recursion("list(gen(1020))"),
+        _raises_recursion("depth(980)"),
+        _raises_recursion("list(gen(980))"),
+        "assert AT_LOAD == 990",
+        _raises_recursion("depth(1500)"),
+        "raise_limit(4000)",
+        "assert depth(3000) == 3000",
+        _raises_recursion("depth(3000)"),
+    ],
+)
+
 CORPUS = [
     LARGE_RESULTS,
     IN_PLACE,
@@ -782,6 +823,7 @@ CORPUS = [
     ARGUMENTS,
     MODULE_VALUES,
     EXCEPTIONS,
+    RECURSION,
 ]
 
 # -- documented differences: (name, program, asserts, plain Python's outcomes, the judge's outcomes when this

@@ -61,6 +61,18 @@ import typing  # noqa: F401
 TAIL_CHARS = 2000
 EVENTS_CAP = 4 * 1024 * 1024
 MESSAGE_CAP = 64 * 1024 * 1024
+# The program runs under plain Python's recursion limit, counted as a plain run counts it (a recursive
+# solution 1200 calls deep fails in plain Python and must fail here); the worker's own code, which encodes,
+# decodes and compares values nested up to MAX_DEPTH levels, runs under WORKER_RECURSION.
+PLAIN_RECURSION = 1000
+WORKER_RECURSION = 10000
+# How deep, by Python 3.11's count, the frame the program's code opens is in a plain run (`python -c` that
+# execs the program, then each assert): its module; a function an assert calls; an iterator's next item
+# the assert asks for (`list(gen(n))`). Measured, not derived: the interpreter counts its own eval-loop
+# entries as well as frames, and a plain run enters them where this worker does not (and back). Matched
+# to the frame for each on Python 3.11 here; plain Python itself moves the first failing depth by a frame
+# or two with what ran before (specialised calls), so the fidelity corpus asks 20 frames either side.
+PLAIN_MODULE, PLAIN_CALL, PLAIN_NEXT = 2, 4, 2
 CODE_CAP = 4 * 1024 * 1024
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -965,7 +977,7 @@ def _program(hdr, code, sock_fd, work_fd, out_fd):
     except BaseException:
         os._exit(70)
     try:
-        exec(compile(code, "solution.py", "exec"), scope)
+        _as_plain(t, PLAIN_MODULE, exec, compile(code, "solution.py", "exec"), scope)
     except BaseException:
         try:
             _flush()
@@ -1025,6 +1037,26 @@ class _Tools:
             callable,
         )
         self.modtype, self.estimate, self.raised = type(os), _estimated_nodes, _raised
+        self.setlimit, self.getlimit, self.frame = sys.setrecursionlimit, sys.getrecursionlimit, sys._getframe
+        self.limit = PLAIN_RECURSION  # the limit as the program sees it: its own sys.setrecursionlimit counts
+
+
+def _as_plain(t, plain_depth, fn, /, *args, **kwargs):
+    """fn(*args) under the recursion limit a plain run would have: the program's own (PLAIN_RECURSION, or
+    what it set), moved by how much deeper this call starts than in a plain run, where the frame `fn`
+    opens is `plain_depth` deep (the PLAIN_* constants). What the program sets while it runs is kept for
+    its next call. Calls an assert makes from deeper frames of its own (a helper, a comprehension) start a
+    few frames deeper in a plain run than here: not counted."""
+    depth, f = 1, t.frame(1)  # this frame, then its callers
+    while f is not None:
+        depth, f = depth + 1, f.f_back
+    shift = depth + 1 - plain_depth  # the frame fn opens is one deeper than this one
+    t.setlimit(t.limit + shift)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        t.limit = t.getlimit() - shift
+        t.setlimit(max(WORKER_RECURSION, t.limit + shift))
 
 
 def _alarm(*_):
@@ -1096,7 +1128,7 @@ def _answer(req, scope, t):
     except BaseException:
         return {"raise": t.raised(t)}
     try:
-        value = fn(*args, **kwargs)
+        value = _as_plain(t, PLAIN_CALL, fn, *args, **kwargs)
         same = _which_argument(value, args, kwargs)
         if same is not None:  # `return xs`: the tests' own object, with the content the call left in it
             reply = {"argument": same}
@@ -1157,7 +1189,7 @@ def _next_items(it, count, t):
     items = []
     try:
         while len(items) < count:
-            items.append(t.enc(next(it), 0))
+            items.append(t.enc(_as_plain(t, PLAIN_NEXT, next, it), 0))
     except StopIteration:
         return {"items": items, "stop": 1}
     except Unencodable as e:
@@ -2074,7 +2106,7 @@ def main():
     _prctl(PR_SET_DUMPABLE, 0)  # a program must not reach the protocol pipes through /proc/<ppid>/fd
     _ATTRIBUTES = _own_attributes()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.setrecursionlimit(10000)  # values nested up to MAX_DEPTH levels are encoded, decoded and compared
+    sys.setrecursionlimit(WORKER_RECURSION)  # values nested up to MAX_DEPTH levels cross; the program: _as_plain
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)  # values cross as JSON; some right answers are very large integers
     gc.freeze()  # the warm heap is never scanned again, so forked children do not copy it page by page
