@@ -22,6 +22,10 @@
 # DIR, another seed's committed results made on the same kind of machine (pipeline.reuse_base checks that
 # everything but the seed matches); kept in run.env for every resume.
 #
+# A study config (one with `study:`, e.g. configs/study-threshold-qwen-s0.yaml) runs `selfmine study`
+# instead, on the machine and pairs of seed SEED (its pairs_file must be that seed's); `save` then also
+# copies its adapters' training records and, once it has finished, study.json/md/html and the plots.
+#
 # Defaults: CONFIG=configs/cpu-selfmine-study-qwen.yaml, ROOT=/work/evidence (outside the work tree),
 # RESULTS (environment) = results/cpu-qwen2.5-coder-0.5b for that config, else results/<config name>.
 set -euo pipefail
@@ -40,10 +44,18 @@ case "$name" in
     cpu-selfmine-iterate-qwen)
         default_results=results/cpu-qwen2.5-coder-0.5b/iteration2
         same_as="$repo/results/cpu-qwen2.5-coder-0.5b/s$seed/run/run.env" ;;
+    study-threshold-qwen*)  # a threshold study on one seed's pairs, on that seed's kind of machine
+        default_results=results/cpu-qwen2.5-coder-0.5b/threshold
+        same_as="$repo/results/cpu-qwen2.5-coder-0.5b/s$seed/run/run.env"
+        grep -q "pairs_file: .*/s$seed/" "$repo/$config" || {
+            echo "evidence.sh: $config does not study seed $seed's pairs (its study.pairs_file)" >&2; exit 1; } ;;
     *) default_results="results/$name" ;;
 esac
 results="$repo/${RESULTS:-$default_results}/s$seed"
 run="$root/runs/$name-s$seed"
+# a study (`selfmine study`: its arms under study/eval, its adapters under study/adapters) or a run
+if grep -q '^study:' "$repo/$config"; then kind=study; arms="$run/study/eval"; adapters="$run/study/adapters"
+else kind=run; arms="$run/eval"; adapters="$run/adapters"; fi
 
 first_commit() { sed -n 's/^commit=//p' "$1" | head -1; }
 cpu_name() { grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs; }
@@ -78,34 +90,41 @@ PY
     gzip -nf "$results/run/ledger.sqlite"
     cp "$run/config.yaml" "$results/run/config.yaml"
     cp "$run.env" "$results/run/run.env"
-    for arm in "$run"/eval/*.json; do
+    for arm in "$arms"/*.json; do
         [ -e "$arm" ] || continue
         cp "$arm" "$results/"
         "$code/.venv/bin/selfmine" eval export "$arm" --out-dir "$results/samples" >/dev/null
     done
-    for part in "$run"/eval/*.partial.jsonl; do  # an evaluation under way: its completions so far
+    rm -f "$results"/run/*.partial.jsonl  # finished since the last save: their results are above
+    for part in "$arms"/*.partial.jsonl; do  # an evaluation under way: its completions so far
         [ -e "$part" ] && cp "$part" "$results/run/"
     done
-    for t in "$run"/adapters/*/training.json; do
+    for t in "$adapters"/*/training.json; do
         [ -e "$t" ] || continue
         arm="$(basename "$(dirname "$t")")"
         [ "$arm" = selfmine ] && arm=adapter
         cp "$t" "$results/run/training-$arm.json"
     done
-    "$code/.venv/bin/selfmine" pairs export --run-dir "$run" --format tinyforge --out "$results/run/pairs.jsonl" >/dev/null 2>&1 || true
-    [ -s "$results/run/pairs.jsonl" ] || rm -f "$results/run/pairs.jsonl"  # no pairs mined yet
+    if [ "$kind" = study ]; then  # the analysis and its report, once the study has finished
+        for f in "$run"/study.json "$run"/study.md "$run"/study.html "$run"/*.png; do
+            [ -e "$f" ] && cp "$f" "$results/run/"
+        done
+    else
+        "$code/.venv/bin/selfmine" pairs export --run-dir "$run" --format tinyforge --out "$results/run/pairs.jsonl" >/dev/null 2>&1 || true
+        [ -s "$results/run/pairs.jsonl" ] || rm -f "$results/run/pairs.jsonl"  # no pairs mined yet
+    fi
     du -sh "$results"
     exit 0
 fi
 
 if [ ! -f "$run/ledger.sqlite" ] && [ -f "$results/run/ledger.sqlite.gz" ]; then
     echo "evidence.sh: restoring $run from $results (a run carried from an earlier session)"
-    mkdir -p "$run/eval" "$run/adapters"
+    mkdir -p "$arms" "$adapters"
     gunzip -c "$results/run/ledger.sqlite.gz" > "$run/ledger.sqlite"
     cp "$results/run/config.yaml" "$run/config.yaml"
     cp "$results/run/run.env" "$run.env"
-    for arm in "$results"/*.json; do [ -e "$arm" ] && cp "$arm" "$run/eval/"; done
-    for part in "$results"/run/*.partial.jsonl; do [ -e "$part" ] && cp "$part" "$run/eval/"; done
+    for arm in "$results"/*.json; do [ -e "$arm" ] && cp "$arm" "$arms/"; done
+    for part in "$results"/run/*.partial.jsonl; do [ -e "$part" ] && cp "$part" "$arms/"; done
 fi
 commit="$(git -C "$repo" rev-parse HEAD)"
 extra=()
@@ -153,6 +172,12 @@ mkdir -p "$root/runs"
     "$code/.venv/bin/python" -c 'import torch, transformers, peft, trl; print(f"torch={torch.__version__} transformers={transformers.__version__} peft={peft.__version__} trl={trl.__version__}")'
 } >> "$run.env"
 cd "$code"
-PYTHONUNBUFFERED=1 nohup "$code/.venv/bin/selfmine" run -c "$code/$config" --run-dir "$run" --set "seed=$seed" "${extra[@]}" --no-progress \
-    >> "$run.log" 2>&1 &
+if [ "$kind" = study ]; then  # the study's own seeds are in its config; SEED names the machine and pairs
+    [ -z "$reuse" ] || { echo "evidence.sh: REUSE_FROM is for runs; a study takes study.reuse_base" >&2; exit 1; }
+    PYTHONUNBUFFERED=1 nohup "$code/.venv/bin/selfmine" study -c "$code/$config" --run-dir "$run" --no-progress \
+        >> "$run.log" 2>&1 &
+else
+    PYTHONUNBUFFERED=1 nohup "$code/.venv/bin/selfmine" run -c "$code/$config" --run-dir "$run" --set "seed=$seed" "${extra[@]}" --no-progress \
+        >> "$run.log" 2>&1 &
+fi
 echo "started seed $seed of $config at $commit: log $run.log, run dir $run (pid $!)"

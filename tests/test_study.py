@@ -4,6 +4,7 @@ rule, the diversity measures, and the whole study end to end (with a resume) on 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -94,6 +95,8 @@ def _study_config(tmp_path, tiny_model, data_dir):
 
 def test_the_study_end_to_end_on_the_tiny_model_and_a_resume(tmp_path, tiny_model, data_dir, monkeypatch):
     from selfmine.config import load_config
+    from selfmine.engine.hf import HFEngine
+    from selfmine.evaluate import checkpoint
     from selfmine.ledger import Ledger
     from selfmine.study import run_study
 
@@ -129,10 +132,51 @@ def test_the_study_end_to_end_on_the_tiny_model_and_a_resume(tmp_path, tiny_mode
     for name in stages:
         ledger.set_stage(name, "started")
     ledger.close()
+    # ... and the rerun is killed in the middle of its first evaluation: the prompts it finished are kept
+    monkeypatch.setattr(checkpoint, "CHUNK", 1)  # one prompt per checkpointed chunk
+    real, generated = HFEngine.generate, []  # prompts of the checkpointed calls (those that pass seeds=)
+
+    def killed_at_the_second_chunk(self, prompts, *args, **kwargs):
+        if "seeds" in kwargs and len(generated) == 1:
+            raise KeyboardInterrupt
+        generated.extend([len(prompts)] if "seeds" in kwargs else [])
+        return real(self, prompts, *args, **kwargs)
+
+    def counted(self, prompts, *args, **kwargs):
+        generated.extend([len(prompts)] if "seeds" in kwargs else [])
+        return real(self, prompts, *args, **kwargs)
+
+    monkeypatch.setattr(HFEngine, "generate", killed_at_the_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(run, load_config(cfg_path, []), progress=False, echo=lambda _: None)
+    assert [len(p.read_text().splitlines()) for p in (run / "study" / "eval").glob("*.partial.jsonl")] == [2]
+    monkeypatch.setattr(HFEngine, "generate", counted)
+    generated.clear()
     lines = []
     out = run_study(run, load_config(cfg_path, []), progress=False, echo=lines.append)
     assert sum("evaluating" in line for line in lines) == len(stages) == 2
+    # two arms of 2 + 2 tasks, less the prompt kept (the selector's model-written tests are not kept)
+    assert sum(generated) == 2 * 4 - 1
+    assert "evaluation resumed: 1 prompts' completions were kept from before" in lines
     assert not any("training" in line for line in lines)
+    assert out["study"]["benches"] == study["benches"]  # resumed = uninterrupted
+    assert not list((run / "study" / "eval").glob("*.partial.jsonl"))
+
+    # Carried to another session without its adapters' weights (they are not committed): an adapter that an
+    # evaluation still needs trains again, from the same pairs and seed (the same loss curve, the same
+    # scores); one whose evaluations are all done does not.
+    for key in ("pairs4-seed1", "pairs2-seed1"):
+        shutil.rmtree(run / "study" / "adapters" / key)
+    ledger = Ledger.in_run_dir(run)
+    for name in stages:
+        ledger.set_stage(name, "started")
+    ledger.close()
+    lines = []
+    out = run_study(run, load_config(cfg_path, []), progress=False, echo=lines.append)
+    assert [line for line in lines if line.startswith("[study] training")] == [
+        "[study] training pairs4-seed1 on 4 pairs"
+    ]
+    assert "[study] pairs4-seed1 trained again: same loss curve as before: True" in lines
     assert out["study"]["benches"] == study["benches"]
 
     # study.reuse_base: another run's greedy base result, checked; a sampled one is refused by name

@@ -78,16 +78,22 @@ class Study:
     def adapter_dir(self, a: Adapter) -> Path:
         return self.dir / "study" / "adapters" / a.key
 
-    def train(self, a: Adapter, pair_ids: list[int]) -> None:
+    def train(self, a: Adapter, pair_ids: list[int], *, needed: bool = True) -> None:
+        """Train adapter `a` unless done. A study carried to another session without its adapters' weights
+        (they are not committed) trains one again only while an evaluation still `needed` it, from the same
+        pairs and seed, and says whether its loss curve is the recorded one."""
         name = f"study:train:{a.key}"
-        if self.finished(name) is not None:
-            return
+        before = self.finished(name)
+        if before is not None:
+            if not needed or (self.adapter_dir(a) / "adapter_model.safetensors").exists():
+                return
+            self.echo(f"[study] {a.key} was trained before, but its weights are not here: training again")
         out = self.run_dir.fresh(*self.adapter_dir(a).relative_to(self.dir).parts)
         self._release()
         cfg = self.cfg.train.model_copy(update={"seed": a.seed, "first_n": None})
         chosen = subset(pair_ids, a.pairs, a.seed)
         self.echo(f"[study] training {a.key} on {len(chosen)} pairs")
-        train(
+        rec = train(
             cfg,
             out,
             run_dir=self.dir,
@@ -96,7 +102,12 @@ class Study:
             echo=self.echo,
             pair_ids=chosen,
         )
-        self.finish(name, pair_ids=chosen)
+        info = {"pair_ids": chosen, "losses": [round(x["loss"], 6) for x in rec["loss_curve"]]}
+        if before is not None:
+            was = before.get("losses")  # None: recorded before studies kept their loss curves
+            info["retrained"] = {"losses_before": was, "same_losses": None if was is None else was == info["losses"]}
+            self.echo(f"[study] {a.key} trained again: same loss curve as before: {info['retrained']['same_losses']}")
+        self.finish(name, **info)
 
     def result_path(self, arm: Arm) -> Path:
         return self.dir / "study" / "eval" / f"{arm.key}.json"
@@ -116,13 +127,19 @@ class Study:
             "data_dir": self.cfg.data_dir,
         }
 
+    def partial_path(self, arm: Arm) -> Path:
+        """The completions of an evaluation under way (`evaluate.checkpoint`): a best-of-8 arm of the Qwen
+        study generates for an hour on 2 cores, and a session that ends in its middle must not lose it."""
+        return self.dir / "study" / "eval" / f"{arm.key}.partial.jsonl"
+
     def evaluate(self, arm: Arm) -> dict:
         name, path = f"study:eval:{arm.key}", self.result_path(arm)
         if self.finished(name) is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
             report = self._shared_base(arm) or self._generate(arm)
             report["arm"] = arm.key
-            path.parent.mkdir(parents=True, exist_ok=True)
             write(report, path)
+            self.partial_path(arm).unlink(missing_ok=True)
             self.finish(name, result=str(path))
         return json.loads(path.read_text())
 
@@ -134,6 +151,7 @@ class Study:
             adapter=str(self.adapter_dir(arm.adapter)) if arm.adapter else None,
             progress=self.progress,
             echo=self.echo,
+            checkpoint=self.partial_path(arm),
             **kwargs,
         )
         report["numerics"] = numerics(self.cfg.engine.backend, self.cfg.engine.dtype)
@@ -188,7 +206,8 @@ class Study:
                 self._release()
                 run_arms(self, adapters, arms, pair_ids, self.eval_kwargs)
             for a in adapters:
-                self.train(a, pair_ids)
+                waiting = [arm for arm in arms if arm.adapter == a and self.finished(f"study:eval:{arm.key}") is None]
+                self.train(a, pair_ids, needed=bool(waiting))
             results = {arm.key: self.evaluate(arm) for arm in arms}
             study = analyse(self.cfg, arms, results, self.dir)
             paths = write_report(study, self.dir)
