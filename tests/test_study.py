@@ -27,6 +27,31 @@ def test_the_planner_shares_base_arms_across_pair_counts():
     assert len([a for a in arms2 if a.adapter is None]) == 2 * 2 * 2
 
 
+def test_arms_are_checked_alike_within_a_format_and_decoding_not_across_formats():
+    """A study with raw and chat arms (every GPU recipe) reaches its analysis: a raw arm is never compared
+    with a chat one, so their formats differing is no reason to refuse; a raw arm evaluated with another
+    token limit than its siblings is."""
+    from selfmine.evaluate.compare import IncomparableResults
+    from selfmine.study.analyse import _check
+
+    _, arms = plan([0, 2], seeds=[0], formats=["raw", "chat"])
+
+    def result(arm, max_tokens=64):
+        n = 1 if arm.decoding == "greedy" else 4
+        return {
+            "format": arm.fmt,
+            "limit": 2,
+            "sampling": {"n": n, "temperature": 0.8 * (n > 1), "top_p": 0.95, "max_tokens": max_tokens},
+        }
+
+    results = {a.key: result(a) for a in arms}
+    _check(arms, results)
+    odd = next(a for a in arms if a.fmt == "raw" and a.decoding == "greedy" and a.adapter)
+    results[odd.key] = result(odd, max_tokens=32)
+    with pytest.raises(IncomparableResults, match=r"\(raw, greedy\).*max_tokens"):
+        _check(arms, results)
+
+
 def test_subsets_are_nested_and_seeded():
     ids = list(range(100, 140))
     s8, s16 = subset(ids, 8, 0), subset(ids, 16, 0)

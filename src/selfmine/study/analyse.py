@@ -35,13 +35,15 @@ def _outcomes(result: dict, bench: str) -> dict[str, dict]:
 
 
 def _check(arms: list[Arm], results: dict) -> None:
-    for decoding in ("greedy", "sample"):
-        group = [results[a.key] for a in arms if a.decoding == decoding]
+    """The arms of one format and decoding were evaluated alike (they are compared with each other; a raw
+    and a chat arm never are, so a study with both formats is checked per format)."""
+    for fmt, decoding in sorted({(a.fmt, a.decoding) for a in arms}):
+        group = [results[a.key] for a in arms if (a.fmt, a.decoding) == (fmt, decoding)]
         for other in group[1:]:
             try:
                 check_comparable(group[0], other)
             except IncomparableResults as e:
-                raise IncomparableResults(f"study arms evaluated differently ({decoding}): {e}") from None
+                raise IncomparableResults(f"study arms evaluated differently ({fmt}, {decoding}): {e}") from None
 
 
 def _boundary(run_dir: Path) -> dict:
