@@ -37,6 +37,7 @@ config="${2:-configs/cpu-selfmine-study-qwen.yaml}"
 root="${3:-/work/evidence}"
 repo="$(git rev-parse --show-toplevel)"
 name="$(basename "$config" .yaml)"
+[ -f "$repo/$config" ] || { echo "evidence.sh: no config $config in $repo (give it relative to the repository)" >&2; exit 1; }
 same_as=""  # a run.env whose machine a new run must share (a run that compares itself with that one)
 case "$name" in
     cpu-selfmine-study-qwen) default_results=results/cpu-qwen2.5-coder-0.5b ;;

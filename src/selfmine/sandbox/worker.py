@@ -66,13 +66,15 @@ MESSAGE_CAP = 64 * 1024 * 1024
 # decodes and compares values nested up to MAX_DEPTH levels, runs under WORKER_RECURSION.
 PLAIN_RECURSION = 1000
 WORKER_RECURSION = 10000
+MAX_RECURSION = 2**31 - 1  # sys.setrecursionlimit's own bound (a C int): programs set it to "infinite"
 # How deep, by Python 3.11's count, the frame the program's code opens is in a plain run (`python -c` that
 # execs the program, then each assert): its module; a function an assert calls; an iterator's next item
 # the assert asks for (`list(gen(n))`). Measured, not derived: the interpreter counts its own eval-loop
-# entries as well as frames, and a plain run enters them where this worker does not (and back). Matched
-# to the frame for each on Python 3.11 here; plain Python itself moves the first failing depth by a frame
-# or two with what ran before (specialised calls), so the fidelity corpus asks 20 frames either side.
-PLAIN_MODULE, PLAIN_CALL, PLAIN_NEXT = 2, 4, 2
+# entries as well as frames, and a plain run enters them where this worker does not (and back). On
+# Python 3.11 here the first failing depth matches a plain run's to the frame for a module and a call, and
+# within one frame for an iterator's item: plain Python itself moves it by a frame or two with what ran
+# before (specialised calls), so the fidelity corpus asks 20 frames either side.
+PLAIN_MODULE, PLAIN_CALL, PLAIN_NEXT = 2, 4, 3
 CODE_CAP = 4 * 1024 * 1024
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -1041,22 +1043,38 @@ class _Tools:
         self.limit = PLAIN_RECURSION  # the limit as the program sees it: its own sys.setrecursionlimit counts
 
 
-def _as_plain(t, plain_depth, fn, /, *args, **kwargs):
-    """fn(*args) under the recursion limit a plain run would have: the program's own (PLAIN_RECURSION, or
-    what it set), moved by how much deeper this call starts than in a plain run, where the frame `fn`
-    opens is `plain_depth` deep (the PLAIN_* constants). What the program sets while it runs is kept for
-    its next call. Calls an assert makes from deeper frames of its own (a helper, a comprehension) start a
-    few frames deeper in a plain run than here: not counted."""
-    depth, f = 1, t.frame(1)  # this frame, then its callers
+def _shift(t, plain_depth):
+    """How much deeper, by frames, the frame a call from the caller's frame opens is than the frame the
+    program's code opens in a plain run, `plain_depth` deep (the PLAIN_* constants)."""
+    depth, f = 0, t.frame(1)  # the caller, then its callers
     while f is not None:
         depth, f = depth + 1, f.f_back
-    shift = depth + 1 - plain_depth  # the frame fn opens is one deeper than this one
-    t.setlimit(t.limit + shift)
+    return depth + 1 - plain_depth
+
+
+def _to_plain(t, shift):
+    """The program's limit (PLAIN_RECURSION, or what it set), moved by `shift`."""
+    t.setlimit(min(t.limit + shift, MAX_RECURSION))
+
+
+def _to_worker(t, shift):
+    """Keep what the program set for its next call; the worker's own code gets WORKER_RECURSION back."""
+    now = t.getlimit()
+    t.limit = now - shift
+    t.setlimit(max(WORKER_RECURSION, now))
+
+
+def _as_plain(t, plain_depth, fn, /, *args, **kwargs):
+    """fn(*args) under the recursion limit a plain run would have: the program's own (PLAIN_RECURSION, or
+    what it set), moved by how much deeper this call starts than in a plain run. Calls an assert makes
+    from deeper frames of its own (a helper, a comprehension) start a few frames deeper in a plain run
+    than here: not counted. `_serve` puts WORKER_RECURSION back if a time limit cut this short."""
+    shift = _shift(t, plain_depth)
+    _to_plain(t, shift)
     try:
         return fn(*args, **kwargs)
     finally:
-        t.limit = t.getlimit() - shift
-        t.setlimit(max(WORKER_RECURSION, t.limit + shift))
+        _to_worker(t, shift)
 
 
 def _alarm(*_):
@@ -1106,6 +1124,8 @@ def _serve(sock, scope, t):
             reply = _answer(req, scope, t)
         finally:
             t.setitimer(t.timer_real, 0)
+            if t.getlimit() < WORKER_RECURSION:  # the alarm fired between _as_plain's two limits
+                t.setlimit(WORKER_RECURSION)
         _flush()
         data = t.dumps(reply)
         if len(data) > MESSAGE_CAP:  # never silently: the test sees a value that could not cross
@@ -1186,17 +1206,30 @@ def _changed(req, args, kwargs, t):
 
 
 def _next_items(it, count, t):
-    items = []
+    """Up to `count` next items of a program's iterator: taken under the program's recursion limit (once
+    for the batch: per item, moving the limit would cost more than a cheap `next`), then encoded."""
+    got, end = [], {}
+    shift = _shift(t, PLAIN_NEXT)
     try:
-        while len(items) < count:
-            items.append(t.enc(_as_plain(t, PLAIN_NEXT, next, it), 0))
+        _to_plain(t, shift)
+        try:
+            while len(got) < count:
+                got.append(next(it))
+        finally:
+            _to_worker(t, shift)
     except StopIteration:
-        return {"items": items, "stop": 1}
-    except Unencodable as e:
-        return {"items": items, "unencodable": str(e)}
+        end = {"stop": 1}
     except BaseException:
-        return {"items": items, "raise": t.raised(t)}
-    return {"items": items}
+        end = {"raise": t.raised(t)}
+    items = []
+    for x in got:  # in order: the first item that cannot cross ends the batch, as taking it would have
+        try:
+            items.append(t.enc(x, 0))
+        except Unencodable as e:
+            return {"items": items, "unencodable": str(e)}
+        except BaseException:
+            return {"items": items, "raise": t.raised(t)}
+    return {"items": items, **end}
 
 
 def _too_big(value, t):

@@ -45,7 +45,8 @@ def train_arm(train_cfg: dict, model: str | None, pairs, keep, *, source: str, d
             pair_ids=pair_ids,
         )
         _, files = adapter_files(d)
-    return {"files": files, "pairs": record["pairs"], "ran_on": _where()}
+    losses = [round(x["loss"], 6) for x in record["loss_curve"]]
+    return {"files": files, "pairs": record["pairs"], "losses": losses, "ran_on": _where()}
 
 
 def eval_arm(engine_cfg: dict, kwargs: dict, trained: dict | None) -> dict:
@@ -81,7 +82,7 @@ def _submit(ray, study, *, adapters, arms, pair_ids: list[int], eval_kwargs) -> 
     cfg = study.cfg
     train_task, eval_task = _tasks(ray, cfg)
     pending, trained = {}, {}
-    todo_train = [a for a in adapters if study.finished(f"study:train:{a.key}") is None]
+    todo_train = [a for a in adapters if study.needs_training(a, arms)]
     if todo_train:
         pairs, keep, source, domain = load_pairs(study.dir, None, study.dir)
         for a in todo_train:
@@ -120,7 +121,7 @@ def _land(study, what: str, item, chosen, result: dict) -> None:
         if out.exists():
             shutil.rmtree(out)
         write_files(result["files"], out)
-        study.finish(f"study:train:{item.key}", pair_ids=chosen, ran_on=result["ran_on"])
+        study.finish(f"study:train:{item.key}", pair_ids=chosen, losses=result.get("losses"), ran_on=result["ran_on"])
         study.echo(f"[study] trained {item.key} on {result['pairs']} pairs on {result['ran_on']['host']}")
         return
     path = study.result_path(item)

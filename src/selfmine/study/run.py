@@ -78,15 +78,21 @@ class Study:
     def adapter_dir(self, a: Adapter) -> Path:
         return self.dir / "study" / "adapters" / a.key
 
-    def train(self, a: Adapter, pair_ids: list[int], *, needed: bool = True) -> None:
-        """Train adapter `a` unless done. A study carried to another session without its adapters' weights
-        (they are not committed) trains one again only while an evaluation still `needed` it, from the same
-        pairs and seed, and says whether its loss curve is the recorded one."""
+    def needs_training(self, a: Adapter, arms: list[Arm]) -> bool:
+        """Not trained yet; or trained, but its weights are not here (a study carried to another session:
+        they are not committed) while one of `arms` still waits to be evaluated with it."""
+        if self.finished(f"study:train:{a.key}") is None:
+            return True
+        if (self.adapter_dir(a) / "adapter_model.safetensors").exists():
+            return False
+        return any(arm.adapter == a and self.finished(f"study:eval:{arm.key}") is None for arm in arms)
+
+    def train(self, a: Adapter, pair_ids: list[int]) -> None:
+        """Train adapter `a` (the caller asks `needs_training` first). Trained again, from the same pairs
+        and seed, it says whether its loss curve is the recorded one."""
         name = f"study:train:{a.key}"
         before = self.finished(name)
         if before is not None:
-            if not needed or (self.adapter_dir(a) / "adapter_model.safetensors").exists():
-                return
             self.echo(f"[study] {a.key} was trained before, but its weights are not here: training again")
         out = self.run_dir.fresh(*self.adapter_dir(a).relative_to(self.dir).parts)
         self._release()
@@ -206,8 +212,8 @@ class Study:
                 self._release()
                 run_arms(self, adapters, arms, pair_ids, self.eval_kwargs)
             for a in adapters:
-                waiting = [arm for arm in arms if arm.adapter == a and self.finished(f"study:eval:{arm.key}") is None]
-                self.train(a, pair_ids, needed=bool(waiting))
+                if self.needs_training(a, arms):
+                    self.train(a, pair_ids)
             results = {arm.key: self.evaluate(arm) for arm in arms}
             study = analyse(self.cfg, arms, results, self.dir)
             paths = write_report(study, self.dir)
