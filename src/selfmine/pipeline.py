@@ -189,7 +189,7 @@ class Pipeline:
         rec = training.train(
             cfg, out, run_dir=self.dir, model=self.cfg.engine.model, progress=self.progress, echo=self.echo
         )
-        losses = [round(x["loss"], 6) for x in rec["loss_curve"]]
+        losses = training.losses_of(rec)
         info = {"pairs": rec["pairs"], "adapter": str(out), "losses": losses}
         if before is not None:  # trained again because the weights were gone: is it the same adapter?
             info["retrained"] = {"losses_before": before, "same_losses": before == losses}

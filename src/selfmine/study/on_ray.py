@@ -20,7 +20,7 @@ from ..scale import make_engine
 from ..scale.cluster import ray_init
 from ..scale.nodes import live_nodes
 from ..scale.ray_engine import adapter_files, write_files
-from ..train.run import fit, load_pairs
+from ..train.run import fit, load_pairs, losses_of
 from .errors import StudyError
 from .plan import seed_free, subset
 
@@ -45,7 +45,7 @@ def train_arm(train_cfg: dict, model: str | None, pairs, keep, *, source: str, d
             pair_ids=pair_ids,
         )
         _, files = adapter_files(d)
-    losses = [round(x["loss"], 6) for x in record["loss_curve"]]
+    losses = losses_of(record)
     return {"files": files, "pairs": record["pairs"], "losses": losses, "ran_on": _where()}
 
 

@@ -16,7 +16,7 @@ from ..ledger import MINED_KINDS
 from ..ledger.rundir import RunDir
 from ..mine import mine
 from ..scale import LazyEngine, connected, resolve
-from ..train import train
+from ..train import losses_of, train
 from ..transfer import import_pairs_file
 from .analyse import analyse
 from .errors import StudyError
@@ -108,7 +108,7 @@ class Study:
             echo=self.echo,
             pair_ids=chosen,
         )
-        info = {"pair_ids": chosen, "losses": [round(x["loss"], 6) for x in rec["loss_curve"]]}
+        info = {"pair_ids": chosen, "losses": losses_of(rec)}
         if before is not None:
             was = before.get("losses")  # None: recorded before studies kept their loss curves
             info["retrained"] = {"losses_before": was, "same_losses": None if was is None else was == info["losses"]}

@@ -40,6 +40,12 @@ def load_pairs(
         return ledger.pairs(PAIR_KINDS), ledger.pairs(("keep_correct",)), str(Path(run_dir).resolve()), ledger.domain()
 
 
+def losses_of(record: dict) -> list[float]:
+    """A training record's loss curve as plain numbers, rounded: what a run's ledger keeps, so that a
+    training done again (its weights were not carried) can be checked against the first."""
+    return [round(x["loss"], 6) for x in record["loss_curve"]]
+
+
 def train(
     cfg: TrainConfig,
     out: str | Path,
