@@ -34,16 +34,22 @@ def main() -> None:
     params = SamplingParams(n=1, temperature=temp, top_p=0.95, max_tokens=args.max_tokens, seed=0, stop=["\ndef "])
     sync = torch.cuda.synchronize if engine.device == "cuda" else (lambda: None)
 
-    forward = {"s": 0.0, "calls": 0}
+    forward = {"s": 0.0, "calls": 0, "prefill_s": 0.0, "prefills": 0, "rows": 0}
     plain = type(engine.model).forward
 
     def timed(self, *a, **k):
+        ids = k.get("input_ids")
         sync()
         t = time.perf_counter()
         out = plain(self, *a, **k)
         sync()
         forward["s"] += time.perf_counter() - t
         forward["calls"] += 1
+        if ids is not None and ids.shape[1] > 1:  # a prompt's prefill, not a decode step
+            forward["prefill_s"] += time.perf_counter() - t
+            forward["prefills"] += 1
+        elif ids is not None:
+            forward["rows"] += ids.shape[0]
         return out
 
     engine.generate(prompts[:2], params)  # warm-up: kernels, allocator, oneDNN primitives
@@ -61,6 +67,14 @@ def main() -> None:
         f"{len(prompts)} prompts, {tokens} tokens, {steps} forward calls in {total:.2f} s: "
         f"{total / steps * 1000:.1f} ms per step, of which forward {forward['s'] / steps * 1000:.1f} ms "
         f"({forward['s'] / total:.0%}); {tokens / total:.0f} tokens/s"
+    )
+    decode = steps - forward["prefills"]
+    print(
+        f"  prefill: {forward['prefills']} calls, {forward['prefill_s']:.2f} s "
+        f"({forward['prefill_s'] / max(1, forward['prefills']) * 1000:.0f} ms each); decode: {decode} steps, "
+        f"{(forward['s'] - forward['prefill_s']) / max(1, decode) * 1000:.1f} ms forward each, "
+        f"{forward['rows'] / max(1, decode):.1f} rows per step on average; outside the forward: "
+        f"{total - forward['s']:.2f} s"
     )
 
     activities = [torch.profiler.ProfilerActivity.CPU]

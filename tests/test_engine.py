@@ -183,6 +183,34 @@ def test_a_cache_that_outgrows_its_block_decodes_like_plain_generate(tiny_engine
     assert alone[0].text == want == beside[0].text
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_grouped_attention_is_sdpas_gqa_and_keeps_a_row_to_itself(dtype):
+    """Decode attention with query heads stacked per key head (qwen's 14 over 2) computes what SDPA's
+    `enable_gqa` does, to rounding; and, bit for bit, a row's output depends neither on the rows beside it
+    nor on the cache width (a multiple of the 512-column block), which is what batch invariance needs."""
+    from selfmine.engine.slots import BLOCK, grouped_attention
+
+    gen = torch.Generator().manual_seed(3)
+    rows, heads, kv_heads, dim = 6, 14, 2, 64
+    q = torch.randn(rows, heads, 1, dim, generator=gen).to(dtype)
+    k, v = (torch.randn(rows, kv_heads, 2 * BLOCK, dim, generator=gen).to(dtype) for _ in range(2))
+    lengths = torch.tensor([3, 100, 511, 200, 1, 400])
+    mask = (torch.arange(2 * BLOCK)[None, :] <= lengths[:, None])[:, None, None, :]
+    want = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+    out = grouped_attention(q, k, v, mask, scale=None)
+    assert out.shape == want.shape
+    torch.testing.assert_close(out, want, atol=1e-2 if dtype == torch.bfloat16 else 1e-5, rtol=1e-2)
+    narrow = grouped_attention(q, k[:, :, :BLOCK], v[:, :, :BLOCK], mask[..., :BLOCK], scale=None)
+    assert torch.equal(narrow, out[:, :, :, :])  # every row's keys fit in the first block
+    for r in (0, 2, 5):
+        alone = grouped_attention(q[r : r + 1], k[r : r + 1], v[r : r + 1], mask[r : r + 1], scale=None)
+        assert torch.equal(alone, out[r : r + 1])
+    other = k.clone()
+    other[1] += 1.0  # another row's keys change: row 0 does not
+    assert torch.equal(grouped_attention(q, other, v, mask, scale=None)[0], out[0])
+    assert not torch.equal(grouped_attention(q, other, v, mask, scale=None)[1], out[1])
+
+
 def test_onednn_linears_agree_with_aten_and_leave_the_model_plain(tiny_engine):
     """The decode-time kernel switch: same logits up to rounding, autograd untouched, and the model is a
     plain transformers model again after the block (training and `model.generate` never see the switch)."""

@@ -118,6 +118,9 @@ class HFEngine(Engine):
             "linear_kernel": "onednn" if self._use_onednn() else "aten",
             "batch_invariant": self.batch_invariant,
             "decoding": self.decoding,
+            # decode-step attention with query heads grouped per key head (slots.grouped_attention): it
+            # changes last bits, so a greedy base made before it is not reused for one made after
+            "attention": "grouped" if self.decoding == "slots" else "sdpa",
         }
         meta = Path(self.path) / "selfmine.json"  # provenance of a converted default or preset model
         if meta.exists():

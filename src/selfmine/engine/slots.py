@@ -146,10 +146,22 @@ def slot_attention(module, query, key, value, attention_mask, **kwargs):
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     window = kwargs.get("sliding_window") or getattr(module, "sliding_window", None)
     mask = cache.masks[window if window in cache.masks else None]
+    return grouped_attention(query, key, value, mask, scale=kwargs.get("scaling")).transpose(1, 2), None
+
+
+def grouped_attention(query, key, value, mask, *, scale):
+    """One decode step's attention, [rows, heads, 1, dim], with the query heads that share a key head
+    stacked as that head's queries: [rows, kv heads, group, dim]. The same sums as expanding the keys to
+    every query head (`enable_gqa`), without copying them: on CPU, SDPA's fused kernel takes no
+    `enable_gqa`, and its fallback copies each key head `group` times (`benchmarks/decode_attention.py`).
+    Each row still reads only its own keys under its own mask, so batch invariance is kept (a test checks
+    it bit for bit). Not bit-identical to `enable_gqa`: results record `attention: grouped`."""
+    rows, heads, _, dim = query.shape
+    kv_heads = key.shape[1]
     out = torch.nn.functional.scaled_dot_product_attention(
-        query, key, value, attn_mask=mask, scale=kwargs.get("scaling"), enable_gqa=query.shape[1] != key.shape[1]
+        query.reshape(rows, kv_heads, heads // kv_heads, dim), key, value, attn_mask=mask, scale=scale
     )
-    return out.transpose(1, 2), None
+    return out.reshape(rows, heads, 1, dim)
 
 
 @dataclass

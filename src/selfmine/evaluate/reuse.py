@@ -24,7 +24,7 @@ class ReuseError(UserError):
     """A result that cannot stand for this run's base evaluation: the message names the difference."""
 
 
-ENGINE_KEYS = ("backend", "model", "decoding")  # what of the engine decides a greedy completion
+ENGINE_KEYS = ("backend", "model", "decoding", "attention")  # what of the engine decides a greedy completion
 
 
 def _want(setting: str, name: str, was, now) -> None:
