@@ -118,3 +118,27 @@ def test_the_pooled_table_is_printed_from_committed_results_and_agrees_with_thei
         diffs = [sum(v["adapter"][t] - v["base"][t] for v in per_seed) / len(per_seed) for t in tasks]
         assert got["vs_base"]["adapter"]["tasks"] == len(tasks)
         assert got["vs_base"]["adapter"]["diff"] == pytest.approx(sum(diffs) / len(diffs))
+
+
+def test_a_committed_base_from_before_grouped_attention_is_not_reused(tiny_engine):
+    """The evidence's greedy bases were decoded with SDPA's own grouped-query option; the engine now stacks
+    query heads per key head (`engine.attention: grouped`), which changes last bits, so such a base cannot
+    stand for a run made now: `reuse_base` names the difference (before the slower checksum checks)."""
+    from selfmine.evaluate.reuse import ENGINE_KEYS, ReuseError, reused
+
+    path = ROOT / "cpu-qwen2.5-coder-0.5b" / "iteration2" / "s0" / "base.json"
+    report = json.loads(path.read_text())
+    assert "attention" not in report["engine"]
+    now = {k: report["engine"].get(k) for k in ENGINE_KEYS} | {"attention": tiny_engine.info()["attention"]}
+    with pytest.raises(ReuseError, match="engine attention is None, this run's is 'grouped'"):
+        reused(
+            path,
+            benches=list(report["benches"]),
+            fmt=report["format"],
+            max_tokens=report["sampling"]["max_tokens"],
+            limit=report["limit"],
+            engine=now,
+            numerics=report["numerics"],
+            data_dir=None,
+            setting="study.reuse_base.raw",
+        )
