@@ -252,4 +252,9 @@ def test_study_arms_run_as_ray_tasks_and_resume(cluster, tmp_path, tiny_model, d
     assert [line.split(" on ")[0] for line in lines if line.startswith("[study] trained")] == [
         "[study] trained pairs2-seed0"
     ]
+    assert "[study] pairs2-seed0 trained again: same loss curve as before: True" in lines
+    ledger = Ledger.in_run_dir(run)
+    record = ledger.stage_info("study:train:pairs2-seed0")
+    ledger.close()
+    assert record["retrained"]["same_losses"] and record["losses"] == record["retrained"]["losses_before"]
     assert again["study"]["benches"] == out["study"]["benches"]

@@ -16,6 +16,7 @@ from .engine.base import require_adapter
 from .engine.numerics import numerics
 from .errors import UserError
 from .evaluate import evaluate, write
+from .evaluate.checkpoint import discard
 from .evaluate.pool import CHAT
 from .evaluate.reuse import reused_for
 from .ledger import MINED_KINDS
@@ -140,7 +141,7 @@ class Pipeline:
         )
         report["arm"], report["numerics"] = out, self.numerics
         write(report, self.dir / "eval" / f"{out}.json")
-        (self.dir / "eval" / f"{out}.partial.jsonl").unlink(missing_ok=True)
+        discard(self.dir / "eval" / f"{out}.partial.jsonl")
         return {}
 
     def _mine(self) -> dict:
@@ -192,7 +193,7 @@ class Pipeline:
         losses = training.losses_of(rec)
         info = {"pairs": rec["pairs"], "adapter": str(out), "losses": losses}
         if before is not None:  # trained again because the weights were gone: is it the same adapter?
-            info["retrained"] = {"losses_before": before, "same_losses": before == losses}
+            info["retrained"] = training.retrained(before, losses)
             self.echo(
                 f"[train:{control}] trained again: "
                 + ("the same loss curve as before" if before == losses else "the loss curve DIFFERS from before")
@@ -211,7 +212,7 @@ class Pipeline:
         finished training stages; when an evaluation still needs the weights, the training runs again from
         the same pairs and seed, and its loss curve is checked against the recorded one."""
         name = f"train:{control}"
-        if self._stage(name) != "done" or (self._adapter(control) / "adapter_model.safetensors").exists():
+        if self._stage(name) != "done" or training.has_weights(self._adapter(control)):
             return
         if all(self._stage(n) == "done" for n in needs):
             return

@@ -121,7 +121,7 @@ def _land(study, what: str, item, chosen, result: dict) -> None:
         if out.exists():
             shutil.rmtree(out)
         write_files(result["files"], out)
-        study.finish(f"study:train:{item.key}", pair_ids=chosen, losses=result.get("losses"), ran_on=result["ran_on"])
+        study.record_training(item, chosen, result["losses"], ran_on=result["ran_on"])
         study.echo(f"[study] trained {item.key} on {result['pairs']} pairs on {result['ran_on']['host']}")
         return
     path = study.result_path(item)

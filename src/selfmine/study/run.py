@@ -11,12 +11,13 @@ from ..config import RunConfig, flatten
 from ..engine.auto import mode_of
 from ..engine.numerics import numerics
 from ..evaluate import evaluate, write
+from ..evaluate.checkpoint import discard
 from ..evaluate.reuse import reused_for
 from ..ledger import MINED_KINDS
 from ..ledger.rundir import RunDir
 from ..mine import mine
 from ..scale import LazyEngine, connected, resolve
-from ..train import losses_of, train
+from ..train import has_weights, losses_of, retrained, train
 from ..transfer import import_pairs_file
 from .analyse import analyse
 from .errors import StudyError
@@ -83,16 +84,14 @@ class Study:
         they are not committed) while one of `arms` still waits to be evaluated with it."""
         if self.finished(f"study:train:{a.key}") is None:
             return True
-        if (self.adapter_dir(a) / "adapter_model.safetensors").exists():
+        if has_weights(self.adapter_dir(a)):
             return False
         return any(arm.adapter == a and self.finished(f"study:eval:{arm.key}") is None for arm in arms)
 
     def train(self, a: Adapter, pair_ids: list[int]) -> None:
         """Train adapter `a` (the caller asks `needs_training` first). Trained again, from the same pairs
         and seed, it says whether its loss curve is the recorded one."""
-        name = f"study:train:{a.key}"
-        before = self.finished(name)
-        if before is not None:
+        if self.finished(f"study:train:{a.key}") is not None:
             self.echo(f"[study] {a.key} was trained before, but its weights are not here: training again")
         out = self.run_dir.fresh(*self.adapter_dir(a).relative_to(self.dir).parts)
         self._release()
@@ -108,10 +107,16 @@ class Study:
             echo=self.echo,
             pair_ids=chosen,
         )
-        info = {"pair_ids": chosen, "losses": losses_of(rec)}
-        if before is not None:
-            was = before.get("losses")  # None: recorded before studies kept their loss curves
-            info["retrained"] = {"losses_before": was, "same_losses": None if was is None else was == info["losses"]}
+        self.record_training(a, chosen, losses_of(rec))
+
+    def record_training(self, a: Adapter, pair_ids: list[int], losses: list[float], **extra) -> None:
+        """Adapter `a`'s training marked done (here or, on Ray, on the driver); one trained again because its
+        weights were gone records whether its loss curve is the first one's."""
+        name = f"study:train:{a.key}"
+        before = self.finished(name)
+        info = {"pair_ids": pair_ids, "losses": losses, **extra}
+        if before is not None:  # its "losses" is None where recorded before studies kept loss curves
+            info["retrained"] = retrained(before.get("losses"), losses)
             self.echo(f"[study] {a.key} trained again: same loss curve as before: {info['retrained']['same_losses']}")
         self.finish(name, **info)
 
@@ -145,7 +150,7 @@ class Study:
             report = self._shared_base(arm) or self._generate(arm)
             report["arm"] = arm.key
             write(report, path)
-            self.partial_path(arm).unlink(missing_ok=True)
+            discard(self.partial_path(arm))
             self.finish(name, result=str(path))
         return json.loads(path.read_text())
 

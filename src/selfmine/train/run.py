@@ -40,6 +40,18 @@ def load_pairs(
         return ledger.pairs(PAIR_KINDS), ledger.pairs(("keep_correct",)), str(Path(run_dir).resolve()), ledger.domain()
 
 
+def has_weights(adapter_dir: str | Path) -> bool:
+    """Whether a trained adapter's weights are on disk: they are not committed with a run's results, so a
+    run carried to another session has its training records without them."""
+    return (Path(adapter_dir) / "adapter_model.safetensors").exists()
+
+
+def retrained(before: list[float] | None, losses: list[float]) -> dict:
+    """What a training done again (its weights were gone) records: the first loss curve and whether the new
+    one is the same (None where the first training kept no curve)."""
+    return {"losses_before": before, "same_losses": None if before is None else before == losses}
+
+
 def losses_of(record: dict) -> list[float]:
     """A training record's loss curve as plain numbers, rounded: what a run's ledger keeps, so that a
     training done again (its weights were not carried) can be checked against the first."""
