@@ -9,7 +9,11 @@ samples as an uninterrupted one.
 
 The file starts with the key of everything the completions depend on (the engine's description, the
 sampling settings, the prompt format, the adapter's weights, the processor class): a file made under
-another key is set aside (renamed `.stale`), never mixed in.
+another key is set aside (renamed `.stale`), never mixed in. A row is keyed by its prompt, stop strings and
+seed, so a kept row is only ever what generating it again would give.
+
+The model-written tests a best-of-n selector uses are kept the same way, in a file of their own beside it
+(`tests_path`): without it a resumed arm wrote them again, one more generation per task.
 """
 
 from __future__ import annotations
@@ -39,6 +43,18 @@ def key(engine, params, *, fmt: str, adapter: str | None) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def tests_path(path: str | Path) -> Path:
+    """Where the model-written tests of the evaluation checkpointed at `path` are kept."""
+    path = Path(path)
+    return path.with_name("tests-" + path.name)
+
+
+def discard(path: str | Path) -> None:
+    """An evaluation's checkpoint files, once its result is written."""
+    Path(path).unlink(missing_ok=True)
+    tests_path(path).unlink(missing_ok=True)
+
+
 class Checkpoint:
     """The completions of one evaluation arm, by prompt (and stop strings: benchmarks differ in them)."""
 
@@ -49,8 +65,8 @@ class Checkpoint:
             self._load(echo)
 
     @staticmethod
-    def row_key(prompt: str, stop: list[str]) -> str:
-        return hashlib.sha256(json.dumps([prompt, stop]).encode()).hexdigest()
+    def row_key(prompt: str, stop: list[str], seed: int | None) -> str:
+        return hashlib.sha256(json.dumps([prompt, stop, seed]).encode()).hexdigest()
 
     def _load(self, echo) -> None:
         lines = self.path.read_text().splitlines()
@@ -88,7 +104,7 @@ def generate(engine, prompts: list[str], params, *, adapter, progress, store: Ch
     if store is None:
         return engine.generate(prompts, params, adapter=adapter, progress=progress)
     seeds = prompt_seeds(params, len(prompts))  # each prompt's seed by its place in the whole list, as unchunked
-    keys = [Checkpoint.row_key(p, params.stop) for p in prompts]
+    keys = [Checkpoint.row_key(p, params.stop, s) for p, s in zip(prompts, seeds)]
     todo = [i for i, k in enumerate(keys) if k not in store.done]
     for start in range(0, len(todo), CHUNK):
         part = todo[start : start + CHUNK]

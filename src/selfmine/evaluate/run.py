@@ -14,7 +14,7 @@ from ..engine import Engine, SamplingParams
 from ..provenance import stamp
 from ..tasks.base import EvalKit, SampleResult
 from ..tasks.registry import bench_kit
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, tests_path
 from .checkpoint import generate as checkpointed
 from .checkpoint import key as checkpoint_key
 from .stats import mean_pass_at_k, wilson
@@ -130,7 +130,9 @@ def evaluate(
                     engine, kit, tasks, fmt, params, cache, adapter=adapter, progress=progress, store=store
                 )
                 programs = kit.from_texts(tasks, texts, fmt)
-                written = kit.helpers(engine, tasks, n, model_written_tests, seed)
+                written = kit.helpers(
+                    engine, tasks, n, model_written_tests, seed, generate=_tests_generator(engine, checkpoint, echo)
+                )
             # in this thread's context: judging keeps the route of an enclosing `judging_via` (a cluster)
             scored = partial(_scored, kit, tasks, texts, programs, digest=digest, limit=limit, n=n, written=written)
             pending.append((bench, judge_thread.submit(copy_context().run, scored)))
@@ -138,6 +140,19 @@ def evaluate(
             report["benches"][bench] = summary = future.result()
             echo(_said(bench, fmt, limit, n, summary))
     return report
+
+
+def _tests_generator(engine, checkpoint, echo):
+    """`generate(prompts, params)` for the model-written tests (written by the base model), kept beside the
+    completions' checkpoint so that a resumed arm does not write them again; None without a checkpoint."""
+    if checkpoint is None:
+        return None
+
+    def generate(prompts, params):
+        store = Checkpoint(tests_path(checkpoint), checkpoint_key(engine, params, fmt="tests", adapter=None), echo)
+        return checkpointed(engine, prompts, params, adapter=None, progress=False, store=store)
+
+    return generate
 
 
 def _header(engine, *, fmt: str, adapter, sampling: dict, limit) -> dict:

@@ -51,8 +51,9 @@ class EvalKit(Protocol):
     def from_texts(self, tasks: list, texts: list[list[str]], fmt: str):
         """What is scored, from generated texts (None: the texts themselves)."""
 
-    def helpers(self, engine, tasks: list, n: int, count: int, seed: int):
-        """What the selector may use beside the samples (model-written tests), or None."""
+    def helpers(self, engine, tasks: list, n: int, count: int, seed: int, *, generate=None):
+        """What the selector may use beside the samples (model-written tests), or None. `generate(prompts,
+        params)`, when given, is how to generate them (the evaluation's checkpoint keeps them)."""
 
     def score(self, tasks: list, texts, programs, written) -> tuple[list, list | None, dict]:
         """(per task its samples' SampleResult or None, the selector's pick per task or None, time limits)."""

@@ -25,8 +25,9 @@ def _prompts(engine: Engine, tasks: list[EvalTask], fmt: str) -> list[str]:
     return [chat_prompt(engine, CHAT_INSTRUCTION + f"```python\n{t.prompt}```") for t in tasks]
 
 
-def model_tests(engine: Engine, tasks: list[EvalTask], n_tests: int, seed: int) -> list[list[str]]:
-    """CodeT-style: the model writes asserts for each task from its prompt alone (never the hidden tests)."""
+def model_tests(engine: Engine, tasks: list[EvalTask], n_tests: int, seed: int, *, generate=None) -> list[list[str]]:
+    """CodeT-style: the model writes asserts for each task from its prompt alone (never the hidden tests).
+    `generate(prompts, params)`: the caller's way to generate them (kept across a resume), else the engine's."""
     prompts = [
         f"{t.prompt.rstrip()}\n    pass\n\n\n# check the correctness of {t.entry_point}\nassert {t.entry_point}("
         for t in tasks
@@ -35,7 +36,7 @@ def model_tests(engine: Engine, tasks: list[EvalTask], n_tests: int, seed: int) 
         n=n_tests, temperature=0.8, top_p=0.95, max_tokens=64, stop=["\n"], seed=stream(seed, "eval_tests")
     )
     out = []
-    for t, cs in zip(tasks, engine.generate(prompts, params)):
+    for t, cs in zip(tasks, (generate or engine.generate)(prompts, params)):
         tests = []
         for c in cs:
             src = f"assert {t.entry_point}(" + c.text.strip()
@@ -107,8 +108,8 @@ class CodeKit:
     def from_texts(self, tasks, texts: list[list[str]], fmt: str):
         return [[program(t, x, fmt) for x in xs] for t, xs in zip(tasks, texts)]
 
-    def helpers(self, engine, tasks, n: int, count: int, seed: int):
-        return model_tests(engine, tasks, count, seed) if n > 1 and count else None
+    def helpers(self, engine, tasks, n: int, count: int, seed: int, *, generate=None):
+        return model_tests(engine, tasks, count, seed, generate=generate) if n > 1 and count else None
 
     def score(self, tasks, texts, programs, written):
         limits = time_limits(tasks)

@@ -101,7 +101,7 @@ class MathKit:
     def from_texts(self, tasks, texts, fmt):
         return None
 
-    def helpers(self, engine, tasks, n, count, seed):
+    def helpers(self, engine, tasks, n, count, seed, *, generate=None):
         return None
 
     def score(self, tasks, texts, programs, written):
