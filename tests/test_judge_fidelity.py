@@ -758,6 +758,11 @@ def two(x):
         "try:\n    lookup({}, 'k')\nexcept KeyError as e:\n    assert e.args == ('k',) and str(e) == \"'k'\"",
         "try:\n    two(3)\nexcept ValueError as e:\n    assert e.args[1] == 3",
         "try:\n    two(3)\nexcept ValueError as e:\n    assert e.args[1] == 4",
+        # the program's own class named by the tests (session 16: the name was a proxy, so `except` raised)
+        "try:\n    check(-1)\nexcept BadInput as e:\n    assert str(e) == 'negative'\nelse:\n    assert False",
+        "try:\n    check(-1)\nexcept BadInput:\n    assert False",
+        "assert isinstance(BadInput('x'), ValueError) and str(BadInput('x')) == 'x'",
+        "assert issubclass(BadInput, KeyError)",
     ],
 )
 
@@ -802,7 +807,36 @@ def raise_limit(n):
     ],
 )
 
+GROUPBY = (
+    "itertools_groupby_returned",  # its groups are views into it: read ahead, they came back empty
+    r"""
+import itertools
+
+def runs(s):
+    return itertools.groupby(s)
+""",
+    [
+        "assert [(k, list(g)) for k, g in runs('aabbbcd')] == [('a', ['a', 'a']), ('b', ['b', 'b', 'b']), ('c', ['c']), ('d', ['d'])]",
+        "assert [(k, len(list(g))) for k, g in runs('aab')] == [('a', 2), ('b', 1)]",
+        "assert [(k, list(g)) for k, g in runs('aab')] == [('a', ['a']), ('b', ['b'])]",
+        "assert [k for k, g in runs('aab')] == ['a']",
+    ],
+)
+
+WIDE_TEXT = (
+    "non_ascii_text_global_over_the_message_cap",  # budgeted as ASCII, its JSON (72 MB) ended every test
+    r"""
+TEXT = "\u00e9" * 12_000_000
+
+def f():
+    return 1
+""",
+    ["assert f() == 1", "assert f() == 2"],
+)
+
 CORPUS = [
+    GROUPBY,
+    WIDE_TEXT,
     LARGE_RESULTS,
     IN_PLACE,
     MILLION_FLOATS,

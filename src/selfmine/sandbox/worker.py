@@ -35,7 +35,7 @@ import gc
 import hashlib
 import heapq  # noqa: F401
 import importlib
-import itertools  # noqa: F401
+import itertools
 import json
 import linecache
 import math  # noqa: F401
@@ -381,6 +381,20 @@ _EXC_BUILTIN = {
 _EXC_KEEP = set(_EXC_BUILTIN)
 
 
+def _exc_class_bases(value):
+    """The builtin exception classes a program's own exception class derives from (most derived, as
+    `_raised` sends them for its instances), or None for anything else (a builtin class included)."""
+    try:
+        if not isinstance(value, type) or not issubclass(value, BaseException):
+            return None
+        if _EXC_BUILTIN.get(type.__getattribute__(value, "__name__")) is value:
+            return None
+        mro = [c for c in type.__getattribute__(value, "__mro__")[1:] if _EXC_BUILTIN.get(c.__name__) is c]
+        return [c.__name__ for c in mro if not any(d is not c and issubclass(d, c) for d in mro)][:4] or None
+    except BaseException:
+        return None
+
+
 def _raised(t):
     """What the tests process needs to raise the program's exception as one interpreter would: its type
     name, message and traceback (`_describe`), the most derived builtin exception classes its class derives
@@ -446,6 +460,10 @@ def _text(v):
         return {"u": v.encode("utf-32-le", "surrogatepass").hex()}
 
 
+def _text_nodes(v):
+    return len(v) >> 5 if str.isascii(v) else (len(v) * 3) >> 3
+
+
 def encode(v, depth=0, strict=False, budget=None):
     """Plain data for `v`, exact for everything the standard library returns: numbers (int, float, bool,
     complex, Fraction, Decimal), text and bytes (bytearray, memoryview), containers (deque with its
@@ -455,10 +473,11 @@ def encode(v, depth=0, strict=False, budget=None):
     if depth > MAX_DEPTH:
         raise Unencodable("value nested deeper than %d levels" % MAX_DEPTH)
     if budget is not None:
-        # a node, and a long text or bytes value as many (32 characters or 16 bytes a node): what a
-        # message can hold is bounded in bytes (MESSAGE_CAP) as well as in nodes
+        # a node, and a long text or bytes value as many (32 ASCII characters or 16 bytes a node; JSON
+        # writes other characters as escapes of up to 12 bytes): what a message can hold is bounded in
+        # bytes (MESSAGE_CAP) as well as in nodes
         budget[0] -= 1 + (
-            len(v) >> 5 if isinstance(v, str) else len(v) >> 4 if isinstance(v, (bytes, bytearray)) else 0
+            _text_nodes(v) if isinstance(v, str) else len(v) >> 4 if isinstance(v, (bytes, bytearray)) else 0
         )
         if budget[0] < 0:
             raise TooBig()
@@ -1039,6 +1058,7 @@ class _Tools:
             callable,
         )
         self.modtype, self.estimate, self.raised = type(os), _estimated_nodes, _raised
+        self.exc_bases = _exc_class_bases
         self.setlimit, self.getlimit, self.frame = sys.setrecursionlimit, sys.getrecursionlimit, sys._getframe
         self.limit = PLAIN_RECURSION  # the limit as the program sees it: its own sys.setrecursionlimit counts
 
@@ -1101,7 +1121,9 @@ def _loaded(scope, t):
             if isinstance(value, t.modtype):
                 names[name] = ["module", str(value.__name__)]
             elif t.callable(value):
-                names[name] = _stdlib_name(value) or ["callable"]
+                bases = t.exc_bases(value)  # the program's own exception class: the tests name it in `except`
+                own = ["exception", bases, str(type.__getattribute__(value, "__name__"))[:200]] if bases else None
+                names[name] = _stdlib_name(value) or own or ["callable"]
             else:
                 budget = [left]
                 try:
@@ -1205,10 +1227,17 @@ def _changed(req, args, kwargs, t):
     return out
 
 
+# Iterators whose items are views into the iterator itself: taking the next item empties the last one's
+# group, so they are read one item at a time, never ahead (taken before the program runs).
+_ONE_AT_A_TIME = (itertools.groupby,)
+
+
 def _next_items(it, count, t):
     """Up to `count` next items of a program's iterator: taken under the program's recursion limit (once
     for the batch: per item, moving the limit would cost more than a cheap `next`), then encoded."""
     got, end = [], {}
+    if type(it) in _ONE_AT_A_TIME:
+        count = 1
     shift = _shift(t, PLAIN_NEXT)
     try:
         _to_plain(t, shift)
@@ -1548,7 +1577,10 @@ def _remote_class(name, bases):
 
 
 def _remote_str(self):
-    return self._sm_remote[1] if isinstance(getattr(self, "_sm_remote", None), tuple) else ""
+    """The program's message for one it raised; for one the tests made (`BadInput("x")`), its own."""
+    if isinstance(getattr(self, "_sm_remote", None), tuple):
+        return self._sm_remote[1]
+    return BaseException.__str__(self)
 
 
 def _rebuilt(name, message, bases, args):
@@ -1728,6 +1760,9 @@ def _bind(loaded, link, *, wanted):
                 scope[name] = importlib.import_module(kind[1])
             elif kind[0] == "stdlib":  # `from fractions import Fraction`: the class itself, not a proxy
                 scope[name] = _stdlib_object(kind) or _Proxy(name, link)
+            elif kind[0] == "exception":  # the class the program's exceptions of this name arrive as
+                made = len(kind) == 3 and isinstance(kind[2], str) and _remote_class(kind[2][:200], kind[1])
+                scope[name] = made or _Proxy(name, link)
             elif kind[0] == "value":
                 scope[name] = decode(kind[1], link=link)
         except BaseException:  # a program gone is in link.gone: the first test reports it
