@@ -180,8 +180,9 @@ def test_the_study_end_to_end_on_the_tiny_model_and_a_resume(tmp_path, tiny_mode
     lines = []
     out = run_study(run, load_config(cfg_path, []), progress=False, echo=lines.append)
     assert sum("evaluating" in line for line in lines) == len(stages) == 2
-    # two arms of 2 + 2 tasks, less the prompt kept (the selector's model-written tests are not kept)
-    assert sum(generated) == 2 * 4 - 1
+    # two arms of 2 + 2 tasks, less the prompt kept, and the sampled arm's model-written tests (a prompt per
+    # task: the kill came before they were written, so none was kept)
+    assert sum(generated) == 2 * 4 - 1 + 2
     assert "evaluation resumed: 1 prompts' completions were kept from before" in lines
     assert not any("training" in line for line in lines)
     assert out["study"]["benches"] == study["benches"]  # resumed = uninterrupted
