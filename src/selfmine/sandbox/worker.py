@@ -389,10 +389,15 @@ def _exc_class_bases(value):
             return None
         if _EXC_BUILTIN.get(type.__getattribute__(value, "__name__")) is value:
             return None
-        mro = [c for c in type.__getattribute__(value, "__mro__")[1:] if _EXC_BUILTIN.get(c.__name__) is c]
-        return [c.__name__ for c in mro if not any(d is not c and issubclass(d, c) for d in mro)][:4] or None
+        return _builtin_bases(value) or None
     except BaseException:
         return None
+
+
+def _builtin_bases(cls):
+    """The most derived builtin exception classes `cls` derives from, by name (at most 4)."""
+    mro = [c for c in type.__getattribute__(cls, "__mro__")[1:] if _EXC_BUILTIN.get(c.__name__) is c]
+    return [c.__name__ for c in mro if not any(d is not c and issubclass(d, c) for d in mro)][:4]
 
 
 def _raised(t):
@@ -402,8 +407,7 @@ def _raised(t):
     value = t.info()[1]
     bases, args = [], None
     try:
-        mro = [c for c in type.__getattribute__(type(value), "__mro__")[1:] if _EXC_BUILTIN.get(c.__name__) is c]
-        bases = [c.__name__ for c in mro if not any(d is not c and issubclass(d, c) for d in mro)][:4]
+        bases = _builtin_bases(type(value))
     except BaseException:
         bases = []
     try:
