@@ -834,7 +834,106 @@ def f():
     ["assert f() == 1", "assert f() == 2"],
 )
 
+NAMEDTUPLES = (
+    "namedtuples_keep_their_fields",  # session 17: they arrived as tuples, so `p.x` was an AttributeError
+    r"""
+import collections
+import typing
+
+Point = collections.namedtuple("Point", "x y")
+
+class Span(typing.NamedTuple):
+    start: int
+    end: int
+
+def pt():
+    return Point(1, 2)
+
+def spans():
+    return [Span(0, 3), Span(5, 9)]
+
+def moved(p, dx):
+    return p._replace(x=p.x + dx)
+""",
+    [
+        "assert pt().x == 1 and pt().y == 2",
+        "assert pt() == (1, 2) and pt() == Point(1, 2)",
+        "assert [s.end - s.start for s in spans()] == [3, 4]",
+        "assert spans()[1]._asdict() == {'start': 5, 'end': 9}",
+        "assert moved(pt(), 2).x == 3",
+        "assert type(pt()).__name__ == 'Point' and pt()._fields == ('x', 'y')",
+        "assert pt().y == 1",
+        "assert moved(pt(), 2) == (1, 2)",
+        "assert spans()[0].end == 4",
+    ],
+)
+
+EXCEPTION_ATTRIBUTES = (
+    "exception_attributes_cross",  # session 17: only args crossed, so `e.needed` was an AttributeError
+    r"""
+class InsufficientFunds(Exception):
+    def __init__(self, needed):
+        super().__init__("need %d more" % needed)
+        self.needed = needed
+        self.history = [needed, needed * 2]
+
+def withdraw(balance, amount):
+    if amount > balance:
+        raise InsufficientFunds(amount - balance)
+    return balance - amount
+
+def read(path):
+    return open(path).read()
+""",
+    [
+        "try:\n    withdraw(5, 8)\nexcept InsufficientFunds as e:\n    assert e.needed == 3 and e.history == [3, 6]",
+        "try:\n    withdraw(5, 8)\nexcept Exception as e:\n    assert str(e) == 'need 3 more' and e.args == ('need 3 more',)",
+        "try:\n    read('/nonexistent/x')\nexcept FileNotFoundError as e:\n    assert e.filename == '/nonexistent/x'",
+        "try:\n    read('/nonexistent/x')\nexcept OSError as e:\n    assert e.errno == 2 and e.filename2 is None",
+        "try:\n    withdraw(5, 8)\nexcept InsufficientFunds as e:\n    assert e.needed == 4",
+        "try:\n    read('/nonexistent/x')\nexcept FileNotFoundError as e:\n    assert e.filename == 'x'",
+    ],
+)
+
+DATETIMES = (
+    "datetime_values_cross",  # session 17: they arrived opaque, equal to nothing
+    r"""
+import datetime as dt
+
+def next_day(d):
+    return d + dt.timedelta(days=1)
+
+def span(a, b):
+    return b - a
+
+def noon(d):
+    return dt.datetime(d.year, d.month, d.day, 12, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+
+def utc():
+    return dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+
+def at(h):
+    return dt.time(h, 30, fold=1)
+""",
+    [
+        "assert next_day(dt.date(2024, 2, 28)) == dt.date(2024, 2, 29)",
+        "assert span(dt.date(2024, 1, 1), dt.date(2024, 3, 1)).days == 60",
+        "assert noon(dt.date(2024, 5, 1)).isoformat() == '2024-05-01T12:00:00+02:00'",
+        "assert noon(dt.date(2024, 5, 1)) == dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc)",
+        "assert utc().tzinfo is dt.timezone.utc and str(utc()) == '2024-01-01 00:00:00+00:00'",
+        "assert at(7).fold == 1 and at(7) == dt.time(7, 30)",
+        "assert span(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2, 0, 0, 1)) == dt.timedelta(1, 1)",
+        "assert next_day(dt.date(2023, 2, 28)) == dt.date(2023, 2, 29 - 1)",
+        "assert noon(dt.date(2024, 5, 1)) == dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone.utc)",
+        "assert span(dt.date(2024, 1, 1), dt.date(2024, 3, 1)).days == 59",
+        "assert repr(noon(dt.date(2024, 5, 1)).tzinfo) == 'datetime.timezone.utc'",
+    ],
+)
+
 CORPUS = [
+    NAMEDTUPLES,
+    DATETIMES,
+    EXCEPTION_ATTRIBUTES,
     GROUPBY,
     WIDE_TEXT,
     LARGE_RESULTS,
@@ -910,27 +1009,21 @@ def w():
         "`w() == 5` fails in the judge.",
     ),
     (
-        "namedtuple_and_enum_attributes",
+        "enum_attributes",
         r"""
-import collections
 import enum
-
-Point = collections.namedtuple("Point", "x y")
 
 class Color(enum.IntEnum):
     RED = 1
 
-def pt():
-    return Point(1, 2)
-
 def red():
     return Color.RED
 """,
-        ["assert pt().x == 1", "assert red().name == 'RED'", "assert red() == 1", "assert pt().y == 1"],
-        ["passed", "passed", "passed", "failed"],
-        ["error", "error", "passed", "error"],
-        "A namedtuple arrives as a tuple and an IntEnum member as an int: attribute access is an "
-        "AttributeError in the judge, equality with the base value agrees.",
+        ["assert red().name == 'RED'", "assert red() == 1", "assert red() == 2"],
+        ["passed", "passed", "failed"],
+        ["error", "passed", "failed"],
+        "An IntEnum member arrives as an int: attribute access is an AttributeError in the judge, "
+        "equality with the base value agrees. (Namedtuples keep their fields since session 17.)",
     ),
     (
         "object_identity",

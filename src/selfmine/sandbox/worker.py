@@ -27,6 +27,7 @@ import collections
 import copy  # noqa: F401
 import ctypes
 import dataclasses  # noqa: F401
+import datetime
 import decimal  # noqa: F401
 import errno
 import fractions  # noqa: F401
@@ -414,10 +415,44 @@ def _raised(t):
         args = t.enc(list(BaseException.__getattribute__(value, "args")), 0, True, [ARGS_NODES])
     except BaseException:
         args = None
-    return [*t.describe(t.info()), bases, args]
+    return [*t.describe(t.info()), bases, args, _attributes(value, t)]
 
 
 ARGS_NODES = 2000  # an exception's args past this size travel as its message alone
+ATTRIBUTES = 32  # at most this many of an exception's own attributes cross
+_OS_ATTRIBUTES = ("filename", "filename2")  # an OSError's, kept outside its args
+
+
+def _attribute_name(name):
+    return type(name) is str and str.isidentifier(name) and not name.startswith("_") and len(name) <= 100
+
+
+def _attributes(value, t):
+    """The exception's own attributes as [[name, plain data], ...] (`self.needed = n` in the program's
+    class, an OSError's filename): public names only, each value as an argument would cross (what cannot,
+    stays behind), within ARGS_NODES nodes in all."""
+    pairs, out, budget = [], [], [ARGS_NODES]
+    try:
+        own = object.__getattribute__(value, "__dict__")
+        pairs = list(dict.items(own))[:ATTRIBUTES] if type(own) is dict else []
+    except BaseException:
+        pairs = []
+    try:
+        if isinstance(value, OSError):
+            pairs += [(n, object.__getattribute__(value, n)) for n in _OS_ATTRIBUTES]
+    except BaseException:
+        pass
+    for name, x in pairs:
+        if not _attribute_name(name) or x is None and name in _OS_ATTRIBUTES:
+            continue
+        try:
+            out.append([name, t.enc(x, 0, True, budget)])
+        except TooBig:
+            break
+        except BaseException:
+            continue
+    return out
+
 
 # -- values across the socket: plain data only, every type named exactly (no subclasses, no objects) --
 
@@ -471,7 +506,8 @@ def _text_nodes(v):
 def encode(v, depth=0, strict=False, budget=None):
     """Plain data for `v`, exact for everything the standard library returns: numbers (int, float, bool,
     complex, Fraction, Decimal), text and bytes (bytearray, memoryview), containers (deque with its
-    maxlen, defaultdict with a builtin factory), range and dict views. Iterators (generators, map, zip,
+    maxlen, defaultdict with a builtin factory, namedtuples with their fields), range, dict views and
+    datetime's dates, times and durations. Iterators (generators, map, zip,
     ...) cross as handles the tests process consumes lazily (`strict` refuses them: arguments). Subclasses
     become their standard base type, so an overridden __eq__ never crosses; other objects are opaque."""
     if depth > MAX_DEPTH:
@@ -512,10 +548,27 @@ def encode(v, depth=0, strict=False, budget=None):
     if isinstance(v, list):
         return [encode(x, depth + 1, strict, budget) for x in list.__iter__(v)]
     if isinstance(v, tuple):
-        return {"t": [encode(x, depth + 1, strict, budget) for x in tuple.__iter__(v)]}
+        items = [encode(x, depth + 1, strict, budget) for x in tuple.__iter__(v)]
+        shape = _namedtuple_shape(t, len(items))
+        return {"N": [*shape, items]} if shape else {"t": items}
     if isinstance(v, (set, frozenset)):
         return {"z" if isinstance(v, frozenset) else "s": [encode(x, depth + 1, strict, budget) for x in v]}
     return _encode_other(v, t, depth, strict, budget)
+
+
+def _namedtuple_shape(t, length):
+    """[typename, field names] of a namedtuple class (its instances keep their attributes: `p.x`), or None
+    for any other tuple type. Only names the `namedtuple` factory accepts are sent; it checks them again."""
+    try:
+        fields = type.__getattribute__(t, "_fields")
+        name = type.__getattribute__(t, "__name__")
+    except BaseException:
+        return None
+    if type(fields) is not tuple or len(fields) != length or not 0 < length <= 255 or type(name) is not str:
+        return None
+    if not all(type(f) is str and str.isidentifier(f) and not f.startswith("_") for f in fields):
+        return None
+    return [name[:200], list(fields)] if str.isidentifier(name) else None
 
 
 def _encode_dict(v, depth, strict, budget=None):
@@ -545,6 +598,9 @@ def _encode_other(v, t, depth, strict, budget=None):
         return {"M": decimal.Decimal.__str__(v)}
     if t is range:
         return {"r": [encode(v.start), encode(v.stop), encode(v.step)]}
+    when = _when(v) if isinstance(v, _WHEN_TYPES) else None
+    if when is not None:
+        return {"W": when}
     if t in _VIEW_TAG:
         return {_VIEW_TAG[t]: _encode_dict(dict(v.mapping), depth + 1, strict, budget)}
     if not strict and _is_iterator(v):
@@ -558,6 +614,64 @@ def _encode_other(v, t, depth, strict, budget=None):
     except BaseException:
         truth = None
     return {"o": [t.__name__ if isinstance(t.__name__, str) else "object", truth]}  # seen only as an opaque object
+
+
+# datetime's value types cross by their fields (a subclass as its base type), with a fixed-offset timezone;
+# another tzinfo (zoneinfo) leaves the value opaque.
+_WHEN_TYPES = (datetime.date, datetime.time, datetime.timedelta)
+_WHEN_FIELDS = {
+    "datetime": ("year", "month", "day", "hour", "minute", "second", "microsecond", "fold"),
+    "date": ("year", "month", "day"),
+    "time": ("hour", "minute", "second", "microsecond", "fold"),
+    "timedelta": ("days", "seconds", "microseconds"),
+}
+
+
+def _when(v):
+    """[kind, fields..., zone] for a date, datetime, time or timedelta, or None (a zone that cannot cross)."""
+    kind = next(c for c in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta) if isinstance(v, c))
+    fields = [kind.__dict__.get(f) or datetime.date.__dict__[f] for f in _WHEN_FIELDS[kind.__name__]]
+    out = [kind.__name__, *(int(d.__get__(v)) for d in fields)]
+    if kind in (datetime.datetime, datetime.time):
+        zone = (datetime.datetime if kind is datetime.datetime else datetime.time).__dict__["tzinfo"].__get__(v)
+        if zone is not None and type(zone) is not datetime.timezone:
+            return None
+        out.append(None if zone is None else _zone(zone))
+    return out
+
+
+def _zone(zone):
+    offset = zone.utcoffset(None)
+    name = zone.tzname(None)
+    return [
+        offset.days,
+        offset.seconds,
+        offset.microseconds,
+        None if datetime.timezone(offset) == zone and datetime.timezone(offset).tzname(None) == name else name,
+    ]
+
+
+def _when_value(v):
+    """The value `_when` described (its constructors check every field)."""
+    if type(v) is not list or not v or v[0] not in _WHEN_FIELDS:
+        raise ValueError("not a value the judge understands")
+    kind, n = v[0], len(_WHEN_FIELDS[v[0]])
+    fields, rest = v[1 : 1 + n], v[1 + n :]
+    if len(fields) != n or not all(type(f) is int for f in fields):
+        raise ValueError("not a value the judge understands")
+    if kind in ("date", "timedelta"):
+        return getattr(datetime, kind)(*fields)
+    if len(rest) != 1:
+        raise ValueError("not a value the judge understands")
+    zone = rest[0]
+    if zone is not None:
+        ok = type(zone) is list and len(zone) == 4 and all(type(f) is int for f in zone[:3])
+        if not ok or not (zone[3] is None or type(zone[3]) is str):
+            raise ValueError("not a value the judge understands")
+        offset = datetime.timedelta(*zone[:3])
+        zone = datetime.timezone(offset) if zone[3] is None else datetime.timezone(offset, zone[3][:100])
+    *values, fold = fields
+    return getattr(datetime, kind)(*values, tzinfo=zone, fold=fold)
 
 
 _LARGE = {}  # the program's values too large for one message: handle -> (kind, its items' iterator, position)
@@ -893,6 +1007,12 @@ def _decode_tagged(k, v, depth, link):
         if k in "tszq":
             return {"t": tuple, "s": set, "z": frozenset, "q": collections.deque}[k](items)
         return {"d": dict, "C": collections.Counter, "O": collections.OrderedDict}[k]({a: b for a, b in items})
+    if k == "N" and tv is list and len(v) == 3 and type(v[2]) is list:
+        items = [decode(i, depth + 1, link) for i in v[2]]
+        kind = _namedtuple_class(v[0], v[1], len(items))
+        return tuple(items) if kind is None else kind(*items)
+    if k == "W" and tv is list:
+        return _when_value(v)
     if k == "Q" and tv is list and len(v) == 2 and type(v[0]) is int:
         return collections.deque([decode(i, depth + 1, link) for i in v[1]], v[0])
     if k == "E" and tv is list and len(v) == 2 and (v[0] is None or v[0] in _FACTORIES):
@@ -923,6 +1043,29 @@ def _decode_tagged(k, v, depth, link):
     if k == "g" and tv is list and len(v) == 4 and type(v[0]) is int and v[1] in _WHOLE and link is not None:
         return link.whole(v[0], v[1], v[3])
     raise ValueError("not a value the judge understands")
+
+
+_NAMEDTUPLES = {}
+
+
+def _namedtuple_class(name, fields, length):
+    """A namedtuple class of that name and those fields, made once per shape (so two values of one shape
+    compare as the program's would), or None where the shape is not one (the value is then a plain tuple,
+    which it also equals)."""
+    if type(name) is not str or type(fields) is not list or len(fields) != length or not 0 < length <= 255:
+        return None
+    if not all(type(f) is str for f in fields):
+        return None
+    key = (name[:200], tuple(fields))
+    if key not in _NAMEDTUPLES:
+        try:  # the factory refuses any name that is not an identifier, a keyword, or starts with "_"
+            made = collections.namedtuple(key[0], key[1], module="program")
+        except BaseException:
+            return None
+        if len(_NAMEDTUPLES) >= 256:  # a program inventing a shape per call grows nothing
+            return made
+        _NAMEDTUPLES[key] = made
+    return _NAMEDTUPLES[key]
 
 
 def _mapping(kind, extra):
@@ -1541,8 +1684,9 @@ class _Link:
                 what.replace("%", "%%") + " returned a %s, which the judge cannot compare", reply["unencodable"]
             )
         err = reply.get("raise")
-        if isinstance(err, list) and len(err) in (3, 5) and all(isinstance(x, str) for x in err[:3]):
-            bases, args = (err[3], err[4]) if len(err) == 5 else ([], None)
+        if isinstance(err, list) and len(err) in (3, 5, 6) and all(isinstance(x, str) for x in err[:3]):
+            bases, args = (err[3], err[4]) if len(err) >= 5 else ([], None)
+            attributes = err[5] if len(err) == 6 else None
             err = _bounded(err[:3])
             try:
                 ok = type(args) is list and len(args) <= 64
@@ -1551,6 +1695,7 @@ class _Link:
                 args = None
             exc = _rebuilt(err[0], err[1], bases, args)
             exc._sm_remote = (err[0], err[1], err[2])
+            _give_attributes(exc, attributes)
             raise exc
         self._broken("the program broke the call protocol")
 
@@ -1604,6 +1749,23 @@ def _rebuilt(name, message, bases, args):
         return exc
     except BaseException:
         return RemoteError("%s: %s" % (name, message))
+
+
+def _give_attributes(exc, attributes):
+    """Set the attributes the program's exception had (`_attributes`) on the one the tests catch. Never a
+    name its class defines (a method, `args`), except an OSError's filename; nothing that does not decode."""
+    if type(attributes) is not list:
+        return
+    for pair in attributes[:ATTRIBUTES]:
+        if type(pair) is not list or len(pair) != 2 or not _attribute_name(pair[0]):
+            continue
+        name = pair[0]
+        if hasattr(type(exc), name) and not (name in _OS_ATTRIBUTES and isinstance(exc, OSError)):
+            continue
+        try:
+            setattr(exc, name, decode(pair[1]))
+        except (ValueError, TypeError, AttributeError, RecursionError, OverflowError, ArithmeticError, MemoryError):
+            continue
 
 
 def _bounded(described):
