@@ -854,8 +854,32 @@ def spans():
 
 def moved(p, dx):
     return p._replace(x=p.x + dx)
+
+Renamed = collections.namedtuple("Renamed", ["a", "class"], rename=True)
+
+class Fake(tuple):  # claims fields, has no accessors
+    _fields = ("x", "y")
+
+class Shadowed(Point):
+    @property
+    def x(self):
+        return 99
+
+def renamed():
+    return Renamed(1, 2)
+
+def fake():
+    return Fake((1, 2))
+
+def shadowed():
+    return Shadowed(1, 2)
 """,
     [
+        "assert renamed()._1 == 2 and renamed()._fields == ('a', '_1')",
+        # session 17's review: only a class whose fields are the factory's own accessors crosses with them
+        "assert not hasattr(fake(), 'x') and fake() == (1, 2)",
+        "assert getattr(shadowed(), 'x', 99) == 99",
+        "assert renamed().a == 2",
         "assert pt().x == 1 and pt().y == 2",
         "assert pt() == (1, 2) and pt() == Point(1, 2)",
         "assert [s.end - s.start for s in spans()] == [3, 4]",
@@ -884,8 +908,20 @@ def withdraw(balance, amount):
 
 def read(path):
     return open(path).read()
+
+class Odd(ValueError):
+    def __init__(self):
+        super().__init__("odd")
+        self.filename = None
+        self.rest = iter([1, 2])
+
+def odd():
+    raise Odd()
 """,
     [
+        # session 17's review: a None attribute is kept, one that cannot cross still exists
+        "try:\n    odd()\nexcept Odd as e:\n    assert e.filename is None and hasattr(e, 'rest')",
+        "try:\n    odd()\nexcept Odd as e:\n    assert not hasattr(e, 'rest')",
         "try:\n    withdraw(5, 8)\nexcept InsufficientFunds as e:\n    assert e.needed == 3 and e.history == [3, 6]",
         "try:\n    withdraw(5, 8)\nexcept Exception as e:\n    assert str(e) == 'need 3 more' and e.args == ('need 3 more',)",
         "try:\n    read('/nonexistent/x')\nexcept FileNotFoundError as e:\n    assert e.filename == '/nonexistent/x'",
@@ -914,8 +950,13 @@ def utc():
 
 def at(h):
     return dt.time(h, 30, fold=1)
+
+def named():  # two lone surrogates: JSON alone would join them into one character
+    return dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(0), "\ud83d\ude00"))
 """,
     [
+        "assert named().tzname() == '\\ud83d\\ude00' and named().tzname() != '\\U0001f600'",
+        "assert named().tzname() == '\\U0001f600'",
         "assert next_day(dt.date(2024, 2, 28)) == dt.date(2024, 2, 29)",
         "assert span(dt.date(2024, 1, 1), dt.date(2024, 3, 1)).days == 60",
         "assert noon(dt.date(2024, 5, 1)).isoformat() == '2024-05-01T12:00:00+02:00'",

@@ -419,7 +419,7 @@ def _raised(t):
 
 
 ARGS_NODES = 2000  # an exception's args past this size travel as its message alone
-ATTRIBUTES = 32  # at most this many of an exception's own attributes cross
+ATTRIBUTES = 64  # at most this many of an exception's own attributes cross (the rest are not set)
 _OS_ATTRIBUTES = ("filename", "filename2")  # an OSError's, kept outside its args
 
 
@@ -429,8 +429,9 @@ def _attribute_name(name):
 
 def _attributes(value, t):
     """The exception's own attributes as [[name, plain data], ...] (`self.needed = n` in the program's
-    class, an OSError's filename): public names only, each value as an argument would cross (what cannot,
-    stays behind), within ARGS_NODES nodes in all."""
+    class, an OSError's filename when set): public names only, each value as an argument crosses. One that
+    cannot (an iterator, an object, past ARGS_NODES nodes in all) arrives opaque: it exists and equals
+    nothing but itself."""
     pairs, out, budget = [], [], [ARGS_NODES]
     try:
         own = object.__getattribute__(value, "__dict__")
@@ -439,18 +440,18 @@ def _attributes(value, t):
         pairs = []
     try:
         if isinstance(value, OSError):
-            pairs += [(n, object.__getattribute__(value, n)) for n in _OS_ATTRIBUTES]
+            found = [(n, object.__getattribute__(value, n)) for n in _OS_ATTRIBUTES]
+            pairs += [(n, x) for n, x in found if x is not None]
     except BaseException:
         pass
     for name, x in pairs:
-        if not _attribute_name(name) or x is None and name in _OS_ATTRIBUTES:
+        if not _attribute_name(name):
             continue
         try:
             out.append([name, t.enc(x, 0, True, budget)])
-        except TooBig:
-            break
         except BaseException:
-            continue
+            kind = type.__getattribute__(type(x), "__name__")
+            out.append([name, {"o": [kind[:100] if type(kind) is str else "object", None]}])
     return out
 
 
@@ -550,6 +551,10 @@ def encode(v, depth=0, strict=False, budget=None):
     if isinstance(v, tuple):
         items = [encode(x, depth + 1, strict, budget) for x in tuple.__iter__(v)]
         shape = _namedtuple_shape(t, len(items))
+        if shape and budget is not None:  # its names travel with every instance
+            budget[0] -= sum(1 + (len(x) >> 5) for x in [shape[0], *shape[1]])
+            if budget[0] < 0:
+                raise TooBig()
         return {"N": [*shape, items]} if shape else {"t": items}
     if isinstance(v, (set, frozenset)):
         return {"z" if isinstance(v, frozenset) else "s": [encode(x, depth + 1, strict, budget) for x in v]}
@@ -558,17 +563,42 @@ def encode(v, depth=0, strict=False, budget=None):
 
 def _namedtuple_shape(t, length):
     """[typename, field names] of a namedtuple class (its instances keep their attributes: `p.x`), or None
-    for any other tuple type. Only names the `namedtuple` factory accepts are sent; it checks them again."""
+    for any other tuple type: only a class whose every field is still the factory's own accessor of its
+    position, with tuple's attribute lookup, and names the tests process can build again exactly (a
+    `rename=True` name `_3` included)."""
     try:
         fields = type.__getattribute__(t, "_fields")
         name = type.__getattribute__(t, "__name__")
+        if type.__getattribute__(t, "__getattribute__") is not tuple.__getattribute__:
+            return None
+        if type(fields) is not tuple or len(fields) != length or not 0 < length <= 255:
+            return None
+        if not (_shape_name(name) and all(_field_name(f, i) for i, f in enumerate(fields))):
+            return None
+        mro = type.__getattribute__(t, "__mro__")
+        return [name, list(fields)] if all(_accessor(mro, f, i) for i, f in enumerate(fields)) else None
     except BaseException:
         return None
-    if type(fields) is not tuple or len(fields) != length or not 0 < length <= 255 or type(name) is not str:
-        return None
-    if not all(type(f) is str and str.isidentifier(f) and not f.startswith("_") for f in fields):
-        return None
-    return [name[:200], list(fields)] if str.isidentifier(name) else None
+
+
+def _shape_name(name):
+    return type(name) is str and str.isidentifier(name) and len(name) <= NAME_CHARS
+
+
+def _field_name(name, index):
+    if type(name) is not str or len(name) > NAME_CHARS or not str.isidentifier(name):
+        return False
+    return not name.startswith("_") or name == "_%d" % index
+
+
+def _accessor(mro, field, index):
+    """Whether `field` resolves, on a class of this MRO, to the namedtuple factory's getter of `index`."""
+    found = next((c.__dict__[field] for c in mro if field in c.__dict__), None)
+    return type(found) is _TUPLEGETTER and found.__reduce__()[1][0] == index
+
+
+NAME_CHARS = 200  # a longer class or field name leaves its namedtuple a plain tuple (never cut short)
+_TUPLEGETTER = type(collections.namedtuple("_Probe", "a").a)
 
 
 def _encode_dict(v, depth, strict, budget=None):
@@ -600,6 +630,10 @@ def _encode_other(v, t, depth, strict, budget=None):
         return {"r": [encode(v.start), encode(v.stop), encode(v.step)]}
     when = _when(v) if isinstance(v, _WHEN_TYPES) else None
     if when is not None:
+        if budget is not None:  # about a node a field: a million dates must still fit one message
+            budget[0] -= len(when)
+            if budget[0] < 0:
+                raise TooBig()
         return {"W": when}
     if t in _VIEW_TAG:
         return {_VIEW_TAG[t]: _encode_dict(dict(v.mapping), depth + 1, strict, budget)}
@@ -637,23 +671,29 @@ def _when(v):
         if zone is not None and type(zone) is not datetime.timezone:
             return None
         out.append(None if zone is None else _zone(zone))
+        if zone is not None and out[-1] is None:
+            return None
     return out
 
 
+ZONE_CHARS = 100  # a timezone with a longer name leaves its value opaque (never cut short)
+
+
 def _zone(zone):
+    """[offset days, seconds, microseconds, name] of a fixed-offset timezone; the name None where it is the
+    one `timezone(offset)` gives itself (so `timezone.utc` arrives as itself); None for a long name."""
     offset = zone.utcoffset(None)
     name = zone.tzname(None)
-    return [
-        offset.days,
-        offset.seconds,
-        offset.microseconds,
-        None if datetime.timezone(offset) == zone and datetime.timezone(offset).tzname(None) == name else name,
-    ]
+    if datetime.timezone(offset) == zone and datetime.timezone(offset).tzname(None) == name:
+        name = None
+    elif len(name) > ZONE_CHARS:
+        return None
+    return [offset.days, offset.seconds, offset.microseconds, None if name is None else _text(name)]
 
 
 def _when_value(v):
     """The value `_when` described (its constructors check every field)."""
-    if type(v) is not list or not v or v[0] not in _WHEN_FIELDS:
+    if type(v) is not list or not v or type(v[0]) is not str or v[0] not in _WHEN_FIELDS:
         raise ValueError("not a value the judge understands")
     kind, n = v[0], len(_WHEN_FIELDS[v[0]])
     fields, rest = v[1 : 1 + n], v[1 + n :]
@@ -666,10 +706,11 @@ def _when_value(v):
     zone = rest[0]
     if zone is not None:
         ok = type(zone) is list and len(zone) == 4 and all(type(f) is int for f in zone[:3])
-        if not ok or not (zone[3] is None or type(zone[3]) is str):
+        name = decode(zone[3]) if ok and zone[3] is not None else None
+        if not ok or name is not None and (type(name) is not str or len(name) > ZONE_CHARS):
             raise ValueError("not a value the judge understands")
         offset = datetime.timedelta(*zone[:3])
-        zone = datetime.timezone(offset) if zone[3] is None else datetime.timezone(offset, zone[3][:100])
+        zone = datetime.timezone(offset) if name is None else datetime.timezone(offset, name)
     *values, fold = fields
     return getattr(datetime, kind)(*values, tzinfo=zone, fold=fold)
 
@@ -993,6 +1034,8 @@ def decode(x, depth=0, link=None):
 
 
 def _decode_tagged(k, v, depth, link):
+    if len(k) != 1:  # every tag is one character (`k in "tsz"` would take "" and "ts")
+        raise ValueError("not a value the judge understands")
     tv = type(v)
     if k == "f" and tv is str:
         if link is not None and link.shared is not None:
@@ -1050,22 +1093,22 @@ _NAMEDTUPLES = {}
 
 def _namedtuple_class(name, fields, length):
     """A namedtuple class of that name and those fields, made once per shape (so two values of one shape
-    compare as the program's would), or None where the shape is not one (the value is then a plain tuple,
-    which it also equals)."""
-    if type(name) is not str or type(fields) is not list or len(fields) != length or not 0 < length <= 255:
+    compare as the program's would), or None where the shape is not one, or after 256 shapes (a program
+    inventing one per value builds no classes): the value is then a plain tuple, which it also equals."""
+    if not _shape_name(name) or type(fields) is not list or len(fields) != length or not 0 < length <= 255:
         return None
-    if not all(type(f) is str for f in fields):
+    if not all(_field_name(f, i) for i, f in enumerate(fields)):
         return None
-    key = (name[:200], tuple(fields))
+    key = (name, tuple(fields))
     if key not in _NAMEDTUPLES:
-        try:  # the factory refuses any name that is not an identifier, a keyword, or starts with "_"
-            made = collections.namedtuple(key[0], key[1], module="program")
-        except BaseException:
+        if len(_NAMEDTUPLES) >= 256:
             return None
-        if len(_NAMEDTUPLES) >= 256:  # a program inventing a shape per call grows nothing
-            return made
-        _NAMEDTUPLES[key] = made
-    return _NAMEDTUPLES[key]
+        try:  # the factory refuses a keyword or a repeated name (rename=True keeps `_3` at position 3 only)
+            _NAMEDTUPLES[key] = collections.namedtuple(name, key[1], rename=True, module="program")
+        except (ValueError, TypeError, SyntaxError):
+            return None
+    made = _NAMEDTUPLES[key]
+    return made if made._fields == key[1] else None
 
 
 def _mapping(kind, extra):
@@ -1764,7 +1807,7 @@ def _give_attributes(exc, attributes):
             continue
         try:
             setattr(exc, name, decode(pair[1]))
-        except (ValueError, TypeError, AttributeError, RecursionError, OverflowError, ArithmeticError, MemoryError):
+        except Exception:  # a value that does not decode: not set
             continue
 
 
