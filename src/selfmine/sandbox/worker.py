@@ -550,7 +550,7 @@ def encode(v, depth=0, strict=False, budget=None):
         return [encode(x, depth + 1, strict, budget) for x in list.__iter__(v)]
     if isinstance(v, tuple):
         items = [encode(x, depth + 1, strict, budget) for x in tuple.__iter__(v)]
-        shape = _namedtuple_shape(t, len(items))
+        shape = None if t is tuple else _namedtuple_shape(t, len(items))
         if shape and budget is not None:  # its names travel with every instance
             budget[0] -= sum(1 + (len(x) >> 5) for x in [shape[0], *shape[1]])
             if budget[0] < 0:
@@ -563,15 +563,22 @@ def encode(v, depth=0, strict=False, budget=None):
 
 def _namedtuple_shape(t, length):
     """[typename, field names] of a namedtuple class (its instances keep their attributes: `p.x`), or None
-    for any other tuple type: only a class whose every field is still the factory's own accessor of its
-    position, with tuple's attribute lookup, and names the tests process can build again exactly (a
-    `rename=True` name `_3` included)."""
+    for any other tuple type. Looked at for every value, not cached: the program may change its class
+    between two calls."""
+    shape = _shape_of(t)
+    return shape if shape is not None and len(shape[1]) == length else None
+
+
+def _shape_of(t):
+    """Only a class whose every field is still the factory's own accessor of its position, with tuple's
+    attribute lookup, and names the tests process can build again exactly (a `rename=True` name `_3`
+    included), has a shape."""
     try:
         fields = type.__getattribute__(t, "_fields")
         name = type.__getattribute__(t, "__name__")
         if type.__getattribute__(t, "__getattribute__") is not tuple.__getattribute__:
             return None
-        if type(fields) is not tuple or len(fields) != length or not 0 < length <= 255:
+        if type(fields) is not tuple or not 0 < len(fields) <= 255:
             return None
         if not (_shape_name(name) and all(_field_name(f, i) for i, f in enumerate(fields))):
             return None
