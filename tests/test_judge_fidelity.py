@@ -971,7 +971,79 @@ def named():  # two lone surrogates: JSON alone would join them into one charact
     ],
 )
 
+DATACLASSES = (
+    "dataclass_instances_compare_by_their_fields",  # session 17: they arrived opaque, equal only to themselves
+    r"""
+import dataclasses
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int = 0
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Version:
+    major: int
+    minor: int
+    note: str = dataclasses.field(default="", compare=False)
+
+@dataclasses.dataclass(eq=False)
+class Handle:
+    n: int
+
+def shifted(dx):
+    return Point(dx)
+
+def versions():
+    return [Version(1, 2, "a"), Version(1, 10), Version(0, 9)]
+
+def handle():
+    return Handle(1)
+
+@dataclasses.dataclass
+class Node:
+    v: int
+
+FIRST = Node(1)
+
+@dataclasses.dataclass
+class Node:  # another class of the same name and fields: plain Python's == tells them apart
+    v: int
+
+@dataclasses.dataclass
+class Bag:
+    items: list
+
+    def __len__(self):  # a special method of its own: the value stays opaque, with its truth value
+        return len(self.items)
+
+def first():
+    return FIRST
+
+def empty():
+    return Bag([])
+""",
+    [
+        # session 17's review: each failed with the first version of the crossing
+        "assert first() != Node(1) and first() == first() and Node(2) == Node(2)",
+        "assert not empty()",
+        "assert empty()",
+        "assert shifted(3) == Point(3) and shifted(3).x == 3",
+        "assert repr(shifted(3)) == 'Point(x=3, y=0)'",
+        "assert sorted(versions()) == [Version(0, 9), Version(1, 2), Version(1, 10)]",
+        "assert {versions()[0]: 1}[Version(1, 2, 'b')] == 1",
+        "assert handle() != Handle(1)",
+        "assert dataclasses.asdict(shifted(2)) == {'x': 2, 'y': 0}",
+        "try:\n    versions()[0].major = 5\nexcept dataclasses.FrozenInstanceError:\n    pass\nelse:\n    assert False",
+        "assert shifted(3) == (3, 0)",
+        "assert shifted(3) == Point(3, 1)",
+        "assert versions()[1] < versions()[0]",
+        "assert handle() == Handle(1)",
+    ],
+)
+
 CORPUS = [
+    DATACLASSES,
     NAMEDTUPLES,
     DATETIMES,
     EXCEPTION_ATTRIBUTES,
@@ -1048,6 +1120,39 @@ def w():
         ["failed", "passed", "passed", "failed"],
         "Subclasses arrive as their base type by design (an overridden __eq__ must not forge a pass): "
         "`w() == 5` fails in the judge.",
+    ),
+    (
+        "dataclass_methods_and_own_eq",
+        r"""
+import dataclasses
+
+@dataclasses.dataclass
+class Money:
+    cents: int
+
+    def __eq__(self, other):  # its own ==, which the dataclass decorator keeps
+        return isinstance(other, Money) and abs(self.cents - other.cents) < 5
+
+    def doubled(self):
+        return Money(self.cents * 2)
+
+def price():
+    return Money(150)
+
+def twice(m):
+    return m.doubled()
+""",
+        [
+            "assert price() == Money(152)",
+            "assert twice(price()) == Money(300)",
+            "assert price().cents == 150",
+            "assert price() == Money(160)",
+        ],
+        ["passed", "passed", "passed", "failed"],
+        ["failed", "error", "error", "failed"],
+        "A dataclass with special methods of its own (here `__eq__`) stays opaque (session 17), so "
+        "`== Money(152)` fails, `.cents` is an AttributeError and it cannot be passed back to the program "
+        "(TypeError); only the failing assert agrees.",
     ),
     (
         "enum_attributes",

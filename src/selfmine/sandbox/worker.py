@@ -26,7 +26,7 @@ import builtins
 import collections
 import copy  # noqa: F401
 import ctypes
-import dataclasses  # noqa: F401
+import dataclasses
 import datetime
 import decimal  # noqa: F401
 import errno
@@ -57,7 +57,8 @@ import sys
 import tempfile
 import time
 import traceback
-import typing  # noqa: F401
+import typing
+import unicodedata
 
 TAIL_CHARS = 2000
 EVENTS_CAP = 4 * 1024 * 1024
@@ -593,9 +594,17 @@ def _shape_name(name):
 
 
 def _field_name(name, index):
-    if type(name) is not str or len(name) > NAME_CHARS or not str.isidentifier(name):
+    if not _source_name(name):
         return False
     return not name.startswith("_") or name == "_%d" % index
+
+
+def _source_name(name):
+    """A name the class factories may write into the source they compile: an identifier the parser keeps
+    as it is (it NFKC-normalises names, so "_\uff3fclass\uff3f\uff3f" would be compiled as __class__)."""
+    if type(name) is not str or len(name) > NAME_CHARS or not str.isidentifier(name):
+        return False
+    return name.isascii() or unicodedata.normalize("NFKC", name) == name
 
 
 def _accessor(mro, field, index):
@@ -606,6 +615,78 @@ def _accessor(mro, field, index):
 
 NAME_CHARS = 200  # a longer class or field name leaves its namedtuple a plain tuple (never cut short)
 _TUPLEGETTER = type(collections.namedtuple("_Probe", "a").a)
+
+
+# A dataclass crosses as its fields only where its class has nothing of its own that plain Python would
+# run on the tests' side: every special method in its MRO is one `dataclass` generated (or object's), so
+# ==, <, hash, repr and truth are what the same fields give in a class made again from them.
+_DATACLASS_OWN = frozenset(
+    ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__annotations__", "__slots__")
+    + ("__dataclass_fields__", "__dataclass_params__", "__match_args__", "__init__", "__post_init__")
+    + ("__orig_bases__", "__parameters__")
+)
+_DATACLASS_MADE = frozenset(("__eq__", "__repr__", "__hash__", "__lt__", "__le__", "__gt__", "__ge__"))
+_DATACLASS_MADE_TOO = frozenset(("__setattr__", "__delattr__", "__getstate__", "__setstate__"))
+_CLASS_NUMBERS = {}  # id -> (class, number): two program classes of one name and fields stay two
+
+
+def _dataclass_shape(t):
+    """[name, qualname, class number, [[field, compare, repr, hash], ...], [order, frozen, unsafe_hash,
+    repr]] of a dataclass compared field by field, or None: an eq=False class (identity), or one with
+    special methods of its own (`_DATACLASS_OWN`), stays opaque."""
+    try:
+        params = type.__getattribute__(t, "__dataclass_params__")
+        if params.eq is not True or type(t) is not type or not all(_generated(c) for c in t.__mro__[:-1]):
+            return None
+        fields = [[f.name, bool(f.compare), bool(f.repr), f.hash] for f in dataclasses.fields(t)]
+        name, qualname = type.__getattribute__(t, "__name__"), type.__getattribute__(t, "__qualname__")
+        if not _shape_name(name) or not _qualname(qualname) or len(fields) > 255:
+            return None
+        if not all(_dataclass_field(f[0]) and f[3] in (None, True, False) for f in fields):
+            return None
+        seen = _CLASS_NUMBERS.setdefault(id(t), (t, len(_CLASS_NUMBERS) + 1))
+        number = seen[1] if seen[0] is t else -id(t)
+        flags = [bool(params.order), bool(params.frozen), bool(params.unsafe_hash), bool(params.repr)]
+        return [name, qualname, number, fields, flags]
+    except BaseException:
+        return None
+
+
+def _generated(cls):
+    """Whether every special name `cls` defines is a dataclass's own: data, or a method it generated."""
+    for key, value in type.__getattribute__(cls, "__dict__").items():
+        if not (key.startswith("__") and key.endswith("__")) or key in _DATACLASS_OWN:
+            continue
+        if key == "__hash__" and value is None:
+            continue
+        code = getattr(value, "__code__", None)
+        made = code is not None and code.co_filename in ("<string>", dataclasses.__file__)
+        if not (made and (key in _DATACLASS_MADE or key in _DATACLASS_MADE_TOO)):
+            return False
+    return True
+
+
+def _qualname(name):
+    parts = name.split(".") if type(name) is str and len(name) <= NAME_CHARS else []
+    return bool(parts) and all(p == "<locals>" or _source_name(p) for p in parts)
+
+
+def _dataclass_field(name):
+    return _source_name(name) and not name.startswith("__")
+
+
+def _dataclass_values(v, fields, depth, strict, budget):
+    """The fields' values as plain data; None where one was never set (init=False, no default)."""
+    if budget is not None:  # the names travel with every instance
+        budget[0] -= sum(1 + (len(f[0]) >> 5) for f in fields)
+        if budget[0] < 0:
+            raise TooBig()
+    try:
+        values = [object.__getattribute__(v, f[0]) for f in fields]
+    except AttributeError:
+        return None
+    # `==` and repr of nested dataclasses take plain Python two frames a level
+    return [encode(x, depth + 2, strict, budget) for x in values]
 
 
 def _encode_dict(v, depth, strict, budget=None):
@@ -644,6 +725,12 @@ def _encode_other(v, t, depth, strict, budget=None):
         return {"W": when}
     if t in _VIEW_TAG:
         return {_VIEW_TAG[t]: _encode_dict(dict(v.mapping), depth + 1, strict, budget)}
+    shape = None if isinstance(v, type) else _dataclass_shape(t)
+    if shape is not None and strict and not shape[4][1]:  # the judge would not send its changes back
+        raise Unencodable("%s (a dataclass that is not frozen)" % shape[0])
+    values = None if shape is None else _dataclass_values(v, shape[3], depth, strict, budget)
+    if values is not None:
+        return {"A": [*shape, values]}
     if not strict and _is_iterator(v):
         handle = len(_ITERATORS) + 1
         _ITERATORS[handle] = v
@@ -743,6 +830,8 @@ def _large(v):
         kind, extra, items = "q", v.maxlen, iter(collections.deque.__iter__(v))
     else:
         base = next((b for b in (list, tuple, frozenset, set) if isinstance(v, b)), None)
+        if base is None and _dataclass_shape(type(v)) is not None:  # crosses as it did before it had fields
+            return {"o": [type.__getattribute__(type(v), "__name__"), True]}
         if base is None:
             raise Unencodable("value too large to cross (%s)" % type(v).__name__)
         kind, items = {list: "l", tuple: "t", set: "s", frozenset: "z"}[base], iter(base.__iter__(v))
@@ -1063,6 +1152,8 @@ def _decode_tagged(k, v, depth, link):
         return tuple(items) if kind is None else kind(*items)
     if k == "W" and tv is list:
         return _when_value(v)
+    if k == "A" and tv is list and len(v) == 6 and type(v[5]) is list:
+        return _dataclass_value(v, depth, link)
     if k == "Q" and tv is list and len(v) == 2 and type(v[0]) is int:
         return collections.deque([decode(i, depth + 1, link) for i in v[1]], v[0])
     if k == "E" and tv is list and len(v) == 2 and (v[0] is None or v[0] in _FACTORIES):
@@ -1116,6 +1207,55 @@ def _namedtuple_class(name, fields, length):
             return None
     made = _NAMEDTUPLES[key]
     return made if made._fields == key[1] else None
+
+
+_DATACLASSES = {}
+
+
+def _dataclass_value(v, depth, link):
+    """A dataclass instance of the shape `_dataclass_shape` sent: its class made once per program class
+    (so two values of one class compare as there, two classes stay apart), its fields set as they were
+    (even when frozen); an opaque value past 256 classes."""
+    name, qualname, number, fields, flags, values = v
+    made = _dataclass_class(name, qualname, number, fields, flags)
+    if made is None or len(values) != len(fields):
+        raise ValueError("not a value the judge understands")
+    items = [decode(x, depth + 1, link) for x in values]
+    if made is Opaque:
+        return Opaque(name, True)
+    value = object.__new__(made)
+    for (field, *_), x in zip(fields, items):
+        object.__setattr__(value, field, x)
+    return value
+
+
+def _dataclass_class(name, qualname, number, fields, flags):
+    """The class for one program class; None for a shape that is not one, `Opaque` past 256 classes."""
+    if not (_shape_name(name) and _qualname(qualname) and type(number) is int):
+        return None
+    if type(fields) is not list or len(fields) > 255 or type(flags) is not list:
+        return None
+    ok = len(flags) == 4 and all(type(x) is bool for x in flags)
+    for f in fields:
+        ok = ok and type(f) is list and len(f) == 4 and _dataclass_field(f[0])
+        ok = ok and type(f[1]) is type(f[2]) is bool and f[3] in (None, True, False)
+    if not ok or len({f[0] for f in fields}) != len(fields):
+        return None
+    key = (name, qualname, number, tuple(tuple(f) for f in fields), tuple(flags))
+    if key not in _DATACLASSES:
+        if len(_DATACLASSES) >= 256:
+            return Opaque
+        spec = [(f, typing.Any, dataclasses.field(compare=c, repr=r, hash=h)) for f, c, r, h in fields]
+        order, frozen, unsafe_hash, show = flags
+        try:
+            made = dataclasses.make_dataclass(
+                name, spec, eq=True, order=order, frozen=frozen, unsafe_hash=unsafe_hash, repr=show
+            )
+        except (TypeError, ValueError, SyntaxError):  # a keyword for a field name
+            return None
+        made.__module__, made.__qualname__ = "program", qualname
+        _DATACLASSES[key] = made
+    return _DATACLASSES[key]
 
 
 def _mapping(kind, extra):
