@@ -552,14 +552,24 @@ def encode(v, depth=0, strict=False, budget=None):
     if isinstance(v, tuple):
         items = [encode(x, depth + 1, strict, budget) for x in tuple.__iter__(v)]
         shape = None if t is tuple else _namedtuple_shape(t, len(items))
-        if shape and budget is not None:  # its names travel with every instance
-            budget[0] -= sum(1 + (len(x) >> 5) for x in [shape[0], *shape[1]])
-            if budget[0] < 0:
-                raise TooBig()
+        if shape:
+            _spend_names(budget, [shape[0], *shape[1]])
         return {"N": [*shape, items]} if shape else {"t": items}
     if isinstance(v, (set, frozenset)):
         return {"z" if isinstance(v, frozenset) else "s": [encode(x, depth + 1, strict, budget) for x in v]}
     return _encode_other(v, t, depth, strict, budget)
+
+
+def _spend(budget, nodes):
+    if budget is not None:
+        budget[0] -= nodes
+        if budget[0] < 0:
+            raise TooBig()
+
+
+def _spend_names(budget, names):
+    """A namedtuple's or dataclass's names travel with every instance: a node each, 32 characters a node."""
+    _spend(budget, sum(1 + (len(x) >> 5) for x in names))
 
 
 def _namedtuple_shape(t, length):
@@ -677,10 +687,7 @@ def _dataclass_field(name):
 
 def _dataclass_values(v, fields, depth, strict, budget):
     """The fields' values as plain data; None where one was never set (init=False, no default)."""
-    if budget is not None:  # the names travel with every instance
-        budget[0] -= sum(1 + (len(f[0]) >> 5) for f in fields)
-        if budget[0] < 0:
-            raise TooBig()
+    _spend_names(budget, [f[0] for f in fields])
     try:
         values = [object.__getattribute__(v, f[0]) for f in fields]
     except AttributeError:
@@ -718,10 +725,7 @@ def _encode_other(v, t, depth, strict, budget=None):
         return {"r": [encode(v.start), encode(v.stop), encode(v.step)]}
     when = _when(v) if isinstance(v, _WHEN_TYPES) else None
     if when is not None:
-        if budget is not None:  # about a node a field: a million dates must still fit one message
-            budget[0] -= len(when)
-            if budget[0] < 0:
-                raise TooBig()
+        _spend(budget, len(when))  # about a node a field: a million dates must still fit one message
         return {"W": when}
     if t in _VIEW_TAG:
         return {_VIEW_TAG[t]: _encode_dict(dict(v.mapping), depth + 1, strict, budget)}
