@@ -449,9 +449,10 @@ CODE_IN_TESTS = {
     "breakpoint-pdbrc": f"open('.pdbrc', 'w').write('!exec(' + {repr(FORGE_IN_TESTS)!r} + ')\\n')\nadd = breakpoint\n",
     # The socket's "stdlib" binding, which the program writes: unittest.mock's always-equal class.
     "stdlib-any": (
-        "import __main__\n"
-        "_named = __main__._stdlib_name\n"
-        "__main__._stdlib_name = lambda v: ['stdlib', 'unittest.mock', '_ANY'] if v is add else _named(v)\n"
+        "import sys\n"
+        "worker = sys.modules['selfmine_worker.program']\n"
+        "_named = worker.stdlib_name\n"
+        "worker.stdlib_name = lambda v: ['stdlib', 'unittest.mock', '_ANY'] if v is add else _named(v)\n"
         "def add():\n    return 0\n"
     ),
 }
@@ -561,15 +562,16 @@ UNEQUAL_DIGESTS = {
 def test_a_digest_equals_only_what_python_finds_equal(pair):
     wrong, expected = UNEQUAL_DIGESTS[pair]
     code = f"""
-import __main__
-_encode = __main__.encode
+import sys
+worker = sys.modules["selfmine_worker.encode"]
+_encode = worker.encode
 
 def _as_digest(v, depth=0, strict=False, budget=None):
     if type(v) is list and v[:1] == ['wrap']:
-        return {{"h": [__main__.digest(v[1]), 'list', 1]}}
+        return {{"h": [sys.modules["selfmine_worker.digest"].digest(v[1]), 'list', 1]}}
     return _encode(v, depth, strict, budget)
 
-__main__.encode = _as_digest
+worker.encode = _as_digest
 
 def f():
     return [['wrap', {wrong}]]

@@ -3,7 +3,7 @@ by plain Python (program and asserts in one fresh interpreter), must end with th
 assert.
 
 The judge runs the program in one process and the tests in another, and the program's return values cross
-as plain data (`encode` / `decode` in `selfmine/sandbox/worker.py`), so a value that loses its type, its
+as plain data (`selfmine/sandbox/worker/encode.py` / `decode.py`), so a value that loses its type, its
 size or its laziness on the way can turn a pass into a failure or an error. Every case holds asserts that
 pass and asserts that fail in plain Python (checked by `test_case_has_both_outcomes`), so a judge that says
 the same thing for everything cannot pass.
@@ -1281,7 +1281,7 @@ def test_a_large_list_of_flat_rows_digests_as_it_does_element_by_element():
     import hashlib
     import itertools
 
-    from selfmine.sandbox import worker
+    from selfmine.sandbox.worker import digest as worker
 
     def general(v):
         h = hashlib.sha256(b"L[" if type(v) is list else b"T[")

@@ -763,3 +763,32 @@ def test_an_idle_worker_killed_from_outside_is_replaced_not_handed_out():
         assert fresh is not dead and fresh.alive and pool._all == [fresh]
         pool.release(fresh)
         assert judge(ADD, ADD_TESTS, pool=pool).passed and pool._all == [fresh]
+
+
+def test_the_worker_ships_as_one_argument_the_kernel_takes():
+    """The worker reaches the sandbox as one `python -c` argument, and Linux refuses a single argument over
+    32 pages (MAX_ARG_STRLEN, 128 KiB) with E2BIG: every judgement would then fail to start. Its sources
+    together came within 20 KiB of that, so they travel compressed; this says when even that stops being
+    enough."""
+    from selfmine.sandbox.pool import WORKER_SOURCE
+
+    assert len(WORKER_SOURCE.encode()) < 32 * 4096
+
+
+def test_each_worker_module_imports_only_those_loaded_before_it():
+    """Inside the sandbox the worker's modules run one after another in `MODULES` order, so an import of a
+    later one would fail there (on the host, Python's importer would hide it)."""
+    import ast
+    from pathlib import Path
+
+    from selfmine.sandbox.worker import MODULES
+
+    folder = Path(__file__).parents[1] / "src" / "selfmine" / "sandbox" / "worker"
+    assert sorted(p.stem for p in folder.glob("*.py")) == sorted(("__init__", *MODULES))
+    for at, name in enumerate(MODULES):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level == 1 and node.module in MODULES[:at], (name, node.module)
+            if isinstance(node, ast.Import):
+                assert all(not a.name.startswith(("selfmine", ".")) for a in node.names), name

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .worker import descendants, kill_until_none_new
+from .worker.server import descendants, kill_until_none_new
 
 PIDS_MAX = 128  # threads count too; the worker, its two children and the program's own processes
 OVERHEAD = 512 * 1024 * 1024  # the worker and the tests process, beside the program's own limit

@@ -3,6 +3,7 @@ so judging works from any thread and from worker processes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
@@ -12,16 +13,44 @@ import signal
 import subprocess
 import threading
 import time
+import zlib
 from pathlib import Path
 
 from . import cgroup
 from .isolation import SECCOMP, WRITABLE, Launcher, best_launcher, popen_kwargs
+from .worker import MODULES
 
 # Without a cgroup, memory is bounded per process only (RLIMIT_AS). The process limit counts the program and
 # the tests process too: 3 lets the program start one child, so one sandbox holds at most three times its
 # memory limit (program, child, tests process) instead of 32 times.
 NPROC_WITHOUT_CGROUP = 3
-WORKER_SOURCE = (Path(__file__).parent / "worker.py").read_text()
+# The worker's modules become one package inside the sandbox, each run in order (so each imports only the
+# ones before it) under a name no file has: a traceback there never reads a file the program wrote.
+BOOTSTRAP = """import base64, json, sys, types, zlib
+def _load(sources):
+    for name, text in sources:
+        full = "selfmine_worker" + ("" if name == "__init__" else "." + name)
+        module = sys.modules[full] = types.ModuleType(full)
+        module.__package__ = "selfmine_worker"
+        if name == "__init__":
+            module.__path__ = []
+        else:
+            setattr(sys.modules["selfmine_worker"], name, module)
+        exec(compile(text, "<selfmine_worker/%%s.py>" %% name, "exec"), module.__dict__)
+    return module
+_load(json.loads(zlib.decompress(base64.b85decode("%s")))).main()
+"""
+
+
+def worker_script() -> str:
+    """The worker (the package `worker/`) as one `python -I -c` script. Compressed, because one argument
+    may not exceed 128 KiB (the kernel's MAX_ARG_STRLEN), which its sources together come close to."""
+    folder = Path(__file__).parent / "worker"
+    sources = [[name, (folder / f"{name}.py").read_text()] for name in ("__init__", *MODULES)]
+    return BOOTSTRAP % base64.b85encode(zlib.compress(json.dumps(sources).encode(), 9)).decode()
+
+
+WORKER_SOURCE = worker_script()
 START_TIMEOUT_S = 20.0
 GRACE_S = 5.0  # the worker's own deadline handling gets this long before we kill the whole sandbox
 

@@ -1,0 +1,113 @@
+"""The program's exceptions as the tests process needs them: type name, message and traceback tail, the
+builtin classes they derive from, their args and their own attributes, as plain data."""
+
+import builtins
+import traceback
+
+from .confine import TAIL_CHARS
+
+
+def describe(info):
+    """(type name, message, traceback) of the exception being handled; the program chooses the exception,
+    and its __str__ or __repr__ may raise or loop: never let that escape."""
+    etype, value, tb = info
+    try:
+        text = "".join(traceback.format_exception(etype, value, tb.tb_next if tb is not None else None))
+    except BaseException:
+        text = "(traceback could not be formatted)"
+    try:
+        msg = str(value)[:TAIL_CHARS]
+    except BaseException:
+        msg = "(message could not be formatted)"
+    try:
+        name = str(etype.__name__)
+    except BaseException:
+        name = "BaseException"
+    return name, msg, text[-TAIL_CHARS:]
+
+
+# The builtin exception classes by name, taken when the worker starts (before any program can change
+# builtins): what an exception from the program may be rebuilt as in the tests process.
+EXC_BUILTIN = {
+    n: getattr(builtins, n)
+    for n in dir(builtins)
+    if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)
+}
+
+
+_EXC_KEEP = set(EXC_BUILTIN)
+
+
+def exc_class_bases(value):
+    """The builtin exception classes a program's own exception class derives from (most derived, as
+    `raised_exception` sends them for its instances), or None for anything else (a builtin class included)."""
+    try:
+        if not isinstance(value, type) or not issubclass(value, BaseException):
+            return None
+        if EXC_BUILTIN.get(type.__getattribute__(value, "__name__")) is value:
+            return None
+        return _builtin_bases(value) or None
+    except BaseException:
+        return None
+
+
+def _builtin_bases(cls):
+    """The most derived builtin exception classes `cls` derives from, by name (at most 4)."""
+    mro = [c for c in type.__getattribute__(cls, "__mro__")[1:] if EXC_BUILTIN.get(c.__name__) is c]
+    return [c.__name__ for c in mro if not any(d is not c and issubclass(d, c) for d in mro)][:4]
+
+
+def raised_exception(t):
+    """What the tests process needs to raise the program's exception as one interpreter would: its type
+    name, message and traceback (`describe`), the most derived builtin exception classes its class derives
+    from (so `except ValueError` catches a json.JSONDecodeError), and its args as plain data, or None."""
+    value = t.info()[1]
+    bases, args = [], None
+    try:
+        bases = _builtin_bases(type(value))
+    except BaseException:
+        bases = []
+    try:
+        args = t.enc(list(BaseException.__getattribute__(value, "args")), 0, True, [ARGS_NODES])
+    except BaseException:
+        args = None
+    return [*t.describe(t.info()), bases, args, _attributes(value, t)]
+
+
+ARGS_NODES = 2000  # an exception's args past this size travel as its message alone
+ATTRIBUTES = 64  # at most this many of an exception's own attributes cross (the rest are not set)
+
+
+OS_ATTRIBUTES = ("filename", "filename2")  # an OSError's, kept outside its args
+
+
+def attribute_name(name):
+    return type(name) is str and str.isidentifier(name) and not name.startswith("_") and len(name) <= 100
+
+
+def _attributes(value, t):
+    """The exception's own attributes as [[name, plain data], ...] (`self.needed = n` in the program's
+    class, an OSError's filename when set): public names only, each value as an argument crosses. One that
+    cannot (an iterator, an object, past ARGS_NODES nodes in all) arrives opaque: it exists and equals
+    nothing but itself."""
+    pairs, out, budget = [], [], [ARGS_NODES]
+    try:
+        own = object.__getattribute__(value, "__dict__")
+        pairs = list(dict.items(own))[:ATTRIBUTES] if type(own) is dict else []
+    except BaseException:
+        pairs = []
+    try:
+        if isinstance(value, OSError):
+            found = [(n, object.__getattribute__(value, n)) for n in OS_ATTRIBUTES]
+            pairs += [(n, x) for n, x in found if x is not None]
+    except BaseException:
+        pass
+    for name, x in pairs:
+        if not attribute_name(name):
+            continue
+        try:
+            out.append([name, t.enc(x, 0, True, budget)])
+        except BaseException:
+            kind = type.__getattribute__(type(x), "__name__")
+            out.append([name, {"o": [kind[:100] if type(kind) is str else "object", None]}])
+    return out

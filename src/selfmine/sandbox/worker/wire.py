@@ -1,0 +1,52 @@
+"""One message between the program's process and the tests process: 8 ASCII digits and a JSON object."""
+
+import collections
+import json
+import sys
+
+from .confine import MESSAGE_CAP
+
+
+def send(sock, obj, dumps):
+    data = dumps(obj).encode()
+    sock.sendall(b"%08d" % len(data) if len(data) < 10**8 else b"99999999")
+    sock.sendall(data)
+
+
+class ProgramGone(BaseException):
+    """The program's process ended, or broke the call protocol. Not an Exception: a test's `except
+    Exception` must not turn the judge's loss of the program into a behaviour of the program (a program that
+    ended its process mid-call passed a test expecting an exception); a bare `except:` that catches it
+    anyway is overruled in `_run_test`."""
+
+
+def recv(sock):
+    def exact(n):
+        parts, got = [], 0
+        while got < n:
+            chunk = sock.recv(min(n - got, 1 << 20))
+            if not chunk:
+                raise ProgramGone("the program's process ended")
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    head = exact(8)
+    if not head.isdigit() or int(head) > MESSAGE_CAP:
+        raise ProgramGone("the program broke the call protocol")
+    try:
+        return json.loads(exact(int(head)))
+    except ValueError:
+        raise ProgramGone("the program broke the call protocol") from None
+
+
+def flush():
+    # the process is killed, not ended, once the tests are done: what the program printed must be out by then
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+MUTABLE = (list, dict, set, bytearray, collections.deque)  # what a call can change in place (subclasses too)
