@@ -33,7 +33,7 @@ demo-judge: setup
 JUDGE_TESTS = tests/test_sandbox.py tests/test_judge_attacks.py tests/test_judge_fidelity.py
 
 test: setup lint
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=20
 	@if $(VENV)/bin/python -c "from selfmine.sandbox.isolation import best_launcher; best_launcher('unshare')" 2>/dev/null; then \
 	  echo "judge tests again, under unshare:"; SELFMINE_ISOLATION=unshare $(VENV)/bin/python -m pytest -q $(JUDGE_TESTS); \
 	else echo "unshare is not available here: the judge tests ran once"; fi
