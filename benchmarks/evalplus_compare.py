@@ -46,7 +46,8 @@ print(json.dumps({"wall_s": time.perf_counter() - start}))
 
 
 def run_evalplus(python: str, bench: str, samples: Path, workers: int, tmp: Path) -> tuple[dict, float]:
-    """EvalPlus's verdicts {task_id: (plus, base)} and its wall time (ground truth cached by a first run)."""
+    """EvalPlus's verdicts {(task_id, i): (plus, base)} for the i-th sample of each task, and its wall time
+    (ground truth cached by a first run). EvalPlus keeps a task's results in the order of its samples."""
     dataset, env_name, data = DATA[bench]
     plain = tmp / "data.jsonl"
     plain.write_bytes(gzip.decompress((ROOT / "src/selfmine/data" / data).read_bytes()))
@@ -64,14 +65,14 @@ def run_evalplus(python: str, bench: str, samples: Path, workers: int, tmp: Path
     results = json.loads((tmp / "samples_eval_results.json").read_text())["eval"]
     verdicts = {}
     for task_id, rows in results.items():
-        row = rows[0]
-        base_ok = row["base_status"] == "pass"
-        verdicts[task_id] = (base_ok and row["plus_status"] == "pass", base_ok)
+        for i, row in enumerate(rows):
+            base_ok = row["base_status"] == "pass"
+            verdicts[task_id, i] = (base_ok and row["plus_status"] == "pass", base_ok)
     return verdicts, timings[-1]
 
 
 def run_selfmine(bench: str, rows: list[dict]) -> tuple[dict, float]:
-    """selfmine's verdicts {task_id: (plus, base)} and its wall time (its worker pool warmed up first)."""
+    """selfmine's verdicts {(task_id, i): (plus, base)} and its wall time (its worker pool warmed up first)."""
     quiet = dict(progress=False, echo=lambda s: None, model_written_tests=0)
     evaluate(None, [bench], samples={bench: rows[:4]}, limit=4, **quiet)  # starts the warm pool
     start = time.perf_counter()
@@ -79,8 +80,8 @@ def run_selfmine(bench: str, rows: list[dict]) -> tuple[dict, float]:
     wall = time.perf_counter() - start
     out = {}
     for t in report["benches"][bench]["per_task"]:
-        s = t["samples"][0]
-        out[t["task_id"]] = (bool(s["passed"]), bool(s["base_passed"]))
+        for i, s in enumerate(t["samples"]):
+            out[t["task_id"], i] = (bool(s["passed"]), bool(s["base_passed"]))
     return out, wall
 
 
@@ -97,7 +98,10 @@ def main() -> None:
         theirs, their_wall = run_evalplus(args.evalplus_python, args.bench, samples, args.workers, Path(tmp))
     ours, our_wall = run_selfmine(args.bench, rows)
     tasks = sorted(set(ours) & set(theirs))
-    print(f"{args.bench}: {len(tasks)} tasks, {samples}, {args.workers} workers, {os.cpu_count()} cores")
+    n_tasks = len({t for t, _ in tasks})
+    print(
+        f"{args.bench}: {len(tasks)} samples of {n_tasks} tasks, {samples}, {args.workers} workers, {os.cpu_count()} cores"
+    )
     print("| score | selfmine passes | EvalPlus passes | same verdict | differ |")
     print("|---|---|---|---|---|")
     for k, name in ((0, "plus tests"), (1, "base tests")):
@@ -106,7 +110,7 @@ def main() -> None:
         print(f"| {name} | {mine} | {evp} | {len(tasks) - len(differ)} | {len(differ)} |")
         for t in differ:
             print(
-                f"|  | {t}: selfmine {'pass' if ours[t][k] else 'fail'}, EvalPlus {'pass' if theirs[t][k] else 'fail'} |"
+                f"|  | {t[0]} sample {t[1]}: selfmine {'pass' if ours[t][k] else 'fail'}, EvalPlus {'pass' if theirs[t][k] else 'fail'} |"
             )
     print(f"wall time: selfmine {our_wall:.1f} s, EvalPlus {their_wall:.1f} s")
     print(f"ratio (EvalPlus time / selfmine time): {their_wall / our_wall:.2f}x")

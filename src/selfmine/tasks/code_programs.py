@@ -12,7 +12,9 @@ import re
 from .code_bench import EvalTask
 from .code_text import extract_code  # noqa: F401  (chat answers are read the same everywhere)
 
-# Output comparisons where exact equality is the wrong oracle (same cases as EvalPlus).
+# Output comparisons where exact equality is the wrong oracle: EvalPlus 0.3.1's special oracles
+# (evalplus/eval/_special_oracle.py and unsafe_execute), the same cases and the same rules, so a committed
+# sample scores here as it does there. `_sm_same` below holds the ones that are code.
 SET_EQUAL = [
     "similar_elements",
     "find_char_long",
@@ -120,18 +122,36 @@ def _sm_close(out, exp, atol):
 def _sm_poly(xs, x):
     return sum(c * _sm_math.pow(x, i) for i, c in enumerate(xs))
 
+def _sm_surface_area(base_edge, height):  # Mbpp/581 read with the height as the pyramid's own
+    slant = _sm_math.sqrt((base_edge / 2) ** 2 + height ** 2)
+    return round(base_edge ** 2 + 4 * (base_edge * slant) / 2)
+
+def _sm_digit_distance(a, b):  # Mbpp/558 with the shorter number padded with zeros
+    a, b = str(a), str(b)
+    width = max(len(a), len(b))
+    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width)))
+
 def _sm_same(entry, inp, out, exp, atol):
     if entry == "find_zero":
         return abs(_sm_poly(inp[0], out)) <= max(atol, 1e-6)
-    if entry in %(set_equal)r:
-        return set(out) == set(exp)
-    if entry in %(not_none)r:
-        return out == exp if isinstance(out, bool) else (out is not None) == (exp is not None)
-    if out == exp:
-        return True
+    same = out == exp
+    if %(mbpp)r:
+        if entry == "are_equivalent":
+            same = True
+        elif entry == "sum_div":
+            same = same or out == 0
+        elif entry == "surface_Area":
+            same = same or abs(out - _sm_surface_area(*inp)) <= atol
+        elif entry == "digit_distance_nums":
+            same = same or out == _sm_digit_distance(*inp)
+        elif entry in %(set_equal)r:
+            same = set(out) == set(exp)
+        elif entry in %(not_none)r:
+            exp = exp is not None  # the reference's answer is a match object or None: only whether it found one
+            same = out == exp if isinstance(out, bool) else exp == (out is not None)
     if atol == 0 and _sm_floats(exp):
         atol = 1e-6
-    return atol != 0 and _sm_close(out, exp, atol)
+    return bool(same) or (atol != 0 and _sm_close(out, exp, atol))
 
 def _sm_plus():
     fn = %(entry_name)s  # a proxy: the call runs in the program's process, the comparison here
