@@ -22,6 +22,8 @@ from pathlib import Path
 from selfmine.evaluate import evaluate
 from selfmine.evaluate.run import summarise
 from selfmine.tasks.base import SampleResult
+from selfmine.tasks.code_bench import BENCHES
+from selfmine.tasks.math_bench import MATH_BENCHES
 
 FIELDS = ("passed", "base_passed", "status", "message", "duration_s")
 
@@ -68,16 +70,22 @@ def rescore(path: Path, bench: str, tasks: set[str], reason: str, commit: str) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", nargs="+", type=Path, help="result JSONs (those without the bench are skipped)")
-    ap.add_argument("--bench", required=True)
+    ap.add_argument("--bench", required=True, choices=BENCHES + MATH_BENCHES)
     ap.add_argument("--tasks", required=True, help="comma-separated task ids the scorer fix touches")
     ap.add_argument("--why", required=True, help="the fix, in words (recorded in each changed result)")
     args = ap.parse_args()
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    tasks = set(args.tasks.split(","))
+    tasks = {t.strip() for t in args.tasks.split(",") if t.strip()}
+    if not tasks:
+        ap.error("--tasks names no task")
     for path in args.results:
-        if args.bench not in json.loads(path.read_text()).get("benches", {}):
-            continue
-        for c in rescore(path, args.bench, tasks, args.why, commit):
+        try:  # bad input: one line naming the file, not a traceback
+            if args.bench not in json.loads(path.read_text()).get("benches", {}):
+                continue
+            changes = rescore(path, args.bench, tasks, args.why, commit)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise SystemExit(f"rescore_results: {path}: {type(e).__name__}: {e}") from None
+        for c in changes:
             print(f"{path}: {c['task_id']} sample {c['sample']}: {c['was']} -> {c['now']}")
 
 
