@@ -63,6 +63,15 @@ def test_the_lift_that_counts_is_over_the_best_control():
     assert over["ci95"][0] < 0 < over["ci95"][1]
 
 
+def test_each_seed_keeps_its_own_difference_beside_the_pooled_one():
+    runs = [
+        {"base": _res([1, 0, 0, 0]), "adapter": _res([1, 1, 0, 0])},
+        {"base": _res([1, 1, 1, 0]), "adapter": _res([0, 0, 1, 0])},
+    ]
+    d = pool(runs)["humaneval"]["vs_base"]["adapter"]
+    assert d["per_seed"] == [0.25, -0.5] and d["diff"] == pytest.approx(-0.125)
+
+
 def test_seeds_are_averaged_per_task_not_counted_as_tasks():
     """The same flips on 3 seeds are 3 x more evidence about those tasks, not 3 x more tasks: the
     interval of a pooled null equals the single seed's when every seed is a copy."""
@@ -155,8 +164,10 @@ def test_pool_cli(tmp_path):
     r = subprocess.run([*cli, *dirs], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "adapter vs its only control (control-rft)" in r.stdout and "30 x 3" in r.stdout
-    j = subprocess.run([*cli, *dirs, "--json"], capture_output=True, text=True)
+    png = tmp_path / "pooled.png"
+    j = subprocess.run([*cli, *dirs, "--json", "--plot", str(png)], capture_output=True, text=True)
     assert json.loads(j.stdout)["humaneval"]["best_control"] == "control-rft"
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and png.stat().st_size > 5000
     bad = subprocess.run([*cli, str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 

@@ -671,6 +671,9 @@ def eval_pool(
         "results folder (its *.json, e.g. results/cpu-qwen2.5-coder-0.5b/s1).",
     ),
     main: str = typer.Option("adapter", "--main", help="The arm whose lift counts (compared with the best control)."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Also draw the differences as a forest plot into this PNG (pooled and per seed)."
+    ),
     as_json: AsJson = False,
 ) -> None:
     """Pool an experiment's seeds: every arm against the base, and the main arm against its best control.
@@ -695,6 +698,13 @@ def eval_pool(
     with stdout_to_stderr(as_json):
         names = [r.name for r in runs] if len({r.name for r in runs}) == len(runs) else [str(r) for r in runs]
         pooled = pool(loaded, main=main, names=names)
+    if plot is not None:
+        from .report.charts import pooled_lifts
+
+        try:
+            plot.write_bytes(pooled_lifts(pooled, main=main))
+        except OSError as e:
+            fail(f"cannot write the plot {plot}: {e.strerror or e}")
     typer.echo(json.dumps(pooled, indent=2) if as_json else markdown(pooled, main=main))
 
 

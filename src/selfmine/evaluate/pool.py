@@ -90,6 +90,7 @@ def pooled_difference(runs: list[dict], a: str, b: str, bench: str, *, names: li
         "p": sign_flip_p(list(xa.mean(axis=0)), list(xb.mean(axis=0))),
         "test": "sign-flip permutation over tasks",
         "mcnemar_p_per_seed": mcnemar,
+        "per_seed": [float((y - x).mean()) for x, y in zip(xa, xb)],  # each seed's own b - a on these tasks
     }
 
 

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..evaluate.pool import format_suffix  # noqa: E402
+
 
 def _png(fig) -> str:
     buf = io.BytesIO()
@@ -70,3 +72,47 @@ def curriculum(rounds: list[dict]) -> str:
     ax.set_title("curriculum: difficulty per round")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+def pooled_lifts(pooled: dict, *, main: str = "adapter") -> bytes:
+    """`selfmine eval pool`'s differences as a forest plot, one panel per score: each comparison's pooled
+    difference with its 95% interval (bar), each seed's own difference (dots), zero marked. PNG bytes."""
+    benches = [b for b, v in pooled.items() if v["vs_base"]]
+    rows = sum(len(_comparisons(pooled[b], main)) for b in benches)
+    fig, axes = plt.subplots(len(benches), 1, figsize=(7.5, 0.5 + 1.15 * rows / 3))
+    for ax, bench in zip([axes] if len(benches) == 1 else axes, benches):
+        items = _comparisons(pooled[bench], main)
+        for y, (_, d) in enumerate(items):
+            _interval_row(ax, y, d)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(items)), [f"{name} ({_seeds(d['seeds'])})" for name, d in items], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(bench, fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+    fig.supxlabel("difference in pass@1 (points): pooled, 95% CI over tasks; grey dots: each seed", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _comparisons(bench: dict, main: str) -> list[tuple[str, dict]]:
+    items = [(f"{arm} - base", d) for arm, d in bench["vs_base"].items()]
+    if bench["vs_best_control"]:
+        best = bench["best_control"]
+        items.append((f"{main}{format_suffix(best)} - {best}", bench["vs_best_control"]))
+    return items
+
+
+def _interval_row(ax, y: int, d: dict) -> None:
+    lo, hi = 100 * d["ci95"][0], 100 * d["ci95"][1]
+    color = "#c44e52" if lo > 0 or hi < 0 else "#4c72b0"  # red: the interval excludes zero
+    ax.plot([lo, hi], [y, y], color=color, lw=2)
+    ax.plot([100 * d["diff"]], [y], "o", color=color, ms=6)
+    seeds = [100 * x for x in d.get("per_seed", [])]
+    ax.plot(seeds, [y + 0.22] * len(seeds), ".", color="grey", ms=5)
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" + ("" if n == 1 else "s")
