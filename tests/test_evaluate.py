@@ -114,6 +114,23 @@ def test_mbpp_plus_special_oracles_follow_evalplus(data_dir):
     assert not same("digit_distance_nums", [123, 45], 99, ref(123, 45), atol)
 
 
+def test_mbpp_plus_base_asserts_have_the_modules_they_name(data_dir):
+    """Mbpp/596's asserts call `sys.getsizeof` without importing sys: a right program that imports sys
+    inside its function passes (as in EvalPlus), one that never imports it still fails."""
+    body = "def tuple_size(tup):\n    {}return sys.getsizeof(tup)\n"
+    rows = [
+        {"task_id": "Mbpp/596", "solution": body.format("import sys\n    ")},
+        {"task_id": "Mbpp/596", "solution": body.format("")},
+    ]
+    from selfmine.evaluate import evaluate
+
+    out = evaluate(None, ["mbpp+"], samples={"mbpp+": rows}, data_dir=data_dir, progress=False, echo=lambda _: None)
+    (task,) = [t for t in out["benches"]["mbpp+"]["per_task"] if t["task_id"] == "Mbpp/596"]
+    right, wrong = task["samples"]
+    assert right["passed"] and right["base_passed"], right["message"]
+    assert not wrong["passed"] and not wrong["base_passed"]
+
+
 def test_chat_extraction():
     text = "Sure!\n```python\ndef f(x):\n    return x\n```\nDone."
     assert extract_code(text).startswith("def f(x)")

@@ -86,7 +86,7 @@ def _mbpp_plus_task(t, bench: str) -> EvalTask:
         t.prompt.rstrip() + "\n",
         t.entry_point,
         t.canonical_solution,
-        "import math",
+        "import math\nimport sys",  # modules MBPP's asserts name without importing them (Mbpp/596: sys)
         asserts,
         inputs,
         float(t.extra.get("atol") or 0),
