@@ -834,6 +834,23 @@ def f():
     ["assert f() == 1", "assert f() == 2"],
 )
 
+WIDE_NUMBERS = (
+    "wide_numbers_over_the_message_cap",  # session 19: a huge int or a complex counted one node, so a
+    # result under the node budget could take more than a message (64 MiB) and arrive as an error
+    r"""
+def big(n):
+    return [1 << (4 * 120_000) for _ in range(n)]
+
+def waves(n):
+    return [complex(-1e-300 * (1 + i * 1e-9), -3.3e-301) for i in range(n)]
+""",
+    [
+        "assert big(600) == [1 << (4 * 120_000)] * 600",
+        "assert len(waves(1_200_000)) == 1_200_000 and waves(1_200_000)[-1].imag < 0",
+        "assert big(2) == [1] * 2",
+    ],
+)
+
 NAMEDTUPLES = (
     "namedtuples_keep_their_fields",  # session 17: they arrived as tuples, so `p.x` was an AttributeError
     r"""
@@ -917,8 +934,22 @@ class Odd(ValueError):
 
 def odd():
     raise Odd()
+
+class Node:
+    pass
+
+def with_object():
+    raise ValueError("bad", Node())
+
+def with_iterator():
+    raise KeyError("k", iter([1]))
 """,
     [
+        # session 19's review: one arg that cannot cross wiped them all (the message alone was left)
+        "try:\n    with_object()\nexcept ValueError as e:\n    assert e.args[0] == 'bad' and len(e.args) == 2",
+        "try:\n    with_iterator()\nexcept KeyError as e:\n    assert e.args[0] == 'k' and len(e.args) == 2",
+        "try:\n    with_object()\nexcept ValueError as e:\n    assert e.args[1] == 'bad'",
+        "try:\n    with_object()\nexcept ValueError as e:\n    assert len(e.args) == 1",
         # session 17's review: a None attribute is kept, one that cannot cross still exists
         "try:\n    odd()\nexcept Odd as e:\n    assert e.filename is None and hasattr(e, 'rest')",
         "try:\n    odd()\nexcept Odd as e:\n    assert not hasattr(e, 'rest')",
@@ -1049,6 +1080,7 @@ CORPUS = [
     EXCEPTION_ATTRIBUTES,
     GROUPBY,
     WIDE_TEXT,
+    WIDE_NUMBERS,
     LARGE_RESULTS,
     IN_PLACE,
     MILLION_FLOATS,
@@ -1202,6 +1234,18 @@ def big():
         "10**5000 works in the judge and raises ValueError in plain Python.",
     ),
     (
+        "arguments_over_the_message_cap",
+        r"""
+def f(s):
+    return len(s)
+""",
+        ["assert f('a' * 70_000_000) == 70_000_000", "assert f('a' * 10) == 10", "assert f('a') == 2"],
+        ["passed", "passed", "failed"],
+        ["error", "passed", "failed"],
+        "README known limits: a test's arguments cross in one message of at most 64 MiB; past it the test is "
+        "an error that says so, and the program's process, which used to end on it, answers the next tests.",
+    ),
+    (
         "functions_passed_to_the_program",
         r"""
 def apply(fn, x):
@@ -1297,3 +1341,12 @@ def test_a_large_list_of_flat_rows_digests_as_it_does_element_by_element():
     chunked = hashlib.sha256(b"L[")
     worker._hash_rows(chunked, rows, chunk=7)  # chunks that do not divide the list
     assert chunked.hexdigest() == general(rows)
+
+
+def test_an_argument_over_the_message_cap_is_the_tests_error_and_the_program_answers_on(pool):
+    """Session 19's review: the program's process refused the oversized message and ended, so the verdict
+    blamed the program ("stopped before its tests finished") and no later test ran."""
+    case = next(c for c in KNOWN_DIFFERENCES if c[0] == "arguments_over_the_message_cap")
+    v = judge(case[1], case[2], timeout=JUDGE_TIMEOUT_S, pool=pool)
+    assert [t.outcome for t in v.tests] == ["error", "passed", "failed"], v.message
+    assert "too large to pass to the program" in v.tests[0].message

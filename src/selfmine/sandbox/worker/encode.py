@@ -25,7 +25,9 @@ class TooBig(Exception):
 # outgrow the program's memory limit: MBPP+'s Mbpp/255 returns such a list): the program keeps the value
 # and the tests process fetches its items a part at a time, then builds the same value, so a result of
 # any size is compared, indexed and summed as plain Python would (`large`, `_Link.whole`).
-SEND_NODES = 2_000_000
+# A node is at most about 35 bytes of JSON (a float's hex with its tag; longer ints, text and bytes are
+# charged a node per 32 characters), so a message of SEND_NODES nodes stays under MESSAGE_CAP (64 MiB).
+SEND_NODES = 1_800_000
 PART_NODES = 250_000  # about this many nodes in one part of a large value
 # ... except a value of an estimated DIGEST_NODES nodes or more (MBPP+'s Mbpp/255 returns 1.66M tuples of
 # 77 strings, 130M nodes: built again it would need gigabytes and minutes): it crosses as a digest, equal
@@ -80,7 +82,10 @@ def encode(v, depth=0, strict=False, budget=None):
             raise TooBig()
     t = type(v)
     if t is int:
-        return v if -(1 << 62) < v < (1 << 62) else {"i": "%x" % v}  # decimal conversion of a huge int is quadratic
+        if -(1 << 62) < v < (1 << 62):
+            return v
+        _spend(budget, v.bit_length() >> 7)  # its hex, 32 digits a node
+        return {"i": "%x" % v}  # decimal conversion of a huge int is quadratic
     if v is None or t is bool:
         return v
     if t is str:
@@ -263,6 +268,7 @@ def _encode_dict(v, depth, strict, budget=None):
 
 def _encode_other(v, t, depth, strict, budget=None):
     if isinstance(v, complex):
+        _spend(budget, 1)  # two floats
         return {"c": [float.hex(v.real), float.hex(v.imag)]}
     if isinstance(v, bytes):
         return {"b": bytes.hex(v)}
@@ -273,9 +279,11 @@ def _encode_other(v, t, depth, strict, budget=None):
             raise Unencodable("memoryview of format %s" % v.format)
         return {"V": [v.tobytes().hex(), v.readonly]}
     if isinstance(v, fractions.Fraction):
-        return {"F": [encode(int(v.numerator)), encode(int(v.denominator))]}
+        return {"F": [encode(int(v.numerator), budget=budget), encode(int(v.denominator), budget=budget)]}
     if isinstance(v, decimal.Decimal):
-        return {"M": decimal.Decimal.__str__(v)}
+        text = decimal.Decimal.__str__(v)
+        _spend(budget, len(text) >> 5)
+        return {"M": text}
     if t is range:
         return {"r": [encode(v.start), encode(v.stop), encode(v.step)]}
     when = _when(v) if isinstance(v, _WHEN_TYPES) else None

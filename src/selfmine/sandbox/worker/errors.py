@@ -62,19 +62,45 @@ def raised_exception(t):
     name, message and traceback (`describe`), the most derived builtin exception classes its class derives
     from (so `except ValueError` catches a json.JSONDecodeError), and its args as plain data, or None."""
     value = t.info()[1]
-    bases, args = [], None
+    bases = []
     try:
         bases = _builtin_bases(type(value))
     except BaseException:
         bases = []
+    return [*t.describe(t.info()), bases, _args(value, t), _attributes(value, t)]
+
+
+def _args(value, t):
+    """The exception's args as plain data, each one that cannot cross (an object, an iterator) opaque, as
+    an attribute is: `raise ValueError("bad", node)` keeps "bad" and both args. None (the message alone)
+    past ARGS_NODES nodes or ARGS items."""
     try:
-        args = t.enc(list(BaseException.__getattribute__(value, "args")), 0, True, [ARGS_NODES])
+        items = list(BaseException.__getattribute__(value, "args"))
     except BaseException:
-        args = None
-    return [*t.describe(t.info()), bases, args, _attributes(value, t)]
+        return None
+    if len(items) > ARGS:
+        return None
+    out, budget = [], [ARGS_NODES]
+    for x in items:
+        try:
+            out.append(t.enc(x, 0, True, budget))
+        except BaseException:
+            if budget[0] < 0:  # too large to cross, not unencodable: the message alone, as before
+                return None
+            out.append(_opaque(x))
+    return out
+
+
+def _opaque(x):
+    try:
+        kind = type.__getattribute__(type(x), "__name__")
+    except BaseException:
+        kind = None
+    return {"o": [kind[:100] if type(kind) is str else "object", None]}
 
 
 ARGS_NODES = 2000  # an exception's args past this size travel as its message alone
+ARGS = 64  # and past this many args (the tests process refuses more)
 ATTRIBUTES = 64  # at most this many of an exception's own attributes cross (the rest are not set)
 
 
@@ -108,6 +134,5 @@ def _attributes(value, t):
         try:
             out.append([name, t.enc(x, 0, True, budget)])
         except BaseException:
-            kind = type.__getattribute__(type(x), "__name__")
-            out.append([name, {"o": [kind[:100] if type(kind) is str else "object", None]}])
+            out.append([name, _opaque(x)])
     return out

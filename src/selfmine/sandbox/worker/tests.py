@@ -14,6 +14,7 @@ import sys
 
 from .confine import (
     EVENTS_CAP,
+    MESSAGE_CAP,
     PR_SET_DUMPABLE,
     PR_SET_PDEATHSIG,
     TAIL_CHARS,
@@ -25,7 +26,7 @@ from .confine import (
 )
 from .decode import NotAValue, decode, mapping_builder, sequence_builder
 from .encode import Unencodable, encode
-from .errors import ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
+from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
 from .stdlib import importable, stdlib_object
 from .wire import MUTABLE, ProgramGone, flush, recv, send
 
@@ -61,6 +62,10 @@ class _Link:
             req = {"call": name, "args": encode(list(args), strict=True), "kwargs": encode(dict(kwargs), strict=True)}
         except Unencodable as e:
             raise TypeError("a %s cannot be passed to the program's %s()" % (e, name)) from None
+        size = len(json.dumps(req["args"])) + len(json.dumps(req["kwargs"]))
+        if size > MESSAGE_CAP - 4096:  # the program's process would refuse the message and end
+            why = "the test's arguments to %%s() are too large to pass to the program (%d MiB)" % (size >> 20)
+            self._not_a_value(why, name)
         reply = self._exchange(req)
         if isinstance(reply.get("mutated"), dict):
             self._update(reply["mutated"], args, kwargs, name, raised="raise" in reply)
@@ -206,7 +211,7 @@ class _Link:
             attributes = err[5] if len(err) == 6 else None
             err = _bounded(err[:3])
             try:
-                ok = type(args) is list and len(args) <= 64
+                ok = type(args) is list and len(args) <= ARGS
                 args = tuple(decode(a) for a in args) if ok else None
             except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError, MemoryError):
                 args = None
