@@ -93,6 +93,11 @@ PY
     cp "$run.env" "$results/run/run.env"
     for arm in "$arms"/*.json; do
         [ -e "$arm" ] || continue
+        if grep -q '"rescored"' "$results/$(basename "$arm")" 2>/dev/null; then
+            # judged again since it was saved (scripts/rescore_results.py): the run's copy is older
+            echo "evidence.sh: kept $(basename "$arm") as committed (rescored since the run wrote it)"
+            continue
+        fi
         cp "$arm" "$results/"
         "$code/.venv/bin/selfmine" eval export "$arm" --out-dir "$results/samples" >/dev/null
     done
