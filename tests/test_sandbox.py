@@ -792,3 +792,32 @@ def test_each_worker_module_imports_only_those_loaded_before_it():
                 assert node.level == 1 and node.module in MODULES[:at], (name, node.module)
             if isinstance(node, ast.Import):
                 assert all(not a.name.startswith(("selfmine", ".")) for a in node.names), name
+
+
+def test_an_answer_already_waiting_past_the_deadline_is_read_not_called_hung(monkeypatch):
+    """A host suspended (SIGSTOP, a laptop's sleep) or starved until after a request's deadline finds the
+    worker's answer waiting in the pipe: that is the verdict, not a hung worker (a sandbox error, then a
+    retry: before, the judge killed a worker that had answered)."""
+    import select
+    import time
+
+    from selfmine.sandbox import pool as pool_module
+
+    class SuspendedClock:  # the host sleeps from the request until the answer is there, then wakes 1 h later
+        def __init__(self, fd):
+            self.fd, self.calls = fd, 0
+
+        def monotonic(self):
+            self.calls += 1
+            if self.calls == 2:
+                select.select([self.fd], [], [], 30)
+            return time.monotonic() + (3600 if self.calls >= 2 else 0)
+
+    with WorkerPool(1) as pool:
+        assert judge("def f():\n    return 1\n", ["assert f() == 1"], timeout=5, pool=pool).passed  # warm
+        worker = pool._idle.queue[0]
+        clock = SuspendedClock(worker.proc.stdout.fileno())
+        monkeypatch.setattr(pool_module, "time", clock)
+        v = judge("def f():\n    return 2\n", ["assert f() == 2", "assert f() == 3"], timeout=5, pool=pool)
+        assert [t.outcome for t in v.tests] == ["passed", "failed"], v.message
+        assert clock.calls >= 2 and worker.proc.poll() is None  # the same worker answered, and lives on

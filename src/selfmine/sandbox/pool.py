@@ -142,10 +142,12 @@ class Worker:
         fd = self.proc.stdout.fileno()
         while len(self._buf) < n:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            # Past the deadline, what the worker already wrote is still read (a host suspended or starved
+            # for a while finds the answer waiting); only a worker with nothing to say is hung.
+            ready, _, _ = select.select([fd], [], [], max(0.0, remaining))
+            if not ready and remaining <= 0:
                 self.kill()
                 raise WorkerDied("worker stopped answering", hung=True)
-            ready, _, _ = select.select([fd], [], [], remaining)
             if ready:
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
