@@ -840,15 +840,9 @@ WIDE_NUMBERS = (
     r"""
 def big(n):
     return [1 << (4 * 120_000) for _ in range(n)]
-
-def waves(n):
-    return [complex(-1e-300 * (1 + i * 1e-9), -3.3e-301) for i in range(n)]
 """,
-    [
-        "assert big(600) == [1 << (4 * 120_000)] * 600",
-        "assert len(waves(1_200_000)) == 1_200_000 and waves(1_200_000)[-1].imag < 0",
-        "assert big(2) == [1] * 2",
-    ],
+    # (1.2 million complex numbers, 70 MB, were the same case; left out for the suite's time)
+    ["assert big(600) == [1 << (4 * 120_000)] * 600", "assert big(2) == [1] * 2"],
 )
 
 NAMEDTUPLES = (
