@@ -17,6 +17,8 @@
 #   evaluation under way (eval/<arm>.partial.jsonl: it resumes from them on the same kind of machine). When the run dir is missing (a new
 #   session on a new machine), starting the seed restores it from there; finished trainings whose weights
 #   are not committed train again when an evaluation still needs them, and their loss curves are checked.
+#   A result from a run frozen before a scorer fix (RESCORE below) is judged again by this checkout's
+#   scorer as it is saved; a committed result judged again since (`rescored`) is kept as committed.
 #
 # REUSE_FROM=DIR (environment, a new run only): take the greedy base arms (base.json, base@chat.json) from
 # DIR, another seed's committed results made on the same kind of machine (pipeline.reuse_base checks that
@@ -59,6 +61,23 @@ if grep -q '^study:' "$repo/$config"; then kind=study; arms="$run/study/eval"; a
 else kind=run; arms="$run/eval"; adapters="$run/adapters"; fi
 
 first_commit() { sed -n 's/^commit=//p' "$1" | head -1; }
+
+# Scorer fixes made after a run froze its code, as COMMIT|BENCH|TASKS|WHY: a result `save` copies from a run
+# older than COMMIT is judged again on TASKS by this checkout's scorer (scripts/rescore_results.py), as the
+# committed results were when the fix landed; the result then records it under `rescored`.
+RESCORE=(
+    "ef5012fefebbcfdf543e8307221aca9da00714ab|mbpp+|Mbpp/111,Mbpp/140,Mbpp/2,Mbpp/232,Mbpp/558,Mbpp/579,Mbpp/581,Mbpp/7,Mbpp/737,Mbpp/769,Mbpp/787,Mbpp/794|MBPP+ special oracles as EvalPlus 0.3.1 applies them"
+)
+rescore_if_older() {  # $1: a result just saved; $2: the commit its run froze
+    local line fix bench tasks why
+    for line in "${RESCORE[@]}"; do
+        IFS='|' read -r fix bench tasks why <<< "$line"
+        git -C "$repo" merge-base --is-ancestor "$fix" "$2" 2>/dev/null && continue  # the run has the fix
+        grep -q "\"$bench\"" "$1" || continue
+        [ -x "$repo/.venv/bin/python" ] || { echo "evidence.sh: $1 needs judging again ($why): run make setup, then save again" >&2; exit 1; }
+        "$repo/.venv/bin/python" "$repo/scripts/rescore_results.py" --bench "$bench" --tasks "$tasks" --why "$why" "$1"
+    done
+}
 cpu_name() { grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs; }
 same_machine() {  # refuse, in one line, a machine other than the one the run.env $1 records
     local was_cpu was_isa
@@ -100,6 +119,7 @@ PY
         fi
         cp "$arm" "$results/"
         "$code/.venv/bin/selfmine" eval export "$arm" --out-dir "$results/samples" >/dev/null
+        rescore_if_older "$results/$(basename "$arm")" "$(first_commit "$run.env")"
     done
     rm -f "$results"/run/*.partial.jsonl  # finished since the last save: their results are above
     for part in "$arms"/*.partial.jsonl; do  # an evaluation under way: its completions so far
