@@ -62,11 +62,11 @@ class _Link:
             req = {"call": name, "args": encode(list(args), strict=True), "kwargs": encode(dict(kwargs), strict=True)}
         except Unencodable as e:
             raise TypeError("a %s cannot be passed to the program's %s()" % (e, name)) from None
-        size = len(json.dumps(req["args"])) + len(json.dumps(req["kwargs"]))
-        if size > MESSAGE_CAP - 4096:  # the program's process would refuse the message and end
-            why = "the test's arguments to %%s() are too large to pass to the program (%d MiB)" % (size >> 20)
+        text = self._text(req)  # serialized once: measured, then sent
+        if len(text) > MESSAGE_CAP:  # the program's process would refuse the message and end
+            why = "the test's arguments to %%s() are too large to pass to the program (%d MiB)" % (len(text) >> 20)
             self._not_a_value(why, name)
-        reply = self._exchange(req)
+        reply = self._exchange(text)
         if isinstance(reply.get("mutated"), dict):
             self._update(reply["mutated"], args, kwargs, name, raised="raise" in reply)
         if "argument" in reply:
@@ -169,12 +169,18 @@ class _Link:
             self._broken("the program sent a malformed value")
         return [tuple(map(self._value, x)) for x in got] if pairs else [self._value(x) for x in got]
 
+    def _text(self, req):
+        """The request as the message's JSON text (ASCII: its length is its size), with the call's time limit."""
+        req["seconds"] = self.scope.get("_sm_call_seconds")
+        return json.dumps(req)
+
     def _exchange(self, req):
+        """Send a request (or its `_text`) and return the program's reply."""
         if self.gone:
             raise ProgramGone(self.gone)
-        req["seconds"] = self.scope.get("_sm_call_seconds")
+        text = req if isinstance(req, str) else self._text(req)
         try:
-            send(self.sock, req, json.dumps)
+            send(self.sock, text, str)
             reply = recv(self.sock)
         except (ProgramGone, OSError) as e:
             self.gone = str(e) or "the program's process ended"
