@@ -1082,3 +1082,84 @@ def test_right_answers_of_awkward_shapes_pass(case):
     with WorkerPool(1) as pool:
         v = judge(code, [test], timeout=60, pool=pool)
         assert v.status == Status.PASSED, (v.status, v.message)
+
+
+# -- 19. the program's objects, acted on through its process (objects.py) --
+
+# An object that says yes to every comparison and every membership, returned where a number is expected:
+# each of these asserts passes in plain Python. Through the judge, a comparison with a test's own value
+# never asks the program, so none may pass.
+ALWAYS_YES = """
+class Yes:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    def __lt__(self, other):
+        return True
+    __le__ = __gt__ = __ge__ = __lt__
+    def __contains__(self, item):
+        return True
+    def __hash__(self):
+        return hash(3)
+    def __iter__(self):
+        return iter(())
+    def __bool__(self):
+        return True
+def add(a, b):
+    return Yes()
+"""
+YES_TESTS = [
+    "assert add(1, 2) == 3",
+    "assert 3 == add(1, 2)",
+    "assert not add(1, 2) != 3",
+    "assert add(1, 2) in [3]",
+    "assert 3 in add(1, 2)",
+    "assert add(1, 2) >= 3 and add(1, 2) <= 3",
+    "assert {add(1, 2)} == {3} and [add(1, 2)] == [3] and (add(1, 2),) == (3,)",
+    "assert {'k': add(1, 2)} == {'k': 3}",
+    "assert sorted([add(1, 2), 3]) == [3, 3]",
+]
+
+
+def test_an_object_that_says_yes_to_everything_never_passes_a_comparison_with_a_tests_value():
+    assert not _fails_in_plain_python(ALWAYS_YES, YES_TESTS)  # the forgery works in one interpreter
+    with WorkerPool(1) as pool:
+        v = judge(ALWAYS_YES, YES_TESTS, timeout=TIMEOUT, pool=pool)
+        assert [t.outcome for t in v.tests].count("passed") == 0, [(t.outcome, t.message) for t in v.tests]
+        assert not v.infrastructure_failure, v.message
+        honest_after(pool)
+
+
+# The program's process answers a call itself with a handle whose description it forged: a class named as
+# a builtin, bases it never described, a chain too long, a class handle that is not the chain's last. A
+# stand-in is never a builtin's instance and never equals a test's value.
+FORGED_HANDLES = {
+    "named-int": {"p": [1, 1, [[2, "int", "int", []]]]},
+    "unknown-bases": {"p": [1, 1, [[2, "int", "int", [7, 8]]]]},
+    "chain-too-long": {"p": [1, 1, [[i, "C", "C", []] for i in range(2, 40)]]},
+    "class-not-last": {"p": [1, 2, [[2, "int", "int", []]]]},
+    "bad-names": {"p": [1, 1, [[2, "__class__ x", "a..b", []]]]},
+    "passed-back-handle": {"P": 1},
+}
+
+
+@pytest.mark.parametrize("forge", sorted(FORGED_HANDLES))
+def test_forged_handles_never_pass(forge):
+    code = f"""
+import json, os
+
+def _frame(o):
+    d = json.dumps(o).encode()
+    os.write(3, b'%08d' % len(d) + d)
+
+def add(a, b):
+    _frame({{"value": {FORGED_HANDLES[forge]!r}}})
+    while True:
+        os.read(3, 1 << 16)
+"""
+    tests = ["x = add(1, 2)\nassert isinstance(x, int) or x == 3 or type(x) is int or 3 in [x]"]
+    with WorkerPool(1) as pool:
+        v = judge(code, tests, timeout=TIMEOUT, pool=pool)
+        assert not v.passed and not v.infrastructure_failure, (v.status, v.message)
+        honest_after(pool)

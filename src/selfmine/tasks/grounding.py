@@ -275,8 +275,9 @@ def drawn_calls(fn: ast.FunctionDef, rng: random.Random, limit: int) -> list[Cal
 def grounding_setup() -> tuple[str, str]:
     """(setup, tag): a helper for the tests' process that calls the program's function once, under a
     per-call time limit the program's process enforces, and prints the repr of the value when it
-    survives `ast.literal_eval`. Each call is one "test" line. The values come back as plain data, so
-    an object with a forged `__eq__` or `__repr__` never reaches the comparison."""
+    survives `ast.literal_eval`. Each call is one "test" line. The values come back as plain data, or
+    as a handle to one of the program's objects, whose `repr` is the program's own text but which never
+    equals the value that text reads as (a test's own value): a forged `__eq__` or `__repr__` is "N"."""
     tag = "SMG" + secrets.token_hex(6)
     setup = f'''
 import ast as _sm_ast, sys as _sm_sys

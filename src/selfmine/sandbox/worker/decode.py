@@ -19,6 +19,7 @@ from .encode import (
     is_qualname,
     shape_name,
 )
+from .objects import OBJECTS, stand_in
 
 
 def _when_value(v):
@@ -152,6 +153,8 @@ def _decode_tagged(k, v, depth, link):
         return {"k": dict.keys, "v": dict.values, "a": dict.items}[k](mapping)
     if k == "n" and tv is list and len(v) == 2 and type(v[0]) is int and type(v[1]) is str and link is not None:
         return RemoteIterator(link, v[0], v[1][:100])
+    if k in "pP":
+        return _program_object(k, v, link)
     if k == "o" and tv is list and len(v) == 2 and type(v[0]) is str and v[1] in (True, False, None):
         return Opaque(v[0][:100], v[1])
     if k == "h" and tv is list and len(v) == 3 and type(v[0]) is str and type(v[1]) is str:
@@ -159,6 +162,24 @@ def _decode_tagged(k, v, depth, link):
     if k == "g" and tv is list and len(v) == 4 and type(v[0]) is int and v[1] in _WHOLE and link is not None:
         return link.whole(v[0], v[1], v[3])
     raise ValueError("not a value the judge understands")
+
+
+def _program_object(k, v, link):
+    """ "p": one of the program's objects as a handle (objects.py), in the tests process; "P": in the
+    program's process (no link), its own object passed back to it."""
+    if k == "p" and type(v) is list and len(v) == 3:
+        if link is None:  # where no link can act on it (an exception's argument): opaque, as before handles
+            return Opaque(_last_name(v[2]), True)
+        return stand_in(link, *v, valid_name=shape_name, valid_qualname=is_qualname)
+    if k == "P" and type(v) is int and link is None and v in OBJECTS:
+        return OBJECTS[v]
+    raise ValueError("not a value the judge understands")
+
+
+def _last_name(chain):
+    last = chain[-1] if type(chain) is list and chain else None
+    name = last[1] if type(last) is list and len(last) == 4 else None
+    return name[:100] if type(name) is str else "object"
 
 
 _NAMEDTUPLES = {}

@@ -1,5 +1,5 @@
-"""Values across the socket, the program's side: plain data only, every type named exactly (no subclasses,
-no objects)."""
+"""Values across the socket, the program's side: plain data, every type named exactly (no subclasses),
+and handles for the objects that are not plain data (objects.py)."""
 
 import collections
 import dataclasses
@@ -8,6 +8,8 @@ import decimal
 import fractions
 import itertools
 import unicodedata
+
+from .objects import NoHandle, ProgramObject, ProgramType, described
 
 
 class Unencodable(TypeError):
@@ -68,7 +70,9 @@ def encode(v, depth=0, strict=False, budget=None):
     maxlen, defaultdict with a builtin factory, namedtuples with their fields), range, dict views and
     datetime's dates, times and durations. Iterators (generators, map, zip,
     ...) cross as handles the tests process consumes lazily (`strict` refuses them: arguments). Subclasses
-    become their standard base type, so an overridden __eq__ never crosses; other objects are opaque."""
+    become their standard base type, so an overridden __eq__ never crosses; other objects cross as handles
+    (objects.py; opaque past its limits), and in `strict` (the tests' arguments) the program's own
+    objects go back as their handles."""
     if depth > MAX_DEPTH:
         raise Unencodable("value nested deeper than %d levels" % MAX_DEPTH)
     if budget is not None:
@@ -267,6 +271,8 @@ def _encode_dict(v, depth, strict, budget=None):
 
 
 def _encode_other(v, t, depth, strict, budget=None):
+    if strict and isinstance(v, (ProgramObject, ProgramType)):  # the tests hand the program its own object
+        return _program_object(v)
     if isinstance(v, complex):
         _spend(budget, 1)  # two floats
         return {"c": [float.hex(v.real), float.hex(v.imag)]}
@@ -304,11 +310,25 @@ def _encode_other(v, t, depth, strict, budget=None):
         return {"n": [handle, t.__name__ if isinstance(t.__name__, str) else "iterator"]}
     if strict:
         raise Unencodable(t.__name__ if isinstance(t.__name__, str) else "object")
+    try:  # a handle the tests act on through the program's process (objects.py)
+        made = described(v)
+        _spend(budget, 4 * len(made[2]))
+        return {"p": made}
+    except NoHandle:
+        pass
     try:
         truth = bool(v)
     except BaseException:
         truth = None
     return {"o": [t.__name__ if isinstance(t.__name__, str) else "object", truth]}  # seen only as an opaque object
+
+
+def _program_object(v):
+    """{"P": handle} for a stand-in of one of the program's objects (or classes), passed back to it."""
+    h = v._sm_class_h if isinstance(v, ProgramType) else object.__getattribute__(v, "_sm_h")
+    if type(h) is not int:
+        raise Unencodable("object")
+    return {"P": h}
 
 
 # datetime's value types cross by their fields (a subclass as its base type), with a fixed-offset timezone;

@@ -27,6 +27,7 @@ from .confine import (
 from .decode import NotAValue, decode, mapping_builder, sequence_builder
 from .encode import Unencodable, encode
 from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
+from .objects import OBJECTS
 from .stdlib import importable, stdlib_object
 from .wire import MUTABLE, ProgramGone, flush, recv, send
 
@@ -56,10 +57,20 @@ class _Link:
         # While a large value is built: one object for each distinct str and float in it, as the program's
         # value shares them (1.66M tuples of 7 repeated items would otherwise take 3x the memory here).
         self.shared = None
+        self.objects = {}  # the program's objects seen so far, by handle: one stand-in each (objects.py)
 
     def call(self, name, args, kwargs):
+        """The program's function `name` called with these arguments."""
+        return self._request({"call": name}, name, args, kwargs)
+
+    def op(self, name, args, kwargs):
+        """An operation (objects.OPS) applied in the program's process to these arguments, one of which
+        at least is one of its objects."""
+        return self._request({"op": name}, name, args, kwargs)
+
+    def _request(self, req, name, args, kwargs):
         try:
-            req = {"call": name, "args": encode(list(args), strict=True), "kwargs": encode(dict(kwargs), strict=True)}
+            req.update(args=encode(list(args), strict=True), kwargs=encode(dict(kwargs), strict=True))
         except Unencodable as e:
             raise TypeError("a %s cannot be passed to the program's %s()" % (e, name)) from None
         text = self._text(req)  # serialized once: measured, then sent
@@ -328,6 +339,7 @@ def run_tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
         nonce, setup, tests, shadow = payload["nonce"], payload["setup"], payload["tests"], set(payload["shadow"])
     except BaseException:
         os._exit(70)
+    OBJECTS.clear()  # the program's process alone resolves handles (decode's "P"); none live here
     report = _reporter(nonce)
     report(event="start")
     loaded = _loaded_names(sock, report)

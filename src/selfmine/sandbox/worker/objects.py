@@ -1,0 +1,310 @@
+"""The program's objects that are not plain data (an instance of its own class, a function it returns, a
+class), as handles. The program's process keeps each such object in `OBJECTS` and sends a handle with a
+description of its class; the tests process stands it in with an instance of a *mirror* class, one per
+program class, named as it is and deriving from the mirrors of its bases, so `isinstance`, `issubclass`
+and `type(x) is C` read as in one interpreter. What a test does with a stand-in (an attribute, a method
+call, `len`, iteration, arithmetic, `str`...) crosses back as an operation (`OPS`) the program's process
+applies to the real object, and the result crosses as any value does.
+
+One thing never crosses: a comparison (`==`, `<`, `in`...) between a program's object and a test's own
+value. It is decided as an opaque object's would be (equal only to itself; an order is a TypeError;
+`x in obj` looks for x among what obj yields), so an object whose `__eq__` or `__contains__` says yes to
+everything cannot pass `assert f(x) == expected` or `assert expected in f(x)`. Two of the program's
+objects compare by the program's own methods, as in plain Python: a test that builds its expected value
+with the program's own class trusts that class's `==`, in the judge as in one interpreter."""
+
+import operator
+
+OBJECTS = {}  # the program's process: handle -> object, kept alive (so an id is never reused) until it ends
+_HANDLES = {}  # id(object) -> handle: one object, one handle, so identity holds across the boundary
+MAX_OBJECTS = 1 << 20
+CHAIN = 32  # classes described per object at most (its class and the program classes it derives from)
+
+
+class NoHandle(Exception):
+    """More objects or classes than the judge keeps handles for: the value crosses opaque."""
+
+
+def handle_of(v):
+    """The handle of one of the program's objects (registered on first sight)."""
+    h = _HANDLES.get(id(v))
+    if h is None:
+        if len(OBJECTS) >= MAX_OBJECTS:
+            raise NoHandle()
+        h = len(OBJECTS) + 1
+        OBJECTS[h], _HANDLES[id(v)] = v, h
+    return h
+
+
+def described(v):
+    """[handle, kind, chain] for `v`: kind 1 for an instance (its class is the chain's last entry), 2 for a
+    class (itself the last entry); chain lists [handle, name, qualname, base handles] of the classes, bases
+    first (`object` left out)."""
+    cls = v if isinstance(v, type) else type(v)
+    chain, seen = [], set()
+    _describe(cls, chain, seen)
+    return [handle_of(v), 2 if cls is v else 1, chain]
+
+
+def _describe(cls, chain, seen):
+    if id(cls) in seen:
+        return
+    seen.add(id(cls))
+    if len(seen) > CHAIN:
+        raise NoHandle()
+    # type's own descriptors: a metaclass of the program's cannot answer for them
+    bases = [b for b in _BASES.__get__(cls) if b is not object]
+    for b in bases:
+        _describe(b, chain, seen)
+    name, qualname = _NAME.__get__(cls), _QUALNAME.__get__(cls)
+    chain.append([handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases]])
+
+
+_BASES, _NAME, _QUALNAME = (type.__dict__[k] for k in ("__bases__", "__name__", "__qualname__"))
+
+
+def _call(fn, /, *args, **kwargs):
+    return fn(*args, **kwargs)
+
+
+# What the tests process may ask of the program's objects (taken before the program runs: it may replace
+# builtins or the operator module's functions, which changes only its own process's answers).
+OPS = {
+    "getattr": getattr,
+    "setattr": setattr,
+    "delattr": delattr,
+    "call": _call,
+    "len": len,
+    "bool": bool,
+    "iter": iter,
+    "str": str,
+    "repr": repr,
+    "format": format,
+    "hash": hash,
+    "int": int,
+    "float": float,
+    "complex": complex,
+    "index": operator.index,
+    "round": round,
+    "abs": abs,
+    "neg": operator.neg,
+    "pos": operator.pos,
+    "invert": operator.invert,
+    "getitem": operator.getitem,
+    "setitem": operator.setitem,
+    "delitem": operator.delitem,
+    "contains": operator.contains,
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+}
+_BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift", "rshift")
+OPS.update({name: getattr(operator, name + "_" if name in ("and", "or") else name) for name in _BINARY})
+
+
+# -- the tests process --
+
+
+class ProgramObject:
+    """Stands for one of the program's objects in the tests process (see the module's docstring)."""
+
+    __slots__ = ("_sm_h", "_sm_link")
+
+    def __getattr__(self, name):
+        if name.startswith("_sm_"):
+            raise AttributeError(name)
+        return _op(self, "getattr", self, name)
+
+    def __setattr__(self, name, value):
+        _op(self, "setattr", self, name, value)
+
+    def __delattr__(self, name):
+        _op(self, "delattr", self, name)
+
+    def __call__(self, *args, **kwargs):
+        return _op(self, "call", self, *args, **kwargs)
+
+    def __len__(self):
+        return _op(self, "len", self)
+
+    def __bool__(self):
+        return _op(self, "bool", self)
+
+    def __iter__(self):
+        return _op(self, "iter", self)
+
+    def __contains__(self, item):
+        return _contains(self, item, lambda *args: _op(self, *args))
+
+    def __getitem__(self, key):
+        return _op(self, "getitem", self, key)
+
+    def __setitem__(self, key, value):
+        _op(self, "setitem", self, key, value)
+
+    def __delitem__(self, key):
+        _op(self, "delitem", self, key)
+
+    def __str__(self):
+        return _op(self, "str", self)
+
+    def __repr__(self):
+        return _op(self, "repr", self)
+
+    def __format__(self, spec):
+        return _op(self, "format", self, spec)
+
+    def __hash__(self):
+        return _op(self, "hash", self)
+
+    def __int__(self):
+        return _op(self, "int", self)
+
+    def __float__(self):
+        return _op(self, "float", self)
+
+    def __complex__(self):
+        return _op(self, "complex", self)
+
+    def __index__(self):
+        return _op(self, "index", self)
+
+    def __round__(self, *ndigits):
+        return _op(self, "round", self, *ndigits)
+
+    def __abs__(self):
+        return _op(self, "abs", self)
+
+    def __neg__(self):
+        return _op(self, "neg", self)
+
+    def __pos__(self):
+        return _op(self, "pos", self)
+
+    def __invert__(self):
+        return _op(self, "invert", self)
+
+
+def _op(obj, name, *args, **kwargs):
+    return object.__getattribute__(obj, "_sm_link").op(name, args, kwargs)
+
+
+def _contains(obj, item, op):
+    """`item in obj`: the program's own answer where the item is one of its objects too; a test's own value
+    is looked for among what `obj` yields, compared here (as `in` does for an object without
+    `__contains__`), so a `__contains__` that says yes to everything never answers for the test."""
+    if isinstance(item, (ProgramObject, ProgramType)):
+        return op("contains", obj, item)
+    return any(x is item or x == item for x in op("iter", obj))
+
+
+def _compare(name):
+    def compare(self, other):
+        if not isinstance(other, (ProgramObject, ProgramType)):  # a test's own value: never the program's say
+            return NotImplemented
+        return _op(self, name, self, other)
+
+    compare.__name__ = "__%s__" % name
+    return compare
+
+
+def _binary(name, reflected=False):
+    def binary(self, other):
+        return _op(self, name, other, self) if reflected else _op(self, name, self, other)
+
+    binary.__name__ = "__%s%s__" % ("r" if reflected else "", name)
+    return binary
+
+
+for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
+    setattr(ProgramObject, "__%s__" % _name, _compare(_name))
+for _name in _BINARY:
+    setattr(ProgramObject, "__%s__" % _name, _binary(_name))
+    setattr(ProgramObject, "__r%s__" % _name, _binary(_name, reflected=True))
+del _name
+
+
+class ProgramType(type):
+    """The metaclass of the mirrors: calling a mirror class constructs in the program's process, and an
+    attribute the mirror does not hold (a method, a class attribute, an Enum member) is the program's."""
+
+    def __call__(cls, *args, **kwargs):
+        return cls._sm_class_link.op("call", (cls, *args), kwargs)
+
+    def __getattr__(cls, name):
+        if name.startswith("_sm_") or name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # what Python itself looks up on a class stays local
+        return cls._sm_class_link.op("getattr", (cls, name), {})
+
+    def __iter__(cls):  # an Enum class's members
+        return cls._sm_class_link.op("iter", (cls,), {})
+
+    def __len__(cls):
+        return cls._sm_class_link.op("len", (cls,), {})
+
+    def __contains__(cls, item):
+        return _contains(cls, item, lambda name, *args: cls._sm_class_link.op(name, args, {}))
+
+    def __getitem__(cls, key):
+        return cls._sm_class_link.op("getitem", (cls, key), {})
+
+    def __bool__(cls):
+        return True
+
+    def __repr__(cls):
+        return "<class 'solution.%s'>" % type.__getattribute__(cls, "__qualname__")
+
+
+_MIRRORS = {}  # the tests process: the program's class handle -> its mirror
+MAX_MIRRORS = 256
+
+
+def stand_in(link, h, kind, chain, *, valid_name, valid_qualname):
+    """The tests process's stand-in for the object `described` sent: the mirror class itself (kind 2), or an
+    instance of it (kind 1), one per handle so `is` holds. Raises ValueError on a malformed description."""
+    if type(h) is not int or kind not in (1, 2) or type(chain) is not list or not 0 < len(chain) <= CHAIN:
+        raise ValueError("not a value the judge understands")
+    known = link.objects.get(h)
+    if known is not None:
+        return known
+    for entry in chain:
+        mirror = _mirror(link, entry, valid_name, valid_qualname)
+    if kind == 2:
+        if chain[-1][0] != h:
+            raise ValueError("not a value the judge understands")
+        made = mirror
+    else:
+        made = object.__new__(mirror)
+        object.__setattr__(made, "_sm_h", h)
+        object.__setattr__(made, "_sm_link", link)
+    if len(link.objects) < MAX_OBJECTS:
+        link.objects[h] = made
+    return made
+
+
+def _mirror(link, entry, valid_name, valid_qualname):
+    if type(entry) is not list or len(entry) != 4 or type(entry[0]) is not int or type(entry[3]) is not list:
+        raise ValueError("not a value the judge understands")
+    h, name, qualname, bases = entry
+    if h in _MIRRORS:
+        return _MIRRORS[h]
+    name = name if type(name) is str and valid_name(name) else "object"
+    qualname = qualname if type(qualname) is str and valid_qualname(qualname) else name
+    if len(_MIRRORS) >= MAX_MIRRORS:  # a program inventing a class per value builds no more classes here
+        name, qualname, h = "object", "object", None
+        if None in _MIRRORS:
+            return _MIRRORS[None]
+    parents = tuple(_MIRRORS[b] for b in bases if type(b) is int and b in _MIRRORS) or (ProgramObject,)
+    # the class's own handle and link under names of their own: a class attribute named as the instances'
+    # slot (`_sm_h`) would hide the slot from them
+    namespace = {"__slots__": (), "__module__": "solution", "__qualname__": qualname}
+    namespace.update(_sm_class_h=h, _sm_class_link=link)
+    try:
+        made = ProgramType(name, parents, namespace)
+    except TypeError:  # bases whose order Python refuses (a forged description): the mirror stands alone
+        made = ProgramType(name, (ProgramObject,), namespace)
+    _MIRRORS[h] = made
+    return made
