@@ -1163,3 +1163,21 @@ def add(a, b):
         v = judge(code, tests, timeout=TIMEOUT, pool=pool)
         assert not v.passed and not v.infrastructure_failure, (v.status, v.message)
         honest_after(pool)
+
+
+def test_past_the_mirrored_classes_an_object_crosses_opaque_and_forges_no_class():
+    """Session 20's review: past MAX_MIRRORS classes, the first version shared one fallback mirror built from
+    the bases of the first class over the limit, so a later object of an unrelated class passed
+    `isinstance` against that base."""
+    code = (
+        "class Shape:\n    pass\n"
+        "_junk = [type('J%d' % i, (Shape,), {})() for i in range(300)]\n"
+        "class NotAShape:\n    pass\n"
+        "def warm():\n    return _junk\n"
+        "def make():\n    return NotAShape()\n"
+    )
+    tests = ["warm()", "assert isinstance(make(), Shape)", "assert type(make()) is not type(warm()[299])"]
+    with WorkerPool(1) as pool:
+        v = judge(code, tests, timeout=TIMEOUT, pool=pool)
+        assert [t.outcome for t in v.tests][:2] == ["passed", "failed"], v.message
+        honest_after(pool)

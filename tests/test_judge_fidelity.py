@@ -1219,8 +1219,84 @@ def twice(m):
     ],
 )
 
+PROGRAM_OBJECT_PROTOCOLS = (
+    "program_objects_have_the_special_methods_their_class_has",  # session 20's review of the handles
+    r"""
+import collections.abc
+
+class Node:
+    def __init__(self, v, nxt=None):
+        self.v, self.nxt = v, nxt
+
+    def __iter__(self):
+        n = self
+        while n:
+            yield n.v
+            n = n.nxt
+
+    def __reversed__(self):
+        return iter(list(self)[::-1])
+
+    def __floor__(self):
+        return 42
+
+    def __divmod__(self, o):
+        return (1, 2)
+
+    def __iadd__(self, o):
+        self.v += o
+        return self
+
+class OnlyEq:
+    def __eq__(self, other):
+        return self is other
+
+class Box:
+    count = 0
+
+    def __init__(self, v):
+        self.v = v
+
+    def __eq__(self, o):
+        return isinstance(o, Box) and o.v == self.v
+
+    def __hash__(self):
+        return hash(self.v)
+
+    def get(self):
+        return self.v + Box.count
+
+def lst():
+    return Node(1, Node(2, Node(3)))
+
+def only_eq():
+    return OnlyEq()
+
+def box(v):
+    return Box(v)
+""",
+    [
+        "assert list(reversed(lst())) == [3, 2, 1] and list(lst()) == [1, 2, 3]",
+        "import math\nassert math.floor(lst()) == 42 and divmod(lst(), 3) == (1, 2)",
+        "a = lst()\nb = a\na += 5\nassert b.v == 6 and a is b",
+        "import copy\nb = box(3)\nassert copy.copy(b) == b and copy.deepcopy(b) == b and copy.copy(b) is not b",
+        "assert box(3) in [box(1), box(3)] and box(3) in {box(3)} and {box(1): 'a'}[box(1)] == 'a'",
+        "assert vars(box(3)) == {'v': 3} and box(3).__dict__ == {'v': 3}",
+        "assert not callable(only_eq()) and not isinstance(only_eq(), collections.abc.Hashable)",
+        "assert isinstance(lst(), collections.abc.Iterable) and not hasattr(only_eq(), '__len__')",
+        "Box.count = 10\nassert box(1).get() == 11",
+        # and what fails in plain Python fails here
+        "assert list(reversed(lst())) == [1, 2, 3]",
+        "assert callable(only_eq())",
+        "assert box(3) in [box(1), box(2)]",
+        "Box.count = 10\nassert box(1).get() == 1",
+        "assert isinstance(only_eq(), collections.abc.Iterable)",
+    ],
+)
+
 CORPUS = [
     PROGRAM_OBJECTS,
+    PROGRAM_OBJECT_PROTOCOLS,
     DATACLASS_WITH_OWN_METHODS,
     DATACLASSES,
     NAMEDTUPLES,

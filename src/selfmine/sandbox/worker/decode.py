@@ -19,7 +19,7 @@ from .encode import (
     is_qualname,
     shape_name,
 )
-from .objects import OBJECTS, stand_in
+from .objects import OBJECTS, NoHandle, stand_in
 
 
 def _when_value(v):
@@ -170,7 +170,10 @@ def _program_object(k, v, link):
     if k == "p" and type(v) is list and len(v) == 3:
         if link is None:  # where no link can act on it (an exception's argument): opaque, as before handles
             return Opaque(_last_name(v[2]), True)
-        return stand_in(link, *v, valid_name=shape_name, valid_qualname=is_qualname)
+        try:
+            return stand_in(link, *v, valid_name=shape_name, valid_qualname=is_qualname)
+        except NoHandle:  # past the classes the tests process mirrors: opaque, as before handles
+            return Opaque(_last_name(v[2]), True)
     if k == "P" and type(v) is int and link is None and v in OBJECTS:
         return OBJECTS[v]
     raise ValueError("not a value the judge understands")
@@ -178,7 +181,7 @@ def _program_object(k, v, link):
 
 def _last_name(chain):
     last = chain[-1] if type(chain) is list and chain else None
-    name = last[1] if type(last) is list and len(last) == 4 else None
+    name = last[1] if type(last) is list and len(last) == 5 else None
     return name[:100] if type(name) is str else "object"
 
 

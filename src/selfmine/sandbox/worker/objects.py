@@ -13,6 +13,8 @@ everything cannot pass `assert f(x) == expected` or `assert expected in f(x)`. T
 objects compare by the program's own methods, as in plain Python: a test that builds its expected value
 with the program's own class trusts that class's `==`, in the judge as in one interpreter."""
 
+import copy
+import math
 import operator
 
 OBJECTS = {}  # the program's process: handle -> object, kept alive (so an id is never reused) until it ends
@@ -52,15 +54,27 @@ def _describe(cls, chain, seen):
     seen.add(id(cls))
     if len(seen) > CHAIN:
         raise NoHandle()
-    # type's own descriptors: a metaclass of the program's cannot answer for them
-    bases = [b for b in _BASES.__get__(cls) if b is not object]
+    # type's own descriptors: a metaclass of the program's cannot answer for them. A builtin base (object,
+    # Exception) is no class of the program's: it is not mirrored (its special methods are, below)
+    bases = [b for b in _BASES.__get__(cls) if _MODULE(b) != "builtins"]
     for b in bases:
         _describe(b, chain, seen)
     name, qualname = _NAME.__get__(cls), _QUALNAME.__get__(cls)
-    chain.append([handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases]])
+    mro = _MRO.__get__(cls)
+    has = sorted({n for k in mro if k is not object for n in _DICT.__get__(k) if n in SPECIAL})
+    if next(_DICT.__get__(k)["__hash__"] for k in mro if "__hash__" in _DICT.__get__(k)) is None:
+        has.append("__hash__")  # set to None (an __eq__ without a __hash__): unhashable, as there
+    chain.append([handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases], has])
 
 
-_BASES, _NAME, _QUALNAME = (type.__dict__[k] for k in ("__bases__", "__name__", "__qualname__"))
+_BASES, _NAME, _QUALNAME, _MRO, _DICT = (
+    type.__dict__[k] for k in ("__bases__", "__name__", "__qualname__", "__mro__", "__dict__")
+)
+
+
+def _MODULE(cls):
+    module = _DICT.__get__(cls).get("__module__")
+    return module if type(module) is str else None
 
 
 def _call(fn, /, *args, **kwargs):
@@ -94,6 +108,13 @@ OPS = {
     "setitem": operator.setitem,
     "delitem": operator.delitem,
     "contains": operator.contains,
+    "reversed": reversed,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "trunc": math.trunc,
+    "divmod": divmod,
+    "copy": copy.copy,
+    "deepcopy": copy.deepcopy,
     "eq": operator.eq,
     "ne": operator.ne,
     "lt": operator.lt,
@@ -103,18 +124,29 @@ OPS = {
 }
 _BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift", "rshift")
 OPS.update({name: getattr(operator, name + "_" if name in ("and", "or") else name) for name in _BINARY})
+OPS.update({"i" + name: getattr(operator, "i" + name) for name in _BINARY})  # iand, ior: no underscore
+OPS["pow"] = pow  # three arguments too: pow(x, y, mod)
 
 
 # -- the tests process --
 
+# Attribute names with dunders a stand-in forwards (what a test reads of a function, a class, a bound
+# method); any other special name stays local, so a library probing the stand-in (numpy's
+# `__array_interface__`) never takes the program's answer for its own.
+_DUNDER_ATTRIBUTES = frozenset(
+    ("__dict__", "__name__", "__qualname__", "__doc__", "__module__", "__self__", "__func__", "__wrapped__")
+)
+
 
 class ProgramObject:
-    """Stands for one of the program's objects in the tests process (see the module's docstring)."""
+    """Stands for one of the program's objects in the tests process (see the module's docstring). Only
+    what every object has is here; a mirror gets the special methods its program class has (`SPECIAL`),
+    so `callable`, `len`, `iter` and the `collections.abc` checks read as in one interpreter."""
 
     __slots__ = ("_sm_h", "_sm_link")
 
     def __getattr__(self, name):
-        if name.startswith("_sm_"):
+        if name.startswith("_sm_") or name[:2] == name[-2:] == "__" and name not in _DUNDER_ATTRIBUTES:
             raise AttributeError(name)
         return _op(self, "getattr", self, name)
 
@@ -123,30 +155,6 @@ class ProgramObject:
 
     def __delattr__(self, name):
         _op(self, "delattr", self, name)
-
-    def __call__(self, *args, **kwargs):
-        return _op(self, "call", self, *args, **kwargs)
-
-    def __len__(self):
-        return _op(self, "len", self)
-
-    def __bool__(self):
-        return _op(self, "bool", self)
-
-    def __iter__(self):
-        return _op(self, "iter", self)
-
-    def __contains__(self, item):
-        return _contains(self, item, lambda *args: _op(self, *args))
-
-    def __getitem__(self, key):
-        return _op(self, "getitem", self, key)
-
-    def __setitem__(self, key, value):
-        _op(self, "setitem", self, key, value)
-
-    def __delitem__(self, key):
-        _op(self, "delitem", self, key)
 
     def __str__(self):
         return _op(self, "str", self)
@@ -160,32 +168,11 @@ class ProgramObject:
     def __hash__(self):
         return _op(self, "hash", self)
 
-    def __int__(self):
-        return _op(self, "int", self)
+    def __copy__(self):
+        return _op(self, "copy", self)
 
-    def __float__(self):
-        return _op(self, "float", self)
-
-    def __complex__(self):
-        return _op(self, "complex", self)
-
-    def __index__(self):
-        return _op(self, "index", self)
-
-    def __round__(self, *ndigits):
-        return _op(self, "round", self, *ndigits)
-
-    def __abs__(self):
-        return _op(self, "abs", self)
-
-    def __neg__(self):
-        return _op(self, "neg", self)
-
-    def __pos__(self):
-        return _op(self, "pos", self)
-
-    def __invert__(self):
-        return _op(self, "invert", self)
+    def __deepcopy__(self, memo):
+        return _op(self, "deepcopy", self)
 
 
 def _op(obj, name, *args, **kwargs):
@@ -211,20 +198,40 @@ def _compare(name):
     return compare
 
 
-def _binary(name, reflected=False):
-    def binary(self, other):
-        return _op(self, name, other, self) if reflected else _op(self, name, self, other)
-
-    binary.__name__ = "__%s%s__" % ("r" if reflected else "", name)
-    return binary
-
-
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
     setattr(ProgramObject, "__%s__" % _name, _compare(_name))
+
+
+def _forward(op, arity, *, reflected=False):
+    """A special method that applies `op` in the program's process (`arity` arguments after self, or any)."""
+    if reflected:
+        return lambda self, other: _op(self, op, other, self)
+    if arity is None:
+        return lambda self, *args: _op(self, op, self, *args)
+    return [lambda self: _op(self, op, self), lambda self, a: _op(self, op, self, a)][arity]
+
+
+# The special methods a mirror gets where its program class has them: name -> the forwarding method.
+FORWARDERS = {
+    "__call__": lambda self, *args, **kwargs: _op(self, "call", self, *args, **kwargs),
+    "__contains__": lambda self, item: _contains(self, item, lambda *args: _op(self, *args)),
+    "__setitem__": lambda self, key, value: _op(self, "setitem", self, key, value),
+    "__round__": _forward("round", None),
+    "__pow__": _forward("pow", None),
+}
+for _name in ("len", "bool", "iter", "reversed", "int", "float", "complex", "index", "abs", "neg", "pos", "invert"):
+    FORWARDERS["__%s__" % _name] = _forward(_name, 0)
+for _name in ("floor", "ceil", "trunc"):
+    FORWARDERS["__%s__" % _name] = _forward(_name, 0)
+for _name in ("getitem", "delitem", "divmod"):
+    FORWARDERS["__%s__" % _name] = _forward(_name, 1)
+FORWARDERS["__rdivmod__"] = _forward("divmod", 1, reflected=True)
 for _name in _BINARY:
-    setattr(ProgramObject, "__%s__" % _name, _binary(_name))
-    setattr(ProgramObject, "__r%s__" % _name, _binary(_name, reflected=True))
+    FORWARDERS.setdefault("__%s__" % _name, _forward(_name, 1))
+    FORWARDERS["__r%s__" % _name] = _forward(_name, 1, reflected=True)
+    FORWARDERS["__i%s__" % _name] = _forward("i" + _name, 1)
 del _name
+SPECIAL = frozenset(FORWARDERS)  # the program's process names, per class, which of these it has
 
 
 class ProgramType(type):
@@ -235,9 +242,15 @@ class ProgramType(type):
         return cls._sm_class_link.op("call", (cls, *args), kwargs)
 
     def __getattr__(cls, name):
-        if name.startswith("_sm_") or name.startswith("__") and name.endswith("__"):
+        if name.startswith("_sm_") or name[:2] == name[-2:] == "__" and name not in _DUNDER_ATTRIBUTES:
             raise AttributeError(name)  # what Python itself looks up on a class stays local
         return cls._sm_class_link.op("getattr", (cls, name), {})
+
+    def __setattr__(cls, name, value):
+        cls._sm_class_link.op("setattr", (cls, name, value), {})
+
+    def __delattr__(cls, name):
+        cls._sm_class_link.op("delattr", (cls, name), {})
 
     def __iter__(cls):  # an Enum class's members
         return cls._sm_class_link.op("iter", (cls,), {})
@@ -264,8 +277,11 @@ MAX_MIRRORS = 256
 
 def stand_in(link, h, kind, chain, *, valid_name, valid_qualname):
     """The tests process's stand-in for the object `described` sent: the mirror class itself (kind 2), or an
-    instance of it (kind 1), one per handle so `is` holds. Raises ValueError on a malformed description."""
-    if type(h) is not int or kind not in (1, 2) or type(chain) is not list or not 0 < len(chain) <= CHAIN:
+    instance of it (kind 1), one per handle so `is` holds. Raises ValueError on a malformed description,
+    NoHandle past MAX_MIRRORS classes (the value is then opaque)."""
+    if type(h) is not int or type(kind) is not int or kind not in (1, 2):
+        raise ValueError("not a value the judge understands")
+    if type(chain) is not list or not 0 < len(chain) <= CHAIN:
         raise ValueError("not a value the judge understands")
     known = link.objects.get(h)
     if known is not None:
@@ -286,21 +302,24 @@ def stand_in(link, h, kind, chain, *, valid_name, valid_qualname):
 
 
 def _mirror(link, entry, valid_name, valid_qualname):
-    if type(entry) is not list or len(entry) != 4 or type(entry[0]) is not int or type(entry[3]) is not list:
+    if type(entry) is not list or len(entry) != 5 or type(entry[0]) is not int:
         raise ValueError("not a value the judge understands")
-    h, name, qualname, bases = entry
+    h, name, qualname, bases, has = entry
+    if type(bases) is not list or type(has) is not list:
+        raise ValueError("not a value the judge understands")
     if h in _MIRRORS:
         return _MIRRORS[h]
+    if len(_MIRRORS) >= MAX_MIRRORS:  # a program inventing a class per value builds no more classes here
+        raise NoHandle()
     name = name if type(name) is str and valid_name(name) else "object"
     qualname = qualname if type(qualname) is str and valid_qualname(qualname) else name
-    if len(_MIRRORS) >= MAX_MIRRORS:  # a program inventing a class per value builds no more classes here
-        name, qualname, h = "object", "object", None
-        if None in _MIRRORS:
-            return _MIRRORS[None]
     parents = tuple(_MIRRORS[b] for b in bases if type(b) is int and b in _MIRRORS) or (ProgramObject,)
     # the class's own handle and link under names of their own: a class attribute named as the instances'
     # slot (`_sm_h`) would hide the slot from them
     namespace = {"__slots__": (), "__module__": "solution", "__qualname__": qualname}
+    namespace.update({n: FORWARDERS[n] for n in has if type(n) is str and n in FORWARDERS})
+    if "__hash__" in has:
+        namespace["__hash__"] = None
     namespace.update(_sm_class_h=h, _sm_class_link=link)
     try:
         made = ProgramType(name, parents, namespace)

@@ -165,7 +165,10 @@ def _loaded(scope, t):
                 known = stdlib_name(value) or own
                 if not known and isinstance(value, type):  # its own class: a handle, so isinstance works there
                     budget = [left]
-                    made = t.enc(value, 0, False, budget)
+                    try:
+                        made = t.enc(value, 0, False, budget)
+                    except TooBig:  # the other names took the message's room: a proxy by name, as before
+                        made = {}
                     known, left = (["value", made], budget[0]) if "p" in made else (None, left)
                 names[name] = known or ["callable"]
             else:
