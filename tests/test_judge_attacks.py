@@ -503,6 +503,14 @@ def test_a_large_value_equals_only_what_python_finds_equal(pair):
 
 # A program that answers a call itself, on the socket, with a large value of its own making whose parts
 # never end, make no progress or are malformed: never a pass, and the worker serves the next program.
+# A program that writes its own replies on the socket (fd 3), framed as the worker frames them.
+FRAME = """
+import json, os
+
+def _frame(o):
+    d = json.dumps(o).encode()
+    os.write(3, b'%08d' % len(d) + d)
+"""
 FORGED_PARTS = {
     "endless": {"items": [3]},
     "no-progress": {"items": []},
@@ -514,13 +522,9 @@ FORGED_PARTS = {
 
 @pytest.mark.parametrize("forge", sorted(FORGED_PARTS))
 def test_forged_parts_of_a_large_value_never_pass(forge):
-    code = f"""
-import json, os
-
-def _frame(o):
-    d = json.dumps(o).encode()
-    os.write(3, b'%08d' % len(d) + d)
-
+    code = (
+        FRAME
+        + f"""
 def _read():
     n, data = int(os.read(3, 8)), b''
     while len(data) < n:
@@ -533,6 +537,7 @@ def add(a, b):
         _read()
         _frame({FORGED_PARTS[forge]!r})
 """
+    )
     with WorkerPool(1) as pool:
         v = judge(code, TESTS, timeout=TIMEOUT, pool=pool)
         assert not v.passed and not v.infrastructure_failure, (v.status, v.message)
@@ -1135,29 +1140,28 @@ def test_an_object_that_says_yes_to_everything_never_passes_a_comparison_with_a_
 # a builtin, bases it never described, a chain too long, a class handle that is not the chain's last. A
 # stand-in is never a builtin's instance and never equals a test's value.
 FORGED_HANDLES = {
-    "named-int": {"p": [1, 1, [[2, "int", "int", []]]]},
-    "unknown-bases": {"p": [1, 1, [[2, "int", "int", [7, 8]]]]},
-    "chain-too-long": {"p": [1, 1, [[i, "C", "C", []] for i in range(2, 40)]]},
-    "class-not-last": {"p": [1, 2, [[2, "int", "int", []]]]},
-    "bad-names": {"p": [1, 1, [[2, "__class__ x", "a..b", []]]]},
+    "named-int": {"p": [1, 1, [[2, "int", "int", [], []]]]},
+    "unknown-bases": {"p": [1, 1, [[2, "int", "int", [7, 8], []]]]},
+    "claims-eq-and-contains": {"p": [1, 1, [[2, "int", "int", [], ["__eq__", "__contains__", "__hash__"]]]]},
+    "chain-too-long": {"p": [1, 1, [[i, "C", "C", [], []] for i in range(2, 40)]]},
+    "class-not-last": {"p": [1, 2, [[2, "int", "int", [], []]]]},
+    "bad-names": {"p": [1, 1, [[2, "__class__ x", "a..b", [], []]]]},
+    "old-shape": {"p": [1, 1, [[2, "int", "int", []]]]},
     "passed-back-handle": {"P": 1},
 }
 
 
 @pytest.mark.parametrize("forge", sorted(FORGED_HANDLES))
 def test_forged_handles_never_pass(forge):
-    code = f"""
-import json, os
-
-def _frame(o):
-    d = json.dumps(o).encode()
-    os.write(3, b'%08d' % len(d) + d)
-
+    code = (
+        FRAME
+        + f"""
 def add(a, b):
     _frame({{"value": {FORGED_HANDLES[forge]!r}}})
     while True:
         os.read(3, 1 << 16)
 """
+    )
     tests = ["x = add(1, 2)\nassert isinstance(x, int) or x == 3 or type(x) is int or 3 in [x]"]
     with WorkerPool(1) as pool:
         v = judge(code, tests, timeout=TIMEOUT, pool=pool)
