@@ -1294,8 +1294,39 @@ def box(v):
     ],
 )
 
+DATACLASS_VALUES_KEEP_THEIR_CLASS = (
+    "dataclass_values_keep_their_class",  # session 20: they crossed as values of a class of the judge's
+    # own, so `isinstance(p, P)` was false in the tests and the program got a stranger back
+    r"""
+import dataclasses
+
+@dataclasses.dataclass(frozen=True)
+class P:
+    x: int
+    y: int
+
+    def norm(self):
+        return abs(self.x) + abs(self.y)
+
+def mkp():
+    return P(1, -2)
+
+def norm_of(p):
+    return p.norm() if isinstance(p, P) else -1
+""",
+    [
+        "assert isinstance(mkp(), P) and isinstance(P(3, 4), P) and issubclass(type(mkp()), P)",
+        "assert norm_of(mkp()) == 3 and norm_of(P(3, 4)) == 7",
+        "assert mkp() == P(1, -2)",
+        "assert not isinstance((1, -2), P)",
+        "assert norm_of(P(3, 4)) == -1",
+        "assert mkp() == P(1, 2)",
+    ],
+)
+
 CORPUS = [
     PROGRAM_OBJECTS,
+    DATACLASS_VALUES_KEEP_THEIR_CLASS,
     PROGRAM_OBJECT_PROTOCOLS,
     DATACLASS_WITH_OWN_METHODS,
     DATACLASSES,

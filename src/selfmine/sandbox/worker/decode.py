@@ -19,7 +19,7 @@ from .encode import (
     is_qualname,
     shape_name,
 )
-from .objects import OBJECTS, NoHandle, stand_in
+from .objects import DATACLASS_OF, OBJECTS, NoHandle, stand_in
 
 
 def _when_value(v):
@@ -214,7 +214,8 @@ _DATACLASSES = {}
 def _dataclass_value(v, depth, link):
     """A dataclass instance of the shape `_dataclass_shape` sent: its class made once per program class
     (so two values of one class compare as there, two classes stay apart), its fields set as they were
-    (even when frozen); an opaque value past 256 classes."""
+    (even when frozen); an opaque value past 256 classes. In the program's process, a value the tests pass
+    back is an instance of the program's own class, found by its handle (`number`)."""
     name, qualname, number, fields, flags, values = v
     made = _dataclass_class(name, qualname, number, fields, flags)
     if made is None or len(values) != len(fields):
@@ -222,6 +223,8 @@ def _dataclass_value(v, depth, link):
     items = [decode(x, depth + 1, link) for x in values]
     if made is Opaque:
         return Opaque(name, True)
+    if link is None and isinstance(OBJECTS.get(number), type):  # the program's process: its own class again
+        made = OBJECTS[number]
     value = object.__new__(made)
     for (field, *_), x in zip(fields, items):
         object.__setattr__(value, field, x)
@@ -254,6 +257,7 @@ def _dataclass_class(name, qualname, number, fields, flags):
             return None
         made.__module__, made.__qualname__ = "program", qualname
         _DATACLASSES[key] = made
+        DATACLASS_OF[made] = number  # the program class's handle: `isinstance(value, C)` with C's mirror
     return _DATACLASSES[key]
 
 

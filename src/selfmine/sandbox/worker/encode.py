@@ -9,7 +9,7 @@ import fractions
 import itertools
 import unicodedata
 
-from .objects import NoHandle, ProgramObject, ProgramType, described
+from .objects import NoHandle, ProgramObject, ProgramType, class_number, described
 
 
 class Unencodable(TypeError):
@@ -201,7 +201,6 @@ _DATACLASS_OWN = frozenset(
 )
 _DATACLASS_MADE = frozenset(("__eq__", "__repr__", "__hash__", "__lt__", "__le__", "__gt__", "__ge__"))
 _DATACLASS_MADE_TOO = frozenset(("__setattr__", "__delattr__", "__getstate__", "__setstate__"))
-_CLASS_NUMBERS = {}  # id -> (class, number): two program classes of one name and fields stay two
 
 
 def _dataclass_shape(t):
@@ -218,8 +217,7 @@ def _dataclass_shape(t):
             return None
         if not all(dataclass_field(f[0]) and f[3] in (None, True, False) for f in fields):
             return None
-        seen = _CLASS_NUMBERS.setdefault(id(t), (t, len(_CLASS_NUMBERS) + 1))
-        number = seen[1] if seen[0] is t else -id(t)
+        number = class_number(t)  # two program classes of one name and fields stay two (objects.py)
         flags = [bool(params.order), bool(params.frozen), bool(params.unsafe_hash), bool(params.repr)]
         return [name, qualname, number, fields, flags]
     except BaseException:

@@ -38,6 +38,24 @@ def handle_of(v):
     return h
 
 
+_SIDE = {"tests": False}  # set in the tests process, which holds no handles of its own
+
+
+def on_the_tests_side():
+    OBJECTS.clear()
+    _HANDLES.clear()
+    _SIDE["tests"] = True
+
+
+def class_number(cls):
+    """The number a dataclass's values cross with: in the program's process its handle (the tests' mirror
+    knows its instances by it); in the tests process, the program's number again for a class rebuilt from
+    the program's values (so they go back as the program's class), a number of its own for the tests' own."""
+    if _SIDE["tests"]:
+        return DATACLASS_OF.get(cls) or -id(cls)
+    return handle_of(cls)
+
+
 def described(v):
     """[handle, kind, chain] for `v`: kind 1 for an instance (its class is the chain's last entry), 2 for a
     class (itself the last entry); chain lists [handle, name, qualname, base handles] of the classes, bases
@@ -267,11 +285,18 @@ class ProgramType(type):
     def __bool__(cls):
         return True
 
+    def __instancecheck__(cls, value):  # the program's dataclass instances cross as values (decode.py)
+        return type.__instancecheck__(cls, value) or DATACLASS_OF.get(type(value)) == cls._sm_class_h
+
+    def __subclasscheck__(cls, sub):
+        return type.__subclasscheck__(cls, sub) or DATACLASS_OF.get(sub) == cls._sm_class_h
+
     def __repr__(cls):
         return "<class 'solution.%s'>" % type.__getattribute__(cls, "__qualname__")
 
 
 _MIRRORS = {}  # the tests process: the program's class handle -> its mirror
+DATACLASS_OF = {}  # the tests process: a dataclass rebuilt for the program's values -> that class's handle
 MAX_MIRRORS = 256
 
 

@@ -27,7 +27,7 @@ from .confine import (
 from .decode import NotAValue, decode, mapping_builder, sequence_builder
 from .encode import Unencodable, encode
 from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
-from .objects import OBJECTS
+from .objects import on_the_tests_side
 from .stdlib import importable, stdlib_object
 from .wire import MUTABLE, ProgramGone, flush, recv, send
 
@@ -339,7 +339,7 @@ def run_tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
         nonce, setup, tests, shadow = payload["nonce"], payload["setup"], payload["tests"], set(payload["shadow"])
     except BaseException:
         os._exit(70)
-    OBJECTS.clear()  # the program's process alone resolves handles (decode's "P"); none live here
+    on_the_tests_side()  # the program's process alone holds and resolves handles (decode's "P")
     report = _reporter(nonce)
     report(event="start")
     loaded = _loaded_names(sock, report)
