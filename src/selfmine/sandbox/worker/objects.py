@@ -164,7 +164,7 @@ class ProgramObject:
     __slots__ = ("_sm_h", "_sm_link")
 
     def __getattr__(self, name):
-        if name.startswith("_sm_") or name[:2] == name[-2:] == "__" and name not in _DUNDER_ATTRIBUTES:
+        if _local(name):
             raise AttributeError(name)
         return _op(self, "getattr", self, name)
 
@@ -193,8 +193,17 @@ class ProgramObject:
         return _op(self, "deepcopy", self)
 
 
-def _op(obj, name, *args, **kwargs):
+def _op(obj, name, /, *args, **kwargs):  # positional-only: a call's own `name=` or `obj=` passes through
     return object.__getattribute__(obj, "_sm_link").op(name, args, kwargs)
+
+
+def _class_op(cls, name, /, *args, **kwargs):
+    return cls._sm_class_link.op(name, args, kwargs)
+
+
+def _local(name):
+    """Whether an attribute name stays in the tests process (the judge's own, or a special name)."""
+    return name.startswith("_sm_") or name[:2] == name[-2:] == "__" and name not in _DUNDER_ATTRIBUTES
 
 
 def _contains(obj, item, op):
@@ -257,30 +266,30 @@ class ProgramType(type):
     attribute the mirror does not hold (a method, a class attribute, an Enum member) is the program's."""
 
     def __call__(cls, *args, **kwargs):
-        return cls._sm_class_link.op("call", (cls, *args), kwargs)
+        return _class_op(cls, "call", cls, *args, **kwargs)
 
     def __getattr__(cls, name):
-        if name.startswith("_sm_") or name[:2] == name[-2:] == "__" and name not in _DUNDER_ATTRIBUTES:
+        if _local(name):
             raise AttributeError(name)  # what Python itself looks up on a class stays local
-        return cls._sm_class_link.op("getattr", (cls, name), {})
+        return _class_op(cls, "getattr", cls, name)
 
     def __setattr__(cls, name, value):
-        cls._sm_class_link.op("setattr", (cls, name, value), {})
+        _class_op(cls, "setattr", cls, name, value)
 
     def __delattr__(cls, name):
-        cls._sm_class_link.op("delattr", (cls, name), {})
+        _class_op(cls, "delattr", cls, name)
 
     def __iter__(cls):  # an Enum class's members
-        return cls._sm_class_link.op("iter", (cls,), {})
+        return _class_op(cls, "iter", cls)
 
     def __len__(cls):
-        return cls._sm_class_link.op("len", (cls,), {})
+        return _class_op(cls, "len", cls)
 
     def __contains__(cls, item):
-        return _contains(cls, item, lambda name, *args: cls._sm_class_link.op(name, args, {}))
+        return _contains(cls, item, lambda *args: _class_op(cls, *args))
 
     def __getitem__(cls, key):
-        return cls._sm_class_link.op("getitem", (cls, key), {})
+        return _class_op(cls, "getitem", cls, key)
 
     def __bool__(cls):
         return True
