@@ -224,17 +224,16 @@ def main() -> None:
 
 
 def record(summary: list, *, dtype: str) -> None:
-    """The rates `engine.backend: auto` decides by: hf (the slots side) against vllm, per mode."""
+    """The rates `engine.backend: auto` decides by: hf (the slots side) against vllm, per model and mode."""
     from selfmine.engine import auto
     from selfmine.engine.numerics import numerics
 
     machine = numerics("hf", dtype)["device"]
-    for name, mode, b, got in summary:  # later rows (the last model, larger batches) win
+    for name, mode, b, got in summary:  # later rows (larger batches) win
         if {"slots", "vllm"} <= got.keys():
-            auto.record(machine, mode, {"hf": round(got["slots"], 2), "vllm": round(got["vllm"], 2)})
-            print(
-                f"recorded for auto on {machine}, {mode}: {name} batch {b}: hf {got['slots']:.1f}, vllm {got['vllm']:.1f}"
-            )
+            rates = {"hf": round(got["slots"], 2), "vllm": round(got["vllm"], 2)}
+            auto.record(machine, mode, rates, model=name)
+            print(f"recorded for auto on {machine}, {name}, {mode}, batch {b}: hf {rates['hf']}, vllm {rates['vllm']}")
 
 
 if __name__ == "__main__":

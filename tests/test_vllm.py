@@ -168,7 +168,7 @@ def test_auto_takes_vllm_where_this_machine_measured_it_faster_and_hf_where_not(
     if here.startswith("cuda"):
         pytest.skip("on a GPU auto takes vLLM without a measurement")
     assert auto.vllm_installed()
-    auto.record(here, "greedy", {"hf": 10.0, "vllm": 20.0})
+    auto.record(here, "greedy", {"hf": 10.0, "vllm": 20.0})  # the default model, which EngineConfig() names
     auto.record(here, "sampling", {"hf": 10.0, "vllm": 10.5})
     cfg, choice = resolve(EngineConfig(), "greedy")
     assert cfg.backend == "vllm" and "2.00x" in choice.reason

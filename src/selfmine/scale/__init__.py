@@ -36,10 +36,10 @@ def connected(address: str | None) -> Iterator[RayJudge | None]:
 
 def resolve(engine_cfg, mode: str = "sampling"):
     """(the engine config with a concrete backend, the `auto` choice or None): `engine.backend: auto`
-    decided for a job of `mode` ("greedy" or "sampling") on this machine (engine/auto.py)."""
+    decided for a job of `mode` ("greedy" or "sampling") with this model on this machine (engine/auto.py)."""
     if engine_cfg.backend != "auto":
         return engine_cfg, None
-    choice = choose(mode, dtype=engine_cfg.dtype)
+    choice = choose(mode, model=engine_cfg.model, dtype=engine_cfg.dtype)
     return engine_cfg.model_copy(update={"backend": choice.backend}), choice
 
 
