@@ -172,6 +172,9 @@ def test_eval_command_end_to_end_on_tiny_model(tiny_model, data_dir, tmp_path):
     assert res["format"] == "raw" and res["versions"]["torch"] and (tmp_path / "r.md").exists()
     r2 = run_cli("eval", "compare", str(out), str(out))
     assert r2.returncode == 0 and "humaneval" in r2.stdout
+    r3 = run_cli("eval", "compare", "--json", str(out), str(out))
+    same = json.loads(r3.stdout)  # JSON alone on stdout
+    assert r3.returncode == 0 and same["humaneval"]["diff"] == 0 and same["humaneval"]["fixed"] == []
 
 
 def test_eval_score_on_canonical_samples(data_dir, tmp_path):
@@ -213,6 +216,36 @@ def test_compare_flips():
     c = compare(_res([[0], [0], [1], [1]]), _res([[1], [1], [1], [0]]))["humaneval"]
     assert c["fixed"] == ["0", "1"] and c["broken"] == ["3"] and c["diff"] == pytest.approx(0.25)
     assert c["test"].startswith("McNemar") and c["interval"] == "Newcombe"
+
+
+def test_compare_says_how_the_flipped_tasks_failed(data_dir):
+    """Greedy flips carry the failing side's kind, read off real verdicts of the sandbox: a lift of syntax
+    errors fixed is a format effect, one of wrong answers fixed is not."""
+    from dataclasses import asdict
+
+    from selfmine.evaluate.compare import failure_kind
+
+    task = load_tasks("humaneval", data_dir)[0][0]  # has_close_elements(numbers, threshold)
+    bodies = {
+        "wrong answer": "    return False\n",
+        "syntax error": "    return (\n",
+        "NameError": "    return helper(numbers)\n",
+        "exception": "    return numbers[len(numbers)] < threshold\n",
+        "limit": "    while True:\n        pass\n",
+    }
+    programs = [[program(task, body, "raw") for body in bodies.values()] + [task.canonical]]
+    results = [asdict(r) for r in score([task], programs, time_limits([task]))[0]]
+    assert [failure_kind(r) for r in results[:-1]] == list(bodies) and results[-1]["passed"]
+
+    def arm(picks):
+        rows = [{"task_id": str(i), "samples": [results[k]]} for i, k in enumerate(picks)]
+        return {**_res([]), "benches": {"humaneval": {"per_task": rows}}}
+
+    base, tuned = arm([0, 0, 1, 5, 5, 2]), arm([5, 5, 5, 3, 4, 2])
+    c = compare(base, tuned)["humaneval"]
+    assert c["fixed"] == ["0", "1", "2"] and c["broken"] == ["3", "4"]
+    assert c["fixed_from"] == {"wrong answer": 2, "syntax error": 1}
+    assert c["broken_to"] == {"exception": 1, "limit": 1}
 
 
 def test_newcombe_interval_is_not_pinned_at_zero_with_two_discordant_tasks():

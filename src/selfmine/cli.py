@@ -616,12 +616,14 @@ def eval_score(
 def eval_compare(
     a: Path = typer.Argument(..., help="The results JSON of the baseline (A)."),
     b: Path = typer.Argument(..., help="The results JSON of the treatment (B)."),
+    as_json: AsJson = False,
 ) -> None:
     """Per-task flips and the paired difference B - A, with its interval and test.
 
-    Greedy results (one sample per task) get Newcombe's 95% interval and McNemar's exact test; for n > 1,
-    a paired bootstrap and a sign-flip permutation test. Arms evaluated with a different format, limit,
-    n, temperature, top_p or max tokens are refused."""
+    Greedy results (one sample per task) get Newcombe's 95% interval and McNemar's exact test, and say how
+    the fixed tasks failed in A and the broken ones fail in B (wrong answer, syntax error, NameError,
+    another exception, a limit); for n > 1, a paired bootstrap and a sign-flip permutation test. Arms
+    evaluated with a different format, limit, n, temperature, top_p or max tokens are refused."""
     from .evaluate import compare
     from .evaluate.compare import markdown
 
@@ -636,7 +638,7 @@ def eval_compare(
     result = compare(*data)
     if not result:
         fail("the two results share no benchmark tasks")
-    typer.echo(markdown(result, a.stem, b.stem))
+    typer.echo(json.dumps(result, indent=2) if as_json else markdown(result, a.stem, b.stem))
 
 
 @eval_app.command("export")

@@ -3,6 +3,9 @@ exact McNemar p-value. Also the interaction of two factors (e.g. fine-tuning x b
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 from ..errors import UserError
 from .stats import mcnemar_exact, newcombe, paired_bootstrap, sign_flip_p
 
@@ -41,6 +44,33 @@ def _per_task(bench: dict, *, key: str = "passed") -> tuple[dict[str, float], in
         if scored:
             out[t["task_id"]] = sum(bool(s[key]) for s in scored) / len(scored)
     return out, unscored
+
+
+def failure_kind(sample: dict) -> str:
+    """What a failing sample failed with, read off its verdict: a wrong answer (an assert failed), a syntax
+    error, a NameError (an undefined helper or a missing import), another exception, or a limit (time,
+    memory, output)."""
+    status, message = sample.get("status"), sample.get("message") or ""
+    if status == "failed":
+        return "wrong answer"
+    if status in ("timeout", "memory", "output_limit"):
+        return "limit"
+    if status != "error":
+        return str(status or "unknown")
+    if message.startswith(("SyntaxError", "IndentationError", "TabError")):
+        return "syntax error"
+    raised = re.search(r"\((\w+)", message)
+    return "NameError" if raised and raised.group(1) == "NameError" else "exception"
+
+
+def _kinds(bench: dict, tasks: list[str]) -> dict[str, int]:
+    """How the first scored sample of each of `tasks` failed, counted by `failure_kind`, most first."""
+    first = {
+        t["task_id"]: next(s for s in t["samples"] if s.get("passed") is not None)
+        for t in bench["per_task"]
+        if t["task_id"] in set(tasks)
+    }
+    return dict(Counter(failure_kind(first[i]) for i in tasks).most_common())
 
 
 def compare(a: dict, b: dict) -> dict:
@@ -82,6 +112,10 @@ def compare(a: dict, b: dict) -> dict:
             "tasks_left_out": dropped,
             "fixed": fixed,
             "broken": broke,
+            # greedy: how the fixed tasks failed in A and the broken ones fail in B (a lift made of syntax
+            # errors fixed is a format effect; one made of wrong answers fixed is not)
+            "fixed_from": _kinds(a["benches"][bench], fixed) if binary else None,
+            "broken_to": _kinds(b["benches"][bench], broke) if binary else None,
         }
     return out
 
@@ -103,4 +137,15 @@ def markdown(cmp: dict, name_a: str = "A", name_b: str = "B") -> str:
             f"{c['ci95'][1]:+.1%}, {c['interval']}) | {c['p']:.3g} ({c['test']}) | {len(c['fixed'])} | {len(c['broken'])} | "
             f"{c['unscored_samples'][0]} / {c['unscored_samples'][1]} |"
         )
-    return "\n".join(rows) + "\n"
+    flips = [_flip_line(bench, c, name_a, name_b) for bench, c in cmp.items() if c.get("fixed_from") is not None]
+    return "\n".join(rows) + "\n" + ("\n" + "\n".join(flips) + "\n" if flips else "")
+
+
+def _flip_line(bench: str, c: dict, name_a: str, name_b: str) -> str:
+    def counts(kinds: dict) -> str:
+        return ", ".join(f"{kind} {n}" for kind, n in kinds.items()) or "none"
+
+    return (
+        f"- {bench}: the {len(c['fixed'])} fixed failed in {name_a} with {counts(c['fixed_from'])}; "
+        f"the {len(c['broken'])} broken fail in {name_b} with {counts(c['broken_to'])}"
+    )
