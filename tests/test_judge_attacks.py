@@ -1136,6 +1136,32 @@ def test_an_object_that_says_yes_to_everything_never_passes_a_comparison_with_a_
         honest_after(pool)
 
 
+# A context manager of the program's whose `__exit__` swallows every exception: in one interpreter it
+# swallows the test's own failing assert inside the block. `with obj:` is not forwarded (by design), so
+# the block is an error, never a pass.
+SWALLOW = """
+class Quiet:
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return True
+def quiet():
+    return Quiet()
+def add(a, b):
+    return 0
+"""
+SWALLOW_TESTS = ["with quiet():\n    assert add(1, 2) == 3", "with quiet() as q:\n    assert add(1, 2) == 3"]
+
+
+def test_a_context_manager_of_the_programs_never_swallows_a_tests_assert():
+    assert not _fails_in_plain_python(SWALLOW, SWALLOW_TESTS)  # the forgery works in one interpreter
+    with WorkerPool(1) as pool:
+        v = judge(SWALLOW, SWALLOW_TESTS, timeout=TIMEOUT, pool=pool)
+        assert [t.outcome for t in v.tests].count("passed") == 0, [(t.outcome, t.message) for t in v.tests]
+        assert not v.infrastructure_failure, v.message
+        honest_after(pool)
+
+
 # The program's process answers a call itself with a handle whose description it forged: a class named as
 # a builtin, bases it never described, a chain too long, a class handle that is not the chain's last. A
 # stand-in is never a builtin's instance and never equals a test's value.
