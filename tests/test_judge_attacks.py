@@ -1127,13 +1127,19 @@ YES_TESTS = [
 ]
 
 
-def test_an_object_that_says_yes_to_everything_never_passes_a_comparison_with_a_tests_value():
-    assert not _fails_in_plain_python(ALWAYS_YES, YES_TESTS)  # the forgery works in one interpreter
+def _forgery_passes_nothing(code: str, tests: list[str]) -> None:
+    """Each of `tests` passes with `code` in one interpreter; through the judge none does, the verdict is
+    the program's, and the pool then judges honest programs right."""
+    assert not _fails_in_plain_python(code, tests)  # the forgery works in one interpreter
     with WorkerPool(1) as pool:
-        v = judge(ALWAYS_YES, YES_TESTS, timeout=TIMEOUT, pool=pool)
+        v = judge(code, tests, timeout=TIMEOUT, pool=pool)
         assert [t.outcome for t in v.tests].count("passed") == 0, [(t.outcome, t.message) for t in v.tests]
         assert not v.infrastructure_failure, v.message
         honest_after(pool)
+
+
+def test_an_object_that_says_yes_to_everything_never_passes_a_comparison_with_a_tests_value():
+    _forgery_passes_nothing(ALWAYS_YES, YES_TESTS)
 
 
 # A context manager of the program's whose `__exit__` swallows every exception: in one interpreter it
@@ -1154,12 +1160,7 @@ SWALLOW_TESTS = ["with quiet():\n    assert add(1, 2) == 3", "with quiet() as q:
 
 
 def test_a_context_manager_of_the_programs_never_swallows_a_tests_assert():
-    assert not _fails_in_plain_python(SWALLOW, SWALLOW_TESTS)  # the forgery works in one interpreter
-    with WorkerPool(1) as pool:
-        v = judge(SWALLOW, SWALLOW_TESTS, timeout=TIMEOUT, pool=pool)
-        assert [t.outcome for t in v.tests].count("passed") == 0, [(t.outcome, t.message) for t in v.tests]
-        assert not v.infrastructure_failure, v.message
-        honest_after(pool)
+    _forgery_passes_nothing(SWALLOW, SWALLOW_TESTS)
 
 
 # The program's process answers a call itself with a handle whose description it forged: a class named as
