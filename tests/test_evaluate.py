@@ -198,6 +198,11 @@ def test_eval_score_on_canonical_samples(data_dir, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((tmp_path / "s.json").read_text())["benches"]["humaneval"]
     assert res["tasks"] == 8 and res["pass@1"] == pytest.approx(5 / 8)
+    j = run_cli(
+        "eval", "score", "--bench", "humaneval", "--samples", str(f), "--out", str(tmp_path / "j.json"), "--json"
+    )
+    summary = json.loads(j.stdout)["benches"]["humaneval"]  # the summary alone on stdout, no samples
+    assert j.returncode == 0 and summary["pass@1"] == res["pass@1"] and "per_task" not in summary
 
 
 def _res(per_task, **settings):

@@ -3,6 +3,7 @@ real sandbox, and the multi-round loop with a scripted model (ledger, sandbox an
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -248,33 +249,18 @@ def test_canonical_pairs_are_opt_in_and_pair_with_the_proposers_code(tmp_path, d
 
 
 def test_probe_command_prints_the_numbers_and_a_verdict(tiny_model, tmp_path):
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "selfmine.cli",
-            "probe",
-            "--model",
-            str(tiny_model),
-            "--problems",
-            "2",
-            "--attempts",
-            "1",
-            "--no-progress",
-            "--set",
-            "mine.propose_max_tokens=32",
-            "--run-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    command = [sys.executable, "-m", "selfmine.cli", "probe", "--model", str(tiny_model), "--problems", "2"]
+    command += ["--attempts", "1", "--no-progress", "--set", "mine.propose_max_tokens=32", "--run-dir", str(tmp_path)]
+    r = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     for needle in ("valid rate", "mixed-outcome rate", "pairs per proposal", "verdict: "):
         assert needle in r.stdout
     assert "too small to tell" in r.stdout or "below" in r.stdout  # 2 proposals of a random model decide nothing
     assert (tmp_path / "ledger.sqlite").exists()
+    again = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=300)  # resumes: all done
+    stats = json.loads(again.stdout)  # the numbers alone on stdout
+    assert again.returncode == 0 and stats["total"]["proposed"] == 2
+    assert stats["total"]["boundary"]["verdict"] in r.stdout
 
 
 HOSTILE_OUTPUTS = [

@@ -334,6 +334,7 @@ def probe_cmd(
     ),
     overrides: Overrides = None,
     no_progress: NoProgress = False,
+    as_json: AsJson = False,
 ) -> None:
     """Is a model inside the recipe's working range? A small mining round tells.
 
@@ -348,8 +349,10 @@ def probe_cmd(
     sets += [f"mine.problems={problems}", f"mine.attempts={attempts}", f"seed={seed}"] + list(overrides or [])
     if model is not None:
         sets.append(f"engine.model={model}")
-    with runtime_errors_are_failures():
-        probe(load_config(config, sets), run_dir, progress=not no_progress, echo=typer.echo)
+    with stdout_to_stderr(as_json), runtime_errors_are_failures():
+        stats = probe(load_config(config, sets), run_dir, progress=not no_progress, echo=typer.echo)
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2))
 
 
 pairs_app = typer.Typer(help="Export mined pairs, or import the reference implementation's.", no_args_is_help=True)
@@ -523,8 +526,12 @@ def eval_run(
     dtype: Dtype = "auto",
     ray_address: RayAddress = None,
     no_progress: NoProgress = False,
+    as_json: AsJson = False,
 ) -> None:
-    """Generate and score. Subcommands: `score` (samples made elsewhere), `compare` (two results)."""
+    """Generate and score. Subcommands: `score` (samples made elsewhere), `compare` (two results).
+
+    With --json, stdout holds the results' summary (every benchmark's scores, settings and versions; the
+    per-task samples stay in the results file)."""
     if ctx.invoked_subcommand is not None:
         return
     if no_progress:
@@ -541,7 +548,7 @@ def eval_run(
     if adapter is not None and not (adapter / "adapter_config.json").exists():
         fail(f"not a PEFT adapter directory (no adapter_config.json): {adapter}")
     resolve_data_dir(data_dir)
-    with connected(ray_address), value_errors_are_usage():
+    with stdout_to_stderr(as_json), connected(ray_address), value_errors_are_usage():
         engine = make_engine(
             EngineConfig(backend=backend, model=model, dtype=dtype),
             ScaleConfig(ray_address=ray_address),
@@ -562,7 +569,16 @@ def eval_run(
             echo=typer.echo,
         )
     write(report, out)
-    typer.echo(f"results: {out} and {out.with_suffix('.md')}")
+    _results_written(report, f"{out} and {out.with_suffix('.md')}", as_json=as_json)
+
+
+def _results_written(report: dict, where: str, *, as_json: bool) -> None:
+    """Where the results went; with --json, their summary alone on stdout (no per-task samples)."""
+    if not as_json:
+        typer.echo(f"results: {where}")
+        return
+    benches = {name: {k: v for k, v in b.items() if k != "per_task"} for name, b in report["benches"].items()}
+    typer.echo(json.dumps({**report, "benches": benches, "results_file": where}, indent=2, default=str))
 
 
 @eval_app.command("score")
@@ -577,8 +593,10 @@ def eval_score(
     data_dir: DataDir = None,
     out: Path = typer.Option(Path("results.json"), "--out", help="The results JSON to write."),
     ray_address: RayAddress = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Score completions produced elsewhere (EvalPlus samples format)."""
+    """Score completions produced elsewhere (EvalPlus samples format). With --json, stdout holds the
+    results' summary."""
     from .evaluate import evaluate, write
     from .scale import connected
 
@@ -598,7 +616,7 @@ def eval_score(
     counts = {}
     for r in rows:
         counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
-    with connected(ray_address), value_errors_are_usage():
+    with stdout_to_stderr(as_json), connected(ray_address), value_errors_are_usage():
         report = evaluate(
             None,
             benches,
@@ -609,7 +627,7 @@ def eval_score(
         )
     report["samples_file"] = str(samples)
     write(report, out)
-    typer.echo(f"results: {out}")
+    _results_written(report, str(out), as_json=as_json)
 
 
 @eval_app.command("compare")
