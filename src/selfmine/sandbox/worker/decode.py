@@ -19,7 +19,6 @@ from .encode import (
     is_qualname,
     shape_name,
 )
-from .errors import ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name
 from .objects import DATACLASS_OF, OBJECTS, NoHandle, stand_in
 
 
@@ -156,8 +155,6 @@ def _decode_tagged(k, v, depth, link):
         return RemoteIterator(link, v[0], v[1][:100])
     if k in "pP":
         return _program_object(k, v, link)
-    if k == "X" and tv is list and len(v) == 3 and type(v[0]) is str and v[0] in EXC_BUILTIN and type(v[1]) is list:
-        return _exception(EXC_BUILTIN[v[0]], tuple(decode(a, depth + 1, link) for a in v[1]), v[2], link)
     if k == "o" and tv is list and len(v) == 2 and type(v[0]) is str and v[1] in (True, False, None):
         return Opaque(v[0][:100], v[1])
     if k == "h" and tv is list and len(v) == 3 and type(v[0]) is str and type(v[1]) is str:
@@ -165,37 +162,6 @@ def _decode_tagged(k, v, depth, link):
     if k == "g" and tv is list and len(v) == 4 and type(v[0]) is int and v[1] in _WHOLE and link is not None:
         return link.whole(v[0], v[1], v[3])
     raise ValueError("not a value the judge understands")
-
-
-def _exception(kind, args, attributes, link):
-    """A builtin exception the program returned (encode.py `_exception`), as that class's instance."""
-    try:
-        exc = kind(*args)
-    except Exception:
-        exc = None
-    if type(exc) is not kind:  # a constructor that wants other arguments: the instance with its args
-        exc = BaseException.__new__(kind)
-        exc.args = args
-    give_attributes(exc, attributes, link)
-    return exc
-
-
-def give_attributes(exc, attributes, link=None):
-    """Set the attributes the program's exception had (errors.py `_attributes`) on the one the tests hold.
-    Never a name its class defines (a method, `args`), except an OSError's filename; nothing that does not
-    decode."""
-    if type(attributes) is not list:
-        return
-    for pair in attributes[:ATTRIBUTES]:
-        if type(pair) is not list or len(pair) != 2 or not attribute_name(pair[0]):
-            continue
-        name = pair[0]
-        if hasattr(type(exc), name) and not (name in OS_ATTRIBUTES and isinstance(exc, OSError)):
-            continue
-        try:
-            setattr(exc, name, decode(pair[1], link=link))
-        except Exception:  # a value that does not decode: not set
-            continue
 
 
 def _program_object(k, v, link):

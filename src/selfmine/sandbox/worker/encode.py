@@ -9,7 +9,6 @@ import fractions
 import itertools
 import unicodedata
 
-from .errors import ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name
 from .objects import NoHandle, ProgramObject, ProgramType, class_number, described
 
 
@@ -272,8 +271,6 @@ def _encode_dict(v, depth, strict, budget=None):
 def _encode_other(v, t, depth, strict, budget=None):
     if strict and isinstance(v, (ProgramObject, ProgramType)):  # the tests hand the program its own object
         return _program_object(v)
-    if _EXCEPTIONS.get(id(t)) is t:
-        return _exception(v, t, depth, strict, budget)
     if isinstance(v, complex):
         _spend(budget, 1)  # two floats
         return {"c": [float.hex(v.real), float.hex(v.imag)]}
@@ -322,23 +319,6 @@ def _encode_other(v, t, depth, strict, budget=None):
     except BaseException:
         truth = None
     return {"o": [t.__name__ if isinstance(t.__name__, str) else "object", truth]}  # seen only as an opaque object
-
-
-# The builtin exception classes, by identity (a class of the program's may answer `==` as it likes)
-_EXCEPTIONS = {id(c): c for c in EXC_BUILTIN.values()}
-
-
-def _exception(v, t, depth, strict, budget):
-    """An exception of a builtin class, returned (not raised): its class by name, its args and its own public
-    attributes (an OSError's filename too), so the tests get a real ValueError, as in one interpreter (it
-    equals nothing but itself there too). A subclass of the program's own crosses as a handle."""
-    args = [encode(x, depth + 1, strict, budget) for x in BaseException.__getattribute__(v, "args")]
-    own = object.__getattribute__(v, "__dict__")
-    pairs = list(dict.items(own))[:ATTRIBUTES] if type(own) is dict else []
-    if isinstance(v, OSError):
-        pairs += [(n, object.__getattribute__(v, n)) for n in OS_ATTRIBUTES]
-    attributes = [[n, encode(x, depth + 1, strict, budget)] for n, x in pairs if attribute_name(n) and x is not None]
-    return {"X": [t.__name__, args, attributes]}
 
 
 def _program_object(v):

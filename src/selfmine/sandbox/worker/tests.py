@@ -24,9 +24,9 @@ from .confine import (
     prctl,
     read_exact,
 )
-from .decode import NotAValue, decode, give_attributes, mapping_builder, sequence_builder
+from .decode import NotAValue, decode, mapping_builder, sequence_builder
 from .encode import Unencodable, encode
-from .errors import ARGS, EXC_BUILTIN, describe
+from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
 from .objects import on_the_tests_side
 from .stdlib import importable, stdlib_object
 from .wire import MUTABLE, ProgramGone, flush, recv, send
@@ -234,7 +234,7 @@ class _Link:
                 args = None
             exc = _rebuilt(err[0], err[1], bases, args)
             exc._sm_remote = (err[0], err[1], err[2])
-            give_attributes(exc, attributes)
+            _give_attributes(exc, attributes)
             raise exc
         self._broken("the program broke the call protocol")
 
@@ -288,6 +288,23 @@ def _rebuilt(name, message, bases, args):
         return exc
     except BaseException:
         return RemoteError("%s: %s" % (name, message))
+
+
+def _give_attributes(exc, attributes):
+    """Set the attributes the program's exception had (`_attributes`) on the one the tests catch. Never a
+    name its class defines (a method, `args`), except an OSError's filename; nothing that does not decode."""
+    if type(attributes) is not list:
+        return
+    for pair in attributes[:ATTRIBUTES]:
+        if type(pair) is not list or len(pair) != 2 or not attribute_name(pair[0]):
+            continue
+        name = pair[0]
+        if hasattr(type(exc), name) and not (name in OS_ATTRIBUTES and isinstance(exc, OSError)):
+            continue
+        try:
+            setattr(exc, name, decode(pair[1]))
+        except Exception:  # a value that does not decode: not set
+            continue
 
 
 def _bounded(described):
