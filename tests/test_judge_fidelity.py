@@ -957,6 +957,78 @@ def with_iterator():
     ],
 )
 
+EXCEPTION_VALUES = (
+    "exceptions_returned_as_values",  # session 21: a returned ValueError was a stand-in, not a ValueError
+    r"""
+NOT_FOUND = LookupError("not found")
+
+def lookup(d, k):
+    return d[k] if k in d else NOT_FOUND
+
+def check(x):
+    return ValueError("bad", x) if x < 0 else x
+
+def errors():
+    return [KeyError("k"), StopIteration(5), ZeroDivisionError()]
+
+def missing(path):
+    e = OSError(2, "No such file or directory", path)
+    e.hint = "look elsewhere"
+    return e
+
+def group():
+    return ExceptionGroup("two", [ValueError(1), TypeError(2)])
+
+class BadRow(ValueError):
+    def __init__(self, row):
+        super().__init__("bad row %d" % row)
+        self.row = row
+
+def rows():
+    return ExceptionGroup("bad rows", [BadRow(3)])
+
+def final_value():
+    e = StopIteration(0)
+    e.args = (42,)
+    return e
+
+def same(e):
+    return e
+
+def chained():
+    try:
+        1 / 0
+    except ZeroDivisionError as e:
+        try:
+            raise ValueError("no") from e
+        except ValueError as err:
+            return err
+""",
+    [
+        "assert isinstance(check(-1), ValueError) and check(-1).args == ('bad', -1)",
+        "assert str(check(-2)) == \"('bad', -2)\" and repr(check(-3)) == \"ValueError('bad', -3)\"",
+        "assert check(-1) != ValueError('bad', -1)",  # an exception equals only itself
+        "e = check(-1)\nassert e == e and same(e) is e",
+        "assert [type(e).__name__ for e in errors()] == ['KeyError', 'StopIteration', 'ZeroDivisionError']",
+        "assert isinstance(errors()[0], LookupError) and errors()[1].value == 5 and str(errors()[0]) == \"'k'\"",
+        "e = missing('x.txt')\nassert isinstance(e, FileNotFoundError) and e.errno == 2 and e.filename == 'x.txt'",
+        "assert str(missing('y')) == \"[Errno 2] No such file or directory: 'y'\" and missing('y').hint == 'look elsewhere'",
+        "g = group()\nassert isinstance(g, ExceptionGroup) and [type(e).__name__ for e in g.exceptions] == ['ValueError', 'TypeError']",
+        "assert lookup({}, 'x') is NOT_FOUND and lookup({}, 'x') == lookup({}, 'y') and lookup({}, 'z') in [NOT_FOUND]",
+        "e = rows().exceptions[0]\nassert isinstance(e, BadRow) and isinstance(e, ValueError) and e.row == 3",
+        "assert final_value().args == (42,) and final_value().value == 0",
+        "e = chained()\nassert isinstance(e.__cause__, ZeroDivisionError) and e.__traceback__ is not None",
+        "try:\n    raise check(-1)\nexcept ValueError as e:\n    assert e.args == ('bad', -1)",
+        "assert check(-1) == ValueError('bad', -1)",
+        "assert isinstance(check(-1), TypeError)",
+        "assert errors()[1].value == 6",
+        "assert missing('x').filename == 'y'",
+        "assert final_value().value == 42",  # args changed after construction: value stays 0
+        "assert len(group().exceptions) == 3",
+        "assert isinstance(rows().exceptions[0], KeyError)",
+    ],
+)
+
 DATETIMES = (
     "datetime_values_cross",  # session 17: they arrived opaque, equal to nothing
     r"""
@@ -1342,6 +1414,7 @@ CORPUS = [
     NAMEDTUPLES,
     DATETIMES,
     EXCEPTION_ATTRIBUTES,
+    EXCEPTION_VALUES,
     GROUPBY,
     WIDE_TEXT,
     WIDE_NUMBERS,

@@ -9,7 +9,7 @@ import fractions
 import itertools
 import unicodedata
 
-from .objects import NoHandle, ProgramObject, ProgramType, class_number, described
+from .objects import NoHandle, ProgramType, Stand, class_number, described
 
 
 class Unencodable(TypeError):
@@ -269,7 +269,7 @@ def _encode_dict(v, depth, strict, budget=None):
 
 
 def _encode_other(v, t, depth, strict, budget=None):
-    if strict and isinstance(v, (ProgramObject, ProgramType)):  # the tests hand the program its own object
+    if strict and isinstance(v, (Stand, ProgramType)):  # the tests hand the program its own object
         return _program_object(v)
     if isinstance(v, complex):
         _spend(budget, 1)  # two floats

@@ -13,9 +13,12 @@ everything cannot pass `assert f(x) == expected` or `assert expected in f(x)`. T
 objects compare by the program's own methods, as in plain Python: a test that builds its expected value
 with the program's own class trusts that class's `==`, in the judge as in one interpreter."""
 
+import builtins
 import copy
 import math
 import operator
+
+from .errors import EXC_BUILTIN
 
 OBJECTS = {}  # the program's process: handle -> object, kept alive (so an id is never reused) until it ends
 _HANDLES = {}  # id(object) -> handle: one object, one handle, so identity holds across the boundary
@@ -58,8 +61,8 @@ def class_number(cls):
 
 def described(v):
     """[handle, kind, chain] for `v`: kind 1 for an instance (its class is the chain's last entry), 2 for a
-    class (itself the last entry); chain lists [handle, name, qualname, base handles] of the classes, bases
-    first (`object` left out)."""
+    class (itself the last entry); chain lists [handle, name, qualname, base handles, special methods,
+    builtin exception classes] of the classes, bases first (`object` left out)."""
     cls = v if isinstance(v, type) else type(v)
     chain, seen = [], set()
     _describe(cls, chain, seen)
@@ -74,7 +77,7 @@ def _describe(cls, chain, seen):
         raise NoHandle()
     # type's own descriptors: a metaclass of the program's cannot answer for them. A builtin base (object,
     # Exception) is no class of the program's: it is not mirrored (its special methods are, below)
-    bases = [b for b in _BASES.__get__(cls) if _MODULE(b) != "builtins"]
+    bases = [b for b in _BASES.__get__(cls) if _BUILTIN_TYPES.get(id(b)) is not b and _MODULE(b) != "builtins"]
     for b in bases:
         _describe(b, chain, seen)
     name, qualname = _NAME.__get__(cls), _QUALNAME.__get__(cls)
@@ -82,7 +85,19 @@ def _describe(cls, chain, seen):
     has = sorted({n for k in mro if k is not object for n in _DICT.__get__(k) if n in SPECIAL})
     if next(_DICT.__get__(k)["__hash__"] for k in mro if "__hash__" in _DICT.__get__(k)) is None:
         has.append("__hash__")  # set to None (an __eq__ without a __hash__): unhashable, as there
-    chain.append([handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases], has])
+    chain.append([handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases], has, _exceptions(mro)])
+
+
+_BUILTIN_EXCEPTIONS = {id(c): c for c in EXC_BUILTIN.values()}  # by identity: a program class may fake `==`
+# builtins' classes (their __dict__ holds no __module__): never mirrored as classes of the program's
+_BUILTIN_TYPES = {id(c): c for c in vars(builtins).values() if isinstance(c, type)}
+
+
+def _exceptions(mro):
+    """The names of the builtin exception classes a class is or derives from, the most derived only (at most
+    4): ValueError for ValueError and for a program's `class Bad(ValueError)`; [] for any other class."""
+    found = [c for c in mro if _BUILTIN_EXCEPTIONS.get(id(c)) is c]
+    return [_NAME.__get__(c) for c in found if not any(d is not c and issubclass(d, c) for d in found)][:4]
 
 
 _BASES, _NAME, _QUALNAME, _MRO, _DICT = (
@@ -156,12 +171,13 @@ _DUNDER_ATTRIBUTES = frozenset(
 )
 
 
-class ProgramObject:
+class Stand:
     """Stands for one of the program's objects in the tests process (see the module's docstring). Only
     what every object has is here; a mirror gets the special methods its program class has (`SPECIAL`),
-    so `callable`, `len`, `iter` and the `collections.abc` checks read as in one interpreter."""
+    so `callable`, `len`, `iter` and the `collections.abc` checks read as in one interpreter. No layout of
+    its own, so an exception's mirror can derive from it and from ValueError alike."""
 
-    __slots__ = ("_sm_h", "_sm_link")
+    __slots__ = ()
 
     def __getattr__(self, name):
         if _local(name):
@@ -193,6 +209,29 @@ class ProgramObject:
         return _op(self, "deepcopy", self)
 
 
+class ProgramObject(Stand):
+    """The stand-in of an object that is no exception."""
+
+    __slots__ = ("_sm_h", "_sm_link")
+
+
+class ProgramException(Stand, BaseException):
+    """The stand-in of an exception the program returned (not raised): an instance of the builtin exception
+    classes its class derives from, so `isinstance(x, ValueError)` reads as in one interpreter, while every
+    attribute (args, errno, value, its own) is read from the real object, never from the stand-in's own
+    exception state, which is empty."""
+
+    def __getattribute__(self, name):
+        if _local(name) and name not in _EXCEPTION_DUNDERS:
+            return object.__getattribute__(self, name)
+        return _op(self, "getattr", self, name)
+
+
+# What an exception holds under special names, read from the real one too (a raise in the tests process
+# sets the stand-in's own, at the C level, never through these)
+_EXCEPTION_DUNDERS = frozenset(("__notes__", "__traceback__", "__cause__", "__context__", "__suppress_context__"))
+
+
 def _op(obj, name, /, *args, **kwargs):  # positional-only: a call's own `name=` or `obj=` passes through
     return object.__getattribute__(obj, "_sm_link").op(name, args, kwargs)
 
@@ -210,14 +249,14 @@ def _contains(obj, item, op):
     """`item in obj`: the program's own answer where the item is one of its objects too; a test's own value
     is looked for among what `obj` yields, compared here (as `in` does for an object without
     `__contains__`), so a `__contains__` that says yes to everything never answers for the test."""
-    if isinstance(item, (ProgramObject, ProgramType)):
+    if isinstance(item, (Stand, ProgramType)):
         return op("contains", obj, item)
     return any(x is item or x == item for x in op("iter", obj))
 
 
 def _compare(name):
     def compare(self, other):
-        if not isinstance(other, (ProgramObject, ProgramType)):  # a test's own value: never the program's say
+        if not isinstance(other, (Stand, ProgramType)):  # a test's own value: never the program's say
             return NotImplemented
         return _op(self, name, self, other)
 
@@ -226,7 +265,7 @@ def _compare(name):
 
 
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
-    setattr(ProgramObject, "__%s__" % _name, _compare(_name))
+    setattr(Stand, "__%s__" % _name, _compare(_name))
 
 
 def _forward(op, arity, *, reflected=False):
@@ -327,7 +366,7 @@ def stand_in(link, h, kind, chain, *, valid_name, valid_qualname):
             raise ValueError("not a value the judge understands")
         made = mirror
     else:
-        made = object.__new__(mirror)
+        made = _instance(mirror)
         object.__setattr__(made, "_sm_h", h)
         object.__setattr__(made, "_sm_link", link)
     if len(link.objects) < MAX_OBJECTS:
@@ -335,10 +374,21 @@ def stand_in(link, h, kind, chain, *, valid_name, valid_qualname):
     return made
 
 
+def _instance(mirror):
+    """A bare instance of a mirror: for an exception's, through its builtin base's constructor (OSError's
+    layout is not BaseException's; an exception group's wants a message and exceptions, never read here)."""
+    if not issubclass(mirror, BaseException):
+        return object.__new__(mirror)
+    if issubclass(mirror, BaseExceptionGroup):
+        return BaseExceptionGroup.__new__(mirror, "", [Exception()])
+    solid = next(c for c in mirror.__mro__ if _BUILTIN_EXCEPTIONS.get(id(c)) is c)
+    return solid.__new__(mirror)
+
+
 def _mirror(link, entry, valid_name, valid_qualname):
-    if type(entry) is not list or len(entry) != 5 or type(entry[0]) is not int:
+    if type(entry) is not list or len(entry) not in (5, 6) or type(entry[0]) is not int:
         raise ValueError("not a value the judge understands")
-    h, name, qualname, bases, has = entry
+    h, name, qualname, bases, has = entry[:5]
     if type(bases) is not list or type(has) is not list:
         raise ValueError("not a value the judge understands")
     if h in _MIRRORS:
@@ -347,7 +397,6 @@ def _mirror(link, entry, valid_name, valid_qualname):
         raise NoHandle()
     name = name if type(name) is str and valid_name(name) else "object"
     qualname = qualname if type(qualname) is str and valid_qualname(qualname) else name
-    parents = tuple(_MIRRORS[b] for b in bases if type(b) is int and b in _MIRRORS) or (ProgramObject,)
     # the class's own handle and link under names of their own: a class attribute named as the instances'
     # slot (`_sm_h`) would hide the slot from them
     namespace = {"__slots__": (), "__module__": "solution", "__qualname__": qualname}
@@ -355,9 +404,30 @@ def _mirror(link, entry, valid_name, valid_qualname):
     if "__hash__" in has:
         namespace["__hash__"] = None
     namespace.update(_sm_class_h=h, _sm_class_link=link)
-    try:
-        made = ProgramType(name, parents, namespace)
-    except TypeError:  # bases whose order Python refuses (a forged description): the mirror stands alone
-        made = ProgramType(name, (ProgramObject,), namespace)
-    _MIRRORS[h] = made
-    return made
+    made = None
+    for parents in _parents(bases, entry[5] if len(entry) == 6 else []):
+        try:
+            made = ProgramType(name, parents, namespace)
+            _instance(made)  # a layout Python accepts but cannot build (a forged description) fails here
+            break
+        except (TypeError, ValueError):  # bases whose order or layouts Python refuses: the next choice
+            made = None
+    _MIRRORS[h] = made or ProgramType(name, (ProgramObject,), namespace)
+    return _MIRRORS[h]
+
+
+def _parents(bases, exceptions):
+    """The bases a mirror may take, best first: the mirrors of the program class's bases with the builtin
+    exception classes it derives from (`exceptions`, names), then those classes alone under the exception
+    stand-in; the plain stand-in base last."""
+    mirrored = tuple(_MIRRORS[b] for b in bases if type(b) is int and b in _MIRRORS)
+    found = (
+        [EXC_BUILTIN[n] for n in exceptions if type(n) is str and n in EXC_BUILTIN][:4]
+        if type(exceptions) is list
+        else []
+    )
+    builtin = tuple(c for c in found if not any(issubclass(k, c) for k in mirrored))
+    choices = [mirrored + builtin] if mirrored else []
+    if found:
+        choices.append((ProgramException, *found))
+    return [c for c in choices if c] + [(ProgramObject,)]

@@ -27,7 +27,7 @@ from .confine import (
 from .decode import NotAValue, decode, mapping_builder, sequence_builder
 from .encode import Unencodable, encode
 from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
-from .objects import on_the_tests_side
+from .objects import ProgramType, on_the_tests_side
 from .stdlib import importable, stdlib_object
 from .wire import MUTABLE, ProgramGone, flush, recv, send
 
@@ -242,6 +242,22 @@ class _Link:
 _REMOTE_CLASSES = {}
 
 
+class _RemoteType(type):
+    """The metaclass of the classes the program's exceptions are raised as: one of the program's exceptions
+    returned (not raised) is a stand-in (objects.py), and is an instance of the class of its name here too,
+    as a raised one is caught by it (both go by the class's name)."""
+
+    def __instancecheck__(cls, value):
+        return type.__instancecheck__(cls, value) or cls.__subclasscheck__(type(value))
+
+    def __subclasscheck__(cls, sub):
+        if type.__subclasscheck__(cls, sub):
+            return True
+        mirrors = type.__getattribute__(sub, "__mro__") if isinstance(sub, ProgramType) else ()
+        name = type.__getattribute__(cls, "__name__")
+        return any(isinstance(k, ProgramType) and type.__getattribute__(k, "__name__") == name for k in mirrors)
+
+
 def _remote_class(name, bases):
     """A class named as the program's exception class, deriving from the builtin classes it derives from
     (the tests' `except` clauses see it as they would), its message the program's own; None without any."""
@@ -255,7 +271,9 @@ def _remote_class(name, bases):
     made = None
     for chosen in (bases, bases[:1]):  # bases whose layouts conflict: the first alone
         try:
-            made = type(name, tuple(EXC_BUILTIN[b] for b in chosen), {"__str__": _remote_str, "__module__": "program"})
+            made = _RemoteType(
+                name, tuple(EXC_BUILTIN[b] for b in chosen), {"__str__": _remote_str, "__module__": "program"}
+            )
             break
         except BaseException:  # a name type() refuses (a NUL, a lone surrogate): a RemoteError
             continue
