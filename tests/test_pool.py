@@ -72,6 +72,30 @@ def test_each_seed_keeps_its_own_difference_beside_the_pooled_one():
     assert d["per_seed"] == [0.25, -0.5] and d["diff"] == pytest.approx(-0.125)
 
 
+def test_greedy_flips_are_counted_over_seeds_with_how_they_failed():
+    """How the fixed tasks failed in the base and the broken ones fail in the arm, summed over seeds (the
+    verdict texts are the sandbox's, as `compare.failure_kind` reads them)."""
+    wrong = {"status": "failed", "message": "test 0 failed (AssertionError)"}
+    syntax = {"status": "error", "message": "SyntaxError: invalid syntax (solution.py, line 3)"}
+    ok = {"status": "passed", "message": "all 1 tests passed"}
+
+    def arm(samples):
+        result = _res([s is ok for s in samples])
+        for t, sample in zip(result["benches"]["humaneval"]["per_task"], samples):
+            t["samples"][0].update(sample)
+        return result
+
+    runs = [
+        {"base": arm([wrong, syntax, ok, ok]), "adapter": arm([ok, ok, syntax, ok])},
+        {"base": arm([wrong, ok, ok, wrong]), "adapter": arm([ok, ok, wrong, wrong])},
+    ]
+    d = pool(runs)["humaneval"]["vs_base"]["adapter"]
+    assert (d["fixed"], d["broken"]) == (3, 2)
+    assert d["fixed_from"] == {"wrong answer": 2, "syntax error": 1}
+    assert d["broken_to"] == {"syntax error": 1, "wrong answer": 1}
+    assert "3 fixed (in the base: wrong answer 2, syntax error 1)" in markdown(pool(runs))
+
+
 def test_seeds_are_averaged_per_task_not_counted_as_tasks():
     """The same flips on 3 seeds are 3 x more evidence about those tasks, not 3 x more tasks: the
     interval of a pooled null equals the single seed's when every seed is a copy."""

@@ -10,10 +10,12 @@ seeds' shared tasks are not counted as independent. McNemar's exact test is give
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from ..errors import UserError
-from .compare import _per_task, check_comparable
+from .compare import _kinds, _per_task, check_comparable
 from .stats import mcnemar_exact, sign_flip_p
 
 BASE = "base"
@@ -72,12 +74,12 @@ def pooled_difference(runs: list[dict], a: str, b: str, bench: str, *, names: li
     xb = np.array([[y[t] for t in tasks] for _, y in per_seed])
     diffs = (xb - xa).mean(axis=0)
     lo, hi = _interval(diffs)
-    mcnemar = []
-    for x, y in zip(xa, xb):
-        if np.isin(np.concatenate([x, y]), (0.0, 1.0)).all():
-            mcnemar.append(mcnemar_exact(int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())))
-        else:
-            mcnemar.append(None)  # n > 1 per task: the pooled sign-flip test covers it
+    binary = [np.isin(np.concatenate([x, y]), (0.0, 1.0)).all() for x, y in zip(xa, xb)]
+    mcnemar = [
+        mcnemar_exact(int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())) if ok else None
+        for x, y, ok in zip(xa, xb, binary)  # n > 1 per task: the pooled sign-flip test covers it
+    ]
+    flips = _flips([r for _, r in held], a, b, bench, tasks, xa, xb) if all(binary) else {}
     return {
         "tasks": len(tasks),
         "seeds": len(held),
@@ -91,6 +93,28 @@ def pooled_difference(runs: list[dict], a: str, b: str, bench: str, *, names: li
         "test": "sign-flip permutation over tasks",
         "mcnemar_p_per_seed": mcnemar,
         "per_seed": [float((y - x).mean()) for x, y in zip(xa, xb)],  # each seed's own b - a on these tasks
+        **flips,
+    }
+
+
+def _flips(runs, a, b, bench, tasks, xa, xb) -> dict:
+    """Greedy: the tasks fixed and broken over the seeds, with how they failed on the failing side
+    (compare.failure_kind), summed over seeds. Not for `<bench> base tests`, whose samples' verdicts are
+    the plus tests'."""
+    if bench.endswith(BASE_TESTS):
+        return {}
+    fixed_from, broken_to, fixed, broken = Counter(), Counter(), 0, 0
+    for r, x, y in zip(runs, xa, xb):
+        up = [t for t, p, q in zip(tasks, x, y) if p == 0 and q == 1]
+        down = [t for t, p, q in zip(tasks, x, y) if p == 1 and q == 0]
+        fixed_from.update(_kinds(r[a]["benches"][bench], up))
+        broken_to.update(_kinds(r[b]["benches"][bench], down))
+        fixed, broken = fixed + len(up), broken + len(down)
+    return {
+        "fixed": fixed,
+        "broken": broken,
+        "fixed_from": dict(fixed_from.most_common()),
+        "broken_to": dict(broken_to.most_common()),
     }
 
 
@@ -174,10 +198,23 @@ def markdown(pooled: dict, *, main: str = MAIN) -> str:
             f"({d['ci95'][0]:+.1%} .. {d['ci95'][1]:+.1%}) | {d['p']:.3g} | {seeds} |"
         )
 
+    notes = []
     for bench, b in pooled.items():
         for arm, d in b["vs_base"].items():
             line(bench, f"{arm} vs base", d)
+            if arm == main + format_suffix(bench) and "fixed_from" in d:
+                notes.append(_flip_note(bench, arm, d))
         if b["vs_best_control"]:
             which = "best control" if len(b.get("controls", ())) > 1 else "its only control"
             line(bench, f"**{main}{format_suffix(bench)} vs {which} ({b['best_control']})**", b["vs_best_control"])
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
+
+
+def _flip_note(bench: str, arm: str, d: dict) -> str:
+    def counts(kinds: dict) -> str:
+        return ", ".join(f"{kind} {n}" for kind, n in kinds.items()) or "none"
+
+    return (
+        f"- {bench}, {arm} vs base{format_suffix(arm)}, over the seeds: {d['fixed']} fixed (in the base: {counts(d['fixed_from'])}), "
+        f"{d['broken']} broken (in {arm}: {counts(d['broken_to'])})"
+    )
