@@ -1163,6 +1163,49 @@ def test_a_context_manager_of_the_programs_never_swallows_a_tests_assert():
     _forgery_passes_nothing(SWALLOW, SWALLOW_TESTS)
 
 
+# A returned exception whose chain names a traceback of the program's making, on a file it made (a FIFO):
+# a test that raises it and fails has its traceback formatted in the tests process, which must never read
+# the program's chain (nor open its files: the FIFO hung it). The verdict is the test's own failure.
+FIFO_CHAIN = """
+import os
+class Code:
+    co_filename = "trap.py"
+    co_name = "judge_internal"
+class Frame:
+    f_code = Code()
+    f_globals = {}
+    f_locals = {}
+class TB:
+    tb_frame = Frame()
+    tb_lineno = 1
+    tb_lasti = -1
+    tb_next = None
+class Cause(Exception):
+    @property
+    def __traceback__(self):
+        return TB()
+class Bad(ValueError):
+    @property
+    def __cause__(self):
+        return Cause("x")
+def check(x):
+    if not os.path.exists("trap.py"):
+        os.mkfifo("trap.py")
+    e = Bad("bad input")
+    e.__notes__ = ["NOTE FROM THE PROGRAM"]
+    return e
+"""
+
+
+def test_a_returned_exceptions_chain_is_never_formatted_from_the_program():
+    test = "try:\n    raise check(1)\nexcept ValueError as e:\n    assert e.args == ('good',)"
+    with WorkerPool(1) as pool:
+        v = judge(FIFO_CHAIN, [test], timeout=TIMEOUT, pool=pool)
+        assert v.status == Status.FAILED and v.tests[0].outcome == "failed", (v.status, v.message)
+        assert "NOTE FROM THE PROGRAM" not in (v.traceback or "") and "trap.py" not in (v.traceback or "")
+        honest_after(pool)
+
+
 # The program's process answers a call itself with a handle whose description it forged: a class named as
 # a builtin, bases it never described, a chain too long, a class handle that is not the chain's last. A
 # stand-in is never a builtin's instance and never equals a test's value.

@@ -995,14 +995,20 @@ def final_value():
 def same(e):
     return e
 
-def chained():
-    try:
-        1 / 0
-    except ZeroDivisionError as e:
-        try:
-            raise ValueError("no") from e
-        except ValueError as err:
-            return err
+class Mixin:
+    def tag(self):
+        return "m"
+
+class MixErr(Mixin, ValueError):
+    pass
+
+def mixed():
+    return MixErr("x")
+
+def impostor():
+    class BadRow:
+        pass
+    return BadRow()
 """,
     [
         "assert isinstance(check(-1), ValueError) and check(-1).args == ('bad', -1)",
@@ -1017,7 +1023,9 @@ def chained():
         "assert lookup({}, 'x') is NOT_FOUND and lookup({}, 'x') == lookup({}, 'y') and lookup({}, 'z') in [NOT_FOUND]",
         "e = rows().exceptions[0]\nassert isinstance(e, BadRow) and isinstance(e, ValueError) and e.row == 3",
         "assert final_value().args == (42,) and final_value().value == 0",
-        "e = chained()\nassert isinstance(e.__cause__, ZeroDivisionError) and e.__traceback__ is not None",
+        "e = mixed()\nassert isinstance(e, Mixin) and isinstance(e, ValueError) and e.tag() == 'm'",
+        "assert issubclass(type(mixed()), Mixin) and issubclass(type(mixed()), Exception)",
+        "assert isinstance(impostor(), BadRow)",  # another class of the same name
         "try:\n    raise check(-1)\nexcept ValueError as e:\n    assert e.args == ('bad', -1)",
         "assert check(-1) == ValueError('bad', -1)",
         "assert isinstance(check(-1), TypeError)",

@@ -222,14 +222,12 @@ class ProgramException(Stand, BaseException):
     exception state, which is empty."""
 
     def __getattribute__(self, name):
-        if _local(name) and name not in _EXCEPTION_DUNDERS:
+        # special names stay local, `__cause__`, `__traceback__` and `__notes__` too: the tests process
+        # formats a raised stand-in's chain, and the program's frames there would have it read the
+        # program's files (a FIFO hangs it)
+        if _local(name):
             return object.__getattribute__(self, name)
         return _op(self, "getattr", self, name)
-
-
-# What an exception holds under special names, read from the real one too (a raise in the tests process
-# sets the stand-in's own, at the C level, never through these)
-_EXCEPTION_DUNDERS = frozenset(("__notes__", "__traceback__", "__cause__", "__context__", "__suppress_context__"))
 
 
 def _op(obj, name, /, *args, **kwargs):  # positional-only: a call's own `name=` or `obj=` passes through
@@ -334,13 +332,23 @@ class ProgramType(type):
         return True
 
     def __instancecheck__(cls, value):  # the program's dataclass instances cross as values (decode.py)
-        return type.__instancecheck__(cls, value) or DATACLASS_OF.get(type(value)) == cls._sm_class_h
+        return type.__instancecheck__(cls, value) or cls.__subclasscheck__(type(value))
 
     def __subclasscheck__(cls, sub):
-        return type.__subclasscheck__(cls, sub) or DATACLASS_OF.get(sub) == cls._sm_class_h
+        return type.__subclasscheck__(cls, sub) or cls._sm_class_h in program_classes(sub)
 
     def __repr__(cls):
         return "<class 'solution.%s'>" % type.__getattribute__(cls, "__qualname__")
+
+
+def program_classes(cls):
+    """The handles of the program classes `cls` stands for, its bases' included: for a mirror, those its
+    program class derives from (a base its mirror could not take, such as a mixin beside ValueError,
+    included); for a dataclass rebuilt from the program's values, its class's; else none."""
+    if isinstance(cls, ProgramType):
+        return type.__getattribute__(cls, "_sm_chain")
+    h = DATACLASS_OF.get(cls)
+    return (h,) if h is not None else ()
 
 
 _MIRRORS = {}  # the tests process: the program's class handle -> its mirror
@@ -403,7 +411,8 @@ def _mirror(link, entry, valid_name, valid_qualname):
     namespace.update({n: FORWARDERS[n] for n in has if type(n) is str and n in FORWARDERS})
     if "__hash__" in has:
         namespace["__hash__"] = None
-    namespace.update(_sm_class_h=h, _sm_class_link=link)
+    chain = {h}.union(*(_MIRRORS[b]._sm_chain for b in bases if type(b) is int and b in _MIRRORS))
+    namespace.update(_sm_class_h=h, _sm_class_link=link, _sm_chain=frozenset(chain))
     made = None
     for parents in _parents(bases, entry[5] if len(entry) == 6 else []):
         try:

@@ -27,7 +27,7 @@ from .decode import decode
 from .digest import digest
 from .encode import DIGEST_NODES, ITERATORS, SEND_NODES, TooBig, Unencodable, encode, estimated_nodes, large, next_part
 from .errors import describe, exc_class_bases, raised_exception
-from .objects import OPS
+from .objects import OPS, NoHandle, handle_of
 from .stdlib import stdlib_name
 from .wire import MUTABLE, flush, recv, send
 
@@ -161,7 +161,8 @@ def _loaded(scope, t):
                 names[name] = ["module", str(value.__name__)]
             elif t.callable(value):
                 bases = t.exc_bases(value)  # the program's own exception class: the tests name it in `except`
-                own = ["exception", bases, str(type.__getattribute__(value, "__name__"))[:200]] if bases else None
+                name_of = type.__getattribute__(value, "__name__") if bases else None
+                own = ["exception", bases, str(name_of)[:200], _handle(value)] if bases else None
                 known = stdlib_name(value) or own
                 if not known and isinstance(value, type):  # its own class: a handle, so isinstance works there
                     budget = [left]
@@ -181,6 +182,15 @@ def _loaded(scope, t):
         except BaseException:
             continue
     return names
+
+
+def _handle(cls):
+    """The handle of one of the program's exception classes, or None past the judge's handles: the tests
+    know its returned instances by it (tests.py `_RemoteType`)."""
+    try:
+        return handle_of(cls)
+    except NoHandle:
+        return None
 
 
 def _serve(sock, scope, t):

@@ -27,7 +27,7 @@ from .confine import (
 from .decode import NotAValue, decode, mapping_builder, sequence_builder
 from .encode import Unencodable, encode
 from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
-from .objects import ProgramType, on_the_tests_side
+from .objects import on_the_tests_side, program_classes
 from .stdlib import importable, stdlib_object
 from .wire import MUTABLE, ProgramGone, flush, recv, send
 
@@ -243,19 +243,17 @@ _REMOTE_CLASSES = {}
 
 
 class _RemoteType(type):
-    """The metaclass of the classes the program's exceptions are raised as: one of the program's exceptions
-    returned (not raised) is a stand-in (objects.py), and is an instance of the class of its name here too,
-    as a raised one is caught by it (both go by the class's name)."""
+    """The metaclass of the classes the program's exceptions are raised as. One of them returned (not
+    raised) is a stand-in (objects.py): it is an instance of the class the tests bound for the program's
+    class of that name only where the stand-in's class is that very class or derives from it (by handle:
+    another class of the same name is not)."""
 
     def __instancecheck__(cls, value):
         return type.__instancecheck__(cls, value) or cls.__subclasscheck__(type(value))
 
     def __subclasscheck__(cls, sub):
-        if type.__subclasscheck__(cls, sub):
-            return True
-        mirrors = type.__getattribute__(sub, "__mro__") if isinstance(sub, ProgramType) else ()
-        name = type.__getattribute__(cls, "__name__")
-        return any(isinstance(k, ProgramType) and type.__getattribute__(k, "__name__") == name for k in mirrors)
+        mine = type.__getattribute__(cls, "_sm_handles")
+        return type.__subclasscheck__(cls, sub) or any(h in mine for h in program_classes(sub))
 
 
 def _remote_class(name, bases):
@@ -271,9 +269,8 @@ def _remote_class(name, bases):
     made = None
     for chosen in (bases, bases[:1]):  # bases whose layouts conflict: the first alone
         try:
-            made = _RemoteType(
-                name, tuple(EXC_BUILTIN[b] for b in chosen), {"__str__": _remote_str, "__module__": "program"}
-            )
+            namespace = {"__str__": _remote_str, "__module__": "program", "_sm_handles": set()}
+            made = _RemoteType(name, tuple(EXC_BUILTIN[b] for b in chosen), namespace)
             break
         except BaseException:  # a name type() refuses (a NUL, a lone surrogate): a RemoteError
             continue
@@ -480,7 +477,9 @@ def _bind(loaded, link, *, wanted):
             elif kind[0] == "stdlib":  # `from fractions import Fraction`: the class itself, not a proxy
                 scope[name] = stdlib_object(kind) or _Proxy(name, link)
             elif kind[0] == "exception":  # the class the program's exceptions of this name arrive as
-                made = len(kind) == 3 and isinstance(kind[2], str) and _remote_class(kind[2][:200], kind[1])
+                made = len(kind) in (3, 4) and isinstance(kind[2], str) and _remote_class(kind[2][:200], kind[1])
+                if made and len(kind) == 4 and type(kind[3]) is int:
+                    made._sm_handles.add(kind[3])  # its returned instances are this class's (`_RemoteType`)
                 scope[name] = made or _Proxy(name, link)
             elif kind[0] == "value":
                 scope[name] = decode(kind[1], link=link)
