@@ -1009,6 +1009,26 @@ def impostor():
     class BadRow:
         pass
     return BadRow()
+
+class Lexer:
+    class Error(ValueError):
+        pass
+
+class Parser:
+    class Error(ValueError):
+        pass
+
+LexError, ParseError = Lexer.Error, Parser.Error
+
+def lex_wrong(s):
+    return ParseError(s)
+
+class Node:
+    def __init__(self, v):
+        self.v = v
+
+def make(v):
+    return Node(v)
 """,
     [
         "assert isinstance(check(-1), ValueError) and check(-1).args == ('bad', -1)",
@@ -1026,6 +1046,9 @@ def impostor():
         "e = mixed()\nassert isinstance(e, Mixin) and isinstance(e, ValueError) and e.tag() == 'm'",
         "assert issubclass(type(mixed()), Mixin) and issubclass(type(mixed()), Exception)",
         "assert isinstance(impostor(), BadRow)",  # another class of the same name
+        "assert isinstance(lex_wrong('@'), LexError)",  # two classes named Error
+        "class Strict(BadRow):\n    pass\nassert not isinstance(rows().exceptions[0], Strict)",
+        "class Leaf(Node):\n    pass\nassert not isinstance(make(1), Leaf) and not issubclass(Node, Leaf)",
         "try:\n    raise check(-1)\nexcept ValueError as e:\n    assert e.args == ('bad', -1)",
         "assert check(-1) == ValueError('bad', -1)",
         "assert isinstance(check(-1), TypeError)",

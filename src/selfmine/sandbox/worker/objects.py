@@ -303,6 +303,8 @@ class ProgramType(type):
     attribute the mirror does not hold (a method, a class attribute, an Enum member) is the program's."""
 
     def __call__(cls, *args, **kwargs):
+        if "_sm_class_h" not in type.__getattribute__(cls, "__dict__"):  # it would build the program's base
+            raise TypeError("the judge cannot build a test's subclass of the program's class %s" % cls.__name__)
         return _class_op(cls, "call", cls, *args, **kwargs)
 
     def __getattr__(cls, name):
@@ -335,7 +337,9 @@ class ProgramType(type):
         return type.__instancecheck__(cls, value) or cls.__subclasscheck__(type(value))
 
     def __subclasscheck__(cls, sub):
-        return type.__subclasscheck__(cls, sub) or cls._sm_class_h in program_classes(sub)
+        # the class's own handle, never one inherited: a test's `class Leaf(Node)` is no mirror of Node
+        own = type.__getattribute__(cls, "__dict__").get("_sm_class_h")
+        return type.__subclasscheck__(cls, sub) or own is not None and own in program_classes(sub)
 
     def __repr__(cls):
         return "<class 'solution.%s'>" % type.__getattribute__(cls, "__qualname__")
