@@ -1206,6 +1206,87 @@ def test_a_returned_exceptions_chain_is_never_formatted_from_the_program():
         honest_after(pool)
 
 
+# A returned exception group whose `exceptions` names itself, raised (uncaught) by a test: an error in plain
+# Python. Formatted through the stand-in, each read of `exceptions` asked the program again: a timeout, and
+# the next test was never run.
+ENDLESS_GROUP = """
+class Grp(ExceptionGroup):
+    @property
+    def exceptions(self):
+        return (self,) * 1000
+def grp():
+    return Grp("g", [ValueError("a")])
+def ok():
+    return 1
+"""
+
+
+def test_a_returned_group_raised_by_a_test_is_an_error_and_the_next_test_runs():
+    with WorkerPool(1) as pool:
+        v = judge(ENDLESS_GROUP, ["raise grp()", "assert ok() == 1"], timeout=TIMEOUT, pool=pool)
+        assert [t.outcome for t in v.tests] == ["error", "passed"], (v.status, v.message)
+        honest_after(pool)
+
+
+# A metaclass whose `mro()` leaves a base out: isinstance walks the real MRO, so the object is no ParseError
+# (no Node) in one interpreter. The mirror was built from `__bases__`.
+MRO_IMPOSTORS = """
+class ParseError(ValueError):
+    pass
+class Node:
+    pass
+class _Meta(type):
+    def mro(cls):
+        return [k for k in super().mro() if k is not ParseError and k is not Node]
+class Impostor(ParseError, metaclass=_Meta):
+    pass
+class Other(Node, metaclass=_Meta):
+    pass
+def parse(s):
+    return Impostor(s)
+def build():
+    return Other()
+"""
+MRO_TESTS = [
+    "assert isinstance(parse('x'), ParseError)",
+    "assert issubclass(type(parse('x')), ParseError)",
+    "assert isinstance(build(), Node)",
+]
+
+
+def test_a_class_is_what_its_real_mro_says():
+    for test in MRO_TESTS:
+        assert _fails_in_plain_python(MRO_IMPOSTORS, [test])
+    with WorkerPool(1) as pool:
+        v = judge(MRO_IMPOSTORS, MRO_TESTS, timeout=TIMEOUT, pool=pool)
+        assert [t.outcome for t in v.tests].count("passed") == 0, [(t.outcome, t.message) for t in v.tests]
+        honest_after(pool)
+
+
+# Three global lists too large for the names message: each encoding handed out about 360k handles before it
+# gave up, so the judge's million were gone and a later object arrived opaque (a right program failed), and
+# a later exception class had no handle (a wrong one passed isinstance). A failed encoding gives them back.
+SPENT_HANDLES = """
+class Tok:
+    __slots__ = ()
+TABLE1 = [Tok() for _ in range(400_000)]
+TABLE2 = [Tok() for _ in range(400_000)]
+TABLE3 = [Tok() for _ in range(400_000)]
+class Point:
+    def __init__(self, x):
+        self.x = x
+def make(x):
+    return Point(x)
+def err():
+    return ValueError("e")
+"""
+
+
+def test_handles_of_a_value_that_did_not_cross_are_given_back():
+    v = judge(SPENT_HANDLES, ["assert make(1).x == 1", "assert isinstance(err(), ValueError)"], timeout=60)
+    assert v.passed, [(t.outcome, t.message) for t in v.tests]
+
+
 # The program's process answers a call itself with a handle whose description it forged: a class named as
 # a builtin, bases it never described, a chain too long, a class handle that is not the chain's last. A
 # stand-in is never a builtin's instance and never equals a test's value.

@@ -9,7 +9,7 @@ import fractions
 import itertools
 import unicodedata
 
-from .objects import NoHandle, ProgramType, Stand, class_number, described
+from .objects import NoHandle, ProgramType, Stand, class_number, described, handles_mark, roll_back_handles
 
 
 class Unencodable(TypeError):
@@ -122,6 +122,18 @@ def encode(v, depth=0, strict=False, budget=None):
     if isinstance(v, (set, frozenset)):
         return {"z" if isinstance(v, frozenset) else "s": [encode(x, depth + 1, strict, budget) for x in v]}
     return _encode_other(v, t, depth, strict, budget)
+
+
+def enc(v, depth=0, strict=False, budget=None):
+    """`encode`, undoing the handles it handed out where it fails: the value then crosses another way or
+    not at all, so none of them was sent (three lists too large for one message used up the judge's
+    million handles, and classes that came after had none)."""
+    mark = handles_mark()
+    try:
+        return encode(v, depth, strict, budget)
+    except BaseException:
+        roll_back_handles(mark)
+        raise
 
 
 def _spend(budget, nodes):

@@ -6,13 +6,22 @@ import traceback
 
 from .confine import TAIL_CHARS
 
+STAND_INS = []  # the classes of objects.py's stand-ins for the program's objects (added there)
+
 
 def describe(info):
     """(type name, message, traceback) of the exception being handled; the program chooses the exception,
-    and its __str__ or __repr__ may raise or loop: never let that escape."""
+    and its __str__ or __repr__ may raise or loop: never let that escape. A stand-in for an exception the
+    program returned, raised by a test, is formatted from its own local state: read through it, a group's
+    `exceptions` came from the program, which could make them endless."""
     etype, value, tb = info
+    tail = tb.tb_next if tb is not None else None
     try:
-        text = "".join(traceback.format_exception(etype, value, tb.tb_next if tb is not None else None))
+        _cut_stand_ins(value)
+        if isinstance(value, tuple(STAND_INS)):
+            text = "".join(traceback.format_tb(tail)) + "%s (returned by the program)\n" % etype.__name__
+        else:
+            text = "".join(traceback.format_exception(etype, value, tail))
     except BaseException:
         text = "(traceback could not be formatted)"
     try:
@@ -24,6 +33,21 @@ def describe(info):
     except BaseException:
         name = "BaseException"
     return name, msg, text[-TAIL_CHARS:]
+
+
+_CAUSE, _CONTEXT = (BaseException.__dict__[k] for k in ("__cause__", "__context__"))
+
+
+def _cut_stand_ins(value):
+    """Drop a stand-in from the chain of the exception a test raised (its `__cause__` or `__context__`),
+    so the traceback never formats one (the chain's own links are local: read at the C level)."""
+    seen = set()
+    while isinstance(value, BaseException) and id(value) not in seen:
+        seen.add(id(value))
+        for link in (_CAUSE, _CONTEXT):
+            if isinstance(link.__get__(value), tuple(STAND_INS)):
+                link.__set__(value, None)
+        value = _CAUSE.__get__(value) or _CONTEXT.__get__(value)
 
 
 # The builtin exception classes by name, taken when the worker starts (before any program can change

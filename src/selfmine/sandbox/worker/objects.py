@@ -18,7 +18,7 @@ import copy
 import math
 import operator
 
-from .errors import EXC_BUILTIN
+from .errors import EXC_BUILTIN, STAND_INS
 
 OBJECTS = {}  # the program's process: handle -> object, kept alive (so an id is never reused) until it ends
 _HANDLES = {}  # id(object) -> handle: one object, one handle, so identity holds across the boundary
@@ -39,6 +39,17 @@ def handle_of(v):
         h = len(OBJECTS) + 1
         OBJECTS[h], _HANDLES[id(v)] = v, h
     return h
+
+
+def handles_mark():
+    return len(OBJECTS)
+
+
+def roll_back_handles(mark):
+    """Forget the handles handed out since `mark`: an encoding that failed (a value too large for its
+    message crosses in parts, or not at all) sent none of them, and they must not use up MAX_OBJECTS."""
+    for h in range(len(OBJECTS), mark, -1):
+        _HANDLES.pop(id(OBJECTS.pop(h)), None)
 
 
 _SIDE = {"tests": False}  # set in the tests process, which holds no handles of its own
@@ -77,11 +88,13 @@ def _describe(cls, chain, seen):
         raise NoHandle()
     # type's own descriptors: a metaclass of the program's cannot answer for them. A builtin base (object,
     # Exception) is no class of the program's: it is not mirrored (its special methods are, below)
+    # the bases the class's real MRO holds (what isinstance walks: a metaclass's `mro()` may leave one out)
+    mro = _MRO.__get__(cls)
     bases = [b for b in _BASES.__get__(cls) if _BUILTIN_TYPES.get(id(b)) is not b and _MODULE(b) != "builtins"]
+    bases = [b for b in bases if any(b is k for k in mro)]
     for b in bases:
         _describe(b, chain, seen)
     name, qualname = _NAME.__get__(cls), _QUALNAME.__get__(cls)
-    mro = _MRO.__get__(cls)
     has = sorted({n for k in mro if k is not object for n in _DICT.__get__(k) if n in SPECIAL})
     if next(_DICT.__get__(k)["__hash__"] for k in mro if "__hash__" in _DICT.__get__(k)) is None:
         has.append("__hash__")  # set to None (an __eq__ without a __hash__): unhashable, as there
@@ -207,6 +220,9 @@ class Stand:
 
     def __deepcopy__(self, memo):
         return _op(self, "deepcopy", self)
+
+
+STAND_INS.append(Stand)  # errors.describe formats them from their local state only
 
 
 class ProgramObject(Stand):

@@ -25,7 +25,17 @@ from .confine import (
 )
 from .decode import decode
 from .digest import digest
-from .encode import DIGEST_NODES, ITERATORS, SEND_NODES, TooBig, Unencodable, encode, estimated_nodes, large, next_part
+from .encode import (
+    DIGEST_NODES,
+    ITERATORS,
+    SEND_NODES,
+    TooBig,
+    Unencodable,
+    enc,
+    estimated_nodes,
+    large,
+    next_part,
+)
 from .errors import describe, exc_class_bases, raised_exception
 from .objects import OPS, NoHandle, handle_of
 from .stdlib import stdlib_name
@@ -91,7 +101,7 @@ class _Tools:
     """What the program's process uses to answer, taken before the program's code runs."""
 
     def __init__(self):
-        self.send, self.recv, self.enc, self.dec, self.info = send, recv, encode, decode, sys.exc_info
+        self.send, self.recv, self.enc, self.dec, self.info = send, recv, enc, decode, sys.exc_info
         self.describe, self.iterators, self.large, self.part, self.digest = (
             describe,
             ITERATORS,

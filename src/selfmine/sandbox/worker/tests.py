@@ -261,7 +261,7 @@ def _claim(cls, handle):
     shared by name and bases (`_remote_class`): where a second program class of the same name lands on
     it (`Lexer.Error` and `Parser.Error`), no returned instance is claimed by either."""
     handles = type.__getattribute__(cls, "__dict__")["_sm_handles"]
-    if handles and handle not in handles:
+    if handle is None or handles and handle not in handles:  # None: a class past the judge's handles
         type.__setattr__(cls, "_sm_handles", frozenset())  # ambiguous for good: frozen empty
     elif isinstance(handles, set):
         handles.add(handle)
@@ -489,8 +489,8 @@ def _bind(loaded, link, *, wanted):
                 scope[name] = stdlib_object(kind) or _Proxy(name, link)
             elif kind[0] == "exception":  # the class the program's exceptions of this name arrive as
                 made = len(kind) in (3, 4) and isinstance(kind[2], str) and _remote_class(kind[2][:200], kind[1])
-                if made and len(kind) == 4 and type(kind[3]) is int:
-                    _claim(made, kind[3])  # its returned instances are this class's (`_RemoteType`)
+                if made and len(kind) == 4:  # its returned instances are this class's (`_RemoteType`)
+                    _claim(made, kind[3] if type(kind[3]) is int else None)
                 scope[name] = made or _Proxy(name, link)
             elif kind[0] == "value":
                 scope[name] = decode(kind[1], link=link)
