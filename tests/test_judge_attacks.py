@@ -1222,9 +1222,12 @@ def ok():
 
 
 def test_a_returned_group_raised_by_a_test_is_an_error_and_the_next_test_runs():
+    raised = ["raise grp()", "raise ExceptionGroup('t', [grp()])"]  # itself, or a member of the test's own
+    raised.append("try:\n    raise grp()\nexcept Exception:\n    raise ExceptionGroup('t', [KeyError(1)])")
     with WorkerPool(1) as pool:
-        v = judge(ENDLESS_GROUP, ["raise grp()", "assert ok() == 1"], timeout=TIMEOUT, pool=pool)
-        assert [t.outcome for t in v.tests] == ["error", "passed"], (v.status, v.message)
+        for test in raised:
+            v = judge(ENDLESS_GROUP, [test, "assert ok() == 1"], timeout=TIMEOUT, pool=pool)
+            assert [t.outcome for t in v.tests] == ["error", "passed"], (test, v.status, v.message)
         honest_after(pool)
 
 
@@ -1242,15 +1245,22 @@ class Impostor(ParseError, metaclass=_Meta):
     pass
 class Other(Node, metaclass=_Meta):
     pass
+class Mid(ParseError):
+    pass
+class Farther(Mid, metaclass=_Meta):
+    pass
 def parse(s):
     return Impostor(s)
 def build():
     return Other()
+def parse_far(s):
+    return Farther(s)
 """
 MRO_TESTS = [
     "assert isinstance(parse('x'), ParseError)",
     "assert issubclass(type(parse('x')), ParseError)",
     "assert isinstance(build(), Node)",
+    "assert isinstance(parse_far('x'), ParseError)",  # left out of the MRO below a base that holds it
 ]
 
 

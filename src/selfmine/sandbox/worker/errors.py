@@ -11,15 +11,17 @@ STAND_INS = []  # the classes of objects.py's stand-ins for the program's object
 
 def describe(info):
     """(type name, message, traceback) of the exception being handled; the program chooses the exception,
-    and its __str__ or __repr__ may raise or loop: never let that escape. A stand-in for an exception the
-    program returned, raised by a test, is formatted from its own local state: read through it, a group's
+    and its __str__ or __repr__ may raise or loop: never let that escape. Where a stand-in for an exception
+    the program returned is anywhere in what a test raised (the value, its chain, a group's members), the
+    traceback is the test's frames and the class name alone: formatted through the stand-in, a group's
     `exceptions` came from the program, which could make them endless."""
     etype, value, tb = info
     tail = tb.tb_next if tb is not None else None
     try:
-        _cut_stand_ins(value)
-        if isinstance(value, tuple(STAND_INS)):
-            text = "".join(traceback.format_tb(tail)) + "%s (returned by the program)\n" % etype.__name__
+        if _holds_stand_in(value):
+            text = "".join(traceback.format_tb(tail)) + "%s (its exception holds one the program returned)\n" % (
+                etype.__name__
+            )
         else:
             text = "".join(traceback.format_exception(etype, value, tail))
     except BaseException:
@@ -35,19 +37,25 @@ def describe(info):
     return name, msg, text[-TAIL_CHARS:]
 
 
+# an exception's links read at the C level (a stand-in's own, never the program's)
 _CAUSE, _CONTEXT = (BaseException.__dict__[k] for k in ("__cause__", "__context__"))
+_MEMBERS = BaseExceptionGroup.__dict__["exceptions"]
 
 
-def _cut_stand_ins(value):
-    """Drop a stand-in from the chain of the exception a test raised (its `__cause__` or `__context__`),
-    so the traceback never formats one (the chain's own links are local: read at the C level)."""
-    seen = set()
-    while isinstance(value, BaseException) and id(value) not in seen:
-        seen.add(id(value))
-        for link in (_CAUSE, _CONTEXT):
-            if isinstance(link.__get__(value), tuple(STAND_INS)):
-                link.__set__(value, None)
-        value = _CAUSE.__get__(value) or _CONTEXT.__get__(value)
+def _holds_stand_in(value, most=10_000):
+    """Whether a stand-in (objects.py) is `value` or anywhere in its cause, context or group members."""
+    stand_ins, todo, seen = tuple(STAND_INS), [value], set()
+    while todo and len(seen) < most:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        if isinstance(e, stand_ins):
+            return True
+        seen.add(id(e))
+        todo += [_CAUSE.__get__(e), _CONTEXT.__get__(e)]
+        if isinstance(e, BaseExceptionGroup):
+            todo += list(_MEMBERS.__get__(e))
+    return bool(todo)  # past `most` links: as if one were there
 
 
 # The builtin exception classes by name, taken when the worker starts (before any program can change

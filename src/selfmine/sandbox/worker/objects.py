@@ -88,10 +88,11 @@ def _describe(cls, chain, seen):
         raise NoHandle()
     # type's own descriptors: a metaclass of the program's cannot answer for them. A builtin base (object,
     # Exception) is no class of the program's: it is not mirrored (its special methods are, below)
-    # the bases the class's real MRO holds (what isinstance walks: a metaclass's `mro()` may leave one out)
+    # a class whose metaclass computes another MRO than Python's own (one leaving a base out: isinstance
+    # walks the real MRO) is described with no program bases, so its mirror claims none it may not have
     mro = _MRO.__get__(cls)
     bases = [b for b in _BASES.__get__(cls) if _BUILTIN_TYPES.get(id(b)) is not b and _MODULE(b) != "builtins"]
-    bases = [b for b in bases if any(b is k for k in mro)]
+    bases = bases if _plain_mro(cls, mro) else []
     for b in bases:
         _describe(b, chain, seen)
     name, qualname = _NAME.__get__(cls), _QUALNAME.__get__(cls)
@@ -99,6 +100,15 @@ def _describe(cls, chain, seen):
     if next(_DICT.__get__(k)["__hash__"] for k in mro if "__hash__" in _DICT.__get__(k)) is None:
         has.append("__hash__")  # set to None (an __eq__ without a __hash__): unhashable, as there
     chain.append([handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases], has, _exceptions(mro)])
+
+
+def _plain_mro(cls, mro):
+    """Whether `mro` is the one Python computes from the class's bases (`type.mro`, at the C level)."""
+    try:
+        default = type.mro(cls)
+    except BaseException:
+        return False
+    return len(default) == len(mro) and all(a is b for a, b in zip(default, mro))
 
 
 _BUILTIN_EXCEPTIONS = {id(c): c for c in EXC_BUILTIN.values()}  # by identity: a program class may fake `==`
