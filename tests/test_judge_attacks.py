@@ -1273,6 +1273,47 @@ def test_a_class_is_what_its_real_mro_says():
         honest_after(pool)
 
 
+# A class whose metaclass decides isinstance itself (an ABC's __subclasshook__, a Protocol that is not
+# runtime-checkable): the mirror asks the program's class, so the answer is plain Python's (a subclass
+# that lacks a method the hook requires is no Shape; the Protocol check is a TypeError).
+HOOKED = """
+from abc import ABC
+from typing import Protocol
+class Shape(ABC):
+    @classmethod
+    def __subclasshook__(cls, C):
+        if cls is Shape:
+            return all(any(n in B.__dict__ for B in C.__mro__) for n in ("area", "perimeter"))
+        return NotImplemented
+class Square(Shape):
+    def area(self):
+        return 4
+class Greeter(Protocol):
+    def greet(self) -> str: ...
+class English(Greeter):
+    def greet(self):
+        return "hi"
+def make():
+    return Square()
+def hello():
+    return English()
+"""
+HOOKED_TESTS = [
+    "assert isinstance(make(), Shape)",
+    "assert issubclass(type(make()), Shape)",
+    "assert isinstance(hello(), Greeter)",
+]
+
+
+def test_a_metaclass_that_decides_isinstance_is_asked():
+    for test in HOOKED_TESTS:
+        assert _fails_in_plain_python(HOOKED, [test])
+    with WorkerPool(1) as pool:
+        v = judge(HOOKED, HOOKED_TESTS, timeout=TIMEOUT, pool=pool)
+        assert [t.outcome for t in v.tests] == ["failed", "failed", "error"], [(t.outcome, t.message) for t in v.tests]
+        honest_after(pool)
+
+
 # Three global lists too large for the names message: each encoding handed out about 360k handles before it
 # gave up, so the judge's million were gone and a later object arrived opaque (a right program failed), and
 # a later exception class had no handle (a wrong one passed isinstance). A failed encoding gives them back.

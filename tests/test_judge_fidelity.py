@@ -1060,6 +1060,44 @@ def make(v):
     ],
 )
 
+REGISTERED_CLASSES = (
+    "abc_registry_and_hooks_decide_isinstance",  # session 21: the mirrors went by class handles alone
+    r"""
+from abc import ABC, abstractmethod
+
+class Shape(ABC):
+    @abstractmethod
+    def area(self): ...
+
+class Circle:
+    def area(self):
+        return 3
+
+Shape.register(Circle)
+
+class Drawable(ABC):
+    @classmethod
+    def __subclasshook__(cls, C):
+        return True if any("draw" in B.__dict__ for B in C.__mro__) else NotImplemented
+
+class Pic:
+    def draw(self):
+        return 1
+
+def make():
+    return Circle()
+
+def pic():
+    return Pic()
+""",
+    [
+        "assert isinstance(make(), Shape) and issubclass(type(make()), Shape)",
+        "assert isinstance(pic(), Drawable) and not isinstance(make(), Drawable)",
+        "assert not isinstance(make(), Shape)",
+        "assert isinstance(make(), Drawable)",
+    ],
+)
+
 DATETIMES = (
     "datetime_values_cross",  # session 17: they arrived opaque, equal to nothing
     r"""
@@ -1446,6 +1484,7 @@ CORPUS = [
     DATETIMES,
     EXCEPTION_ATTRIBUTES,
     EXCEPTION_VALUES,
+    REGISTERED_CLASSES,
     GROUPBY,
     WIDE_TEXT,
     WIDE_NUMBERS,

@@ -7,6 +7,7 @@ import traceback
 from .confine import TAIL_CHARS
 
 STAND_INS = []  # the classes of objects.py's stand-ins for the program's objects (added there)
+FORMATTING = []  # not empty while a traceback is formatted here: a stand-in then asks the program nothing
 
 
 def describe(info):
@@ -17,6 +18,7 @@ def describe(info):
     `exceptions` came from the program, which could make them endless."""
     etype, value, tb = info
     tail = tb.tb_next if tb is not None else None
+    FORMATTING.append(True)
     try:
         if _holds_stand_in(value):
             text = "".join(traceback.format_tb(tail)) + "%s (its exception holds one the program returned)\n" % (
@@ -26,6 +28,8 @@ def describe(info):
             text = "".join(traceback.format_exception(etype, value, tail))
     except BaseException:
         text = "(traceback could not be formatted)"
+    finally:
+        FORMATTING.clear()
     try:
         msg = str(value)[:TAIL_CHARS]
     except BaseException:

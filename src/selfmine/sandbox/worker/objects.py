@@ -18,7 +18,7 @@ import copy
 import math
 import operator
 
-from .errors import EXC_BUILTIN, STAND_INS
+from .errors import EXC_BUILTIN, FORMATTING, STAND_INS
 
 OBJECTS = {}  # the program's process: handle -> object, kept alive (so an id is never reused) until it ends
 _HANDLES = {}  # id(object) -> handle: one object, one handle, so identity holds across the boundary
@@ -91,6 +91,8 @@ def _describe(cls, chain, seen):
     # a class whose metaclass computes another MRO than Python's own (one leaving a base out: isinstance
     # walks the real MRO) is described with no program bases, so its mirror claims none it may not have
     mro = _MRO.__get__(cls)
+    if type(mro) is not tuple:  # a class whose metaclass's mro() raised while it was made: none to describe
+        raise NoHandle()
     bases = [b for b in _BASES.__get__(cls) if _BUILTIN_TYPES.get(id(b)) is not b and _MODULE(b) != "builtins"]
     bases = bases if _plain_mro(cls, mro) else []
     for b in bases:
@@ -99,7 +101,17 @@ def _describe(cls, chain, seen):
     has = sorted({n for k in mro if k is not object for n in _DICT.__get__(k) if n in SPECIAL})
     if next(_DICT.__get__(k)["__hash__"] for k in mro if "__hash__" in _DICT.__get__(k)) is None:
         has.append("__hash__")  # set to None (an __eq__ without a __hash__): unhashable, as there
+    if _own_checks(type(cls)):
+        has.append("__instancecheck__")  # its metaclass decides isinstance (ABCMeta, Protocol): ask it
     chain.append([handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases], has, _exceptions(mro)])
+
+
+def _own_checks(meta):
+    """Whether a metaclass decides isinstance/issubclass itself (ABCMeta's registry and __subclasshook__,
+    Protocol's runtime check, a program's own), rather than type's walk of the MRO."""
+    chain = _MRO.__get__(meta) if isinstance(meta, type) else ()
+    hooks = ("__instancecheck__", "__subclasscheck__")
+    return any(k is not type and k is not object and any(h in _DICT.__get__(k) for h in hooks) for k in chain)
 
 
 def _plain_mro(cls, mro):
@@ -144,6 +156,8 @@ OPS = {
     "setattr": setattr,
     "delattr": delattr,
     "call": _call,
+    "isinstance": isinstance,
+    "issubclass": issubclass,
     "len": len,
     "bool": bool,
     "iter": iter,
@@ -257,11 +271,20 @@ class ProgramException(Stand, BaseException):
 
 
 def _op(obj, name, /, *args, **kwargs):  # positional-only: a call's own `name=` or `obj=` passes through
+    _not_while_formatting()
     return object.__getattribute__(obj, "_sm_link").op(name, args, kwargs)
 
 
 def _class_op(cls, name, /, *args, **kwargs):
+    _not_while_formatting()
     return cls._sm_class_link.op(name, args, kwargs)
+
+
+def _not_while_formatting():
+    """Nothing reaches the program while the tests process formats a test's traceback (errors.describe):
+    a test's own property may hand the formatter a stand-in, whose group members could be endless."""
+    if FORMATTING:
+        raise RuntimeError("the judge asks the program nothing while it formats a traceback")
 
 
 def _local(name):
@@ -360,15 +383,25 @@ class ProgramType(type):
         return True
 
     def __instancecheck__(cls, value):  # the program's dataclass instances cross as values (decode.py)
+        if _asks(cls) and isinstance(value, (Stand, ProgramType)):
+            return bool(_class_op(cls, "isinstance", value, cls))  # its metaclass's answer, as in one interpreter
         return type.__instancecheck__(cls, value) or cls.__subclasscheck__(type(value))
 
     def __subclasscheck__(cls, sub):
+        if _asks(cls) and isinstance(sub, ProgramType):
+            return bool(_class_op(cls, "issubclass", sub, cls))
         # the class's own handle, never one inherited: a test's `class Leaf(Node)` is no mirror of Node
         own = type.__getattribute__(cls, "__dict__").get("_sm_class_h")
         return type.__subclasscheck__(cls, sub) or own is not None and own in program_classes(sub)
 
     def __repr__(cls):
         return "<class 'solution.%s'>" % type.__getattribute__(cls, "__qualname__")
+
+
+def _asks(cls):
+    """Whether the program class `cls` mirrors has a metaclass that decides isinstance itself (its own
+    mirror only: a test's subclass is the test's)."""
+    return type.__getattribute__(cls, "__dict__").get("_sm_asks", False)
 
 
 def program_classes(cls):
@@ -441,6 +474,7 @@ def _mirror(link, entry, valid_name, valid_qualname):
     namespace.update({n: FORWARDERS[n] for n in has if type(n) is str and n in FORWARDERS})
     if "__hash__" in has:
         namespace["__hash__"] = None
+    namespace["_sm_asks"] = "__instancecheck__" in has
     chain = {h}.union(*(_MIRRORS[b]._sm_chain for b in bases if type(b) is int and b in _MIRRORS))
     namespace.update(_sm_class_h=h, _sm_class_link=link, _sm_chain=frozenset(chain))
     made = None
