@@ -141,10 +141,12 @@ def markdown(cmp: dict, name_a: str = "A", name_b: str = "B") -> str:
     return "\n".join(rows) + "\n" + ("\n" + "\n".join(flips) + "\n" if flips else "")
 
 
-def _flip_line(bench: str, c: dict, name_a: str, name_b: str) -> str:
-    def counts(kinds: dict) -> str:
-        return ", ".join(f"{kind} {n}" for kind, n in kinds.items()) or "none"
+def counts(kinds: dict) -> str:
+    """`failure_kind` counts as text: "wrong answer 2, syntax error 1", or "none"."""
+    return ", ".join(f"{kind} {n}" for kind, n in kinds.items()) or "none"
 
+
+def _flip_line(bench: str, c: dict, name_a: str, name_b: str) -> str:
     return (
         f"- {bench}: the {len(c['fixed'])} fixed failed in {name_a} with {counts(c['fixed_from'])}; "
         f"the {len(c['broken'])} broken fail in {name_b} with {counts(c['broken_to'])}"

@@ -15,7 +15,7 @@ from collections import Counter
 import numpy as np
 
 from ..errors import UserError
-from .compare import _kinds, _per_task, check_comparable
+from .compare import _kinds, _per_task, check_comparable, counts
 from .stats import mcnemar_exact, sign_flip_p
 
 BASE = "base"
@@ -211,9 +211,6 @@ def markdown(pooled: dict, *, main: str = MAIN) -> str:
 
 
 def _flip_note(bench: str, arm: str, d: dict) -> str:
-    def counts(kinds: dict) -> str:
-        return ", ".join(f"{kind} {n}" for kind, n in kinds.items()) or "none"
-
     return (
         f"- {bench}, {arm} vs base{format_suffix(arm)}, over the seeds: {d['fixed']} fixed (in the base: {counts(d['fixed_from'])}), "
         f"{d['broken']} broken (in {arm}: {counts(d['broken_to'])})"
