@@ -1060,6 +1060,58 @@ def make(v):
     ],
 )
 
+RAISED_HIERARCHY = (
+    "raised_exceptions_keep_the_program_class_hierarchy",  # session 22: classes were shared by name alone
+    r"""
+class AppError(Exception):
+    pass
+
+class NotFound(AppError):
+    def __init__(self, key):
+        super().__init__(key)
+        self.key = key
+
+class Weird(NotFound, KeyError):
+    pass
+
+class Other(Exception):
+    pass
+
+def find(d, k):
+    if k not in d:
+        raise NotFound(k)
+    return d[k]
+
+def weird():
+    raise Weird("w")
+
+def other():
+    raise Other("o")
+
+def make():
+    return NotFound("z")
+
+def nested():
+    class NotFound(Exception):  # another class of the same name: no AppError
+        pass
+    raise NotFound("n")
+""",
+    [
+        "try:\n    find({}, 'a')\n    assert False\nexcept AppError:\n    pass",
+        "try:\n    find({}, 'a')\nexcept NotFound as e:\n    assert e.key == 'a' and str(e) == 'a'",
+        "try:\n    find({}, 'a')\nexcept Exception as e:\n    assert isinstance(e, AppError) and type(e) is NotFound",
+        "try:\n    weird()\nexcept KeyError:\n    pass",
+        "try:\n    weird()\nexcept AppError as e:\n    assert type(e).__name__ == 'Weird' and isinstance(e, Weird)",
+        "assert issubclass(NotFound, AppError) and issubclass(Weird, KeyError) and not issubclass(Other, AppError)",
+        "assert isinstance(make(), AppError) and not isinstance(make(), Other)",
+        "try:\n    nested()\nexcept NotFound:\n    assert False\nexcept Exception as e:\n    assert not isinstance(e, AppError)",
+        "try:\n    find({}, 'a')\nexcept KeyError:\n    pass\nexcept Exception:\n    assert False",
+        "try:\n    other()\nexcept AppError:\n    pass\nexcept Exception:\n    assert False",
+        "try:\n    nested()\nexcept NotFound:\n    pass\nexcept Exception:\n    assert False",
+        "assert issubclass(AppError, NotFound)",
+    ],
+)
+
 REGISTERED_CLASSES = (
     "abc_registry_and_hooks_decide_isinstance",  # session 21: the mirrors went by class handles alone
     r"""
@@ -1484,6 +1536,7 @@ CORPUS = [
     DATETIMES,
     EXCEPTION_ATTRIBUTES,
     EXCEPTION_VALUES,
+    RAISED_HIERARCHY,
     REGISTERED_CLASSES,
     GROUPBY,
     WIDE_TEXT,

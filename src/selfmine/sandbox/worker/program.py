@@ -37,7 +37,7 @@ from .encode import (
     next_part,
 )
 from .errors import describe, exc_class_bases, raised_exception
-from .objects import OPS, NoHandle, handle_of
+from .objects import OPS, NoHandle, described, handle_of
 from .stdlib import stdlib_name
 from .wire import MUTABLE, flush, recv, send
 
@@ -115,7 +115,7 @@ class _Tools:
             signal.ITIMER_REAL,
             callable,
         )
-        self.modtype, self.estimate, self.raised = type(os), estimated_nodes, raised_exception
+        self.modtype, self.estimate, self.raised, self.lineage = type(os), estimated_nodes, _raised, _lineage
         self.exc_bases, self.ops = exc_class_bases, OPS
         self.setlimit, self.getlimit, self.frame = sys.setrecursionlimit, sys.getrecursionlimit, sys._getframe
         self.limit = PLAIN_RECURSION  # the limit as the program sees it: its own sys.setrecursionlimit counts
@@ -163,6 +163,7 @@ def _loaded(scope, t):
     """The names the program defined, as the tests process binds them: its modules, its callables (or the
     standard-library object they are), and its plain values."""
     names, left = {}, SEND_NODES  # one message for all: past its budget a value crosses in parts, if named
+    lineages = [LINEAGES]  # how many more exception classes go with their lineage
     for name, value in list(scope.items())[:5000]:
         try:
             if not isinstance(name, str) or name.startswith("__"):
@@ -170,10 +171,7 @@ def _loaded(scope, t):
             if isinstance(value, t.modtype):
                 names[name] = ["module", str(value.__name__)]
             elif t.callable(value):
-                bases = t.exc_bases(value)  # the program's own exception class: the tests name it in `except`
-                name_of = type.__getattribute__(value, "__name__") if bases else None
-                own = ["exception", bases, str(name_of)[:200], _handle(value)] if bases else None
-                known = stdlib_name(value) or own
+                known = stdlib_name(value) or _exception_kind(value, t, lineages)
                 if not known and isinstance(value, type):  # its own class: a handle, so isinstance works there
                     budget = [left]
                     try:
@@ -194,6 +192,20 @@ def _loaded(scope, t):
     return names
 
 
+LINEAGES = 256  # exception classes sent with their lineage at most (as many as the tests process builds)
+
+
+def _exception_kind(value, t, lineages):
+    """["exception", builtin bases, name, handle, lineage] for one of the program's own exception classes
+    (the tests name it in `except`), else None. Past LINEAGES classes, no lineage: the class by name."""
+    bases = t.exc_bases(value)
+    if not bases:
+        return None
+    name = str(type.__getattribute__(value, "__name__"))[:200]
+    lineages[0] -= 1
+    return ["exception", bases, name, _handle(value), t.lineage(value) if lineages[0] >= 0 else None]
+
+
 def _handle(cls):
     """The handle of one of the program's exception classes, or None past the judge's handles: the tests
     know its returned instances by it (tests.py `_RemoteType`)."""
@@ -201,6 +213,23 @@ def _handle(cls):
         return handle_of(cls)
     except NoHandle:
         return None
+
+
+def _lineage(cls):
+    """The program's exception class `cls` and the program classes it derives from, bases first, as
+    `objects.described` lists them ([handle, name, qualname, base handles, ...]): the tests process builds
+    the class it raises with the same program bases (tests.py `_lineage_class`), so `except AppError`
+    catches a NotFound(AppError). None for a builtin class, or past the judge's handles or classes."""
+    try:
+        return described(cls)[2] if exc_class_bases(cls) is not None else None
+    except BaseException:
+        return None
+
+
+def _raised(t):
+    """What the tests process raises the program's exception from: `raised_exception`, with its class's
+    `_lineage`."""
+    return [*raised_exception(t), _lineage(type(t.info()[1]))]
 
 
 def _serve(sock, scope, t):

@@ -27,7 +27,7 @@ from .confine import (
 from .decode import NotAValue, decode, mapping_builder, sequence_builder
 from .encode import Unencodable, encode
 from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
-from .objects import on_the_tests_side, program_classes
+from .objects import CHAIN, MAX_MIRRORS, on_the_tests_side, program_classes
 from .stdlib import importable, stdlib_object
 from .wire import MUTABLE, ProgramGone, flush, recv, send
 
@@ -223,16 +223,17 @@ class _Link:
                 what.replace("%", "%%") + " returned a %s, which the judge cannot compare", reply["unencodable"]
             )
         err = reply.get("raise")
-        if isinstance(err, list) and len(err) in (3, 5, 6) and all(isinstance(x, str) for x in err[:3]):
+        if isinstance(err, list) and len(err) in (3, 5, 6, 7) and all(isinstance(x, str) for x in err[:3]):
             bases, args = (err[3], err[4]) if len(err) >= 5 else ([], None)
-            attributes = err[5] if len(err) == 6 else None
+            attributes = err[5] if len(err) >= 6 else None
+            lineage = err[6] if len(err) == 7 else None
             err = _bounded(err[:3])
             try:
                 ok = type(args) is list and len(args) <= ARGS
                 args = tuple(decode(a) for a in args) if ok else None
             except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError, MemoryError):
                 args = None
-            exc = _rebuilt(err[0], err[1], bases, args)
+            exc = _rebuilt(err[0], err[1], bases, args, lineage)
             exc._sm_remote = (err[0], err[1], err[2])
             _give_attributes(exc, attributes)
             raise exc
@@ -290,6 +291,46 @@ def _remote_class(name, bases):
     return made
 
 
+_BY_HANDLE = {}  # the program's exception class handle -> the class it is raised as here (`_lineage_class`)
+
+
+def _lineage_class(lineage):
+    """The class the program's exception class (the lineage's last entry, `program._lineage`) is raised and
+    bound as: one per handle, built on first sight and never changed, deriving from the classes of its
+    program bases (built first) and from the builtin exception classes it derives from, so `except
+    AppError` catches a NotFound(AppError) and `issubclass` reads as in one interpreter. None for what is
+    no lineage, or past MAX_MIRRORS classes: the class by name and builtin bases then (`_remote_class`)."""
+    if type(lineage) is not list or not 0 < len(lineage) <= CHAIN:
+        return None
+    made = None
+    for entry in lineage:
+        if type(entry) is not list or len(entry) != 6 or type(entry[0]) is not int:
+            return None
+        made = _BY_HANDLE.get(entry[0]) or _handle_class(*entry)
+    return made
+
+
+def _handle_class(h, name, qualname, bases, has, exceptions):
+    if len(_BY_HANDLE) >= MAX_MIRRORS or type(name) is not str or type(bases) is not list:
+        return None
+    parents = tuple(_BY_HANDLE[b] for b in bases if type(b) is int and b in _BY_HANDLE)
+    found = (
+        [EXC_BUILTIN[n] for n in exceptions[:4] if type(n) is str and n in EXC_BUILTIN]
+        if type(exceptions) is list
+        else []
+    )
+    builtin = tuple(c for c in found if not any(issubclass(k, c) for k in parents))
+    namespace = {"__str__": _remote_str, "__module__": "program", "_sm_handles": frozenset((h,))}
+    for chosen in (parents + builtin, tuple(found[:1])):  # bases Python refuses together: the first builtin
+        try:
+            if chosen and issubclass(chosen[0], BaseException):
+                _BY_HANDLE[h] = _RemoteType(name[:200], chosen, namespace)
+                return _BY_HANDLE[h]
+        except BaseException:  # a name type() refuses, an order or layouts it refuses: the next choice
+            continue
+    return None
+
+
 def _remote_str(self):
     """The program's message for one it raised; for one the tests made (`BadInput("x")`), its own."""
     if isinstance(getattr(self, "_sm_remote", None), tuple):
@@ -297,10 +338,11 @@ def _remote_str(self):
     return BaseException.__str__(self)
 
 
-def _rebuilt(name, message, bases, args):
-    """The program's exception as the tests process raises it: a builtin class by name, else a class
-    deriving from its builtin bases, else a RemoteError; with its args where they crossed."""
-    kind = EXC_BUILTIN.get(name) or _remote_class(name, bases)
+def _rebuilt(name, message, bases, args, lineage=None):
+    """The program's exception as the tests process raises it: a builtin class by name, else its class's
+    (`_lineage_class`), else a class deriving from its builtin bases, else a RemoteError; with its args
+    where they crossed."""
+    kind = EXC_BUILTIN.get(name) or _lineage_class(lineage) or _remote_class(name, bases)
     if kind is None:
         return RemoteError("%s: %s" % (name, message))
     for given in ([args] if args is not None else []) + [(message,)]:
@@ -488,15 +530,23 @@ def _bind(loaded, link, *, wanted):
             elif kind[0] == "stdlib":  # `from fractions import Fraction`: the class itself, not a proxy
                 scope[name] = stdlib_object(kind) or _Proxy(name, link)
             elif kind[0] == "exception":  # the class the program's exceptions of this name arrive as
-                made = len(kind) in (3, 4) and isinstance(kind[2], str) and _remote_class(kind[2][:200], kind[1])
-                if made and len(kind) == 4:  # its returned instances are this class's (`_RemoteType`)
-                    _claim(made, kind[3] if type(kind[3]) is int else None)
-                scope[name] = made or _Proxy(name, link)
+                scope[name] = _exception_class(kind) or _Proxy(name, link)
             elif kind[0] == "value":
                 scope[name] = decode(kind[1], link=link)
         except BaseException:  # a program gone is in link.gone: the first test reports it
             continue
     return scope
+
+
+def _exception_class(kind):
+    """The class the tests bind for the program's exception class `kind` (program._exception_kind): its
+    lineage's, else one shared by name and builtin bases that claims returned instances by handle."""
+    if len(kind) == 5 and _lineage_class(kind[4]) is not None:
+        return _lineage_class(kind[4])
+    made = len(kind) in (3, 4, 5) and isinstance(kind[2], str) and _remote_class(kind[2][:200], kind[1])
+    if made and len(kind) >= 4:  # its returned instances are this class's (`_RemoteType`)
+        _claim(made, kind[3] if type(kind[3]) is int else None)
+    return made
 
 
 def _run_test(i, test, scope, report, link):
