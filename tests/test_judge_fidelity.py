@@ -1391,6 +1391,65 @@ class Greeter:
     ],
 )
 
+DATACLASS_METHODS = (
+    "dataclass_methods_properties_and_mutation",  # session 22: a dataclass with methods but no special
+    # methods of its own crossed as its fields alone, so `.deposit()` and `.rich` were AttributeErrors
+    r"""
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+@dataclass
+class Account:
+    owner: str
+    balance: int = 0
+    history: list = field(default_factory=list)
+    LIMIT: ClassVar[int] = 1000
+
+    def deposit(self, n):
+        self.balance += n
+        self.history.append(n)
+        return self
+
+    @property
+    def rich(self):
+        return self.balance > 100
+
+@dataclass(frozen=True, order=True)
+class Pt:
+    x: int
+    y: int
+
+    def dist(self):
+        return abs(self.x) + abs(self.y)
+
+@dataclass
+class Plain:
+    a: int
+
+def pts():
+    return [Pt(2, 1), Pt(1, 5)]
+
+def plain_one():
+    return Plain(3)
+""",
+    [
+        "a = Account('bo')\nassert a.deposit(5) is a and a.balance == 5 and a.history == [5]",
+        "assert Account('bo', 200).rich and not Account('x').rich",
+        "assert Pt(1, -2).dist() == 3 and max(pts()).dist() == 3",
+        "assert sorted(pts()) == [Pt(1, 5), Pt(2, 1)] and Pt(1, 2) in {Pt(1, 2)}",
+        "import dataclasses\nassert dataclasses.asdict(Account('bo').deposit(3)) == {'owner': 'bo', 'balance': 3, 'history': [3]}",
+        "import dataclasses\nassert [f.name for f in dataclasses.fields(Pt)] == ['x', 'y'] and dataclasses.is_dataclass(Pt(1, 2))",
+        "import dataclasses\nassert dataclasses.replace(Pt(1, 2), y=5) == Pt(1, 5)",
+        "match Pt(1, 2):\n    case Pt(x, y):\n        assert (x, y) == (1, 2)\n    case _:\n        assert False",
+        "assert Account.LIMIT == 1000 and repr(Pt(1, 2)) == 'Pt(x=1, y=2)'",
+        "assert plain_one() == Plain(3) and plain_one().a == 3",
+        "import dataclasses\nassert dataclasses.astuple(Pt(1, 2)) == (1, 2, 3)",
+        "assert Pt(1, 2) < Pt(0, 9)",
+        "assert Account('x').deposit(2).balance == 3",
+        "assert Account('bo', 100).rich",
+    ],
+)
+
 DATACLASS_WITH_OWN_METHODS = (
     "dataclass_methods_and_own_eq",  # session 20: it stayed opaque (session 17), so `==`, `.cents`
     # and passing it back failed; it now crosses as a handle and its own `__eq__` compares two of them
@@ -1531,6 +1590,7 @@ CORPUS = [
     DATACLASS_VALUES_KEEP_THEIR_CLASS,
     PROGRAM_OBJECT_PROTOCOLS,
     DATACLASS_WITH_OWN_METHODS,
+    DATACLASS_METHODS,
     DATACLASSES,
     NAMEDTUPLES,
     DATETIMES,

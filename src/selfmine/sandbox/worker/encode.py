@@ -7,9 +7,19 @@ import datetime
 import decimal
 import fractions
 import itertools
+import sys
 import unicodedata
 
-from .objects import NoHandle, ProgramType, Stand, class_number, described, handles_mark, roll_back_handles
+from .objects import (
+    NoHandle,
+    ProgramType,
+    Stand,
+    class_number,
+    described,
+    handles_mark,
+    in_the_tests,
+    roll_back_handles,
+)
 
 
 class Unencodable(TypeError):
@@ -229,11 +239,31 @@ def _dataclass_shape(t):
             return None
         if not all(dataclass_field(f[0]) and f[3] in (None, True, False) for f in fields):
             return None
+        if not in_the_tests() and _has_own_attributes(t, {f[0] for f in fields}):
+            return None
         number = class_number(t)  # two program classes of one name and fields stay two (objects.py)
         flags = [bool(params.order), bool(params.frozen), bool(params.unsafe_hash), bool(params.repr)]
         return [name, qualname, number, fields, flags]
     except BaseException:
         return None
+
+
+_STANDARD = sys.stdlib_module_names | {"builtins"}  # taken before the program runs
+
+
+def _has_own_attributes(t, fields):
+    """Whether the program's dataclass `t` has attributes beside its fields (a method, a property, a class
+    constant) in a class of its own: its instances then cross as handles, so a test can call them, and a
+    method that changes the object changes the one the test holds (made again from its fields alone, the
+    class had none: session 22). Classes of the standard library (`typing.Generic`) do not count."""
+    for cls in type.__getattribute__(t, "__mro__")[:-1]:
+        module = type.__getattribute__(cls, "__module__")
+        if type(module) is str and module.partition(".")[0] in _STANDARD:
+            continue
+        for key in type.__getattribute__(cls, "__dict__"):
+            if type(key) is str and not (key.startswith("__") and key.endswith("__")) and key not in fields:
+                return True
+    return False
 
 
 def _generated(cls):

@@ -15,8 +15,11 @@ with the program's own class trusts that class's `==`, in the judge as in one in
 
 import builtins
 import copy
+import dataclasses
+import keyword
 import math
 import operator
+import typing
 
 from .errors import EXC_BUILTIN, FORMATTING, STAND_INS
 
@@ -61,6 +64,11 @@ def on_the_tests_side():
     _SIDE["tests"] = True
 
 
+def in_the_tests():
+    """Whether this is the tests process."""
+    return _SIDE["tests"]
+
+
 def class_number(cls):
     """The number a dataclass's values cross with: in the program's process its handle (the tests' mirror
     knows its instances by it); in the tests process, the program's number again for a class rebuilt from
@@ -103,7 +111,26 @@ def _describe(cls, chain, seen):
         has.append("__hash__")  # set to None (an __eq__ without a __hash__): unhashable, as there
     if _own_checks(type(cls)):
         has.append("__instancecheck__")  # its metaclass decides isinstance (ABCMeta, Protocol): ask it
-    chain.append([handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases], has, _exceptions(mro)])
+    entry = [handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases], has, _exceptions(mro)]
+    chain.append(entry + [_fields_of(mro)])
+
+
+def _fields_of(mro):
+    """[[name, init], ...] for a dataclass's fields (its mirror then has `__dataclass_fields__`, so
+    `dataclasses.fields`, `asdict` and `replace` work on a stand-in as on the object), else None."""
+    try:
+        found = next(
+            (_DICT.__get__(k)["__dataclass_fields__"] for k in mro if "__dataclass_fields__" in _DICT.__get__(k)), None
+        )
+        if type(found) is not dict or len(found) > 255:
+            return None
+        kept = [f for f in dict.values(found) if type(f) is dataclasses.Field and f._field_type is _FIELD]
+        return [[f.name, f.init is True] for f in kept if type(f.name) is str and len(f.name) <= 200]
+    except BaseException:
+        return None
+
+
+_FIELD = dataclasses._FIELD  # a field proper (not a ClassVar or an InitVar), as dataclasses.fields keeps
 
 
 def _own_checks(meta):
@@ -457,7 +484,7 @@ def _instance(mirror):
 
 
 def _mirror(link, entry, valid_name, valid_qualname):
-    if type(entry) is not list or len(entry) not in (5, 6) or type(entry[0]) is not int:
+    if type(entry) is not list or len(entry) not in (5, 6, 7) or type(entry[0]) is not int:
         raise ValueError("not a value the judge understands")
     h, name, qualname, bases, has = entry[:5]
     if type(bases) is not list or type(has) is not list:
@@ -475,10 +502,11 @@ def _mirror(link, entry, valid_name, valid_qualname):
     if "__hash__" in has:
         namespace["__hash__"] = None
     namespace["_sm_asks"] = "__instancecheck__" in has
+    namespace.update(_dataclass_names(entry[6] if len(entry) == 7 else None))
     chain = {h}.union(*(_MIRRORS[b]._sm_chain for b in bases if type(b) is int and b in _MIRRORS))
     namespace.update(_sm_class_h=h, _sm_class_link=link, _sm_chain=frozenset(chain))
     made = None
-    for parents in _parents(bases, entry[5] if len(entry) == 6 else []):
+    for parents in _parents(bases, entry[5] if len(entry) >= 6 else []):
         try:
             made = ProgramType(name, parents, namespace)
             _instance(made)  # a layout Python accepts but cannot build (a forged description) fails here
@@ -487,6 +515,27 @@ def _mirror(link, entry, valid_name, valid_qualname):
             made = None
     _MIRRORS[h] = made or ProgramType(name, (ProgramObject,), namespace)
     return _MIRRORS[h]
+
+
+def _dataclass_names(fields):
+    """`__dataclass_fields__` and `__match_args__` for the mirror of a program's dataclass (`_fields_of`),
+    taken from a class made again with its fields' names alone: its methods are the program's, forwarded."""
+    if type(fields) is not list or not 0 < len(fields) <= 255:
+        return {}
+    ok = all(type(f) is list and len(f) == 2 and type(f[0]) is str and type(f[1]) is bool for f in fields)
+    names = [f[0] for f in fields] if ok else []
+    if not ok or len(set(names)) != len(names) or not all(_field_name(n) for n in names):
+        return {}
+    try:
+        spec = [(n, typing.Any, dataclasses.field(init=i)) for n, i in fields]
+        made = dataclasses.make_dataclass("fields", spec)
+    except (TypeError, ValueError, SyntaxError):
+        return {}
+    return {k: made.__dict__[k] for k in ("__dataclass_fields__", "__match_args__")}
+
+
+def _field_name(name):
+    return str.isidentifier(name) and not keyword.iskeyword(name) and not name.startswith("__") and len(name) <= 200
 
 
 def _parents(bases, exceptions):

@@ -304,9 +304,9 @@ def _lineage_class(lineage):
         return None
     made = None
     for entry in lineage:
-        if type(entry) is not list or len(entry) != 6 or type(entry[0]) is not int:
+        if type(entry) is not list or len(entry) not in (6, 7) or type(entry[0]) is not int:
             return None
-        made = _BY_HANDLE.get(entry[0]) or _handle_class(*entry)
+        made = _BY_HANDLE.get(entry[0]) or _handle_class(*entry[:6])
     return made
 
 
