@@ -1095,6 +1095,30 @@ def nested():
     class NotFound(Exception):  # another class of the same name: no AppError
         pass
     raise NotFound("n")
+
+class InputError(ValueError):
+    pass
+
+class BadValue(ValueError, AppError):
+    pass
+
+class BadField(InputError, AppError):
+    pass
+
+class BadRecord(BadField, BadValue):  # an MRO that holds in the program's order of bases only
+    pass
+
+def record():
+    raise BadRecord("r")
+
+class TimeoutError(Exception):  # the program's own, named as a builtin: no OSError
+    pass
+
+class ReadTimeout(TimeoutError):
+    pass
+
+def read():
+    raise ReadTimeout("slow")
 """,
     [
         "try:\n    find({}, 'a')\n    assert False\nexcept AppError:\n    pass",
@@ -1109,6 +1133,54 @@ def nested():
         "try:\n    other()\nexcept AppError:\n    pass\nexcept Exception:\n    assert False",
         "try:\n    nested()\nexcept NotFound:\n    pass\nexcept Exception:\n    assert False",
         "assert issubclass(AppError, NotFound)",
+        "try:\n    record()\nexcept BadField as e:\n    assert isinstance(e, AppError) and isinstance(e, BadValue)",
+        "assert issubclass(BadRecord, BadValue) and BadRecord.__mro__[1:4] == (BadField, InputError, BadValue)",
+        "try:\n    read()\nexcept OSError:\n    assert False\nexcept TimeoutError as e:\n    assert str(e) == 'slow'",
+        "try:\n    record()\nexcept KeyError:\n    pass\nexcept Exception:\n    assert False",
+        "assert issubclass(ReadTimeout, OSError)",
+    ],
+)
+
+ITERATOR_CLASSES = (
+    "iterator_classes_of_the_program",  # session 22: an instance of a class with __next__ crossed as an
+    # iterator alone, so its attributes and its class were not there
+    r"""
+class Countdown:
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.n <= 0:
+            raise StopIteration
+        self.n -= 1
+        return self.n + 1
+
+class Fib:
+    def __init__(self):
+        self.a, self.b = 0, 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.a, self.b = self.b, self.a + self.b
+        return self.a
+
+def countdown(n):
+    return Countdown(n)
+""",
+    [
+        "c = countdown(3)\nassert list(c) == [3, 2, 1] and c.n == 0 and list(c) == []",
+        "c = Countdown(2)\nassert next(c) == 2 and c.n == 1 and isinstance(c, Countdown) and iter(c) is c",
+        "import itertools\nassert list(itertools.islice(Fib(), 6)) == [1, 1, 2, 3, 5, 8]",
+        "f = Fib()\nnext(f)\nnext(f)\nassert (f.a, f.b) == (1, 2)",
+        "assert [x * 2 for x in Countdown(2)] == [4, 2]",
+        "c = countdown(3)\nassert list(c) == [3, 2, 1, 0]",
+        "c = Countdown(2)\nnext(c)\nassert c.n == 2",
+        "assert isinstance(countdown(1), Fib)",
     ],
 )
 
@@ -1597,6 +1669,7 @@ CORPUS = [
     EXCEPTION_ATTRIBUTES,
     EXCEPTION_VALUES,
     RAISED_HIERARCHY,
+    ITERATOR_CLASSES,
     REGISTERED_CLASSES,
     GROUPBY,
     WIDE_TEXT,

@@ -80,8 +80,9 @@ def class_number(cls):
 
 def described(v):
     """[handle, kind, chain] for `v`: kind 1 for an instance (its class is the chain's last entry), 2 for a
-    class (itself the last entry); chain lists [handle, name, qualname, base handles, special methods,
-    builtin exception classes] of the classes, bases first (`object` left out)."""
+    class (itself the last entry); chain lists [handle, name, qualname, bases (`_in_order`), special
+    methods, builtin exception classes, dataclass fields] of the classes, bases first (`object` left
+    out)."""
     cls = v if isinstance(v, type) else type(v)
     chain, seen = [], set()
     _describe(cls, chain, seen)
@@ -101,18 +102,29 @@ def _describe(cls, chain, seen):
     mro = _MRO.__get__(cls)
     if type(mro) is not tuple:  # a class whose metaclass's mro() raised while it was made: none to describe
         raise NoHandle()
+    plain = _plain_mro(cls, mro)
     bases = [b for b in _BASES.__get__(cls) if _BUILTIN_TYPES.get(id(b)) is not b and _MODULE(b) != "builtins"]
-    bases = bases if _plain_mro(cls, mro) else []
+    bases = bases if plain else []
     for b in bases:
         _describe(b, chain, seen)
+    order = _in_order(cls, bases) if plain else []
     name, qualname = _NAME.__get__(cls), _QUALNAME.__get__(cls)
     has = sorted({n for k in mro if k is not object for n in _DICT.__get__(k) if n in SPECIAL})
     if next(_DICT.__get__(k)["__hash__"] for k in mro if "__hash__" in _DICT.__get__(k)) is None:
         has.append("__hash__")  # set to None (an __eq__ without a __hash__): unhashable, as there
     if _own_checks(type(cls)):
         has.append("__instancecheck__")  # its metaclass decides isinstance (ABCMeta, Protocol): ask it
-    entry = [handle_of(cls), name[:200], qualname[:400], [handle_of(b) for b in bases], has, _exceptions(mro)]
+    entry = [handle_of(cls), name[:200], qualname[:400], order, has, _exceptions(mro)]
     chain.append(entry + [_fields_of(mro)])
+
+
+def _in_order(cls, bases):
+    """The class's bases in their order, each program class (`bases`) by its handle and each builtin
+    exception class by its name: the tests build an exception class on them in this order (tests.py
+    `_lineage_class`; in another order, a hierarchy Python accepts may have no consistent MRO)."""
+    ids = {id(b) for b in bases}
+    named = [b for b in _BASES.__get__(cls) if id(b) in ids or _BUILTIN_EXCEPTIONS.get(id(b)) is b]
+    return [handle_of(b) if id(b) in ids else _NAME.__get__(b) for b in named]
 
 
 def _fields_of(mro):
@@ -206,6 +218,7 @@ OPS = {
     "delitem": operator.delitem,
     "contains": operator.contains,
     "reversed": reversed,
+    "next": next,
     "floor": math.floor,
     "ceil": math.ceil,
     "trunc": math.trunc,
@@ -359,7 +372,21 @@ FORWARDERS = {
     "__round__": _forward("round", None),
     "__pow__": _forward("pow", None),
 }
-for _name in ("len", "bool", "iter", "reversed", "int", "float", "complex", "index", "abs", "neg", "pos", "invert"):
+for _name in (
+    "len",
+    "bool",
+    "iter",
+    "next",
+    "reversed",
+    "int",
+    "float",
+    "complex",
+    "index",
+    "abs",
+    "neg",
+    "pos",
+    "invert",
+):
     FORWARDERS["__%s__" % _name] = _forward(_name, 0)
 for _name in ("floor", "ceil", "trunc"):
     FORWARDERS["__%s__" % _name] = _forward(_name, 0)

@@ -25,7 +25,7 @@ from .confine import (
     read_exact,
 )
 from .decode import NotAValue, decode, mapping_builder, sequence_builder
-from .encode import Unencodable, encode
+from .encode import Unencodable, encode, is_qualname
 from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
 from .objects import CHAIN, MAX_MIRRORS, on_the_tests_side, program_classes
 from .stdlib import importable, stdlib_object
@@ -297,38 +297,52 @@ _BY_HANDLE = {}  # the program's exception class handle -> the class it is raise
 def _lineage_class(lineage):
     """The class the program's exception class (the lineage's last entry, `program._lineage`) is raised and
     bound as: one per handle, built on first sight and never changed, deriving from the classes of its
-    program bases (built first) and from the builtin exception classes it derives from, so `except
-    AppError` catches a NotFound(AppError) and `issubclass` reads as in one interpreter. None for what is
-    no lineage, or past MAX_MIRRORS classes: the class by name and builtin bases then (`_remote_class`)."""
+    program bases (built first) and the builtin exception classes it derives from, in its own order, so
+    `except AppError` catches a NotFound(AppError) and `issubclass` reads as in one interpreter. None for
+    what is no lineage (the class by name and builtin bases then, `_remote_class`). Past MAX_MIRRORS
+    classes, one is built for each raise and kept for none."""
     if type(lineage) is not list or not 0 < len(lineage) <= CHAIN:
         return None
-    made = None
+    made, unkept = None, {}
     for entry in lineage:
         if type(entry) is not list or len(entry) not in (6, 7) or type(entry[0]) is not int:
             return None
-        made = _BY_HANDLE.get(entry[0]) or _handle_class(*entry[:6])
+        h = entry[0]
+        if h in _BY_HANDLE or h in unkept:
+            made = _BY_HANDLE[h] if h in _BY_HANDLE else unkept[h]
+            continue
+        made = _handle_class(*entry[:6], known={**_BY_HANDLE, **unkept} if unkept else _BY_HANDLE)
+        (_BY_HANDLE if len(_BY_HANDLE) < MAX_MIRRORS else unkept)[h] = made  # a failure too: never retried
     return made
 
 
-def _handle_class(h, name, qualname, bases, has, exceptions):
-    if len(_BY_HANDLE) >= MAX_MIRRORS or type(name) is not str or type(bases) is not list:
+def _handle_class(h, name, qualname, bases, has, exceptions, *, known):
+    """The class for one lineage entry, on the classes of its bases (`known` by handle): in the program's
+    order of bases, else program bases before builtin ones, else its first builtin base alone; None where
+    Python refuses them all."""
+    if type(name) is not str or type(bases) is not list or type(exceptions) is not list:
         return None
-    parents = tuple(_BY_HANDLE[b] for b in bases if type(b) is int and b in _BY_HANDLE)
-    found = (
-        [EXC_BUILTIN[n] for n in exceptions[:4] if type(n) is str and n in EXC_BUILTIN]
-        if type(exceptions) is list
-        else []
-    )
-    builtin = tuple(c for c in found if not any(issubclass(k, c) for k in parents))
+    found = [EXC_BUILTIN[n] for n in exceptions[:4] if type(n) is str and n in EXC_BUILTIN]
+    ordered = [known[b] if type(b) is int else EXC_BUILTIN[b] for b in bases if _base_known(b, known)]
+    program = [known[b] for b in bases if type(b) is int and known.get(b) is not None]
     namespace = {"__str__": _remote_str, "__module__": "program", "_sm_handles": frozenset((h,))}
-    for chosen in (parents + builtin, tuple(found[:1])):  # bases Python refuses together: the first builtin
+    namespace["__qualname__"] = qualname if is_qualname(qualname) else name[:200]
+    for chosen in (_with(ordered, found), _with(program, found), tuple(found[:1])):
         try:
-            if chosen and issubclass(chosen[0], BaseException):
-                _BY_HANDLE[h] = _RemoteType(name[:200], chosen, namespace)
-                return _BY_HANDLE[h]
+            if chosen and any(issubclass(c, BaseException) for c in chosen):
+                return _RemoteType(name[:200], chosen, namespace)
         except BaseException:  # a name type() refuses, an order or layouts it refuses: the next choice
             continue
     return None
+
+
+def _base_known(b, known):
+    return known.get(b) is not None if type(b) is int else type(b) is str and b in EXC_BUILTIN
+
+
+def _with(bases, found):
+    """`bases`, then the builtin classes in `found` that none of them derives from."""
+    return tuple(bases) + tuple(c for c in found if not any(issubclass(k, c) for k in bases))
 
 
 def _remote_str(self):
@@ -339,10 +353,10 @@ def _remote_str(self):
 
 
 def _rebuilt(name, message, bases, args, lineage=None):
-    """The program's exception as the tests process raises it: a builtin class by name, else its class's
-    (`_lineage_class`), else a class deriving from its builtin bases, else a RemoteError; with its args
-    where they crossed."""
-    kind = EXC_BUILTIN.get(name) or _lineage_class(lineage) or _remote_class(name, bases)
+    """The program's exception as the tests process raises it: its class's (`_lineage_class`; a program
+    class named as a builtin one is its own), else a builtin class by name, else a class deriving from its
+    builtin bases, else a RemoteError; with its args where they crossed."""
+    kind = _lineage_class(lineage) or EXC_BUILTIN.get(name) or _remote_class(name, bases)
     if kind is None:
         return RemoteError("%s: %s" % (name, message))
     for given in ([args] if args is not None else []) + [(message,)]:
@@ -412,6 +426,7 @@ def run_tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
     report(event="start")
     loaded = _loaded_names(sock, report)
     link = _Link(sock, None)
+    shadow |= _exceptions_named_as_builtins(loaded)
     scope = _bind(loaded, link, wanted=_referenced([setup] + tests) - (set(dir(builtins)) - shadow))
     try:
         if setup:
@@ -512,6 +527,13 @@ def _loaded_names(sock, report):
     return first["loaded"]
 
 
+def _exceptions_named_as_builtins(loaded):
+    """The program's own exception classes named as builtin ones (`class TimeoutError(Exception)`): the
+    tests mean them by that name, as in one interpreter (bound only as the class they are raised as,
+    `_bind`, never as a proxy: no function of the program's can take a builtin's name this way)."""
+    return {n for n, kind in loaded.items() if n in EXC_BUILTIN and type(kind) is list and kind[:1] == ["exception"]}
+
+
 def _bind(loaded, link, *, wanted):
     """The tests' globals: the program's names they use (`wanted`), as proxies, modules, standard-library
     objects or values. A program that redefines abs, len or isinstance must not change how the tests
@@ -530,7 +552,9 @@ def _bind(loaded, link, *, wanted):
             elif kind[0] == "stdlib":  # `from fractions import Fraction`: the class itself, not a proxy
                 scope[name] = stdlib_object(kind) or _Proxy(name, link)
             elif kind[0] == "exception":  # the class the program's exceptions of this name arrive as
-                scope[name] = _exception_class(kind) or _Proxy(name, link)
+                made = _exception_class(kind)
+                if made or name not in EXC_BUILTIN:
+                    scope[name] = made or _Proxy(name, link)
             elif kind[0] == "value":
                 scope[name] = decode(kind[1], link=link)
         except BaseException:  # a program gone is in link.gone: the first test reports it
@@ -541,8 +565,9 @@ def _bind(loaded, link, *, wanted):
 def _exception_class(kind):
     """The class the tests bind for the program's exception class `kind` (program._exception_kind): its
     lineage's, else one shared by name and builtin bases that claims returned instances by handle."""
-    if len(kind) == 5 and _lineage_class(kind[4]) is not None:
-        return _lineage_class(kind[4])
+    made = _lineage_class(kind[4]) if len(kind) == 5 else None
+    if made is not None:
+        return made
     made = len(kind) in (3, 4, 5) and isinstance(kind[2], str) and _remote_class(kind[2][:200], kind[1])
     if made and len(kind) >= 4:  # its returned instances are this class's (`_RemoteType`)
         _claim(made, kind[3] if type(kind[3]) is int else None)
