@@ -19,11 +19,11 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
-import sys
 
 import pytest
 
 from selfmine.sandbox import WorkerPool, judge
+from selfmine.sandbox.isolation import interpreter
 
 PLAIN_TIMEOUT_S = 60
 JUDGE_TIMEOUT_S = 120.0  # one deadline for all asserts of a case; the million-element ones take ~20 s
@@ -64,7 +64,7 @@ def plain(code: str, asserts: list[str]) -> list[str]:
     `code` and `asserts` run in one fresh plain interpreter, each assert separately after the program."""
     payload = json.dumps({"code": code, "asserts": list(asserts)})  # ensure_ascii: lone surrogates survive
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", _RUNNER],
+        [interpreter(), "-I", "-c", _RUNNER],  # the judge's own interpreter (3.11.2 ran except* unlike 3.11.7)
         input=payload,
         capture_output=True,
         text=True,
@@ -1064,9 +1064,11 @@ RAISED_HIERARCHY = (
     "raised_exceptions_keep_the_program_class_hierarchy",  # session 22: classes were shared by name alone
     r"""
 class AppError(Exception):
-    pass
+    status = 500
 
 class NotFound(AppError):
+    status = 404
+
     def __init__(self, key):
         super().__init__(key)
         self.key = key
@@ -1138,6 +1140,9 @@ def read():
         "try:\n    read()\nexcept OSError:\n    assert False\nexcept TimeoutError as e:\n    assert str(e) == 'slow'",
         "try:\n    record()\nexcept KeyError:\n    pass\nexcept Exception:\n    assert False",
         "assert issubclass(ReadTimeout, OSError)",
+        "try:\n    find({}, 'a')\nexcept AppError as e:\n    assert e.status == 404 and AppError.status == 500",
+        "class Mine(NotFound):\n    pass\nassert Mine.status == 404 and not hasattr(NotFound, 'code')",
+        "try:\n    find({}, 'a')\nexcept AppError as e:\n    assert e.status == 500",
     ],
 )
 
@@ -1181,6 +1186,38 @@ def countdown(n):
         "c = countdown(3)\nassert list(c) == [3, 2, 1, 0]",
         "c = Countdown(2)\nnext(c)\nassert c.n == 2",
         "assert isinstance(countdown(1), Fib)",
+    ],
+)
+
+RAISED_GROUPS = (
+    "raised_exception_groups_keep_their_members",  # session 22: a raised group arrived as a RemoteError
+    r"""
+class BatchError(ExceptionGroup):
+    pass
+
+class RowError(ValueError):
+    def __init__(self, row):
+        super().__init__("row %d" % row)
+        self.row = row
+
+def check(rows):
+    errors = [RowError(r) for r in rows if r < 0]
+    errors += [TypeError("t%d" % i) for i, r in enumerate(rows) if r == 0]
+    if errors:
+        raise ExceptionGroup("bad rows", errors)
+
+def batch():
+    raise BatchError("batch", [KeyError("k"), ExceptionGroup("inner", [RowError(7)])])
+""",
+    [
+        "try:\n    check([-1, 0, 2])\nexcept ExceptionGroup as eg:\n    assert len(eg.exceptions) == 2 and eg.message == 'bad rows'",
+        "try:\n    check([-1, -2])\nexcept* RowError as eg:\n    assert [e.row for e in eg.exceptions] == [-1, -2]",
+        "try:\n    batch()\nexcept BatchError as eg:\n    assert isinstance(eg.exceptions[1], ExceptionGroup) and eg.exceptions[1].exceptions[0].row == 7",
+        "try:\n    batch()\nexcept* KeyError:\n    pass\nexcept* ValueError as eg:\n    assert eg.exceptions[0].exceptions[0].row == 7",
+        "try:\n    check([0])\nexcept* ValueError:\n    assert False\nexcept* TypeError:\n    pass",
+        "try:\n    check([-1, 0])\nexcept ExceptionGroup as eg:\n    assert str(eg) == 'bad rows (2 sub-exceptions)'",
+        "try:\n    check([-1])\nexcept ExceptionGroup as eg:\n    assert eg.exceptions[0].row == 2",
+        "try:\n    check([0])\nexcept* TypeError as eg:\n    ok = isinstance(eg.exceptions[0], ValueError)\nassert ok",
     ],
 )
 
@@ -1503,6 +1540,23 @@ def pts():
 
 def plain_one():
     return Plain(3)
+
+class Swap:
+    __match_args__ = ("y", "x")
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+def sw():
+    return Swap(1, 2)
+
+class InvalidMove(ValueError):
+    def __init__(self, pos):
+        super().__init__(pos)
+        self.pos = pos
+
+def move(x):
+    raise InvalidMove(Pt(x, 0))
 """,
     [
         "a = Account('bo')\nassert a.deposit(5) is a and a.balance == 5 and a.history == [5]",
@@ -1519,6 +1573,10 @@ def plain_one():
         "assert Pt(1, 2) < Pt(0, 9)",
         "assert Account('x').deposit(2).balance == 3",
         "assert Account('bo', 100).rich",
+        "match sw():\n    case Swap(a, b):\n        assert (a, b) == (2, 1)",
+        "match sw():\n    case Swap(a, b):\n        assert (a, b) == (1, 2)",
+        "try:\n    move(3)\nexcept InvalidMove as e:\n    assert e.pos == Pt(3, 0) and e.args[0].dist() == 3",
+        "try:\n    move(3)\nexcept InvalidMove as e:\n    assert e.pos.dist() == 4",
     ],
 )
 
@@ -1670,6 +1728,7 @@ CORPUS = [
     EXCEPTION_VALUES,
     RAISED_HIERARCHY,
     ITERATOR_CLASSES,
+    RAISED_GROUPS,
     REGISTERED_CLASSES,
     GROUPBY,
     WIDE_TEXT,

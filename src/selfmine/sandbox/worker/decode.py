@@ -181,7 +181,7 @@ def _program_object(k, v, link):
 
 def _last_name(chain):
     last = chain[-1] if type(chain) is list and chain else None
-    name = last[1] if type(last) is list and len(last) in (5, 6) else None
+    name = last[1] if type(last) is list and len(last) >= 5 else None
     return name[:100] if type(name) is str else "object"
 
 

@@ -93,23 +93,29 @@ def _builtin_bases(cls):
     return [c.__name__ for c in mro if not any(d is not c and issubclass(d, c) for d in mro)][:4]
 
 
-def raised_exception(t):
-    """What the tests process needs to raise the program's exception as one interpreter would: its type
-    name, message and traceback (`describe`), the most derived builtin exception classes its class derives
-    from (so `except ValueError` catches a json.JSONDecodeError), and its args as plain data, or None."""
-    value = t.info()[1]
+def raised_exception(t, value=None):
+    """What the tests process needs to raise the program's exception (the one being handled, or `value`,
+    a member of a group) as one interpreter would: its type name, message and traceback (`describe`), the
+    most derived builtin exception classes its class derives from (so `except ValueError` catches a
+    json.JSONDecodeError), its args as plain data, or None, and its own attributes."""
+    info = t.info() if value is None else (type(value), value, _TRACEBACK.__get__(value))
+    value = info[1]
     bases = []
     try:
         bases = _builtin_bases(type(value))
     except BaseException:
         bases = []
-    return [*t.describe(t.info()), bases, _args(value, t), _attributes(value, t)]
+    return [*t.describe(info), bases, _args(value, t), _attributes(value, t)]
+
+
+_TRACEBACK = BaseException.__dict__["__traceback__"]  # read at the C level (never the program's property)
 
 
 def _args(value, t):
-    """The exception's args as plain data, each one that cannot cross (an object, an iterator) opaque, as
-    an attribute is: `raise ValueError("bad", node)` keeps "bad" and both args. None (the message alone)
-    past ARGS_NODES nodes or ARGS items."""
+    """The exception's args as any value crosses (the program's objects and iterators as handles, since
+    session 22: strictly encoded, a dataclass with methods arrived opaque), each one that cannot cross
+    opaque: `raise ValueError("bad", node)` keeps "bad" and both args. None (the message alone) past
+    ARGS_NODES nodes or ARGS items."""
     try:
         items = list(BaseException.__getattribute__(value, "args"))
     except BaseException:
@@ -119,7 +125,7 @@ def _args(value, t):
     out, budget = [], [ARGS_NODES]
     for x in items:
         try:
-            out.append(t.enc(x, 0, True, budget))
+            out.append(t.enc(x, 0, False, budget))
         except BaseException:
             if budget[0] < 0:  # too large to cross, not unencodable: the message alone, as before
                 return None
@@ -149,9 +155,9 @@ def attribute_name(name):
 
 def _attributes(value, t):
     """The exception's own attributes as [[name, plain data], ...] (`self.needed = n` in the program's
-    class, an OSError's filename when set): public names only, each value as an argument crosses. One that
-    cannot (an iterator, an object, past ARGS_NODES nodes in all) arrives opaque: it exists and equals
-    nothing but itself."""
+    class, an OSError's filename when set): public names only, each value as an argument crosses (an
+    object or an iterator as a handle). One that cannot (past ARGS_NODES nodes in all) arrives opaque: it
+    exists and equals nothing but itself."""
     pairs, out, budget = [], [], [ARGS_NODES]
     try:
         own = object.__getattribute__(value, "__dict__")
@@ -168,7 +174,7 @@ def _attributes(value, t):
         if not attribute_name(name):
             continue
         try:
-            out.append([name, t.enc(x, 0, True, budget)])
+            out.append([name, t.enc(x, 0, False, budget)])
         except BaseException:
             out.append([name, _opaque(x)])
     return out

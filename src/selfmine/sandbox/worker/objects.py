@@ -81,8 +81,8 @@ def class_number(cls):
 def described(v):
     """[handle, kind, chain] for `v`: kind 1 for an instance (its class is the chain's last entry), 2 for a
     class (itself the last entry); chain lists [handle, name, qualname, bases (`_in_order`), special
-    methods, builtin exception classes, dataclass fields] of the classes, bases first (`object` left
-    out)."""
+    methods, builtin exception classes, dataclass fields, `__match_args__`] of the classes, bases first
+    (`object` left out)."""
     cls = v if isinstance(v, type) else type(v)
     chain, seen = [], set()
     _describe(cls, chain, seen)
@@ -115,7 +115,7 @@ def _describe(cls, chain, seen):
     if _own_checks(type(cls)):
         has.append("__instancecheck__")  # its metaclass decides isinstance (ABCMeta, Protocol): ask it
     entry = [handle_of(cls), name[:200], qualname[:400], order, has, _exceptions(mro)]
-    chain.append(entry + [_fields_of(mro)])
+    chain.append(entry + [_fields_of(mro), _match_args(mro)])
 
 
 def _in_order(cls, bases):
@@ -140,6 +140,15 @@ def _fields_of(mro):
         return [[f.name, f.init is True] for f in kept if type(f.name) is str and len(f.name) <= 200]
     except BaseException:
         return None
+
+
+def _match_args(mro):
+    """The class's `__match_args__` (a `case C(x, y)` pattern's names) where it is a tuple of names, else
+    None."""
+    found = next((_DICT.__get__(k)["__match_args__"] for k in mro if "__match_args__" in _DICT.__get__(k)), None)
+    if type(found) is not tuple or len(found) > 255 or not all(type(n) is str and len(n) <= 200 for n in found):
+        return None
+    return list(found)
 
 
 _FIELD = dataclasses._FIELD  # a field proper (not a ClassVar or an InitVar), as dataclasses.fields keeps
@@ -308,6 +317,17 @@ class ProgramException(Stand, BaseException):
         if _local(name):
             return object.__getattribute__(self, name)
         return _op(self, "getattr", self, name)
+
+
+def attribute_of(link, h, name):
+    """Attribute `name` of the program's object `h` (a class the tests know by its handle alone), read as a
+    stand-in's is; an AttributeError for a name that stays local, or while a traceback is formatted."""
+    if _local(name) or FORMATTING:
+        raise AttributeError(name)
+    stand = object.__new__(ProgramObject)
+    object.__setattr__(stand, "_sm_h", h)
+    object.__setattr__(stand, "_sm_link", link)
+    return _op(stand, "getattr", stand, name)
 
 
 def _op(obj, name, /, *args, **kwargs):  # positional-only: a call's own `name=` or `obj=` passes through
@@ -511,7 +531,7 @@ def _instance(mirror):
 
 
 def _mirror(link, entry, valid_name, valid_qualname):
-    if type(entry) is not list or len(entry) not in (5, 6, 7) or type(entry[0]) is not int:
+    if type(entry) is not list or len(entry) not in (5, 6, 7, 8) or type(entry[0]) is not int:
         raise ValueError("not a value the judge understands")
     h, name, qualname, bases, has = entry[:5]
     if type(bases) is not list or type(has) is not list:
@@ -529,7 +549,10 @@ def _mirror(link, entry, valid_name, valid_qualname):
     if "__hash__" in has:
         namespace["__hash__"] = None
     namespace["_sm_asks"] = "__instancecheck__" in has
-    namespace.update(_dataclass_names(entry[6] if len(entry) == 7 else None))
+    namespace.update(_dataclass_names(entry[6] if len(entry) >= 7 else None))
+    match = entry[7] if len(entry) == 8 else None
+    if type(match) is list and len(match) <= 255 and all(type(n) is str and _field_name(n) for n in match):
+        namespace["__match_args__"] = tuple(match)
     chain = {h}.union(*(_MIRRORS[b]._sm_chain for b in bases if type(b) is int and b in _MIRRORS))
     namespace.update(_sm_class_h=h, _sm_class_link=link, _sm_chain=frozenset(chain))
     made = None
@@ -545,8 +568,8 @@ def _mirror(link, entry, valid_name, valid_qualname):
 
 
 def _dataclass_names(fields):
-    """`__dataclass_fields__` and `__match_args__` for the mirror of a program's dataclass (`_fields_of`),
-    taken from a class made again with its fields' names alone: its methods are the program's, forwarded."""
+    """`__dataclass_fields__` for the mirror of a program's dataclass (`_fields_of`), taken from a class
+    made again with its fields' names alone: its methods are the program's, forwarded."""
     if type(fields) is not list or not 0 < len(fields) <= 255:
         return {}
     ok = all(type(f) is list and len(f) == 2 and type(f[0]) is str and type(f[1]) is bool for f in fields)
@@ -558,7 +581,7 @@ def _dataclass_names(fields):
         made = dataclasses.make_dataclass("fields", spec)
     except (TypeError, ValueError, SyntaxError):
         return {}
-    return {k: made.__dict__[k] for k in ("__dataclass_fields__", "__match_args__")}
+    return {"__dataclass_fields__": made.__dict__["__dataclass_fields__"]}
 
 
 def _field_name(name):

@@ -226,10 +226,31 @@ def _lineage(cls):
         return None
 
 
-def _raised(t):
-    """What the tests process raises the program's exception from: `raised_exception`, with its class's
-    `_lineage`."""
-    return [*raised_exception(t), _lineage(type(t.info()[1]))]
+def _raised(t, value=None, budget=None):
+    """What the tests process raises the program's exception (or `value`, a group's member) from:
+    `raised_exception`, its class's `_lineage`, and for an exception group its members (`_members`)."""
+    value = t.info()[1] if value is None else value
+    budget = [MEMBERS] if budget is None else budget
+    return [*raised_exception(t, value), _lineage(type(value)), _members(value, t, budget)]
+
+
+MEMBERS = 256  # members of a raised exception group described at most, its nested groups' included
+_GROUP_MEMBERS = BaseExceptionGroup.__dict__["exceptions"]  # read at the C level
+
+
+def _members(group, t, budget):
+    """The members of an exception group, each as `_raised` describes an exception (so the tests raise the
+    group with them: `except*` and `.exceptions` read as in one interpreter); None for any other
+    exception, or past MEMBERS members in all (the group then arrives without them, as before)."""
+    if not isinstance(group, BaseExceptionGroup):
+        return None
+    out = []
+    for member in tuple(_GROUP_MEMBERS.__get__(group)):
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        out.append(_raised(t, member, budget))
+    return out
 
 
 def _serve(sock, scope, t):

@@ -27,7 +27,7 @@ from .confine import (
 from .decode import NotAValue, decode, mapping_builder, sequence_builder
 from .encode import Unencodable, encode, is_qualname
 from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
-from .objects import CHAIN, MAX_MIRRORS, on_the_tests_side, program_classes
+from .objects import CHAIN, MAX_MIRRORS, attribute_of, on_the_tests_side, program_classes
 from .stdlib import importable, stdlib_object
 from .wire import MUTABLE, ProgramGone, flush, recv, send
 
@@ -222,20 +222,8 @@ class _Link:
             self._not_a_value(
                 what.replace("%", "%%") + " returned a %s, which the judge cannot compare", reply["unencodable"]
             )
-        err = reply.get("raise")
-        if isinstance(err, list) and len(err) in (3, 5, 6, 7) and all(isinstance(x, str) for x in err[:3]):
-            bases, args = (err[3], err[4]) if len(err) >= 5 else ([], None)
-            attributes = err[5] if len(err) >= 6 else None
-            lineage = err[6] if len(err) == 7 else None
-            err = _bounded(err[:3])
-            try:
-                ok = type(args) is list and len(args) <= ARGS
-                args = tuple(decode(a) for a in args) if ok else None
-            except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError, MemoryError):
-                args = None
-            exc = _rebuilt(err[0], err[1], bases, args, lineage)
-            exc._sm_remote = (err[0], err[1], err[2])
-            _give_attributes(exc, attributes)
+        exc = _exception_from(reply.get("raise"), [MEMBERS], self)
+        if exc is not None:
             raise exc
         self._broken("the program broke the call protocol")
 
@@ -255,6 +243,32 @@ class _RemoteType(type):
     def __subclasscheck__(cls, sub):
         mine = type.__getattribute__(cls, "__dict__").get("_sm_handles", ())  # a test's subclass has none
         return type.__subclasscheck__(cls, sub) or any(h in mine for h in program_classes(sub))
+
+    def __getattr__(cls, name):
+        """A class attribute of the program's class that did not cross (`status = 404`, a method): read
+        from the program's class, found by handle (for a test's subclass, the program class it derives
+        from); none where the class stands for no single program class."""
+        h = _class_handle(cls)
+        if h is None or not _LINK:
+            raise AttributeError(name)
+        return attribute_of(_LINK[0], h, name)
+
+
+_LINK = []  # the tests process's link to the program (run_tests): `_RemoteType.__getattr__` asks through it
+
+
+def _class_handle(cls):
+    for k in type.__getattribute__(cls, "__mro__"):
+        handles = type.__getattribute__(k, "__dict__").get("_sm_handles")
+        if handles is not None:
+            return next(iter(handles)) if len(handles) == 1 else None
+    return None
+
+
+def _instance_attribute(self, name):
+    """An attribute an exception the program raised has neither in what crossed nor in its class here:
+    its class's in the program (`_RemoteType.__getattr__`), as one interpreter would find it there."""
+    return _RemoteType.__getattr__(type(self), name)
 
 
 def _claim(cls, handle):
@@ -281,7 +295,8 @@ def _remote_class(name, bases):
     made = None
     for chosen in (bases, bases[:1]):  # bases whose layouts conflict: the first alone
         try:
-            namespace = {"__str__": _remote_str, "__module__": "program", "_sm_handles": set()}
+            namespace = {"__str__": _remote_str, "__getattr__": _instance_attribute, "__module__": "program"}
+            namespace["_sm_handles"] = set()
             made = _RemoteType(name, tuple(EXC_BUILTIN[b] for b in chosen), namespace)
             break
         except BaseException:  # a name type() refuses (a NUL, a lone surrogate): a RemoteError
@@ -305,7 +320,7 @@ def _lineage_class(lineage):
         return None
     made, unkept = None, {}
     for entry in lineage:
-        if type(entry) is not list or len(entry) not in (6, 7) or type(entry[0]) is not int:
+        if type(entry) is not list or len(entry) not in (6, 7, 8) or type(entry[0]) is not int:
             return None
         h = entry[0]
         if h in _BY_HANDLE or h in unkept:
@@ -325,7 +340,8 @@ def _handle_class(h, name, qualname, bases, has, exceptions, *, known):
     found = [EXC_BUILTIN[n] for n in exceptions[:4] if type(n) is str and n in EXC_BUILTIN]
     ordered = [known[b] if type(b) is int else EXC_BUILTIN[b] for b in bases if _base_known(b, known)]
     program = [known[b] for b in bases if type(b) is int and known.get(b) is not None]
-    namespace = {"__str__": _remote_str, "__module__": "program", "_sm_handles": frozenset((h,))}
+    namespace = {"__str__": _remote_str, "__getattr__": _instance_attribute, "__module__": "program"}
+    namespace["_sm_handles"] = frozenset((h,))
     namespace["__qualname__"] = qualname if is_qualname(qualname) else name[:200]
     for chosen in (_with(ordered, found), _with(program, found), tuple(found[:1])):
         try:
@@ -352,14 +368,56 @@ def _remote_str(self):
     return BaseException.__str__(self)
 
 
-def _rebuilt(name, message, bases, args, lineage=None):
+MEMBERS = 256  # an exception group's members built at most, its nested groups' included (program.MEMBERS)
+
+
+def _exception_from(err, budget, link):
+    """The exception the program raised, from what `program._raised` sent: [type, message, traceback,
+    builtin bases, args, attributes, lineage, group members]; None for what is no such description."""
+    if not (isinstance(err, list) and len(err) in (3, 5, 6, 7, 8) and all(isinstance(x, str) for x in err[:3])):
+        return None
+    bases, args = (err[3], err[4]) if len(err) >= 5 else ([], None)
+    attributes = err[5] if len(err) >= 6 else None
+    lineage = err[6] if len(err) >= 7 else None
+    members = _members_from(err[7], budget, link) if len(err) == 8 else None
+    described = _bounded(err[:3])
+    try:
+        ok = type(args) is list and len(args) <= ARGS
+        args = tuple(decode(a, link=link) for a in args) if ok else None
+    except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError, MemoryError):
+        args = None
+    exc = _rebuilt(described[0], described[1], bases, args, lineage, members)
+    exc._sm_remote = tuple(described)
+    _give_attributes(exc, attributes, link)
+    return exc
+
+
+def _members_from(members, budget, link):
+    """A raised exception group's members, built as raised exceptions are; None past MEMBERS in all, or
+    where one is not a description."""
+    if type(members) is not list or not members:
+        return None
+    out = []
+    for member in members:
+        budget[0] -= 1
+        made = _exception_from(member, budget, link) if budget[0] >= 0 else None
+        if made is None:
+            return None
+        out.append(made)
+    return out
+
+
+def _rebuilt(name, message, bases, args, lineage=None, members=None):
     """The program's exception as the tests process raises it: its class's (`_lineage_class`; a program
     class named as a builtin one is its own), else a builtin class by name, else a class deriving from its
-    builtin bases, else a RemoteError; with its args where they crossed."""
+    builtin bases, else a RemoteError; with its args where they crossed; a group with its members."""
     kind = _lineage_class(lineage) or EXC_BUILTIN.get(name) or _remote_class(name, bases)
     if kind is None:
         return RemoteError("%s: %s" % (name, message))
-    for given in ([args] if args is not None else []) + [(message,)]:
+    tries = [args] if args is not None else []
+    if members and issubclass(kind, BaseExceptionGroup):  # its message is its first arg, its members its own
+        tries.insert(0, (args[0] if args and type(args[0]) is str else message, members))
+    for given in tries + [(message,)]:
         try:
             return kind(*given)
         except BaseException:
@@ -372,7 +430,7 @@ def _rebuilt(name, message, bases, args, lineage=None):
         return RemoteError("%s: %s" % (name, message))
 
 
-def _give_attributes(exc, attributes):
+def _give_attributes(exc, attributes, link):
     """Set the attributes the program's exception had (`_attributes`) on the one the tests catch. Never a
     name its class defines (a method, `args`), except an OSError's filename; nothing that does not decode."""
     if type(attributes) is not list:
@@ -381,12 +439,17 @@ def _give_attributes(exc, attributes):
         if type(pair) is not list or len(pair) != 2 or not attribute_name(pair[0]):
             continue
         name = pair[0]
-        if hasattr(type(exc), name) and not (name in OS_ATTRIBUTES and isinstance(exc, OSError)):
+        if _defines(type(exc), name) and not (name in OS_ATTRIBUTES and isinstance(exc, OSError)):
             continue
         try:
-            setattr(exc, name, decode(pair[1]))
+            setattr(exc, name, decode(pair[1], link=link))
         except Exception:  # a value that does not decode: not set
             continue
+
+
+def _defines(cls, name):
+    """Whether the class or one of its bases here defines `name` (never asking the program)."""
+    return any(name in type.__getattribute__(k, "__dict__") for k in type.__getattribute__(cls, "__mro__"))
 
 
 def _bounded(described):
@@ -426,7 +489,8 @@ def run_tests(hdr, sock_fd, ev_fd, ready_fd, work_fd, out_fd):
     report(event="start")
     loaded = _loaded_names(sock, report)
     link = _Link(sock, None)
-    shadow |= _exceptions_named_as_builtins(loaded)
+    _LINK.append(link)
+    shadow |= _exceptions_named_as_builtins(loaded) - _referenced([setup])  # the judge's harness means builtins
     scope = _bind(loaded, link, wanted=_referenced([setup] + tests) - (set(dir(builtins)) - shadow))
     try:
         if setup:
