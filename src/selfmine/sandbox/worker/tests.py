@@ -579,7 +579,7 @@ def _loaded_names(sock, report):
     except ProgramGone as e:
         report(event="program_gone", message=str(e))
         os._exit(0)
-    if not isinstance(first, dict) or not isinstance(first.get("loaded", first.get("load_error")), (dict, list)):
+    if not isinstance(first, dict) or not (isinstance(first.get("loaded"), dict) or "load_error" in first):
         report(event="program_gone", message="the program broke the call protocol")
         os._exit(0)
     if "load_error" in first:
