@@ -758,6 +758,9 @@ def two(x):
         "try:\n    avg([])\nexcept TypeError:\n    pass\nexcept ValueError:\n    assert False",
         "try:\n    lookup({}, 'k')\nexcept KeyError as e:\n    assert e.args == ('k',) and str(e) == \"'k'\"",
         "try:\n    two(3)\nexcept ValueError as e:\n    assert e.args[1] == 3",
+        "import json\ntry:\n    parse('{')\nexcept json.JSONDecodeError as e:\n    assert e.pos == 1",  # session 22
+        "import statistics\ntry:\n    avg([])\nexcept statistics.StatisticsError:\n    pass\nexcept Exception:\n    assert False",
+        "import json\ntry:\n    parse('{')\nexcept json.JSONDecodeError as e:\n    assert e.pos == 2",
         "try:\n    two(3)\nexcept ValueError as e:\n    assert e.args[1] == 4",
         # the program's own class named by the tests (session 16: the name was a proxy, so `except` raised)
         "try:\n    check(-1)\nexcept BadInput as e:\n    assert str(e) == 'negative'\nelse:\n    assert False",

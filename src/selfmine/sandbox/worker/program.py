@@ -228,10 +228,12 @@ def _lineage(cls):
 
 def _raised(t, value=None, budget=None):
     """What the tests process raises the program's exception (or `value`, a group's member) from:
-    `raised_exception`, its class's `_lineage`, and for an exception group its members (`_members`)."""
+    `raised_exception`, its class's `_lineage`, for an exception group its members (`_members`), and
+    for a class of the standard library's its name (`json.JSONDecodeError`: the tests raise that class)."""
     value = t.info()[1] if value is None else value
     budget = [MEMBERS] if budget is None else budget
-    return [*raised_exception(t, value), _lineage(type(value)), _members(value, t, budget)]
+    members = _members(value, t, budget)
+    return [*raised_exception(t, value), _lineage(type(value)), members, stdlib_name(type(value))]
 
 
 MEMBERS = 256  # members of a raised exception group described at most, its nested groups' included

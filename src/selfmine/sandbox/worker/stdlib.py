@@ -1,6 +1,7 @@
 """The standard library's classes and functions, recognised by identity: a program that binds one (`from
 fractions import Fraction`) gives the tests that very object, never a proxy, and nothing else by name."""
 
+import importlib
 import sys
 
 # The standard library modules the worker imports before any program: their classes and functions are
@@ -15,6 +16,7 @@ STDLIB_SEEN = (
     "functools",
     "heapq",
     "itertools",
+    "json",
     "math",
     "operator",
     "random",
@@ -43,7 +45,9 @@ _NOT_SHARED += ("exit", "quit", "copyright", "credits", "license")
 
 
 def _callables_of(mod):
-    module = sys.modules.get(mod)
+    # imported here: in the sandbox this module runs before server.py's imports (pool.worker_script runs
+    # the modules in order), and a module not yet imported gave an empty table (session 22: statistics)
+    module = importlib.import_module(mod)
     out = {}
     for attr, value in list(vars(module).items()) if module is not None else []:
         if mod == "builtins" and attr in _NOT_SHARED:

@@ -373,20 +373,22 @@ MEMBERS = 256  # an exception group's members built at most, its nested groups' 
 
 def _exception_from(err, budget, link):
     """The exception the program raised, from what `program._raised` sent: [type, message, traceback,
-    builtin bases, args, attributes, lineage, group members]; None for what is no such description."""
-    if not (isinstance(err, list) and len(err) in (3, 5, 6, 7, 8) and all(isinstance(x, str) for x in err[:3])):
+    builtin bases, args, attributes, lineage, group members, standard-library name]; None for what is no
+    such description."""
+    if not (isinstance(err, list) and len(err) in (3, 5, 6, 7, 8, 9) and all(isinstance(x, str) for x in err[:3])):
         return None
     bases, args = (err[3], err[4]) if len(err) >= 5 else ([], None)
     attributes = err[5] if len(err) >= 6 else None
     lineage = err[6] if len(err) >= 7 else None
-    members = _members_from(err[7], budget, link) if len(err) == 8 else None
+    members = _members_from(err[7], budget, link) if len(err) >= 8 else None
+    library = _library_class(err[8]) if len(err) == 9 else None
     described = _bounded(err[:3])
     try:
         ok = type(args) is list and len(args) <= ARGS
         args = tuple(decode(a, link=link) for a in args) if ok else None
     except (ValueError, TypeError, RecursionError, OverflowError, ArithmeticError, MemoryError):
         args = None
-    exc = _rebuilt(described[0], described[1], bases, args, lineage, members)
+    exc = _rebuilt(described[0], described[1], bases, args, lineage, members, library)
     exc._sm_remote = tuple(described)
     _give_attributes(exc, attributes, link)
     return exc
@@ -407,11 +409,18 @@ def _members_from(members, budget, link):
     return out
 
 
-def _rebuilt(name, message, bases, args, lineage=None, members=None):
+def _library_class(named):
+    """The standard library's exception class the program's exception is an instance of (`stdlib_name`),
+    where it is one the tests can name (`json.JSONDecodeError`, `statistics.StatisticsError`), else None."""
+    found = stdlib_object(named) if type(named) is list else None
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+def _rebuilt(name, message, bases, args, lineage=None, members=None, library=None):
     """The program's exception as the tests process raises it: its class's (`_lineage_class`; a program
     class named as a builtin one is its own), else a builtin class by name, else a class deriving from its
     builtin bases, else a RemoteError; with its args where they crossed; a group with its members."""
-    kind = _lineage_class(lineage) or EXC_BUILTIN.get(name) or _remote_class(name, bases)
+    kind = library or _lineage_class(lineage) or EXC_BUILTIN.get(name) or _remote_class(name, bases)
     if kind is None:
         return RemoteError("%s: %s" % (name, message))
     tries = [args] if args is not None else []
