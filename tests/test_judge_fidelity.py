@@ -1124,6 +1124,16 @@ class ReadTimeout(TimeoutError):
 
 def read():
     raise ReadTimeout("slow")
+
+class Tagged:
+    def tag(self):
+        return "t"
+
+class TaggedError(Tagged, AppError):
+    pass
+
+def tagged():
+    raise TaggedError("x")
 """,
     [
         "try:\n    find({}, 'a')\n    assert False\nexcept AppError:\n    pass",
@@ -1146,6 +1156,8 @@ def read():
         "try:\n    find({}, 'a')\nexcept AppError as e:\n    assert e.status == 404 and AppError.status == 500",
         "class Mine(NotFound):\n    pass\nassert Mine.status == 404 and not hasattr(NotFound, 'code')",
         "try:\n    find({}, 'a')\nexcept AppError as e:\n    assert e.status == 500",
+        "try:\n    tagged()\nexcept AppError as e:\n    assert isinstance(e, Tagged) and issubclass(TaggedError, Tagged)",
+        "try:\n    tagged()\nexcept AppError as e:\n    assert not isinstance(e, Tagged)",
     ],
 )
 

@@ -481,9 +481,16 @@ def _asks(cls):
 def program_classes(cls):
     """The handles of the program classes `cls` stands for, its bases' included: for a mirror, those its
     program class derives from (a base its mirror could not take, such as a mixin beside ValueError,
-    included); for a dataclass rebuilt from the program's values, its class's; else none."""
+    included); for the class a raised exception arrives as, those of its lineage; for a dataclass rebuilt
+    from the program's values, its class's; else none."""
     if isinstance(cls, ProgramType):
         return type.__getattribute__(cls, "_sm_chain")
+    try:  # the class a raised exception arrives as (tests.py `_lineage_class`), or a test's subclass of it
+        lineage = type.__getattribute__(cls, "_sm_lineage")
+    except BaseException:
+        lineage = None
+    if type(lineage) is frozenset:
+        return lineage
     h = DATACLASS_OF.get(cls)
     return (h,) if h is not None else ()
 

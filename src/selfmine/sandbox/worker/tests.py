@@ -318,20 +318,38 @@ def _lineage_class(lineage):
     classes, one is built for each raise and kept for none."""
     if type(lineage) is not list or not 0 < len(lineage) <= CHAIN:
         return None
-    made, unkept = None, {}
+    made, unkept, ancestors = None, {}, {}
     for entry in lineage:
         if type(entry) is not list or len(entry) not in (6, 7, 8) or type(entry[0]) is not int:
             return None
         h = entry[0]
+        ancestors[h] = _ancestors(h, entry[3], ancestors)
         if h in _BY_HANDLE or h in unkept:
             made = _BY_HANDLE[h] if h in _BY_HANDLE else unkept[h]
             continue
-        made = _handle_class(*entry[:6], known={**_BY_HANDLE, **unkept} if unkept else _BY_HANDLE)
+        known = {**_BY_HANDLE, **unkept} if unkept else _BY_HANDLE
+        made = _handle_class(*entry[:6], known=known, ancestors=ancestors[h])
         (_BY_HANDLE if len(_BY_HANDLE) < MAX_MIRRORS else unkept)[h] = made  # a failure too: never retried
     return made
 
 
-def _handle_class(h, name, qualname, bases, has, exceptions, *, known):
+_ANCESTORS = {}  # a program class's handle -> the handles of the program classes it derives from, itself too
+
+
+def _ancestors(h, bases, seen):
+    """The handles of program class `h` and of the program classes it derives from, as first seen (a
+    non-exception mixin included: `objects.program_classes` reads them, so a raised exception is an
+    instance of the program's `Mixin` where the tests hold its mirror)."""
+    if h in _ANCESTORS:
+        return _ANCESTORS[h]
+    found = [b for b in bases if type(b) is int] if type(bases) is list else []
+    made = frozenset((h,)).union(*(seen.get(b) or _ANCESTORS.get(b, ()) for b in found))
+    if len(_ANCESTORS) < 4 * MAX_MIRRORS:
+        _ANCESTORS[h] = made
+    return made
+
+
+def _handle_class(h, name, qualname, bases, has, exceptions, *, known, ancestors):
     """The class for one lineage entry, on the classes of its bases (`known` by handle): in the program's
     order of bases, else program bases before builtin ones, else its first builtin base alone; None where
     Python refuses them all."""
@@ -341,7 +359,7 @@ def _handle_class(h, name, qualname, bases, has, exceptions, *, known):
     ordered = [known[b] if type(b) is int else EXC_BUILTIN[b] for b in bases if _base_known(b, known)]
     program = [known[b] for b in bases if type(b) is int and known.get(b) is not None]
     namespace = {"__str__": _remote_str, "__getattr__": _instance_attribute, "__module__": "program"}
-    namespace["_sm_handles"] = frozenset((h,))
+    namespace["_sm_handles"], namespace["_sm_lineage"] = frozenset((h,)), ancestors
     namespace["__qualname__"] = qualname if is_qualname(qualname) else name[:200]
     for chosen in (_with(ordered, found), _with(program, found), tuple(found[:1])):
         try:
