@@ -267,7 +267,10 @@ def _class_handle(cls):
 
 def _instance_attribute(self, name):
     """An attribute an exception the program raised has neither in what crossed nor in its class here:
-    its class's in the program (`_RemoteType.__getattr__`), as one interpreter would find it there."""
+    its class's in the program (`_RemoteType.__getattr__`), as one interpreter would find it there. Never
+    a special name (a class's `__name__` is no instance's)."""
+    if name[:2] == "__":
+        raise AttributeError(name)
     return _RemoteType.__getattr__(type(self), name)
 
 
@@ -328,7 +331,9 @@ def _lineage_class(lineage):
             made = _BY_HANDLE[h] if h in _BY_HANDLE else unkept[h]
             continue
         known = {**_BY_HANDLE, **unkept} if unkept else _BY_HANDLE
-        made = _handle_class(*entry[:6], known=known, ancestors=ancestors[h])
+        made = _handle_class(
+            *entry[:6], known=known, ancestors=ancestors[h], match=entry[7] if len(entry) == 8 else None
+        )
         (_BY_HANDLE if len(_BY_HANDLE) < MAX_MIRRORS else unkept)[h] = made  # a failure too: never retried
     return made
 
@@ -349,7 +354,7 @@ def _ancestors(h, bases, seen):
     return made
 
 
-def _handle_class(h, name, qualname, bases, has, exceptions, *, known, ancestors):
+def _handle_class(h, name, qualname, bases, has, exceptions, *, known, ancestors, match):
     """The class for one lineage entry, on the classes of its bases (`known` by handle): in the program's
     order of bases, else program bases before builtin ones, else its first builtin base alone; None where
     Python refuses them all."""
@@ -361,6 +366,8 @@ def _handle_class(h, name, qualname, bases, has, exceptions, *, known, ancestors
     namespace = {"__str__": _remote_str, "__getattr__": _instance_attribute, "__module__": "program"}
     namespace["_sm_handles"], namespace["_sm_lineage"] = frozenset((h,)), ancestors
     namespace["__qualname__"] = qualname if is_qualname(qualname) else name[:200]
+    if type(match) is list and len(match) <= 255 and all(type(n) is str and n.isidentifier() for n in match):
+        namespace["__match_args__"] = tuple(match)  # `case NotFound(key)`
     for chosen in (_with(ordered, found), _with(program, found), tuple(found[:1])):
         try:
             if chosen and any(issubclass(c, BaseException) for c in chosen):
