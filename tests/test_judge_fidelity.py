@@ -1236,6 +1236,37 @@ def batch():
     ],
 )
 
+STANDARD_OBJECTS = (
+    "standard_library_classes_and_functions_cross_as_themselves",  # session 22: `kind(3) is int` failed and
+    # `apply(int, xs)` could not pass `int` to the program
+    r"""
+import collections, decimal, math
+
+def apply(fn, xs):
+    return [fn(x) for x in xs]
+
+def kind(x):
+    return type(x)
+
+def conv(x, to=str):
+    return to(x)
+
+def tools():
+    return [math.sqrt, collections.Counter, decimal.ConversionSyntax, len]
+""",
+    [
+        "assert apply(int, ['1', '2']) == [1, 2] and apply(abs, [-3]) == [3]",
+        "import math\nassert apply(math.sqrt, [4]) == [2.0]",
+        "assert kind(3) is int and kind('a') == str and kind([]) is list",
+        "assert conv(3, to=float) == 3.0",
+        "import collections, decimal, math\nassert tools() == [math.sqrt, collections.Counter, decimal.ConversionSyntax, len]",
+        "assert tools()[1]('aab')['a'] == 2",
+        "assert apply(len, ['ab']) == [3]",
+        "assert kind([]) is tuple",
+        "assert tools()[3] is abs",
+    ],
+)
+
 REGISTERED_CLASSES = (
     "abc_registry_and_hooks_decide_isinstance",  # session 21: the mirrors went by class handles alone
     r"""
@@ -1744,6 +1775,7 @@ CORPUS = [
     RAISED_HIERARCHY,
     ITERATOR_CLASSES,
     RAISED_GROUPS,
+    STANDARD_OBJECTS,
     REGISTERED_CLASSES,
     GROUPBY,
     WIDE_TEXT,

@@ -20,6 +20,7 @@ from .encode import (
     shape_name,
 )
 from .objects import DATACLASS_OF, OBJECTS, NoHandle, stand_in
+from .stdlib import stdlib_object
 
 
 def _when_value(v):
@@ -155,6 +156,10 @@ def _decode_tagged(k, v, depth, link):
         return RemoteIterator(link, v[0], v[1][:100])
     if k in "pP":
         return _program_object(k, v, link)
+    if k == "S" and tv is list and len(v) == 2:  # a class or function of the standard library's, by name
+        found = stdlib_object(["stdlib", *v])
+        if found is not None:
+            return found
     if k == "o" and tv is list and len(v) == 2 and type(v[0]) is str and v[1] in (True, False, None):
         return Opaque(v[0][:100], v[1])
     if k == "h" and tv is list and len(v) == 3 and type(v[0]) is str and type(v[1]) is str:

@@ -20,6 +20,7 @@ from .objects import (
     in_the_tests,
     roll_back_handles,
 )
+from .stdlib import stdlib_name
 
 
 class Unencodable(TypeError):
@@ -313,6 +314,9 @@ def _encode_dict(v, depth, strict, budget=None):
 def _encode_other(v, t, depth, strict, budget=None):
     if strict and isinstance(v, (Stand, ProgramType)):  # the tests hand the program its own object
         return _program_object(v)
+    named = stdlib_name(v)
+    if named is not None:  # a class or function of the standard library's (int, math.sqrt): itself there too
+        return {"S": named[1:]}
     if isinstance(v, complex):
         _spend(budget, 1)  # two floats
         return {"c": [float.hex(v.real), float.hex(v.imag)]}
