@@ -1267,6 +1267,54 @@ def tools():
     ],
 )
 
+PASSED_BACK = (
+    "program_functions_and_exception_classes_passed_back",  # session 22: a test could not pass the program's
+    # function or exception class to the program, and `except Store.Full` / `except get_cls()` caught nothing
+    r"""
+class AppError(Exception):
+    pass
+
+class NotFound(AppError):
+    pass
+
+class Store:
+    class Full(AppError):
+        pass
+
+def raises(fn, cls):
+    try:
+        fn()
+    except cls:
+        return True
+    return False
+
+def bad():
+    raise NotFound("x")
+
+def full():
+    raise Store.Full("f")
+
+def get_cls():
+    return NotFound
+
+def inc(x):
+    return x + 1
+
+def twice(f, x):
+    return f(f(x))
+""",
+    [
+        "assert raises(bad, NotFound) and raises(bad, AppError)",
+        "assert twice(inc, 3) == 5",
+        "try:\n    full()\nexcept Store.Full:\n    pass\nexcept Exception:\n    assert False",
+        "try:\n    bad()\nexcept get_cls() as e:\n    assert str(e) == 'x'",
+        "assert get_cls() is NotFound and issubclass(Store.Full, AppError)",
+        "assert twice(inc, 3) == 6",
+        "assert not raises(full, Store.Full)",
+        "try:\n    full()\nexcept get_cls():\n    pass\nexcept Exception:\n    assert False",
+    ],
+)
+
 REGISTERED_CLASSES = (
     "abc_registry_and_hooks_decide_isinstance",  # session 21: the mirrors went by class handles alone
     r"""
@@ -1776,6 +1824,7 @@ CORPUS = [
     ITERATOR_CLASSES,
     RAISED_GROUPS,
     STANDARD_OBJECTS,
+    PASSED_BACK,
     REGISTERED_CLASSES,
     GROUPBY,
     WIDE_TEXT,

@@ -12,6 +12,7 @@ import unicodedata
 
 from .objects import (
     NoHandle,
+    ProgramFunction,
     ProgramType,
     Stand,
     class_number,
@@ -314,6 +315,10 @@ def _encode_dict(v, depth, strict, budget=None):
 def _encode_other(v, t, depth, strict, budget=None):
     if strict and isinstance(v, (Stand, ProgramType)):  # the tests hand the program its own object
         return _program_object(v)
+    if strict and isinstance(v, type) and _raised_class_handle(v) is not None:  # its exception class, too
+        return {"P": _raised_class_handle(v)}
+    if strict and isinstance(v, ProgramFunction) and type(object.__getattribute__(v, "_sm_h")) is int:
+        return {"P": object.__getattribute__(v, "_sm_h")}  # and one of its functions the tests bound by name
     named = stdlib_name(v)
     if named is not None:  # a class or function of the standard library's (int, math.sqrt): itself there too
         return {"S": named[1:]}
@@ -365,6 +370,16 @@ def _encode_other(v, t, depth, strict, budget=None):
     except BaseException:
         truth = None
     return {"o": [t.__name__ if isinstance(t.__name__, str) else "object", truth]}  # seen only as an opaque object
+
+
+def _raised_class_handle(cls):
+    """The handle of the program's exception class that `cls` stands for in the tests (tests.py
+    `_lineage_class`: its own `_sm_handles`, one handle), else None (a test's own subclass included)."""
+    handles = type.__getattribute__(cls, "__dict__").get("_sm_handles")
+    if type(handles) is frozenset and len(handles) == 1:
+        (h,) = handles
+        return h if type(h) is int else None
+    return None
 
 
 def _program_object(v):

@@ -179,7 +179,7 @@ def _loaded(scope, t):
                     except TooBig:  # the other names took the message's room: a proxy by name, as before
                         made = {}
                     known, left = (["value", made], budget[0]) if "p" in made else (None, left)
-                names[name] = known or ["callable"]
+                names[name] = known or ["callable", _handle(value)]  # the handle: a test may pass it back
             else:
                 budget = [left]
                 try:
@@ -207,8 +207,9 @@ def _exception_kind(value, t, lineages):
 
 
 def _handle(cls):
-    """The handle of one of the program's exception classes, or None past the judge's handles: the tests
-    know its returned instances by it (tests.py `_RemoteType`)."""
+    """The handle of one of the program's exception classes or functions, or None past the judge's
+    handles: the tests know its returned instances by it (tests.py `_RemoteType`), and pass it back by it
+    (`apply(double, xs)`, both the program's)."""
     try:
         return handle_of(cls)
     except NoHandle:

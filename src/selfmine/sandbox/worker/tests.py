@@ -27,16 +27,26 @@ from .confine import (
 from .decode import NotAValue, decode, mapping_builder, sequence_builder
 from .encode import Unencodable, encode, is_qualname
 from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name, describe
-from .objects import CHAIN, MAX_MIRRORS, attribute_of, on_the_tests_side, program_classes
+from .objects import (
+    CHAIN,
+    MAX_MIRRORS,
+    RAISED_AS,
+    ProgramFunction,
+    attribute_of,
+    on_the_tests_side,
+    program_classes,
+)
 from .stdlib import importable, stdlib_object
 from .wire import MUTABLE, ProgramGone, flush, recv, send
 
 
-class _Proxy:
+class _Proxy(ProgramFunction):
     """Stands for one of the program's functions in the tests process: a call crosses to the program."""
 
-    def __init__(self, name, link):
-        self._name, self._link = name, link
+    __slots__ = ("_name", "_link")
+
+    def __init__(self, name, link, handle=None):
+        self._name, self._link, self._sm_h = name, link, handle
 
     def __call__(self, *args, **kwargs):
         return self._link.call(self._name, args, kwargs)
@@ -337,6 +347,8 @@ def _lineage_class(lineage):
         (_BY_HANDLE if len(_BY_HANDLE) < MAX_MIRRORS else unkept)[h] = made  # a failure too: never retried
     return made
 
+
+RAISED_AS.append(_lineage_class)  # objects.stand_in: a program exception class crossing as a value is this one
 
 _ANCESTORS = {}  # a program class's handle -> the handles of the program classes it derives from, itself too
 
@@ -644,7 +656,7 @@ def _bind(loaded, link, *, wanted):
             continue
         try:  # a value that cannot cross is left out here; a program gone is seen by the first test
             if kind[0] == "callable":
-                scope[name] = _Proxy(name, link)
+                scope[name] = _Proxy(name, link, kind[1] if len(kind) == 2 and type(kind[1]) is int else None)
             elif kind[0] == "module" and importable(kind[1]):
                 scope[name] = importlib.import_module(kind[1])
             elif kind[0] == "stdlib":  # `from fractions import Fraction`: the class itself, not a proxy
