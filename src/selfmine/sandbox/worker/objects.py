@@ -519,12 +519,6 @@ def stand_in(link, h, kind, chain, *, valid_name, valid_qualname):
     known = link.objects.get(h)
     if known is not None:
         return known
-    if kind == 2 and chain[-1][0] == h and RAISED_AS and _exception_entry(chain[-1]):
-        made = RAISED_AS[0](chain)  # `except get_cls()` catches what the program raises of that class
-        if made is not None:
-            if len(link.objects) < MAX_OBJECTS:
-                link.objects[h] = made
-            return made
     for entry in chain:
         mirror = _mirror(link, entry, valid_name, valid_qualname)
     if kind == 2:
@@ -538,17 +532,6 @@ def stand_in(link, h, kind, chain, *, valid_name, valid_qualname):
     if len(link.objects) < MAX_OBJECTS:
         link.objects[h] = made
     return made
-
-
-# The tests process: the function that gives the class the program's exceptions of a class are raised as,
-# from its chain (tests.py `_lineage_class`); such a class crossing as a value (`Parser.Error`, `get_cls()`)
-# is that class, not a mirror, so an `except` clause naming it catches them.
-RAISED_AS = []
-
-
-def _exception_entry(entry):
-    """Whether a chain entry describes an exception class (it names the builtin exception classes it derives from)."""
-    return type(entry) is list and len(entry) >= 6 and type(entry[5]) is list and bool(entry[5])
 
 
 def _instance(mirror):

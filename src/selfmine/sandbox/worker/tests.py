@@ -30,7 +30,6 @@ from .errors import ARGS, ATTRIBUTES, EXC_BUILTIN, OS_ATTRIBUTES, attribute_name
 from .objects import (
     CHAIN,
     MAX_MIRRORS,
-    RAISED_AS,
     ProgramFunction,
     attribute_of,
     on_the_tests_side,
@@ -347,8 +346,6 @@ def _lineage_class(lineage):
         (_BY_HANDLE if len(_BY_HANDLE) < MAX_MIRRORS else unkept)[h] = made  # a failure too: never retried
     return made
 
-
-RAISED_AS.append(_lineage_class)  # objects.stand_in: a program exception class crossing as a value is this one
 
 _ANCESTORS = {}  # a program class's handle -> the handles of the program classes it derives from, itself too
 
