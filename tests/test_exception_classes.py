@@ -1,4 +1,4 @@
-"""The classes the tests process raises the program's exceptions as (sandbox/worker/tests.py
+"""The classes the tests process raises the program's exceptions as (sandbox/worker/raised.py
 `_lineage_class`), built from what the program's process describes (objects.py `described`): for every
 hierarchy of up to three program exception classes over a few builtin bases, in every order of bases
 Python accepts, each class must have the same ancestors as the program's, and the same subclass relations
@@ -10,7 +10,7 @@ import itertools
 
 import pytest
 
-from selfmine.sandbox.worker import objects, tests
+from selfmine.sandbox.worker import objects, raised
 
 BUILTINS = (ValueError, KeyError, LookupError, Exception)
 
@@ -36,17 +36,17 @@ def _hierarchies(depth, classes=()):
 
 @pytest.fixture
 def fresh_handles():
-    saved = [dict(d) for d in (objects.OBJECTS, objects._HANDLES, tests._BY_HANDLE, tests._ANCESTORS)]
+    saved = [dict(d) for d in (objects.OBJECTS, objects._HANDLES, raised._BY_HANDLE, raised._ANCESTORS)]
     yield
-    for d, before in zip((objects.OBJECTS, objects._HANDLES, tests._BY_HANDLE, tests._ANCESTORS), saved):
+    for d, before in zip((objects.OBJECTS, objects._HANDLES, raised._BY_HANDLE, raised._ANCESTORS), saved):
         d.clear()
         d.update(before)
 
 
 def _built(classes):
-    for d in (objects.OBJECTS, objects._HANDLES, tests._BY_HANDLE, tests._ANCESTORS):
+    for d in (objects.OBJECTS, objects._HANDLES, raised._BY_HANDLE, raised._ANCESTORS):
         d.clear()
-    return [tests._lineage_class(objects.described(c)[2]) for c in classes]
+    return [raised._lineage_class(objects.described(c)[2]) for c in classes]
 
 
 def test_every_hierarchy_keeps_its_ancestors_and_subclass_relations(fresh_handles):
@@ -77,5 +77,5 @@ def test_a_forged_lineage_builds_no_class_python_refuses(fresh_handles):
         [[5, "D", "D", "not a list", [], ["KeyError"]]],
     ]
     for lineage in forged:
-        made = tests._lineage_class(lineage)
+        made = raised._lineage_class(lineage)
         assert made is None or issubclass(made, BaseException)

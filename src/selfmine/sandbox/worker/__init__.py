@@ -24,4 +24,17 @@ the modules below, compressed, each run in that order as a module of the package
 each imports only the ones before it; the last starts the fork server.
 """
 
-MODULES = ("confine", "errors", "wire", "objects", "stdlib", "encode", "digest", "decode", "program", "tests", "server")
+MODULES = (
+    "confine",
+    "errors",
+    "wire",
+    "objects",
+    "stdlib",
+    "encode",
+    "digest",
+    "decode",
+    "raised",
+    "program",
+    "tests",
+    "server",
+)

@@ -18,8 +18,10 @@ from .objects import (
     class_number,
     described,
     handles_mark,
+    handles_of,
     in_the_tests,
     roll_back_handles,
+    sole_handle,
 )
 from .stdlib import stdlib_name
 
@@ -373,13 +375,10 @@ def _encode_other(v, t, depth, strict, budget=None):
 
 
 def _raised_class_handle(cls):
-    """The handle of the program's exception class that `cls` stands for in the tests (tests.py
+    """The handle of the program's exception class that `cls` stands for in the tests (raised.py
     `_lineage_class`: its own `_sm_handles`, one handle), else None (a test's own subclass included)."""
-    handles = type.__getattribute__(cls, "__dict__").get("_sm_handles")
-    if type(handles) is frozenset and len(handles) == 1:
-        (h,) = handles
-        return h if type(h) is int else None
-    return None
+    handles = handles_of(cls)
+    return sole_handle(handles) if type(handles) is frozenset else None
 
 
 def _program_object(v):

@@ -120,7 +120,7 @@ def _describe(cls, chain, seen):
 
 def _in_order(cls, bases):
     """The class's bases in their order, each program class (`bases`) by its handle and each builtin
-    exception class by its name: the tests build an exception class on them in this order (tests.py
+    exception class by its name: the tests build an exception class on them in this order (raised.py
     `_lineage_class`; in another order, a hierarchy Python accepts may have no consistent MRO)."""
     ids = {id(b) for b in bases}
     named = [b for b in _BASES.__get__(cls) if id(b) in ids or _BUILTIN_EXCEPTIONS.get(id(b)) is b]
@@ -493,7 +493,7 @@ def program_classes(cls):
     from the program's values, its class's; else none."""
     if isinstance(cls, ProgramType):
         return type.__getattribute__(cls, "_sm_chain")
-    try:  # the class a raised exception arrives as (tests.py `_lineage_class`), or a test's subclass of it
+    try:  # the class a raised exception arrives as (raised.py `_lineage_class`), or a test's subclass of it
         lineage = type.__getattribute__(cls, "_sm_lineage")
     except BaseException:
         lineage = None
@@ -565,9 +565,7 @@ def _mirror(link, entry, valid_name, valid_qualname):
         namespace["__hash__"] = None
     namespace["_sm_asks"] = "__instancecheck__" in has
     namespace.update(_dataclass_names(entry[6] if len(entry) >= 7 else None))
-    match = entry[7] if len(entry) == 8 else None
-    if type(match) is list and len(match) <= 255 and all(type(n) is str and _field_name(n) for n in match):
-        namespace["__match_args__"] = tuple(match)
+    namespace.update(match_args(entry[7] if len(entry) == 8 else None))
     chain = {h}.union(*(_MIRRORS[b]._sm_chain for b in bases if type(b) is int and b in _MIRRORS))
     namespace.update(_sm_class_h=h, _sm_class_link=link, _sm_chain=frozenset(chain))
     made = None
@@ -597,6 +595,29 @@ def _dataclass_names(fields):
     except (TypeError, ValueError, SyntaxError):
         return {}
     return {"__dataclass_fields__": made.__dict__["__dataclass_fields__"]}
+
+
+def match_args(names):
+    """{"__match_args__": names} for a class made here from the program's `__match_args__` (`_match_args`:
+    `case NotFound(key)` reads as in the program), where `names` are attribute names, else {}."""
+    if type(names) is list and len(names) <= 255 and all(type(n) is str and _field_name(n) for n in names):
+        return {"__match_args__": tuple(names)}
+    return {}
+
+
+def handles_of(cls):
+    """The handles of the program classes that `cls` stands for, where it is a class the tests process
+    raises the program's exceptions as (raised.py: a frozenset, or a set claimed by name), else None (a
+    test's own subclass included: it holds none of its own)."""
+    return type.__getattribute__(cls, "__dict__").get("_sm_handles")
+
+
+def sole_handle(handles):
+    """The one handle in `handles`, else None (none, or several: the class stands for no single class)."""
+    if handles is not None and len(handles) == 1:
+        (h,) = handles
+        return h if type(h) is int else None
+    return None
 
 
 def _field_name(name):

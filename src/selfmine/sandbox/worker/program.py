@@ -208,7 +208,7 @@ def _exception_kind(value, t, lineages):
 
 def _handle(cls):
     """The handle of one of the program's exception classes or functions, or None past the judge's
-    handles: the tests know its returned instances by it (tests.py `_RemoteType`), and pass it back by it
+    handles: the tests know its returned instances by it (raised.py `_RemoteType`), and pass it back by it
     (`apply(double, xs)`, both the program's)."""
     try:
         return handle_of(cls)
@@ -219,7 +219,7 @@ def _handle(cls):
 def _lineage(cls):
     """The program's exception class `cls` and the program classes it derives from, bases first, as
     `objects.described` lists them ([handle, name, qualname, base handles, ...]): the tests process builds
-    the class it raises with the same program bases (tests.py `_lineage_class`), so `except AppError`
+    the class it raises with the same program bases (raised.py `_lineage_class`), so `except AppError`
     catches a NotFound(AppError). None for a builtin class, or past the judge's handles or classes."""
     try:
         return described(cls)[2] if exc_class_bases(cls) is not None else None
