@@ -17,62 +17,21 @@ for plain Python's side and for the judge giving every assert an outcome, never 
 from __future__ import annotations
 
 import functools
-import json
-import subprocess
 
 import pytest
 
 from selfmine.sandbox import WorkerPool, judge
-from selfmine.sandbox.isolation import interpreter
+from selfmine.sandbox.reference import run_plain
 
 PLAIN_TIMEOUT_S = 60
 JUDGE_TIMEOUT_S = 120.0  # one deadline for all asserts of a case; the million-element ones take ~20 s
-
-# Runs in a fresh `python -I`: reads {"code", "asserts"} as JSON on stdin, runs the program and then each
-# assert in the same namespace, and writes one outcome per assert as JSON to its own stdout (what the
-# program prints goes to stderr).
-_RUNNER = r"""
-import json, os, sys
-job = json.loads(sys.stdin.read())
-out = os.fdopen(os.dup(1), "w")
-sys.stdout = sys.stderr
-scope = {"__name__": "__main__"}
-try:
-    exec(compile(job["code"], "solution.py", "exec"), scope)
-except BaseException as e:
-    out.write(json.dumps({"load_error": "%s: %s" % (type(e).__name__, e)}))
-    out.flush()
-    os._exit(0)
-outcomes = []
-for i, test in enumerate(job["asserts"]):
-    try:
-        exec(compile(test, "test_%d.py" % i, "exec"), scope)
-    except AssertionError:
-        outcomes.append("failed")
-    except BaseException:
-        outcomes.append("error")
-    else:
-        outcomes.append("passed")
-out.write(json.dumps({"outcomes": outcomes}))
-out.flush()
-os._exit(0)
-"""
 
 
 def plain(code: str, asserts: list[str]) -> list[str]:
     """Per-assert outcomes ('passed', 'failed' for AssertionError, 'error' for any other exception) of
     `code` and `asserts` run in one fresh plain interpreter, each assert separately after the program."""
-    payload = json.dumps({"code": code, "asserts": list(asserts)})  # ensure_ascii: lone surrogates survive
-    proc = subprocess.run(
-        [interpreter(), "-I", "-c", _RUNNER],  # the judge's own interpreter (3.11.2 ran except* unlike 3.11.7)
-        input=payload,
-        capture_output=True,
-        text=True,
-        timeout=PLAIN_TIMEOUT_S,
-    )
-    assert proc.returncode == 0, f"the plain interpreter failed: {proc.stderr[-2000:]}"
-    result = json.loads(proc.stdout)
-    assert "load_error" not in result, f"the program does not load in plain Python: {result['load_error']}"
+    result = run_plain(code, asserts, timeout=PLAIN_TIMEOUT_S)
+    assert "outcomes" in result, f"the program does not run in plain Python: {result}"
     return result["outcomes"]
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 
 from selfmine.sandbox import BadTests, Job, Status, WorkerPool, judge, judge_many, split_tests
-from selfmine.sandbox.isolation import best_launcher
+from selfmine.sandbox.isolation import best_launcher, interpreter
 
 ADD = "def add(a, b):\n    return a + b\n"
 ADD_TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]
@@ -185,6 +186,44 @@ def test_environment_is_scrubbed(monkeypatch):
             pool=pool,
         )
         assert "hunter2" not in v.output
+
+
+def _plain_seed_zero(expr: str) -> str:
+    """repr(expr) in a plain interpreter with string hashes seeded 0."""
+    done = subprocess.run(
+        [interpreter(), "-c", f"print(repr({expr}))"], env={"PYTHONHASHSEED": "0"}, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+WORDS = "['pear', 'fig', 'plum', 'kiwi', 'lime', 'date', 'sloe', 'yuzu']"
+
+
+def test_string_hashes_are_seeded_alike_in_every_worker_as_in_plain_python():
+    # a program whose answer is a set's order passes or fails alike wherever it is judged (every worker drew
+    # its own seed before: `python -I` ignored PYTHONHASHSEED)
+    expected = _plain_seed_zero(f"list(set({WORDS}))")
+    code = f"def order():\n    return list(set({WORDS}))\n"
+    for _ in range(2):
+        with WorkerPool(1) as pool:  # a new worker each time: a new interpreter, a new seed were it random
+            assert judge(code, [f"assert order() == {expected}"], pool=pool).passed
+
+
+def test_the_hosts_python_variables_do_not_reach_the_worker(monkeypatch, tmp_path):
+    # the sandbox's interpreter reads its environment (for PYTHONHASHSEED): it must be the judge's alone
+    (tmp_path / "sitecustomize.py").write_text("PLANTED = True\n")
+    os.chmod(tmp_path, 0o755)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("PYTHONHASHSEED", "123")
+    monkeypatch.setenv("PYTHONSTARTUP", str(tmp_path / "sitecustomize.py"))
+    code = (
+        "import sys\ndef seen():\n"
+        f"    return [p for p in sys.path if {str(tmp_path)!r} in p], 'sitecustomize' in sys.modules, hash('selfmine')\n"
+    )
+    expected = _plain_seed_zero("hash('selfmine')")
+    with WorkerPool(1) as pool:  # started with the variables set: a leak would show
+        v = judge(code, [f"assert seen() == ([], False, {expected})"], pool=pool)
+    assert v.passed, v.message
 
 
 @pytest.mark.skipif(not ISOLATED, reason="needs bubblewrap or user namespaces")

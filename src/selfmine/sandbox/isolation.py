@@ -34,6 +34,17 @@ ETC = ("/etc/ld.so.cache", "/etc/localtime")
 SECCOMP = os.uname().machine == "x86_64"  # the worker's filter is written for x86_64 syscall numbers
 
 
+# Every sandbox's environment: string hashes seeded alike, so a verdict never depends on a set's order by
+# chance (a program returning `list(set(words))` gets the same verdict every time, as it does under any
+# one PYTHONHASHSEED). Until session 23 the sandbox ran `python -I`, which ignores PYTHONHASHSEED, and
+# bubblewrap cleared the environment: every worker drew its own seed, and such a program's verdict
+# depended on the worker that judged it.
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+# `-I` without its `-E`: no user site-packages (-s), nothing prepended to sys.path (-P); the environment
+# is read, and it is ENV alone (bubblewrap clears the rest, the other launchers start with ENV).
+PYTHON_FLAGS = ("-s", "-P")
+
+
 @dataclass(frozen=True)
 class Launcher:
     mode: str
@@ -53,7 +64,7 @@ class Launcher:
         return self.mode + ("+seccomp" if SECCOMP else "") + tag + rlimits + note
 
     def command(self, *args: str) -> list[str]:
-        return [*self.prefix, self.python, "-I", *args]
+        return [*self.prefix, self.python, *PYTHON_FLAGS, *args]
 
 
 def interpreter() -> str:
@@ -118,6 +129,9 @@ def _bwrap_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
         "--die-with-parent",
         "--new-session",
         "--clearenv",
+        "--setenv",
+        "PYTHONHASHSEED",
+        ENV["PYTHONHASHSEED"],
         "--chdir",
         "/tmp",
         "--remount-ro",
@@ -209,7 +223,7 @@ def candidates() -> list[Launcher]:
 
 
 def popen_kwargs(launcher: Launcher) -> dict:
-    kw: dict = {"env": {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}, "cwd": "/"}
+    kw: dict = {"env": dict(ENV), "cwd": "/"}
     if launcher.drop_to_nobody:
         kw.update(user=NOBODY, group=NOBODY, extra_groups=[])
     return kw

@@ -43,7 +43,7 @@ _load(json.loads(zlib.decompress(base64.b85decode("%s")))).main()
 
 
 def worker_script() -> str:
-    """The worker (the package `worker/`) as one `python -I -c` script. Compressed, because one argument
+    """The worker (the package `worker/`) as one `python -c` script. Compressed, because one argument
     may not exceed 128 KiB (the kernel's MAX_ARG_STRLEN), which its sources together come close to."""
     folder = Path(__file__).parent / "worker"
     sources = [[name, (folder / f"{name}.py").read_text()] for name in ("__init__", *MODULES)]

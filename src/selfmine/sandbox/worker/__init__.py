@@ -19,7 +19,7 @@ Protocol, host -> worker: 8 ASCII digits, a JSON header, the code bytes, the tes
 Worker -> host: 8 ASCII digits, a JSON header, the tests process's event records (each 8 ASCII digits
 and a JSON object), the output bytes.
 
-The worker is this package. It reaches the sandbox as one `python -I -c` script (`pool.worker_script`):
+The worker is this package. It reaches the sandbox as one `python -s -P -c` script (`pool.worker_script`):
 the modules below, compressed, each run in that order as a module of the package `selfmine_worker`, so
 each imports only the ones before it; the last starts the fork server.
 """

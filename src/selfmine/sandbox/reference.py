@@ -1,0 +1,77 @@
+"""Plain Python as the reference the judge must agree with: a program and its asserts run in one fresh
+interpreter, each assert after the program in the same namespace, with one outcome per assert.
+
+The judge splits the two into processes and sends values across (worker/__init__.py); this is what a user
+without a judge would run, so a verdict that differs from it is the judge's to explain. Used by the fidelity
+corpus (tests/test_judge_fidelity.py) and by `scripts/judge_vs_plain.py` on model-written programs. It is
+no sandbox: `wrap` puts one around it (bubblewrap) for code nobody has read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+
+from .isolation import ENV, PYTHON_FLAGS, interpreter
+
+# Runs in a fresh interpreter, started as the sandbox's is (its flags and environment, so a set of strings
+# iterates in the same order): reads {"code", "asserts"} as JSON on stdin, runs the program and then each
+# assert in the same namespace, and writes one outcome per assert as JSON to its own stdout (what the
+# program prints goes to stderr).
+RUNNER = r"""
+import json, os, sys
+job = json.loads(sys.stdin.read())
+out = os.fdopen(os.dup(1), "w")
+sys.stdout = sys.stderr
+scope = {"__name__": "__main__"}
+try:
+    exec(compile(job["code"], "solution.py", "exec"), scope)
+except BaseException as e:
+    out.write(json.dumps({"load_error": "%s: %s" % (type(e).__name__, e)}))
+    out.flush()
+    os._exit(0)
+outcomes = []
+for i, test in enumerate(job["asserts"]):
+    try:
+        exec(compile(test, "test_%d.py" % i, "exec"), scope)
+    except AssertionError:
+        outcomes.append("failed")
+    except BaseException:
+        outcomes.append("error")
+    else:
+        outcomes.append("passed")
+out.write(json.dumps({"outcomes": outcomes}))
+out.flush()
+os._exit(0)
+"""
+
+# Read-only root, private /tmp, no network, no other process visible, dies with its caller.
+BWRAP = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all")
+BWRAP_TAIL = ("--die-with-parent", "--chdir", "/tmp")
+
+
+def bubblewrap() -> list[str]:
+    """The command prefix that runs the reference inside bubblewrap; SystemExit in one line without it."""
+    found = shutil.which("bwrap")
+    if found is None:
+        raise SystemExit("the plain-Python reference runs model-written code only inside bubblewrap: install bwrap")
+    return [found, *BWRAP, *BWRAP_TAIL]
+
+
+def run_plain(code: str, asserts: Sequence[str], *, timeout: float, wrap: Sequence[str] = ()) -> dict:
+    """{"outcomes": ["passed" | "failed" | "error", ...]} per assert, {"load_error": "Type: message"} where
+    the program does not load, {"timeout": true} past `timeout` seconds, or {"crash": stderr tail} where
+    the interpreter died without an answer (a program that ends its process)."""
+    payload = json.dumps({"code": code, "asserts": list(asserts)})  # ensure_ascii: lone surrogates survive
+    command = [*wrap, interpreter(), *PYTHON_FLAGS, "-c", RUNNER]  # the judge's own interpreter (3.11.2
+    try:  # ran except* unlike 3.11.7)
+        proc = subprocess.run(command, input=payload, capture_output=True, text=True, timeout=timeout, env=ENV)
+    except subprocess.TimeoutExpired:
+        return {"timeout": True}
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        return {"crash": proc.stderr[-2000:]}
+    return result if isinstance(result, dict) else {"crash": proc.stdout[-2000:]}
