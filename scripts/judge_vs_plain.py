@@ -16,6 +16,7 @@ import argparse
 import gzip
 import json
 import shutil
+import sqlite3
 import sys
 import tempfile
 from collections import Counter
@@ -69,8 +70,14 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
     args = ap.parse_args()
     wrap = bubblewrap()
+    missing = [str(p) for p in args.ledgers if not p.is_file()]
+    if missing:
+        raise SystemExit(f"judge_vs_plain: no ledger at {', '.join(missing)}")
     with tempfile.TemporaryDirectory() as tmp:
-        todo = [(str(p), *row) for p in args.ledgers for row in programs(p, Path(tmp))]
+        try:
+            todo = [(str(p), *row) for p in args.ledgers for row in programs(p, Path(tmp))]
+        except (OSError, EOFError, sqlite3.DatabaseError) as e:  # not gzip, not SQLite, not a ledger
+            raise SystemExit(f"judge_vs_plain: cannot read a ledger: {e}") from None
     todo = todo[: args.limit] if args.limit > 0 else todo
     counts, differ = Counter(), []
     with WorkerPool(1) as pool:
