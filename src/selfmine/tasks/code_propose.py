@@ -27,7 +27,7 @@ from .code_text import (
     variant_prompt,
 )
 from .gates import Gates
-from .propose import Slot, draft_problems, prompts_for
+from .propose import Slot, draft_problems, prompt_maker, prompts_for
 
 CALLS_STOP = ["\n\n\n", "\ndef ", "\n###", "\nclass "]
 GROUNDING_TIMEOUT_S = 20.0  # the whole grounding program; each call also has its own timer (grounding.CALL_SECONDS)
@@ -47,12 +47,7 @@ def propose_batch(
 ) -> list[Problem]:
     """One proposal per slot, numbered from `start`. Deterministic given (seed, round, start, slots, own)."""
     m = cfg.mine
-
-    def make(rng, slot):
-        if slot.parent is None:
-            return propose_prompt(rng, own=own or [], own_share=m.own_examples)
-        return variant_prompt(rng, slot.parent, slot.variant)
-
+    make = prompt_maker(propose_prompt, variant_prompt, own=own, share=m.own_examples)
     problems = draft_problems(
         engine,
         cfg,

@@ -15,7 +15,7 @@ from .math_bench import MATH_BENCHES, MathKit
 from .math_import import import_math_rows
 from .math_values import program_values, value_text
 from .mathcheck import checker
-from .propose import draft_problems
+from .propose import draft_problems, prompt_maker
 
 
 class MathDomain:
@@ -38,12 +38,7 @@ class MathDomain:
 
     def propose_batch(self, engine, cfg, *, seed, round_id, start, slots, gates, own=None, round_no=1) -> list[Problem]:
         m = cfg.mine
-
-        def make(rng, slot):
-            if slot.parent is None:
-                return mt.propose_prompt(rng, own=own or [], own_share=m.own_examples)
-            return mt.variant_prompt(rng, slot.parent, slot.variant)
-
+        make = prompt_maker(mt.propose_prompt, mt.variant_prompt, own=own, share=m.own_examples)
         meta = {"domain": "math", "tests": f"answer:{m.math_answers}"}
         problems = draft_problems(
             engine,

@@ -31,6 +31,18 @@ def prompts_for(engine: Engine, cfg, texts: list[str]) -> list[str]:
     return [chat_prompt(engine, t) for t in texts] if cfg.mine.chat else texts
 
 
+def prompt_maker(fresh, variant, *, own, share: int):
+    """`make_prompt` for `draft_problems`, from a domain's two prompt builders: a fresh proposal (with the
+    model's own earlier problems as `share` of its examples) or a curriculum variant of the slot's parent."""
+
+    def make(rng, slot):
+        if slot.parent is None:
+            return fresh(rng, own=own or [], own_share=share)
+        return variant(rng, slot.parent, slot.variant)
+
+    return make
+
+
 def draft_problems(engine, cfg, slots, *, seed, round_id, start, round_no, make_prompt, stop, meta) -> list[Problem]:
     """The model's raw proposals, one per slot, as rejected Problems for a domain to parse and validate.
     `make_prompt(rng, slot) -> (prompt, few-shot sources)`; the sampling seed depends only on (seed, round,
