@@ -1195,46 +1195,6 @@ def batch():
     ],
 )
 
-RAISED_METHODS = (
-    "raised_exceptions_read_methods_and_properties_from_themselves",  # session 23: read from the class,
-    # `e.describe()` was an unbound function (a TypeError) and `e.missing` a property object
-    r"""
-class Short(Exception):
-    limit = 10
-
-    def __init__(self, have, want):
-        super().__init__("short")
-        self.have, self.want, self._note = have, want, "n%d" % want
-
-    @property
-    def missing(self):
-        return self.want - self.have
-
-    def describe(self):
-        return "need %d more" % self.missing
-
-class Plain(Exception):
-    pass
-
-def take(have, want):
-    if want > have:
-        raise Short(have, want)
-    if want < 0:
-        raise Plain("negative")
-    return have - want
-""",
-    [
-        "try:\n    take(1, 4)\nexcept Short as e:\n    assert e.missing == 3",
-        "try:\n    take(1, 4)\nexcept Short as e:\n    assert e.missing == 4",
-        "try:\n    take(1, 4)\nexcept Short as e:\n    assert e.describe() == 'need 3 more'",
-        "try:\n    take(2, 4)\nexcept Short as e:\n    assert e.describe() == 'need 3 more'",
-        "try:\n    take(1, 5)\nexcept Short as e:\n    assert (e._note, e.limit, e.have) == ('n5', 10, 1)",
-        "try:\n    take(1, 5)\nexcept Short as e:\n    assert hasattr(e, 'nope')",
-        "try:\n    take(1, -1)\nexcept Plain as e:\n    assert str(e) == 'negative' and not hasattr(e, 'missing')",
-        "assert take(4, 1) == 3",
-    ],
-)
-
 STANDARD_OBJECTS = (
     "standard_library_classes_and_functions_cross_as_themselves",  # session 22: `kind(3) is int` failed and
     # `apply(int, xs)` could not pass `int` to the program
@@ -1819,7 +1779,6 @@ CORPUS = [
     RAISED_HIERARCHY,
     ITERATOR_CLASSES,
     RAISED_GROUPS,
-    RAISED_METHODS,
     STANDARD_OBJECTS,
     PASSED_BACK,
     REGISTERED_CLASSES,

@@ -243,7 +243,7 @@ def _dataclass_shape(t):
             return None
         if not all(dataclass_field(f[0]) and f[3] in (None, True, False) for f in fields):
             return None
-        if not in_the_tests() and has_own_attributes(t, {f[0] for f in fields}):
+        if not in_the_tests() and _has_own_attributes(t, {f[0] for f in fields}):
             return None
         number = class_number(t)  # two program classes of one name and fields stay two (objects.py)
         flags = [bool(params.order), bool(params.frozen), bool(params.unsafe_hash), bool(params.repr)]
@@ -255,7 +255,7 @@ def _dataclass_shape(t):
 _STANDARD = sys.stdlib_module_names | {"builtins"}  # taken before the program runs
 
 
-def has_own_attributes(t, fields=()):
+def _has_own_attributes(t, fields):
     """Whether the program's dataclass `t` has attributes beside its fields (a method, a property, a class
     constant) in a class of its own: its instances then cross as handles, so a test can call them, and a
     method that changes the object changes the one the test holds (made again from its fields alone, the

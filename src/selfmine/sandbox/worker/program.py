@@ -33,7 +33,6 @@ from .encode import (
     Unencodable,
     enc,
     estimated_nodes,
-    has_own_attributes,
     large,
     next_part,
 )
@@ -235,25 +234,7 @@ def _raised(t, value=None, budget=None):
     value = t.info()[1] if value is None else value
     budget = [MEMBERS] if budget is None else budget
     members = _members(value, t, budget)
-    return [*raised_exception(t, value), _lineage(type(value)), members, stdlib_name(type(value)), _kept(value)]
-
-
-KEPT = [256]  # raised exceptions kept for the tests to read from (`_kept`), per program process
-
-
-def _kept(value):
-    """The handle of a raised exception whose program class has methods, properties or constants of its
-    own: the tests read what did not cross from the exception itself, as one interpreter would
-    (`e.describe()`, a property `e.missing`; read from its class, these were an unbound function and a
-    property object). None for any other, and past KEPT of them: each keeps its traceback's frames alive."""
-    try:
-        if KEPT[0] <= 0 or not has_own_attributes(type(value)):
-            return None
-        h = handle_of(value)
-    except BaseException:  # NoHandle, or a class whose description fails: read from the class, as before
-        return None
-    KEPT[0] -= 1
-    return h
+    return [*raised_exception(t, value), _lineage(type(value)), members, stdlib_name(type(value))]
 
 
 MEMBERS = 256  # members of a raised exception group described at most, its nested groups' included

@@ -60,9 +60,6 @@ def _instance_attribute(self, name):
     a special name (a class's `__name__` is no instance's)."""
     if name[:2] == "__":
         raise AttributeError(name)
-    kept = object.__getattribute__(self, "__dict__").get("_sm_kept")
-    if type(kept) is int and LINK:  # the program kept the exception itself (program.py `_kept`)
-        return attribute_of(LINK[0], kept, name)
     return _RemoteType.__getattr__(type(self), name)
 
 
@@ -190,15 +187,15 @@ MEMBERS = 256  # an exception group's members built at most, its nested groups' 
 
 def _exception_from(err, budget, link):
     """The exception the program raised, from what `program._raised` sent: [type, message, traceback,
-    builtin bases, args, attributes, lineage, group members, standard-library name, kept handle]; None for
-    what is no such description."""
-    if not (isinstance(err, list) and len(err) in (3, 5, 6, 7, 8, 9, 10) and all(isinstance(x, str) for x in err[:3])):
+    builtin bases, args, attributes, lineage, group members, standard-library name]; None for what is no
+    such description."""
+    if not (isinstance(err, list) and len(err) in (3, 5, 6, 7, 8, 9) and all(isinstance(x, str) for x in err[:3])):
         return None
     bases, args = (err[3], err[4]) if len(err) >= 5 else ([], None)
     attributes = err[5] if len(err) >= 6 else None
     lineage = err[6] if len(err) >= 7 else None
     members = _members_from(err[7], budget, link) if len(err) >= 8 else None
-    library = _library_class(err[8]) if len(err) >= 9 else None
+    library = _library_class(err[8]) if len(err) == 9 else None
     described = bounded(err[:3])
     try:
         ok = type(args) is list and len(args) <= ARGS
@@ -207,8 +204,6 @@ def _exception_from(err, budget, link):
         args = None
     exc = _rebuilt(described[0], described[1], bases, args, lineage, members, library)
     exc._sm_remote = tuple(described)
-    if len(err) == 10 and type(err[9]) is int and isinstance(type(exc), _RemoteType):  # the program's own class
-        exc._sm_kept = err[9]
     _give_attributes(exc, attributes, link)
     return exc
 
