@@ -39,9 +39,11 @@ SECCOMP = os.uname().machine == "x86_64"  # the worker's filter is written for x
 # one PYTHONHASHSEED). Until session 23 the sandbox ran `python -I`, which ignores PYTHONHASHSEED, and
 # bubblewrap cleared the environment: every worker drew its own seed, and such a program's verdict
 # depended on the worker that judged it.
-ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+HASH_SEED = "0"
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": HASH_SEED}
 # `-I` without its `-E`: no user site-packages (-s), nothing prepended to sys.path (-P); the environment
-# is read, and it is ENV alone (bubblewrap clears the rest, the other launchers start with ENV).
+# is read, and it is the judge's: bubblewrap clears the caller's and sets PYTHONHASHSEED alone (Python then
+# adds LC_CTYPE=C.UTF-8), the other launchers start with ENV.
 PYTHON_FLAGS = ("-s", "-P")
 
 
@@ -131,7 +133,7 @@ def _bwrap_prefix(python: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
         "--clearenv",
         "--setenv",
         "PYTHONHASHSEED",
-        ENV["PYTHONHASHSEED"],
+        HASH_SEED,
         "--chdir",
         "/tmp",
         "--remount-ro",

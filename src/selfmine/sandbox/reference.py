@@ -14,18 +14,19 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
-from .isolation import ENV, PYTHON_FLAGS, interpreter
+from .isolation import HASH_SEED, PYTHON_FLAGS, interpreter
 
-# Runs in a fresh interpreter, started as the sandbox's is (its flags and environment, so a set of strings
-# iterates in the same order): reads {"code", "asserts"} as JSON on stdin, runs the program and then each
-# assert in the same namespace, and writes one outcome per assert as JSON to its own stdout (what the
-# program prints goes to stderr).
+# Runs in a fresh interpreter, started as the sandbox's is under bubblewrap (its flags, and an environment
+# of PYTHONHASHSEED alone, so a set of strings iterates in the same order): reads {"code", "asserts"} as
+# JSON on stdin, runs the program as the judge loads it, as the module `solution` (its `if __name__ ==
+# "__main__":` block does not run), then each assert in the same namespace, and writes one outcome per
+# assert as JSON to its own stdout (what the program prints goes to stderr).
 RUNNER = r"""
 import json, os, sys
 job = json.loads(sys.stdin.read())
 out = os.fdopen(os.dup(1), "w")
 sys.stdout = sys.stderr
-scope = {"__name__": "__main__"}
+scope = {"__name__": "solution"}
 try:
     exec(compile(job["code"], "solution.py", "exec"), scope)
 except BaseException as e:
@@ -47,6 +48,8 @@ out.flush()
 os._exit(0)
 """
 
+PLAIN_ENV = {"PYTHONHASHSEED": HASH_SEED}
+
 # Read-only root, private /tmp, no network, no other process visible, dies with its caller.
 BWRAP = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all")
 BWRAP_TAIL = ("--die-with-parent", "--chdir", "/tmp")
@@ -67,7 +70,7 @@ def run_plain(code: str, asserts: Sequence[str], *, timeout: float, wrap: Sequen
     payload = json.dumps({"code": code, "asserts": list(asserts)})  # ensure_ascii: lone surrogates survive
     command = [*wrap, interpreter(), *PYTHON_FLAGS, "-c", RUNNER]  # the judge's own interpreter (3.11.2
     try:  # ran except* unlike 3.11.7)
-        proc = subprocess.run(command, input=payload, capture_output=True, text=True, timeout=timeout, env=ENV)
+        proc = subprocess.run(command, input=payload, capture_output=True, text=True, timeout=timeout, env=PLAIN_ENV)
     except subprocess.TimeoutExpired:
         return {"timeout": True}
     try:
