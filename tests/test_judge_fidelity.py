@@ -1195,6 +1195,37 @@ def batch():
     ],
 )
 
+EXCEPTIONS_PASSED = (
+    "exceptions_a_test_passes_to_the_program",  # session 23: "a ValueError cannot be passed to the program"
+    r"""
+def describe(e):
+    return type(e).__name__ + ": " + str(e)
+
+def code_of(e):
+    return getattr(e, "code", None)
+
+def members(group):
+    return [type(x).__name__ for x in group.exceptions]
+
+def raise_it(e):
+    raise e
+
+def fails():
+    raise KeyError("k")
+""",
+    [
+        "assert describe(ValueError('bad')) == 'ValueError: bad'",
+        "assert describe(ValueError('bad')) == 'ValueError: good'",
+        "try:\n    fails()\nexcept KeyError as e:\n    assert describe(e) == \"KeyError: 'k'\"",
+        "e = OSError('x')\ne.code = 7\nassert code_of(e) == 7",
+        "assert members(ExceptionGroup('g', [ValueError(1), TypeError(2)])) == ['ValueError', 'TypeError']",
+        "try:\n    raise_it(IndexError('i'))\nexcept IndexError as e:\n    assert str(e) == 'i'",
+        "assert describe(FileNotFoundError(2, 'gone')) == 'FileNotFoundError: [Errno 2] gone'",
+        "assert describe(KeyError('k')) == 'KeyError: k'",
+        "assert describe(UnicodeDecodeError('utf-8', b'\\xff', 0, 1, 'bad')).startswith('UnicodeDecodeError: ')",
+    ],
+)
+
 STANDARD_OBJECTS = (
     "standard_library_classes_and_functions_cross_as_themselves",  # session 22: `kind(3) is int` failed and
     # `apply(int, xs)` could not pass `int` to the program
@@ -1779,6 +1810,7 @@ CORPUS = [
     RAISED_HIERARCHY,
     ITERATOR_CLASSES,
     RAISED_GROUPS,
+    EXCEPTIONS_PASSED,
     STANDARD_OBJECTS,
     PASSED_BACK,
     REGISTERED_CLASSES,

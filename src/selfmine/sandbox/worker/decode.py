@@ -19,7 +19,8 @@ from .encode import (
     is_qualname,
     shape_name,
 )
-from .objects import DATACLASS_OF, OBJECTS, NoHandle, stand_in
+from .errors import EXC_BUILTIN, attribute_name
+from .objects import DATACLASS_OF, OBJECTS, NoHandle, in_the_tests, stand_in
 from .stdlib import stdlib_object
 
 
@@ -154,8 +155,8 @@ def _decode_tagged(k, v, depth, link):
         return {"k": dict.keys, "v": dict.values, "a": dict.items}[k](mapping)
     if k == "n" and tv is list and len(v) == 2 and type(v[0]) is int and type(v[1]) is str and link is not None:
         return RemoteIterator(link, v[0], v[1][:100])
-    if k in "pP":
-        return _program_object(k, v, link)
+    if k in "pPx":
+        return _program_object(k, v, link, depth)
     if k == "S" and tv is list and len(v) == 2:  # a class or function of the standard library's, by name
         found = stdlib_object(["stdlib", *v])
         if found is not None:
@@ -169,9 +170,33 @@ def _decode_tagged(k, v, depth, link):
     raise ValueError("not a value the judge understands")
 
 
-def _program_object(k, v, link):
+def _exception_value(v, depth):
+    """An exception of a builtin class a test passed (encode.py `_exception_value`), made from its args as
+    its class makes it (OSError(2, "gone") sets errno), else given them; then its public attributes."""
+    name, args, named = v
+    kind = EXC_BUILTIN.get(name) if type(name) is str else None
+    if kind is None or type(args) is not list or type(named) is not list:
+        raise ValueError("not a value the judge understands")
+    args = tuple(decode(a, depth + 1, None) for a in args)
+    try:
+        exc = kind(*args)
+    except Exception:  # a class whose constructor wants other args than its instance keeps
+        exc = BaseException.__new__(kind)
+        exc.args = args
+    for pair in named:
+        if type(pair) is list and len(pair) == 2 and attribute_name(pair[0]):
+            try:
+                setattr(exc, pair[0], decode(pair[1], depth + 1, None))
+            except AttributeError:  # a field its class keeps read-only: as its class made it
+                continue
+    return exc
+
+
+def _program_object(k, v, link, depth):
     """ "p": one of the program's objects as a handle (objects.py), in the tests process; "P": in the
-    program's process (no link), its own object passed back to it."""
+    program's process (no link), its own object passed back to it; "x" there: an exception of a test's."""
+    if k == "x" and type(v) is list and len(v) == 3 and link is None and not in_the_tests():
+        return _exception_value(v, depth)
     if k == "p" and type(v) is list and len(v) == 3:
         if link is None:  # where no link can act on it (an exception's argument): opaque, as before handles
             return Opaque(_last_name(v[2]), True)

@@ -10,6 +10,7 @@ import itertools
 import sys
 import unicodedata
 
+from .errors import EXC_BUILTIN, attribute_name
 from .objects import (
     NoHandle,
     ProgramFunction,
@@ -321,6 +322,8 @@ def _encode_other(v, t, depth, strict, budget=None):
         return {"P": _raised_class_handle(v)}
     if strict and isinstance(v, ProgramFunction) and type(object.__getattribute__(v, "_sm_h")) is int:
         return {"P": object.__getattribute__(v, "_sm_h")}  # and one of its functions the tests bound by name
+    if strict and EXC_BUILTIN.get(type.__getattribute__(t, "__name__")) is t:
+        return _exception_value(v, t, depth, budget)
     named = stdlib_name(v)
     if named is not None:  # a class or function of the standard library's (int, math.sqrt): itself there too
         return {"S": named[1:]}
@@ -372,6 +375,24 @@ def _encode_other(v, t, depth, strict, budget=None):
     except BaseException:
         truth = None
     return {"o": [t.__name__ if isinstance(t.__name__, str) else "object", truth]}  # seen only as an opaque object
+
+
+def _exception_value(v, t, depth, budget):
+    """{"x": [class name, args, [[name, value], ...]]}: an exception of a builtin class that a test passes
+    to the program (`describe(ValueError("bad"))`, one it caught), made again there from its args and its
+    public attributes that can cross (until session 23 a TypeError: "a ValueError cannot be passed"). It is
+    a copy: its traceback, cause, context and notes stay behind, `same(e) is e` is false, and the program's
+    changes to it are not seen here."""
+    args = [encode(a, depth + 1, True, budget) for a in BaseException.__getattribute__(v, "args")]
+    named = []
+    for k, x in dict.items(object.__getattribute__(v, "__dict__")):
+        if not attribute_name(k):
+            continue
+        try:
+            named.append([k, encode(x, depth + 1, True, budget)])
+        except Unencodable:  # an attribute that cannot cross (a function) stays behind: it may never be read
+            continue
+    return {"x": [type.__getattribute__(t, "__name__"), args, named]}
 
 
 def _raised_class_handle(cls):
