@@ -1,6 +1,6 @@
 """The judge against plain Python on model-written programs: every valid problem's own program and every
 attempt at it in the given ledgers, judged as mining judges them, and run by plain Python (one interpreter,
-the program then each assert, inside bubblewrap: `selfmine.sandbox.reference`). Prints how many agree on
+the program then each assert, in the judge's own sandbox launcher: `selfmine.sandbox.reference`). Prints how many agree on
 every assert's outcome, and each one that does not.
 
     python scripts/judge_vs_plain.py results/*/s*/run/ledger.sqlite.gz [--limit N] [--out differ.jsonl]
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from selfmine.ledger import Ledger
 from selfmine.sandbox import Job, WorkerPool, judge_many
-from selfmine.sandbox.reference import bubblewrap, run_plain
+from selfmine.sandbox.reference import run_plain, sandboxed
 
 CHUNK = 50  # programs judged per call: the progress line moves, and a kill loses little
 
@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write every program that differs here, as JSONL")
     ap.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
     args = ap.parse_args()
-    wrap = bubblewrap()
+    launcher = sandboxed()
     missing = [str(p) for p in args.ledgers if not p.is_file()]
     if missing:
         raise SystemExit(f"judge_vs_plain: no ledger at {', '.join(missing)}")
@@ -86,7 +86,7 @@ def main() -> None:
             chunk = todo[start : start + CHUNK]
             verdicts = judge_many([Job(code, tests, args.timeout) for *_, code, tests in chunk], pool=pool)
             for (ledger, kind, i, code, tests), v in zip(chunk, verdicts):
-                plain = run_plain(code, tests, timeout=args.plain_timeout, wrap=wrap)
+                plain = run_plain(code, tests, timeout=args.plain_timeout, launcher=launcher)
                 same = agree(v, plain)
                 counts["agree" if same else "differ"] += 1
                 if not same:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from selfmine.ledger import Attempt, Ledger, Problem
+from selfmine.sandbox.isolation import best_launcher
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "judge_vs_plain.py"
 TESTS = ["assert dedupe([]) == []", "assert dedupe(['pear', 'fig', 'pear']) == ['pear', 'fig']"]
@@ -36,7 +36,7 @@ def _ledger(path: Path) -> None:
     ledger.close()
 
 
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="the plain side runs inside bubblewrap")
+@pytest.mark.skipif(best_launcher().mode == "rlimits", reason="the plain side runs in an isolating sandbox")
 def test_every_program_of_a_ledger_is_compared_assert_by_assert(tmp_path):
     _ledger(tmp_path / "ledger.sqlite")
     packed = tmp_path / "run" / "ledger.sqlite.gz"  # as results/ commits them

@@ -4,17 +4,16 @@ interpreter, each assert after the program in the same namespace, with one outco
 The judge splits the two into processes and sends values across (worker/__init__.py); this is what a user
 without a judge would run, so a verdict that differs from it is the judge's to explain. Used by the fidelity
 corpus (tests/test_judge_fidelity.py) and by `scripts/judge_vs_plain.py` on model-written programs. It is
-no sandbox: `wrap` puts one around it (bubblewrap) for code nobody has read.
+no sandbox itself: `launcher` (`sandboxed()`, the judge's own) puts one around it for code nobody has read.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Sequence
 
-from .isolation import HASH_SEED, PYTHON_FLAGS, interpreter
+from .isolation import HASH_SEED, PYTHON_FLAGS, Launcher, best_launcher, interpreter, popen_kwargs
 
 # Runs in a fresh interpreter, started as the sandbox's is under bubblewrap (its flags, and an environment
 # of PYTHONHASHSEED alone, so a set of strings iterates in the same order): reads {"code", "asserts"} as
@@ -50,27 +49,26 @@ os._exit(0)
 
 PLAIN_ENV = {"PYTHONHASHSEED": HASH_SEED}
 
-# Read-only root, private /tmp, no network, no other process visible, dies with its caller.
-BWRAP = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all")
-BWRAP_TAIL = ("--die-with-parent", "--chdir", "/tmp")
+
+def sandboxed() -> Launcher:
+    """The judge's own launcher (bubblewrap, else unshare), to run the reference in for code nobody has
+    read; SystemExit in one line where this machine has only rlimits, which isolate nothing."""
+    launcher = best_launcher()
+    if launcher.mode == "rlimits":
+        raise SystemExit("the plain-Python reference runs model-written code only in an isolating sandbox")
+    return launcher
 
 
-def bubblewrap() -> list[str]:
-    """The command prefix that runs the reference inside bubblewrap; SystemExit in one line without it."""
-    found = shutil.which("bwrap")
-    if found is None:
-        raise SystemExit("the plain-Python reference runs model-written code only inside bubblewrap: install bwrap")
-    return [found, *BWRAP, *BWRAP_TAIL]
-
-
-def run_plain(code: str, asserts: Sequence[str], *, timeout: float, wrap: Sequence[str] = ()) -> dict:
+def run_plain(code: str, asserts: Sequence[str], *, timeout: float, launcher: Launcher | None = None) -> dict:
     """{"outcomes": ["passed" | "failed" | "error", ...]} per assert, {"load_error": "Type: message"} where
     the program does not load, {"timeout": true} past `timeout` seconds, or {"crash": stderr tail} where
     the interpreter died without an answer (a program that ends its process)."""
     payload = json.dumps({"code": code, "asserts": list(asserts)})  # ensure_ascii: lone surrogates survive
-    command = [*wrap, interpreter(), *PYTHON_FLAGS, "-c", RUNNER]  # the judge's own interpreter (3.11.2
-    try:  # ran except* unlike 3.11.7)
-        proc = subprocess.run(command, input=payload, capture_output=True, text=True, timeout=timeout, env=PLAIN_ENV)
+    # the judge's own interpreter (3.11.2 ran except* unlike 3.11.7), as the sandbox starts it
+    command = launcher.command("-c", RUNNER) if launcher else [interpreter(), *PYTHON_FLAGS, "-c", RUNNER]
+    where = popen_kwargs(launcher) if launcher else {"env": PLAIN_ENV}
+    try:
+        proc = subprocess.run(command, input=payload, capture_output=True, text=True, timeout=timeout, **where)
     except subprocess.TimeoutExpired:
         return {"timeout": True}
     try:

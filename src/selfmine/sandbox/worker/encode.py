@@ -318,8 +318,8 @@ def _encode_dict(v, depth, strict, budget=None):
 def _encode_other(v, t, depth, strict, budget=None):
     if strict and isinstance(v, (Stand, ProgramType)):  # the tests hand the program its own object
         return _program_object(v)
-    if strict and isinstance(v, type) and _raised_class_handle(v) is not None:  # its exception class, too
-        return {"P": _raised_class_handle(v)}
+    if strict and isinstance(v, type) and (h := _raised_class_handle(v)) is not None:  # its exception class
+        return {"P": h}
     if strict and isinstance(v, ProgramFunction) and type(object.__getattribute__(v, "_sm_h")) is int:
         return {"P": object.__getattribute__(v, "_sm_h")}  # and one of its functions the tests bound by name
     if strict and EXC_BUILTIN.get(type.__getattribute__(t, "__name__")) is t:
